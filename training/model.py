@@ -1,0 +1,178 @@
+"""LSTM language model with an adaptive-softmax output layer (three variants).
+
+- keyboard: ClusteredAdaptiveSoftmax, any layout of contiguous clusters inside
+  bands (one shared projection per band, one output matrix per cluster).
+- paper:    torch.nn.AdaptiveLogSoftmaxWithLoss (cutoffs, div_value 4).
+- full:     a dense softmax over the whole vocabulary (the twin).
+
+The input embedding is adaptive (Baevski & Auli 2019): band b embeds in d_b
+and projects to d. For the adaptive outputs it is tied to the output rows
+(head word rows for the shortlist, the band's output rows for tails), which
+roughly halves the bundle.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ClusteredAdaptiveSoftmax(nn.Module):
+    """log p(w|h) = log p(cluster(w)|h) + log p(w | cluster, h) for tail words,
+    log p(w|h) from the head for shortlist words. Head items: shortlist words,
+    then one item per cluster, in layout order."""
+
+    def __init__(self, d, layout):
+        super().__init__()
+        self.shortlist = layout.shortlist
+        self.bands = layout.bands
+        self.clusters = layout.clusters
+        self.head = nn.Linear(d, self.shortlist + len(self.clusters), bias=False)
+        self.proj = nn.ModuleList(nn.Linear(d, b.dim, bias=False) for b in self.bands)
+        self.emb = nn.ParameterList(nn.Parameter(torch.randn(b.end - b.start, b.dim) * b.dim ** -0.5) for b in self.bands)
+        vocab = self.bands[-1].end
+        cluster_of = torch.full((vocab,), -1, dtype=torch.long)
+        for ci, c in enumerate(self.clusters):
+            cluster_of[c.start:c.end] = ci
+        self.register_buffer("cluster_of", cluster_of, persistent=False)
+        band_of = torch.tensor([c.band for c in self.clusters] + [-1], dtype=torch.long)  # [-1]: head words
+        self.register_buffer("band_of", band_of, persistent=False)
+
+    def cluster_rows(self, ci):
+        c = self.clusters[ci]
+        b = self.bands[c.band]
+        return self.emb[c.band][c.start - b.start:c.end - b.start]
+
+    def nll(self, h, target):
+        """Summed negative log-likelihood of target [N] given h [N, d]."""
+        head_lp = F.log_softmax(self.head(h), dim=-1)
+        in_head = target < self.shortlist
+        total = -head_lp[in_head, target[in_head]].sum()
+        cl = self.cluster_of[target]
+        for bi, band in enumerate(self.bands):
+            rows = (self.band_of[cl] == bi).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            # One matmul over the whole band, then a log-softmax restricted to
+            # each row's own cluster (mask the other clusters' columns).
+            logits = self.proj[bi](h[rows]) @ self.emb[bi].t()
+            rcl = cl[rows]
+            own = self.cluster_of[band.start:band.end][None, :] == rcl[:, None]
+            lse = logits.masked_fill(~own, float("-inf")).logsumexp(dim=1)
+            tgt = logits.gather(1, (target[rows] - band.start)[:, None]).squeeze(1)
+            total = total - (tgt - lse).sum() - head_lp[rows, self.shortlist + rcl].sum()
+        return total
+
+    def log_prob(self, h):
+        """The whole distribution [N, V], every tail evaluated (tests, stats)."""
+        head_lp = F.log_softmax(self.head(h), dim=-1)
+        parts = [head_lp[:, :self.shortlist]]
+        zs = [p(h) for p in self.proj]
+        for ci, c in enumerate(self.clusters):
+            within = F.log_softmax(zs[c.band] @ self.cluster_rows(ci).t(), dim=-1)
+            parts.append(head_lp[:, self.shortlist + ci, None] + within)
+        return torch.cat(parts, dim=1)
+
+    def export_weights(self):
+        return {"head": self.head.weight, "proj": [p.weight for p in self.proj], "emb": list(self.emb)}
+
+
+class PaperAdaptiveSoftmax(nn.Module):
+    """nn.AdaptiveLogSoftmaxWithLoss behind the same interface."""
+
+    def __init__(self, d, layout, div_value=4.0):
+        super().__init__()
+        self.shortlist = layout.shortlist
+        self.bands = layout.bands
+        self.clusters = layout.clusters
+        cutoffs = [b.start for b in self.bands]
+        self.asm = nn.AdaptiveLogSoftmaxWithLoss(d, self.bands[-1].end, cutoffs, div_value=div_value)
+        assert [t[0].out_features for t in self.asm.tail] == [b.dim for b in self.bands]
+
+    @property
+    def head(self):
+        return self.asm.head
+
+    @property
+    def emb(self):
+        return [t[1].weight for t in self.asm.tail]
+
+    def nll(self, h, target):
+        return -self.asm(h, target).output.sum()
+
+    def log_prob(self, h):
+        return self.asm.log_prob(h)
+
+    def export_weights(self):
+        return {"head": self.asm.head.weight, "proj": [t[0].weight for t in self.asm.tail], "emb": self.emb}
+
+
+class FullSoftmax(nn.Module):
+    def __init__(self, d, vocab):
+        super().__init__()
+        self.out = nn.Linear(d, vocab, bias=False)
+
+    def nll(self, h, target):
+        return F.cross_entropy(self.out(h), target, reduction="sum")
+
+    def log_prob(self, h):
+        return F.log_softmax(self.out(h), dim=-1)
+
+
+class AdaptiveInput(nn.Module):
+    """Band b: rows of a (n_b x d_b) table, projected to d. With `tied`, the
+    tables are the output layer's (head word rows and tail band rows)."""
+
+    def __init__(self, d, layout, tied=None):
+        super().__init__()
+        self.shortlist = layout.shortlist
+        self.bands = layout.bands
+        self.tied = tied
+        if tied is None:
+            self.head_table = nn.Parameter(torch.randn(self.shortlist, d) * d ** -0.5)
+            self.tables = nn.ParameterList(nn.Parameter(torch.randn(b.end - b.start, b.dim) * b.dim ** -0.5) for b in self.bands)
+        self.up = nn.ModuleList(nn.Linear(b.dim, d, bias=False) for b in self.bands)
+
+    def weights(self):
+        if self.tied is None:
+            return self.head_table, list(self.tables)
+        return self.tied.head.weight[:self.shortlist], list(self.tied.emb)
+
+    def forward(self, tokens):
+        head_table, tables = self.weights()
+        out = F.embedding(tokens.clamp(max=self.shortlist - 1), head_table) * (tokens < self.shortlist).unsqueeze(-1)
+        for b, table, up in zip(self.bands, tables, self.up):
+            mask = (tokens >= b.start) & (tokens < b.end)
+            local = (tokens - b.start).clamp(0, b.end - b.start - 1)
+            out = out + up(F.embedding(local, table)) * mask.unsqueeze(-1)
+        return out
+
+
+class LanguageModel(nn.Module):
+    def __init__(self, kind, layout, d=512, layers=1, dropout=0.25):
+        super().__init__()
+        self.kind = kind
+        self.d, self.layers = d, layers
+        vocab = layout.bands[-1].end
+        if kind == "keyboard":
+            self.output = ClusteredAdaptiveSoftmax(d, layout)
+        elif kind == "paper":
+            self.output = PaperAdaptiveSoftmax(d, layout)
+        elif kind == "full":
+            self.output = FullSoftmax(d, vocab)
+        else:
+            raise ValueError(kind)
+        self.input = AdaptiveInput(d, layout, tied=None if kind == "full" else self.output)
+        self.lstm = nn.LSTM(d, d, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+
+    def hidden(self, tokens, state=None):
+        out, state = self.lstm(self.drop(self.input(tokens)), state)
+        return self.drop(out), state
+
+    def nll(self, tokens, targets, state=None, ignore=None):
+        """Summed NLL over targets != ignore, the count, and the final state."""
+        h, state = self.hidden(tokens, state)
+        h, t = h.reshape(-1, self.d), targets.reshape(-1)
+        if ignore is not None:
+            keep = t != ignore
+            h, t = h[keep], t[keep]
+        return self.output.nll(h, t), t.numel(), state
