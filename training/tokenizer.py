@@ -15,6 +15,7 @@ SPECIALS = [BOS, UNK]
 # map typographic apostrophes to ', lowercase, then match PATTERN globally.
 APOSTROPHES = "\u2018\u2019\u02bc\u00b4`"
 PATTERN = r"[a-z0-9]+(?:'[a-z0-9]+)*|[^\sa-z0-9]"
+SUGGEST_PATTERN = r"^[a-z0-9]"
 
 SPEC = {
     "type": "word-regex-v1",
@@ -26,6 +27,9 @@ SPEC = {
     "unk": UNK,
     "specialTokens": SPECIALS,
     "contextStartsWithBos": True,
+    # Vocabulary entries offered as suggestions: words and numbers, never
+    # specials or punctuation (they still count as context).
+    "suggestPattern": SUGGEST_PATTERN,
 }
 
 _combining = re.compile("[\u0300-\u036f]")

@@ -1,0 +1,259 @@
+"""Step 3: export a trained run to a model bundle (docs/DESIGN.md section 4).
+
+    /usr/bin/python3 training/export.py --run training/runs/keyboard --out models/<name> --name <name>
+
+Writes encoder_head.onnx, one tail_NN.onnx per cluster, vocab.txt (layout
+order), golden.json (PyTorch log-probs for head words and words of every
+cluster, plus tokenizer vectors) and manifest.json, then runs onnx.checker on
+every graph. The graphs are built node by node so that the LSTM is ONNX's own
+LSTM op with `sequence_lens`: rows of different lengths batch together and
+each row's final state is its own.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import random
+import subprocess
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+import model as M
+import tokenizer
+import train as T
+
+OPSET = 17
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+ENC_IN = {"tokens": "tokens", "lengths": "lengths", "h0": "h0", "c0": "c0"}
+TAIL_IN, TAIL_OUT = "band_hidden", "logprobs"
+
+
+def np32(t):
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+def lstm_onnx_weights(lstm, layer):
+    """PyTorch gates are (i, f, g, o); ONNX LSTM wants (i, o, f, c)."""
+    def reorder(w):
+        i, f, g, o = torch.chunk(w, 4, dim=0)
+        return torch.cat([i, o, f, g], dim=0)
+    w = reorder(getattr(lstm, f"weight_ih_l{layer}"))[None]
+    r = reorder(getattr(lstm, f"weight_hh_l{layer}"))[None]
+    b = torch.cat([reorder(getattr(lstm, f"bias_ih_l{layer}")), reorder(getattr(lstm, f"bias_hh_l{layer}"))])[None]
+    return np32(w), np32(r), np32(b)
+
+
+def encoder_head_graph(lm, lay):
+    d, layers = lm.d, lm.layers
+    out = lm.output.export_weights()
+    head_table, tables = lm.input.weights()
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def node(op, ins, outs, **kw):
+        nodes.append(helper.make_node(op, ins, outs, **kw))
+        return outs[0]
+
+    i64 = lambda v: np.asarray(v, dtype=np.int64)
+    const("axis_last", i64([-1]))
+    # Adaptive input: sum over bands of mask_b * up_b(table_b[token - start_b]).
+    sl = lay.shortlist
+    idx0 = node("Min", ["tokens", const("sl_minus1", i64(sl - 1))], ["idx_head"])
+    e0 = node("Gather", [const("emb_head", np32(head_table)), idx0], ["e_head"])
+    m0 = node("Cast", [node("Less", ["tokens", const("sl", i64(sl))], ["m_head_b"])], ["m_head"], to=TensorProto.FLOAT)
+    acc = node("Mul", [e0, node("Unsqueeze", [m0, "axis_last"], ["m_head_u"])], ["x_head"])
+    for bi, (b, table, up) in enumerate(zip(lay.bands, tables, lm.input.up)):
+        s = const(f"start{bi}", i64(b.start))
+        local = node("Max", [node("Sub", ["tokens", s], [f"sub{bi}"]), const(f"zero{bi}", i64(0))], [f"maxz{bi}"])
+        local = node("Min", [local, const(f"last{bi}", i64(b.end - b.start - 1))], [f"local{bi}"])
+        e = node("Gather", [const(f"emb_band{bi}", np32(table)), local], [f"e{bi}"])
+        e = node("MatMul", [e, const(f"up{bi}", np32(up.weight.t()))], [f"eu{bi}"])
+        inb = node("And", [node("GreaterOrEqual", ["tokens", s], [f"ge{bi}"]),
+                           node("Less", ["tokens", const(f"end{bi}", i64(b.end))], [f"lt{bi}"])], [f"in{bi}"])
+        m = node("Cast", [inb], [f"m{bi}"], to=TensorProto.FLOAT)
+        e = node("Mul", [e, node("Unsqueeze", [m, "axis_last"], [f"mu{bi}"])], [f"em{bi}"])
+        acc = node("Add", [acc, e], [f"x{bi}"])
+    x = node("Transpose", [acc], ["x_tbd"], perm=[1, 0, 2])
+    hs, cs = [], []
+    for layer in range(layers):
+        w, r, b = lstm_onnx_weights(lm.lstm, layer)
+        sl_ = [const(f"l{layer}_s", i64([layer])), const(f"l{layer}_e", i64([layer + 1])), const(f"l{layer}_ax", i64([0]))]
+        h0 = node("Slice", ["h0"] + sl_, [f"h0_{layer}"])
+        c0 = node("Slice", ["c0"] + sl_, [f"c0_{layer}"])
+        y, yh, yc = f"y{layer}", f"yh{layer}", f"yc{layer}"
+        nodes.append(helper.make_node("LSTM", [x, const(f"W{layer}", w), const(f"R{layer}", r), const(f"B{layer}", b),
+                                              "lengths", h0, c0], [y, yh, yc], hidden_size=d))
+        x = node("Squeeze", [y, const(f"y_ax{layer}", i64([1]))], [f"ysq{layer}"])
+        hs.append(yh)
+        cs.append(yc)
+    node("Concat", hs, ["hn"], axis=0)
+    node("Concat", cs, ["cn"], axis=0)
+    h = node("Squeeze", [hs[-1], const("h_ax", i64([0]))], ["h_last"])
+    logits = node("MatMul", [h, const("head_w", np32(out["head"].t()))], ["head_logits"])
+    node("LogSoftmax", [logits], ["head_logprobs"], axis=-1)
+    band_outs = []
+    for bi, p in enumerate(out["proj"]):
+        band_outs.append(node("MatMul", [h, const(f"proj{bi}", np32(p.t()))], [f"band_hidden_{bi}"]))
+
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "time"]),
+              helper.make_tensor_value_info("lengths", TensorProto.INT32, ["batch"]),
+              helper.make_tensor_value_info("h0", f, [layers, "batch", d]),
+              helper.make_tensor_value_info("c0", f, [layers, "batch", d])]
+    outputs = [helper.make_tensor_value_info("head_logprobs", f, ["batch", lay.shortlist + len(lay.clusters)])]
+    outputs += [helper.make_tensor_value_info(n, f, ["batch", b.dim]) for n, b in zip(band_outs, lay.bands)]
+    outputs += [helper.make_tensor_value_info("hn", f, [layers, "batch", d]),
+                helper.make_tensor_value_info("cn", f, [layers, "batch", d])]
+    graph = helper.make_graph(nodes, "encoder_head", inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
+
+
+def tail_graph(lm, lay, ci):
+    c = lay.clusters[ci]
+    band = lay.bands[c.band]
+    rows = lm.output.export_weights()["emb"][c.band][c.start - band.start:c.end - band.start]
+    mm = helper.make_node("MatMul", [TAIL_IN, "w"], ["logits"])
+    ls = helper.make_node("LogSoftmax", ["logits"], [TAIL_OUT], axis=-1)
+    graph = helper.make_graph(
+        [mm, ls], f"tail_{ci:02d}",
+        [helper.make_tensor_value_info(TAIL_IN, TensorProto.FLOAT, ["rows", band.dim])],
+        [helper.make_tensor_value_info(TAIL_OUT, TensorProto.FLOAT, ["rows", c.end - c.start])],
+        [numpy_helper.from_array(np32(rows.t()), "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export")
+
+
+@torch.no_grad()
+def golden(lm, lay, words, data_dir, seed=7):
+    """Contexts from the valid split (and the empty context), with PyTorch
+    log-probs of: the 5 best head words, and in every cluster its best word
+    and a random one."""
+    rng = random.Random(seed)
+    ids = np.load(os.path.join(data_dir, "valid.npy"))
+    perm = torch.tensor(lay.order)
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(len(perm))
+    bos = int(inv[words.index(tokenizer.BOS)])
+    contexts = [[bos]]
+    for n in (1, 3, 8, 20, 35):
+        start = rng.randrange(0, max(1, len(ids) - n))
+        contexts.append([bos] + [int(inv[int(t)]) for t in ids[start:start + n] if int(t) != words.index(tokenizer.BOS)])
+    cases = []
+    for ctx in contexts:
+        h, _ = lm.hidden(torch.tensor([ctx]))
+        lp = lm.output.log_prob(h[0, -1:])[0]
+        pick = torch.topk(lp[:lay.shortlist], 5).indices.tolist()
+        for c in lay.clusters:
+            pick.append(c.start + int(torch.argmax(lp[c.start:c.end])))
+            pick.append(rng.randrange(c.start, c.end))
+        cases.append({"context": ctx, "words": pick, "logProbs": [float(lp[w]) for w in pick]})
+    texts = ["The quick brown fox", "Don\u2019t stop believin'", "CAF\u00c9 au lait, 1984!", "  new\tline\nhere...",
+             "Mr. O'Neil's dogs' bowls", "zzyzx qwertyuiop", "Hello -- (world) & \"quotes\"", ""]
+    index = {w: i for i, w in enumerate(words[i] for i in lay.order)}
+    unk = index[tokenizer.UNK]
+    tok = [{"text": t, "tokens": tokenizer.tokenize(t), "ids": [index.get(w, unk) for w in tokenizer.tokenize(t)]}
+           for t in texts]
+    return {"note": "context: layout ids starting with <bos>, zero initial state; logProbs: natural log, PyTorch",
+            "cases": cases, "tokenizer": tok}
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit():
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=HERE, text=True).strip()
+    except Exception:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--version", default="1.0.0")
+    args = ap.parse_args()
+
+    ck = torch.load(os.path.join(args.run, "checkpoint.pt"))
+    targs = T.parse(["--layout", ck["args"]["layout"], "--run", args.run] +
+                    sum(([f"--{k.replace('_', '-')}"] + ([str(x) for x in v] if isinstance(v, list) else [str(v)])
+                         for k, v in ck["args"].items() if k not in ("layout", "run")), []))
+    words = T.load_words(targs.data)
+    lay, _, lm = T.build(targs, words)
+    lm.load_state_dict(ck["model"])
+    lm.eval()
+    if lay.kind not in ("keyboard", "paper"):
+        raise SystemExit("only adaptive-softmax runs export to a bundle")
+    result_path = os.path.join(args.run, "result.json")
+    result = json.load(open(result_path)) if os.path.exists(result_path) else {}
+
+    os.makedirs(args.out, exist_ok=True)
+    enc, band_outs = encoder_head_graph(lm, lay)
+    files = {"encoder_head.onnx": enc}
+    clusters = []
+    for ci, c in enumerate(lay.clusters):
+        name = f"tail_{ci:02d}.onnx"
+        files[name] = tail_graph(lm, lay, ci)
+        clusters.append({**vars(c), "file": name})
+    for name, m in files.items():
+        onnx.checker.check_model(m, full_check=True)
+        onnx.save(m, os.path.join(args.out, name))
+    with open(os.path.join(args.out, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(words[i] for i in lay.order) + "\n")
+    with open(os.path.join(args.out, "golden.json"), "w") as f:
+        json.dump(golden(lm, lay, words, targs.data), f)
+    meta = json.load(open(os.path.join(targs.data, "meta.json")))
+    manifest = {
+        "format": "nextword-bundle/1",
+        "name": args.name,
+        "version": args.version,
+        "createdAt": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "vocab": {"file": "vocab.txt", "size": len(words)},
+        "tokenizer": tokenizer.SPEC,
+        "model": {
+            "encoder": "lstm", "layers": lm.layers, "hidden": lm.d, "layout": lay.kind,
+            "shortlist": lay.shortlist, "headSize": lay.shortlist + len(lay.clusters),
+            "bands": [{**vars(b), "hiddenOutput": o} for b, o in zip(lay.bands, band_outs)],
+            "clusters": clusters,
+        },
+        "graphs": {
+            "encoderHead": {"file": "encoder_head.onnx", "inputs": ENC_IN,
+                            "outputs": {"headLogProbs": "head_logprobs", "bandHidden": band_outs,
+                                        "hn": "hn", "cn": "cn"}},
+            "tail": {"input": TAIL_IN, "output": TAIL_OUT},
+        },
+        "golden": "golden.json",
+        "training": {
+            "corpora": list(meta["corpora"].keys()),
+            "split": meta["splitRule"], "splitTokens": {k: v["tokens"] for k, v in meta["splits"].items()},
+            "tokensSeen": result.get("tokens"), "epochs": result.get("epochs"),
+            "validPerplexity": result.get("valid_ppl"), "testPerplexity": result.get("test_ppl"),
+            "wallSeconds": result.get("train_seconds"), "tokensPerSecond": result.get("tokens_per_second"),
+            "threads": result.get("threads"), "parameters": result.get("params"),
+            "hyperparameters": {k: ck["args"][k] for k in ("d", "layers", "dropout", "cutoffs", "batch", "bptt", "lr", "clip")},
+            "gitCommit": git_commit(),
+        },
+    }
+    manifest["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out))
+                             if n != "manifest.json"}
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
+    print(f"exported {len(files)} graphs to {args.out}: {total / 1e6:.1f} MB, checker passed")
+
+
+if __name__ == "__main__":
+    main()
