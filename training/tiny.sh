@@ -13,17 +13,4 @@ $py "$here/prepare.py" --out "$work/data" --limit-docs 40 --min-count 2
 $py "$here/train.py" --layout keyboard --run "$work/run" --data "$work/data" --d 32 --cutoffs 200 600 \
   --max-tokens 100000 --batch 16 --bptt 20 --threads 1 --eval-every 50000
 $py "$here/export.py" --run "$work/run" --out "$out" --name tiny
-$py - "$out" <<'PY'
-import json, os, sys
-out = sys.argv[1]
-m = json.load(open(os.path.join(out, "manifest.json")))
-g = json.load(open(os.path.join(out, "golden.json")))
-clusters = m["model"]["clusters"]
-assert len(clusters) >= 2, "expected tail clusters"
-covered = {ci for case in g["cases"] for w in case["words"]
-           for ci, c in enumerate(clusters) if c["start"] <= w < c["end"]}
-assert covered == set(range(len(clusters))), "golden must cover every tail cluster"
-assert any(w < m["model"]["shortlist"] for case in g["cases"] for w in case["words"]), "golden must cover head words"
-size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-print(f"bundle ok: {len(clusters)} clusters, {len(g['cases'])} golden cases, {size / 1e6:.2f} MB")
-PY
+$py "$here/check_bundle.py" "$out" --max-mb 1

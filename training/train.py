@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import time
 
 import numpy as np
@@ -122,11 +123,19 @@ def main(argv=None):
                     "evals": evals, "args": vars(args), "layout": lay.to_manifest(), "order": lay.order}, tmp)
         os.replace(tmp, ckpt_path)
 
+    # SIGTERM/SIGINT: finish the step, write the checkpoint, exit; rerun to resume.
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.append(True))
     log = open(os.path.join(args.run, "log.jsonl"), "a")
     lm.train()
     state, last_save, window_t, window_loss, window_n = None, time.time(), time.time(), 0.0, 0
     next_eval = (step * tokens_per_step // args.eval_every + 1) * args.eval_every
     while step < total_steps:
+        if stop:
+            save()
+            print(f"interrupted: checkpoint at step {step}; the same command resumes", flush=True)
+            return
         t0 = time.time()
         i = (step % steps_per_epoch) * args.bptt
         if i == 0:

@@ -1,0 +1,68 @@
+"""Checks a model bundle as the service will need it:
+
+    /usr/bin/python3 training/check_bundle.py models/<name> [--min-vocab 30000] [--max-mb 30]
+
+checksums, onnx.checker on every graph, contiguous clusters covering the
+tails, golden log-probs covering head words and every cluster, and the
+training record. Exits non-zero with the reason on the first failure.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import onnx
+
+
+def fail(msg):
+    sys.exit(f"bundle check failed: {msg}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bundle")
+    ap.add_argument("--min-vocab", type=int, default=0)
+    ap.add_argument("--max-mb", type=float, default=0)
+    args = ap.parse_args()
+    d = args.bundle
+    m = json.load(open(os.path.join(d, "manifest.json")))
+    for name, digest in m["checksums"].items():
+        with open(os.path.join(d, name), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest:
+                fail(f"checksum of {name}")
+    graphs = [m["graphs"]["encoderHead"]["file"]] + [c["file"] for c in m["model"]["clusters"]]
+    for g in graphs:
+        onnx.checker.check_model(onnx.load(os.path.join(d, g)), full_check=True)
+    vocab = open(os.path.join(d, m["vocab"]["file"]), encoding="utf-8").read().split("\n")[:-1]
+    if len(vocab) != m["vocab"]["size"] or len(vocab) < args.min_vocab:
+        fail(f"vocabulary of {len(vocab)} words (manifest {m['vocab']['size']}, minimum {args.min_vocab})")
+    clusters = m["model"]["clusters"]
+    if len(clusters) < 2:
+        fail("fewer than 2 tail clusters")
+    edges = [m["model"]["shortlist"]] + [c["end"] for c in clusters]
+    if [c["start"] for c in clusters] != edges[:-1] or edges[-1] != len(vocab):
+        fail("clusters are not contiguous or do not cover the tails")
+    for c in clusters:
+        words = vocab[c["start"]:c["end"]]
+        if m["model"]["layout"] == "keyboard" and words != sorted(words):
+            fail(f"cluster {c['label']} is not sorted")
+    g = json.load(open(os.path.join(d, m["golden"])))
+    covered = {ci for case in g["cases"] for w in case["words"]
+               for ci, c in enumerate(clusters) if c["start"] <= w < c["end"]}
+    if covered != set(range(len(clusters))):
+        fail("golden.json does not cover every tail cluster")
+    if not any(w < m["model"]["shortlist"] for case in g["cases"] for w in case["words"]):
+        fail("golden.json covers no head word")
+    t = m["training"]
+    if not (t.get("validPerplexity") and t.get("testPerplexity")):
+        fail("training record lacks valid/test perplexity")
+    size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    if args.max_mb and size > args.max_mb * 1e6:
+        fail(f"bundle is {size / 1e6:.1f} MB, over {args.max_mb} MB")
+    print(f"{d}: ok: {len(vocab)} words, {len(clusters)} clusters, {len(graphs)} graphs, {size / 1e6:.1f} MB, "
+          f"valid ppl {t['validPerplexity']:.1f}, test ppl {t['testPerplexity']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
