@@ -1,0 +1,81 @@
+/**
+ * Types of a model bundle (models/<name>/, format "nextword-bundle/1"), as
+ * training/export.py writes it. Ids are layout ids: the order of vocab.txt.
+ */
+import type { Tokenizer, TokenizerSpec } from "../text/tokenizer.js";
+
+export const BUNDLE_FORMAT = "nextword-bundle/1";
+
+/** A frequency band: tail words [start, end) share one projection hidden -> dim. */
+export interface BandSpec {
+  start: number;
+  end: number;
+  dim: number;
+  /** Output of the encoder_head graph holding this band's projected hidden, [batch, dim]. */
+  hiddenOutput: string;
+}
+
+/** A tail cluster: the contiguous id range [start, end) of one band, one graph. */
+export interface ClusterSpec {
+  band: number;
+  start: number;
+  end: number;
+  label: string;
+  /** Tail graph: band_hidden [rows, band.dim] -> logprobs [rows, end - start]. */
+  file: string;
+}
+
+export interface ModelSpec {
+  encoder: "lstm";
+  layers: number;
+  hidden: number;
+  layout: string;
+  /** Head words are ids [0, shortlist); head item shortlist + c is cluster c. */
+  shortlist: number;
+  headSize: number;
+  bands: BandSpec[];
+  clusters: ClusterSpec[];
+}
+
+export interface EncoderHeadGraphSpec {
+  file: string;
+  inputs: { tokens: string; lengths: string; h0: string; c0: string };
+  outputs: { headLogProbs: string; bandHidden: string[]; hn: string; cn: string };
+}
+
+export interface TailGraphSpec {
+  input: string;
+  output: string;
+}
+
+export interface Manifest {
+  format: typeof BUNDLE_FORMAT;
+  name: string;
+  version: string;
+  createdAt?: string;
+  vocab: { file: string; size: number };
+  tokenizer: TokenizerSpec;
+  model: ModelSpec;
+  graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec };
+  golden?: string;
+  /** Training record; informational, passed through unchecked. */
+  training?: Record<string, unknown>;
+  /** sha256 hex of every bundle file but manifest.json, by file name. */
+  checksums: Record<string, string>;
+}
+
+/** A validated bundle; paths are absolute. */
+export interface Bundle {
+  dir: string;
+  manifest: Manifest;
+  /** vocab[id] is the token of layout id `id`. */
+  vocab: string[];
+  /** Built from manifest.tokenizer and vocab (validated at load). */
+  tokenizer: Tokenizer;
+  paths: {
+    encoderHead: string;
+    /** tails[c] is cluster c's graph. */
+    tails: string[];
+    golden: string | null;
+  };
+}

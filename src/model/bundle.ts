@@ -1,0 +1,323 @@
+/**
+ * Reads and validates a model bundle directory before anything is served from
+ * it: manifest shape and format, vocabulary size, bands and clusters that tile
+ * the tail ids, every referenced file present, sha256 checksums. Every error is
+ * a BundleError naming the file and the manifest field at fault.
+ * No onnxruntime here: graphs are opened by ort-graphs.ts.
+ */
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+
+import {
+  BUNDLE_FORMAT,
+  type BandSpec,
+  type Bundle,
+  type ClusterSpec,
+  type EncoderHeadGraphSpec,
+  type Manifest,
+  type ModelSpec,
+  type TailGraphSpec,
+} from "./bundle-types.js";
+import { Tokenizer, type TokenizerSpec } from "../text/tokenizer.js";
+
+export class BundleError extends Error {
+  override name = "BundleError";
+}
+
+export interface LoadBundleOptions {
+  /** Hash every file against manifest.checksums (default true). */
+  verifyChecksums?: boolean;
+}
+
+const MANIFEST = "manifest.json";
+
+/** Field readers: each names the offending manifest field in its error. */
+class Fields {
+  constructor(private readonly file: string) {}
+
+  fail(field: string, problem: string): never {
+    throw new BundleError(`${this.file}: ${field} ${problem}`);
+  }
+
+  object(v: unknown, field: string): Record<string, unknown> {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(field, "must be an object");
+    return v as Record<string, unknown>;
+  }
+
+  array(v: unknown, field: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(field, "must be an array");
+    return v;
+  }
+
+  string(v: unknown, field: string): string {
+    if (typeof v !== "string") this.fail(field, "must be a string");
+    return v;
+  }
+
+  bool(v: unknown, field: string): boolean {
+    if (typeof v !== "boolean") this.fail(field, "must be a boolean");
+    return v;
+  }
+
+  int(v: unknown, field: string, min = 0): number {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) this.fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** A plain file name inside the bundle: no directories, no "..". */
+  fileName(v: unknown, field: string): string {
+    const name = this.string(v, field);
+    if (name === "" || name !== path.basename(name) || name === "." || name === "..") {
+      this.fail(field, `must be a file name inside the bundle, got ${JSON.stringify(name)}`);
+    }
+    return name;
+  }
+
+  stringArray(v: unknown, field: string): string[] {
+    return this.array(v, field).map((x, i) => this.string(x, `${field}[${i}]`));
+  }
+}
+
+function parseTokenizer(f: Fields, v: unknown): TokenizerSpec {
+  const t = f.object(v, "tokenizer");
+  return {
+    type: f.string(t.type, "tokenizer.type"),
+    normalization: f.stringArray(t.normalization, "tokenizer.normalization"),
+    apostrophes: f.string(t.apostrophes, "tokenizer.apostrophes"),
+    pattern: f.string(t.pattern, "tokenizer.pattern"),
+    flags: f.string(t.flags, "tokenizer.flags"),
+    bos: f.string(t.bos, "tokenizer.bos"),
+    unk: f.string(t.unk, "tokenizer.unk"),
+    specialTokens: f.stringArray(t.specialTokens, "tokenizer.specialTokens"),
+    contextStartsWithBos: f.bool(t.contextStartsWithBos, "tokenizer.contextStartsWithBos"),
+    suggestPattern: f.string(t.suggestPattern, "tokenizer.suggestPattern"),
+  };
+}
+
+function parseModel(f: Fields, v: unknown, vocabSize: number): ModelSpec {
+  const m = f.object(v, "model");
+  if (m.encoder !== "lstm") f.fail("model.encoder", `must be "lstm", got ${JSON.stringify(m.encoder)}`);
+  const shortlist = f.int(m.shortlist, "model.shortlist", 1);
+  const bands: BandSpec[] = f.array(m.bands, "model.bands").map((x, i) => {
+    const b = f.object(x, `model.bands[${i}]`);
+    return {
+      start: f.int(b.start, `model.bands[${i}].start`),
+      end: f.int(b.end, `model.bands[${i}].end`),
+      dim: f.int(b.dim, `model.bands[${i}].dim`, 1),
+      hiddenOutput: f.string(b.hiddenOutput, `model.bands[${i}].hiddenOutput`),
+    };
+  });
+  const clusters: ClusterSpec[] = f.array(m.clusters, "model.clusters").map((x, i) => {
+    const c = f.object(x, `model.clusters[${i}]`);
+    return {
+      band: f.int(c.band, `model.clusters[${i}].band`),
+      start: f.int(c.start, `model.clusters[${i}].start`),
+      end: f.int(c.end, `model.clusters[${i}].end`),
+      label: f.string(c.label, `model.clusters[${i}].label`),
+      file: f.fileName(c.file, `model.clusters[${i}].file`),
+    };
+  });
+  if (shortlist >= vocabSize) f.fail("model.shortlist", `(${shortlist}) must be below the vocabulary size ${vocabSize}`);
+  if (bands.length === 0) f.fail("model.bands", "must not be empty");
+  if (clusters.length === 0) f.fail("model.clusters", "must not be empty");
+
+  // Bands and clusters both tile the tail ids [shortlist, vocabSize) in order.
+  let next = shortlist;
+  bands.forEach((b, i) => {
+    if (b.start !== next) f.fail(`model.bands[${i}].start`, `is ${b.start}, expected ${next} (bands must be contiguous from model.shortlist)`);
+    if (b.end <= b.start) f.fail(`model.bands[${i}].end`, `(${b.end}) must be above start (${b.start})`);
+    next = b.end;
+  });
+  if (next !== vocabSize) f.fail("model.bands", `end at ${next}, expected the vocabulary size ${vocabSize}`);
+  next = shortlist;
+  clusters.forEach((c, i) => {
+    const at = `model.clusters[${i}]`;
+    if (c.start !== next) f.fail(`${at}.start`, `is ${c.start}, expected ${next} (clusters must be contiguous from model.shortlist)`);
+    if (c.end <= c.start) f.fail(`${at}.end`, `(${c.end}) must be above start (${c.start})`);
+    const band = bands[c.band];
+    if (!band) f.fail(`${at}.band`, `(${c.band}) is not a band index (${bands.length} bands)`);
+    if (c.start < band.start || c.end > band.end) {
+      f.fail(at, `[${c.start}, ${c.end}) is not inside its band [${band.start}, ${band.end})`);
+    }
+    next = c.end;
+  });
+  if (next !== vocabSize) f.fail("model.clusters", `cover tail ids up to ${next}, expected the vocabulary size ${vocabSize}`);
+
+  const headSize = f.int(m.headSize, "model.headSize", 1);
+  if (headSize !== shortlist + clusters.length) {
+    f.fail("model.headSize", `is ${headSize}, expected shortlist + clusters = ${shortlist + clusters.length}`);
+  }
+  return {
+    encoder: "lstm",
+    layers: f.int(m.layers, "model.layers", 1),
+    hidden: f.int(m.hidden, "model.hidden", 1),
+    layout: f.string(m.layout, "model.layout"),
+    shortlist,
+    headSize,
+    bands,
+    clusters,
+  };
+}
+
+function parseGraphs(f: Fields, v: unknown, model: ModelSpec): { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec } {
+  const g = f.object(v, "graphs");
+  const e = f.object(g.encoderHead, "graphs.encoderHead");
+  const ins = f.object(e.inputs, "graphs.encoderHead.inputs");
+  const outs = f.object(e.outputs, "graphs.encoderHead.outputs");
+  const bandHidden = f.stringArray(outs.bandHidden, "graphs.encoderHead.outputs.bandHidden");
+  model.bands.forEach((b, i) => {
+    if (bandHidden[i] !== b.hiddenOutput) {
+      f.fail(`graphs.encoderHead.outputs.bandHidden[${i}]`, `is ${JSON.stringify(bandHidden[i])}, expected model.bands[${i}].hiddenOutput "${b.hiddenOutput}"`);
+    }
+  });
+  if (bandHidden.length !== model.bands.length) {
+    f.fail("graphs.encoderHead.outputs.bandHidden", `has ${bandHidden.length} names for ${model.bands.length} bands`);
+  }
+  const t = f.object(g.tail, "graphs.tail");
+  return {
+    encoderHead: {
+      file: f.fileName(e.file, "graphs.encoderHead.file"),
+      inputs: {
+        tokens: f.string(ins.tokens, "graphs.encoderHead.inputs.tokens"),
+        lengths: f.string(ins.lengths, "graphs.encoderHead.inputs.lengths"),
+        h0: f.string(ins.h0, "graphs.encoderHead.inputs.h0"),
+        c0: f.string(ins.c0, "graphs.encoderHead.inputs.c0"),
+      },
+      outputs: {
+        headLogProbs: f.string(outs.headLogProbs, "graphs.encoderHead.outputs.headLogProbs"),
+        bandHidden,
+        hn: f.string(outs.hn, "graphs.encoderHead.outputs.hn"),
+        cn: f.string(outs.cn, "graphs.encoderHead.outputs.cn"),
+      },
+    },
+    tail: {
+      input: f.string(t.input, "graphs.tail.input"),
+      output: f.string(t.output, "graphs.tail.output"),
+    },
+  };
+}
+
+function parseChecksums(f: Fields, v: unknown): Record<string, string> {
+  const c = f.object(v, "checksums");
+  const out: Record<string, string> = {};
+  for (const [name, digest] of Object.entries(c)) {
+    f.fileName(name, `checksums key`);
+    const hex = f.string(digest, `checksums["${name}"]`);
+    if (!/^[0-9a-f]{64}$/.test(hex)) f.fail(`checksums["${name}"]`, "must be 64 lowercase hex digits (sha256)");
+    out[name] = hex;
+  }
+  return out;
+}
+
+/** Validates a parsed manifest.json; `file` is only used in error messages. */
+export function parseManifest(json: unknown, file = MANIFEST): Manifest {
+  const f = new Fields(file);
+  const m = f.object(json, "manifest");
+  if (m.format !== BUNDLE_FORMAT) f.fail("format", `is ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}"`);
+  const vocab = f.object(m.vocab, "vocab");
+  const vocabSize = f.int(vocab.size, "vocab.size", 1);
+  const model = parseModel(f, m.model, vocabSize);
+  const manifest: Manifest = {
+    format: BUNDLE_FORMAT,
+    name: f.string(m.name, "name"),
+    version: f.string(m.version, "version"),
+    vocab: { file: f.fileName(vocab.file, "vocab.file"), size: vocabSize },
+    tokenizer: parseTokenizer(f, m.tokenizer),
+    model,
+    graphs: parseGraphs(f, m.graphs, model),
+    checksums: parseChecksums(f, m.checksums),
+  };
+  if (m.createdAt !== undefined) manifest.createdAt = f.string(m.createdAt, "createdAt");
+  if (m.golden !== undefined) manifest.golden = f.fileName(m.golden, "golden");
+  if (m.training !== undefined) manifest.training = f.object(m.training, "training");
+  const tails = new Set(model.clusters.map((c) => c.file));
+  if (tails.size !== model.clusters.length) f.fail("model.clusters", "must each name a different file");
+  for (const name of referencedFiles(manifest)) {
+    if (!(name in manifest.checksums)) f.fail("checksums", `has no entry for ${name}`);
+  }
+  return manifest;
+}
+
+/** Files the manifest refers to (manifest.json itself excluded). */
+function referencedFiles(m: Manifest): string[] {
+  const files = [m.vocab.file, m.graphs.encoderHead.file, ...m.model.clusters.map((c) => c.file)];
+  if (m.golden !== undefined) files.push(m.golden);
+  return files;
+}
+
+async function readBundleFile(dir: string, name: string): Promise<Buffer> {
+  try {
+    return await readFile(path.join(dir, name));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BundleError(`${path.join(dir, name)}: ${code === "ENOENT" ? "missing" : `unreadable (${code ?? String(err)})`}`);
+  }
+}
+
+async function assertFile(dir: string, name: string): Promise<void> {
+  const file = path.join(dir, name);
+  const info = await stat(file).catch(() => null);
+  if (!info) throw new BundleError(`${file}: missing`);
+  if (!info.isFile()) throw new BundleError(`${file}: not a regular file`);
+}
+
+/** Splits vocab.txt: one token per line, "\n"-terminated, as export.py writes it. */
+export function parseVocab(text: string, expectedSize: number, file = "vocab.txt"): string[] {
+  if (text.length > 0 && !text.endsWith("\n")) throw new BundleError(`${file}: last line is not terminated by a newline`);
+  const words = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  words.forEach((w, i) => {
+    if (w === "") throw new BundleError(`${file}: line ${i + 1} is empty`);
+    if (w.includes("\r")) throw new BundleError(`${file}: line ${i + 1} contains a carriage return`);
+  });
+  if (words.length !== expectedSize) {
+    throw new BundleError(`${file}: has ${words.length} tokens, manifest vocab.size is ${expectedSize}`);
+  }
+  return words;
+}
+
+/** Reads, validates and (by default) checksums the bundle at `dir`. */
+export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<Bundle> {
+  const abs = path.resolve(dir);
+  const manifestPath = path.join(abs, MANIFEST);
+  let json: unknown;
+  try {
+    json = JSON.parse((await readBundleFile(abs, MANIFEST)).toString("utf8"));
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError(`${manifestPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const manifest = parseManifest(json, manifestPath);
+
+  // Every checksummed file must exist and match, referenced or not: a stale
+  // extra file in the bundle is as suspicious as a corrupted one.
+  if (options.verifyChecksums ?? true) {
+    for (const [name, digest] of Object.entries(manifest.checksums)) {
+      const actual = createHash("sha256").update(await readBundleFile(abs, name)).digest("hex");
+      if (actual !== digest) {
+        throw new BundleError(`${path.join(abs, name)}: sha256 ${actual} does not match manifest checksums["${name}"] ${digest}`);
+      }
+    }
+  }
+  const vocabPath = path.join(abs, manifest.vocab.file);
+  const vocab = parseVocab((await readBundleFile(abs, manifest.vocab.file)).toString("utf8"), manifest.vocab.size, vocabPath);
+  for (const name of referencedFiles(manifest)) await assertFile(abs, name);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = Tokenizer.create(manifest.tokenizer, vocab);
+  } catch (err) {
+    throw new BundleError(`${manifestPath}: tokenizer: ${(err as Error).message}`);
+  }
+
+  return {
+    dir: abs,
+    manifest,
+    vocab,
+    tokenizer,
+    paths: {
+      encoderHead: path.join(abs, manifest.graphs.encoderHead.file),
+      tails: manifest.model.clusters.map((c) => path.join(abs, c.file)),
+      golden: manifest.golden === undefined ? null : path.join(abs, manifest.golden),
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import t, { type Test } from "tap";
+
+import { BundleError, loadBundle, parseManifest } from "../src/model/bundle.js";
+import { TINY_DIR } from "./helpers/tiny.js";
+
+/** A scratch copy of models/tiny that a test may damage. */
+async function copyTiny(t: Test): Promise<string> {
+  const dir = t.testdir({});
+  await cp(TINY_DIR, dir, { recursive: true });
+  return dir;
+}
+
+async function editManifest(dir: string, edit: (m: any) => void): Promise<void> {
+  const file = path.join(dir, "manifest.json");
+  const m = JSON.parse(await readFile(file, "utf8"));
+  edit(m);
+  await writeFile(file, JSON.stringify(m));
+}
+
+t.test("loads models/tiny", async (t) => {
+  const b = await loadBundle(TINY_DIR);
+  const m = b.manifest.model;
+  t.equal(b.manifest.name, "tiny");
+  t.equal(b.vocab.length, b.manifest.vocab.size);
+  t.equal(b.vocab[0], "<bos>");
+  t.equal(m.headSize, m.shortlist + m.clusters.length);
+  t.equal(m.clusters[0]!.start, m.shortlist);
+  t.equal(m.clusters.at(-1)!.end, b.vocab.length);
+  t.equal(b.paths.tails.length, m.clusters.length);
+  t.equal(path.basename(b.paths.encoderHead), "encoder_head.onnx");
+  t.equal(b.tokenizer.vocabSize, b.vocab.length);
+});
+
+t.test("a corrupted file fails its checksum, naming the file", async (t) => {
+  const dir = await copyTiny(t);
+  const file = path.join(dir, "tail_05.onnx");
+  const bytes = await readFile(file);
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+  await writeFile(file, bytes);
+  await t.rejects(loadBundle(dir), { name: "BundleError", message: /tail_05\.onnx: sha256 .* does not match/ });
+  // Skipping checksums is an explicit choice, and then the same copy loads.
+  t.ok(await loadBundle(dir, { verifyChecksums: false }));
+});
+
+t.test("a missing file is named", async (t) => {
+  const dir = await copyTiny(t);
+  await writeFile(path.join(dir, "tail_07.onnx"), "");
+  await t.rejects(loadBundle(dir), /tail_07\.onnx: sha256/);
+  await rm(path.join(dir, "tail_07.onnx"));
+  await t.rejects(loadBundle(dir), /tail_07\.onnx: missing/);
+});
+
+t.test("non-contiguous clusters are rejected", async (t) => {
+  const dir = await copyTiny(t);
+  await editManifest(dir, (m) => {
+    m.model.clusters[3].start += 1;
+  });
+  await t.rejects(loadBundle(dir), {
+    name: "BundleError",
+    message: /manifest\.json: model\.clusters\[3\]\.start is \d+, expected \d+ \(clusters must be contiguous/,
+  });
+});
+
+t.test("manifest fields are validated by name", async (t) => {
+  const good = JSON.parse(await readFile(path.join(TINY_DIR, "manifest.json"), "utf8"));
+  const bad = (edit: (m: any) => void) => {
+    const m = structuredClone(good);
+    edit(m);
+    return () => parseManifest(m);
+  };
+  t.doesNotThrow(bad(() => {}));
+  t.throws(bad((m) => (m.format = "nextword-bundle/2")), /format is "nextword-bundle\/2"/);
+  t.throws(bad((m) => (m.vocab.size = 10000)), /vocabulary size 10000/);
+  t.throws(bad((m) => (m.model.clusters.at(-1).end -= 1)), /model\.clusters cover tail ids up to/);
+  t.throws(bad((m) => (m.model.headSize += 1)), /model\.headSize/);
+  t.throws(bad((m) => (m.model.clusters[0].file = "../x.onnx")), /model\.clusters\[0\]\.file must be a file name/);
+  t.throws(bad((m) => delete m.checksums["tail_31.onnx"]), /checksums has no entry for tail_31\.onnx/);
+  t.throws(bad((m) => (m.graphs.encoderHead.outputs.bandHidden = ["band_hidden_0"])), /bandHidden\[1\]/);
+  t.throws(bad((m) => (m.model.clusters[2].band = 1)), /model\.clusters\[2\] \[\d+, \d+\) is not inside its band/);
+  t.throws(bad((m) => (m.model.layers = 0)), BundleError);
+});
+
+t.test("vocabulary size must match the manifest", async (t) => {
+  const dir = await copyTiny(t);
+  const vocab = await readFile(path.join(dir, "vocab.txt"), "utf8");
+  await writeFile(path.join(dir, "vocab.txt"), vocab + "extra\n");
+  await t.rejects(loadBundle(dir, { verifyChecksums: false }), /vocab\.txt: has 10906 tokens, manifest vocab\.size is 10905/);
+});
