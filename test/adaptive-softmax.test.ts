@@ -1,0 +1,326 @@
+/**
+ * The lazy exact top-k against brute force on random synthetic adaptive
+ * softmaxes: random vocabularies and cluster layouts (alphabetical keyboard-like
+ * ones and unsorted ones), random head and within-cluster log-probs (some on a
+ * lattice so that exact ties happen), random prefixes, k in 1..50.
+ */
+import t from "tap";
+
+import {
+  PrefixIndex,
+  RowTopK,
+  SoftmaxLayout,
+  clustersForWords,
+  gatherRows,
+  planRound,
+  planScoring,
+  runRounds,
+  scoreWords,
+} from "../src/model/adaptive-softmax.js";
+
+/** mulberry32: a small seeded PRNG, so a failure reproduces. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Rand = () => number;
+const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+const SUGGEST = /^[a-z0-9]/;
+const suggestableMask = (vocab: readonly string[]) => Uint8Array.from(vocab, (w) => (SUGGEST.test(w) && !w.startsWith("<") ? 1 : 0));
+
+/** log-softmax in float64, stored as float32 (values stay <= 0). */
+function logSoftmax(logits: number[]): Float32Array {
+  const max = Math.max(...logits);
+  const lse = max + Math.log(logits.reduce((s, x) => s + Math.exp(x - max), 0));
+  return Float32Array.from(logits, (x) => x - lse);
+}
+
+interface Model {
+  layout: SoftmaxLayout;
+  vocab: string[];
+  index: PrefixIndex;
+}
+
+function randomModel(r: Rand): Model {
+  const letters = pick(r, ["ab", "abc", "abcdez", "abcd09", "ab'&-"]);
+  const words = new Set<string>(["<bos>", "<unk>"]);
+  const target = int(r, 3, 300);
+  for (let tries = 0; words.size < target && tries < 5000; tries++) {
+    let w = "";
+    const len = int(r, 1, 5);
+    for (let i = 0; i < len; i++) w += pick(r, letters.split(""));
+    if (r() < 0.05) w = pick(r, ["&", "-", "'", ",", "."]) + w;
+    words.add(w);
+  }
+  const all = [...words];
+  const shortlist = r() < 0.1 ? 0 : int(r, 1, Math.min(30, all.length - 1));
+  // Head words keep their "frequency" order; tails are alphabetical (keyboard
+  // layout) in most trials and in random order (paper layout) in the rest.
+  const head = all.slice(0, shortlist);
+  const tail = all.slice(shortlist);
+  if (r() < 0.8) tail.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  else {
+    for (let i = tail.length - 1; i > 0; i--) {
+      const j = int(r, 0, i);
+      [tail[i], tail[j]] = [tail[j]!, tail[i]!];
+    }
+  }
+  const clusters: { start: number; end: number }[] = [];
+  let start = shortlist;
+  const maxSize = pick(r, [1, 3, 10, 40]);
+  while (start < all.length) {
+    const end = Math.min(all.length, start + int(r, 1, maxSize));
+    clusters.push({ start, end });
+    start = end;
+  }
+  const vocab = [...head, ...tail];
+  const layout = new SoftmaxLayout(shortlist, clusters);
+  return { layout, vocab, index: PrefixIndex.build(layout, vocab, suggestableMask(vocab)) };
+}
+
+interface Row {
+  head: Float32Array;
+  within: Float32Array[];
+  prefix: string;
+  k: number;
+}
+
+function randomRow(r: Rand, m: Model): Row {
+  const { layout } = m;
+  let head: Float32Array;
+  let within: Float32Array[];
+  if (r() < 0.3) {
+    // Lattice: multiples of 1/4, sums exact, many exact ties between words of
+    // different clusters (not normalized; the planner only needs within <= 0,
+    // and each cluster's best word at 0 makes its bound tight).
+    const q = (n: number) => -int(r, 0, n) / 4;
+    head = Float32Array.from({ length: layout.headSize }, () => q(6));
+    within = Array.from({ length: layout.clusterCount }, (_, c) => {
+      const w = Float32Array.from({ length: layout.clusterSize(c) }, () => q(4));
+      w[int(r, 0, w.length - 1)] = 0;
+      return w;
+    });
+  } else {
+    const quantized = r() < 0.3;
+    const spread = pick(r, [0.5, 2, 6]);
+    const logit = () => (quantized ? int(r, -2, 2) : (r() - 0.5) * 2 * spread);
+    head = logSoftmax(Array.from({ length: layout.headSize }, logit));
+    within = Array.from({ length: layout.clusterCount }, (_, c) => logSoftmax(Array.from({ length: layout.clusterSize(c) }, logit)));
+  }
+  const word = pick(r, m.vocab);
+  const prefix = pick(r, ["", "", word.slice(0, 1), word.slice(0, 2), word.slice(0, 3), "q", "&", "<", word]);
+  const k = 1 + Math.floor(r() * r() * 50);
+  return { head, within, prefix, k };
+}
+
+function fullLogProbs(m: Model, row: Row): Float64Array {
+  const { layout } = m;
+  const lp = new Float64Array(layout.vocabSize);
+  for (let id = 0; id < layout.vocabSize; id++) {
+    const c = layout.clusterOf(id);
+    lp[id] = c < 0 ? row.head[id]! : row.head[layout.shortlist + c]! + row.within[c]![id - layout.clusterStart[c]!]!;
+  }
+  return lp;
+}
+
+const isCandidate = (m: Model, prefix: string, id: number) => m.index.suggestable[id] === 1 && m.vocab[id]!.startsWith(prefix);
+
+function bruteForce(m: Model, row: Row): { ids: number[]; logProbs: number[] } {
+  const lp = fullLogProbs(m, row);
+  const ids = m.vocab.map((_, id) => id).filter((id) => isCandidate(m, row.prefix, id));
+  ids.sort((a, b) => (lp[a]! > lp[b]! ? -1 : lp[a]! < lp[b]! ? 1 : a - b));
+  const top = ids.slice(0, row.k);
+  return { ids: top, logProbs: top.map((id) => lp[id]!) };
+}
+
+t.test("prefix ranges hold exactly the words starting with the prefix", async (t) => {
+  const r = rng(1);
+  let checked = 0;
+  for (let trial = 0; trial < 60; trial++) {
+    const m = randomModel(r);
+    for (const prefix of ["", "a", "ab", "b'", "&", "q", pick(r, m.vocab)]) {
+      const ranges = m.index.ranges(prefix);
+      const groups = [m.index.head, ...m.index.clusters];
+      groups.forEach((g, gi) => {
+        const lo = gi === 0 ? ranges.headLo : ranges.lo[gi - 1]!;
+        const hi = gi === 0 ? ranges.headHi : ranges.hi[gi - 1]!;
+        const count = gi === 0 ? ranges.headCount : ranges.count[gi - 1]!;
+        const got = Array.from(g.byWord.subarray(lo, hi)).sort((a, b) => a - b);
+        const want: number[] = [];
+        for (let id = g.start; id < g.end; id++) if (m.vocab[id]!.startsWith(prefix)) want.push(id);
+        if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`group ${gi} prefix "${prefix}": ${got} vs ${want}`);
+        if (count !== want.filter((id) => m.index.suggestable[id]).length) t.fail(`group ${gi} prefix "${prefix}": count ${count}`);
+        if (gi > 0 && g.alphabetical && want.length > 0 && (want[0] !== g.start + lo || want.at(-1) !== g.start + hi - 1)) {
+          t.fail(`alphabetical cluster ${gi - 1}: ids are not [start + lo, start + hi)`);
+        }
+        checked++;
+      });
+    }
+  }
+  t.ok(checked > 1000, `${checked} group/prefix pairs checked`);
+});
+
+t.test("lazy top-k equals brute-force top-k", async (t) => {
+  const r = rng(2);
+  let rows = 0;
+  let skippedSome = 0; // rows that evaluated fewer clusters than have candidates
+  let prunedByPrefix = 0; // rows where the prefix ruled clusters out
+  let evaluatedClusters = 0;
+  let candidateClusters = 0;
+  for (let trial = 0; trial < 250; trial++) {
+    const m = randomModel(r);
+    const batch = Array.from({ length: int(r, 1, 6) }, () => randomRow(r, m));
+    const ranges = batch.map((row) => m.index.ranges(row.prefix));
+    const planners = batch.map((row, i) => new RowTopK(m.index, row.head, row.k, ranges[i]!));
+    const evaluate = (cluster: number, rowIds: Int32Array): Float32Array => {
+      const size = m.layout.clusterSize(cluster);
+      const out = new Float32Array(rowIds.length * size);
+      rowIds.forEach((i, j) => {
+        const row = batch[i]!;
+        if (![...Array(size).keys()].some((p) => isCandidate(m, row.prefix, m.layout.clusterStart[cluster]! + p))) {
+          t.fail(`row ${i} evaluated cluster ${cluster}, which has no candidate for "${row.prefix}"`);
+        }
+        out.set(row.within[cluster]!, j * size);
+      });
+      return out;
+    };
+    const rounds = await runRounds(m.layout, planners, evaluate);
+    batch.forEach((row, i) => {
+      const got = planners[i]!.result();
+      const want = bruteForce(m, row);
+      rows++;
+      if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(want.ids) || JSON.stringify(Array.from(got.logProbs)) !== JSON.stringify(want.logProbs)) {
+        t.fail(`trial ${trial} row ${i} (k=${row.k}, prefix "${row.prefix}"): got ${got.ids}, want ${want.ids}`);
+      }
+      const evaluated = planners[i]!.evaluated;
+      const candidates = ranges[i]!.count.filter((n) => n > 0).length;
+      if (new Set(evaluated).size !== evaluated.length) t.fail(`trial ${trial} row ${i}: a cluster was evaluated twice`);
+      if (rounds < evaluated.length) t.fail(`trial ${trial}: ${rounds} rounds for ${evaluated.length} clusters`);
+      evaluatedClusters += evaluated.length;
+      candidateClusters += candidates;
+      if (evaluated.length < candidates) skippedSome++;
+      if (candidates < m.layout.clusterCount) prunedByPrefix++;
+    });
+  }
+  t.pass(`${rows} rows compared with brute force`);
+  t.ok(skippedSome > 0, `the bound skipped clusters in ${skippedSome} of ${rows} rows`);
+  t.ok(prunedByPrefix > 0, `the prefix ruled clusters out in ${prunedByPrefix} of ${rows} rows`);
+  t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
+});
+
+t.test("hand-made cases", async (t) => {
+  // ids: 0 <bos>, 1 "the", 2 "to" | cluster 0: 3 "bat", 4 "bee" | cluster 1: 5 "cat" | cluster 2: 6 "ant", 7 "axe"
+  const vocab = ["<bos>", "the", "to", "bat", "bee", "cat", "ant", "axe"];
+  const layout = new SoftmaxLayout(3, [
+    { start: 3, end: 5 },
+    { start: 5, end: 6 },
+    { start: 6, end: 8 },
+  ]);
+  const index = PrefixIndex.build(layout, vocab, suggestableMask(vocab), { requireAlphabetical: true });
+  const f32 = (xs: number[]) => Float32Array.from(xs);
+  const within = [f32([-0.25, -2]), f32([0]), f32([-1, -0.5])];
+  const drive = (head: number[], k: number, prefix: string) => {
+    const row = new RowTopK(index, f32(head), k, index.ranges(prefix));
+    for (let c = row.nextCluster(); c !== null; c = row.nextCluster()) row.supply(c, within[c]!);
+    return { ids: Array.from(row.result().ids), evaluated: [...row.evaluated] };
+  };
+
+  // Head words beat every cluster's bound: no tail is evaluated.
+  t.same(drive([-9, -1, -1.5, -3, -4, -5], 2, ""), { ids: [1, 2], evaluated: [] });
+  // Clusters in decreasing probability until the bound falls below the k-th best.
+  t.same(drive([-9, -1, -5, -0.5, -4, -3], 2, ""), { ids: [3, 1], evaluated: [0] });
+  // The prefix "c" leaves only cluster 1, whatever the head says.
+  t.same(drive([-9, -1, -5, -0.5, -4, -3], 3, "c"), { ids: [5], evaluated: [1] });
+  // No candidate at all: nothing evaluated, empty result.
+  t.same(drive([-0.1, -1, -5, -0.5, -4, -3], 3, "q"), { ids: [], evaluated: [] });
+  // <bos> is never suggested, however probable.
+  t.same(drive([-0.1, -9, -8, -9, -9, -9], 1, ""), { ids: [2], evaluated: [] });
+  // Exact ties. Cluster 2 gives "axe" -0.25 - 0.5 = -0.75; cluster 0 gives "bat"
+  // -0.5 - 0.25 = -0.75 too and wins on its lower id. Cluster 1's bound is
+  // -0.75: its word could only tie, at id 5 > 3, so it is skipped.
+  t.same(drive([-9, -9, -9, -0.5, -0.75, -0.25], 1, ""), { ids: [3], evaluated: [2, 0] });
+  // Step by step: "ant" (id 6) from cluster 2 is best at -0.75, and cluster 1's
+  // bound is -0.75 too; its ids start at 5 < 6, so it may win the tie and must be
+  // evaluated (stopping at a bound that is "not above" the k-th best would be wrong).
+  const row = new RowTopK(index, f32([-9, -9, -9, -5, -0.75, -0.5]), 1, index.ranges(""));
+  t.equal(row.nextCluster(), 2);
+  t.equal(row.nextCluster(), 2, "nextCluster is stable until supplied");
+  row.supply(2, f32([-0.25, -3]));
+  t.same(Array.from(row.result().ids), [6]);
+  t.equal(row.nextCluster(), 1, "the tied cluster with lower ids is evaluated");
+  row.supply(1, f32([0]));
+  t.equal(row.nextCluster(), null);
+  t.same(Array.from(row.result().ids), [5]);
+  t.same(Array.from(row.result().logProbs), [-0.75]);
+  t.same([...row.evaluated], [2, 1]);
+
+  t.throws(() => new RowTopK(index, f32([-1, -1, -1, -1, -1, -1]), 1, index.ranges("")).supply(0, within[0]!), /planner asked for none/);
+  t.throws(() => new RowTopK(index, f32([-1]), 1, index.ranges("")), /head row has 1/);
+  t.throws(() => new RowTopK(index, f32([-1, -1, -1, -1, -1, -1]), 0, index.ranges("")), /k must be/);
+});
+
+t.test("unsorted clusters: a permutation, or an error when alphabetical order is required", async (t) => {
+  const vocab = ["the", "dog", "cat", "bee"];
+  const layout = new SoftmaxLayout(1, [{ start: 1, end: 4 }]);
+  const mask = suggestableMask(vocab);
+  t.throws(() => PrefixIndex.build(layout, vocab, mask, { requireAlphabetical: true }), /cluster 0 \[1, 4\) is not in word order: id 1 "dog" sorts after id 2 "cat"/);
+  const index = PrefixIndex.build(layout, vocab, mask);
+  t.same(index.nonAlphabeticalClusters, [0]);
+  const ranges = index.ranges("c");
+  t.same(Array.from(index.clusters[0]!.byWord.subarray(ranges.lo[0]!, ranges.hi[0]!)), [2]);
+});
+
+t.test("planRound groups rows by the cluster each needs next", async (t) => {
+  const vocab = ["<bos>", "a", "b", "c", "d"];
+  const layout = new SoftmaxLayout(1, [
+    { start: 1, end: 3 },
+    { start: 3, end: 5 },
+  ]);
+  const index = PrefixIndex.build(layout, vocab, suggestableMask(vocab));
+  const all = index.ranges("");
+  const f32 = (xs: number[]) => Float32Array.from(xs);
+  const rows = [
+    new RowTopK(index, f32([-9, -0.1, -3]), 4, all), // wants 0 then 1
+    new RowTopK(index, f32([-9, -3, -0.1]), 4, all), // wants 1 then 0
+    new RowTopK(index, f32([-9, -0.1, -3]), 4, index.ranges("d")), // wants 1 only
+  ];
+  const round1 = planRound(rows);
+  t.same(round1.map((c) => [c.cluster, Array.from(c.rows)]), [[0, [0]], [1, [1, 2]]]);
+  const hidden = f32([1, 2, 3, 4, 5, 6]); // [3 rows, dim 2]
+  t.same(Array.from(gatherRows(hidden, 2, round1[1]!.rows)), [3, 4, 5, 6]);
+});
+
+t.test("scoring: log p of given ids and the clusters they need", async (t) => {
+  const r = rng(3);
+  for (let trial = 0; trial < 40; trial++) {
+    const m = randomModel(r);
+    const row = randomRow(r, m);
+    const ids = Array.from({ length: int(r, 0, 12) }, () => int(r, 0, m.layout.vocabSize - 1));
+    const clusters = clustersForWords(m.layout, ids);
+    const want = new Set(ids.map((id) => m.layout.clusterOf(id)).filter((c) => c >= 0));
+    t.same(clusters, [...want].sort((a, b) => a - b), `trial ${trial}: clusters needed`);
+    const asked: number[] = [];
+    const got = scoreWords(m.layout, row.head, ids, (c) => {
+      asked.push(c);
+      return row.within[c]!;
+    });
+    const full = fullLogProbs(m, row);
+    t.same(Array.from(got), ids.map((id) => full[id]), `trial ${trial}: log-probs`);
+    t.ok(asked.every((c) => want.has(c)), `trial ${trial}: only needed clusters were read`);
+  }
+  const layout = new SoftmaxLayout(2, [
+    { start: 2, end: 4 },
+    { start: 4, end: 5 },
+  ]);
+  const calls = planScoring(layout, [[0, 3], [1], [4, 2, 3]]);
+  t.same(calls.map((c) => [c.cluster, Array.from(c.rows)]), [[0, [0, 2]], [1, [2]]]);
+  t.throws(() => layout.clusterOf(5), /outside the vocabulary/);
+});
