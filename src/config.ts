@@ -1,0 +1,98 @@
+/**
+ * One typed configuration object, built once at start from environment
+ * variables and `--flag=value` arguments (flags win), validated, then passed
+ * to modules; nothing else reads process.env. A bad value stops the start
+ * with a message naming the variable and the bound.
+ */
+import path from "node:path";
+import { availableParallelism } from "node:os";
+
+export interface Config {
+  host: string;
+  port: number;
+  grpcPort: number;
+  modelDir: string;
+  /** Most rows in one encoder+head call. */
+  maxBatchSize: number;
+  /** How long a batch may wait for more rows once a runner is free (0: never wait). */
+  maxQueueDelayMs: number;
+  /** Requests waiting beyond this are refused at once with OVERLOADED. */
+  queueBound: number;
+  /** Default per-request deadline when the client gives none. */
+  requestTimeoutMs: number;
+  /** Contexts kept in the encoder-state cache (0 disables it). */
+  cacheSize: number;
+  /** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
+  executionProviders: string[];
+  /** Provider preference for the tail graphs (small, few rows: CPU by default). */
+  tailExecutionProviders: string[];
+  /** Runner worker threads, each with its own ORT sessions. */
+  workers: number;
+  /** ORT intra-op threads per worker. */
+  threadsPerWorker: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+export const DEFAULT_MODEL_DIR = path.join("models", "nextword-lstm512-kb");
+
+const PROVIDERS = new Set(["cpu", "cuda", "webgpu", "dml", "coreml", "tensorrt"]);
+const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Source = Record<string, string | undefined>;
+
+/** `--max-batch-size=64` -> MAX_BATCH_SIZE=64. */
+export function flagsToEnv(argv: readonly string[]): Source {
+  const out: Source = {};
+  for (const arg of argv) {
+    const m = /^--([a-z0-9-]+)=(.*)$/.exec(arg);
+    if (!m) throw new ConfigError(`unrecognized argument "${arg}" (expected --name=value)`);
+    out[m[1]!.replace(/-/g, "_").toUpperCase()] = m[2];
+  }
+  return out;
+}
+
+function int(src: Source, name: string, def: number, min: number, max: number): number {
+  const raw = src[name];
+  if (raw === undefined || raw === "") return def;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${name}: must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return v;
+}
+
+function providers(src: Source, name: string, def: string): string[] {
+  const list = (src[name] ?? def).split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (list.length === 0) throw new ConfigError(`${name}: must list at least one execution provider`);
+  for (const p of list) {
+    if (!PROVIDERS.has(p)) throw new ConfigError(`${name}: unknown execution provider "${p}" (known: ${[...PROVIDERS].join(", ")})`);
+  }
+  return list;
+}
+
+export function loadConfig(env: Source = {}, argv: readonly string[] = []): Config {
+  const src: Source = { ...env, ...flagsToEnv(argv) };
+  const logLevel = (src.LOG_LEVEL ?? "info").toLowerCase();
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL: must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
+  const cores = availableParallelism();
+  return {
+    host: src.HOST || "0.0.0.0",
+    port: int(src, "PORT", 8080, 0, 65535),
+    grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
+    modelDir: src.MODEL_DIR || DEFAULT_MODEL_DIR,
+    maxBatchSize: int(src, "MAX_BATCH_SIZE", 64, 1, 4096),
+    maxQueueDelayMs: int(src, "MAX_QUEUE_DELAY_MS", 0, 0, 1000),
+    queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),
+    requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
+    cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
+    executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
+    tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
+    workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),
+    threadsPerWorker: int(src, "THREADS_PER_WORKER", 1, 1, 64),
+    logLevel: logLevel as Config["logLevel"],
+  };
+}

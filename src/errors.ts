@@ -1,0 +1,50 @@
+/**
+ * The one error vocabulary of the service. Every failure a client can see is
+ * a ServiceError with one of these codes; each transport has exactly one
+ * mapper from code to its status (src/http/error-mapper.ts,
+ * src/grpc/error-mapper.ts). Messages are written for the client: they name
+ * the field and the bound, and never carry stack traces.
+ */
+export type ErrorCode =
+  | "INVALID_ARGUMENT"
+  | "OVERLOADED"
+  | "UNAVAILABLE"
+  | "DEADLINE_EXCEEDED"
+  | "CANCELLED"
+  | "NOT_FOUND"
+  | "INTERNAL";
+
+export class ServiceError extends Error {
+  override name = "ServiceError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** For INVALID_ARGUMENT: the request field at fault, e.g. "k". */
+    readonly field?: string,
+    /** For OVERLOADED/UNAVAILABLE: when a retry makes sense. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const invalidArgument = (field: string, message: string): ServiceError =>
+  new ServiceError("INVALID_ARGUMENT", `${field}: ${message}`, field);
+
+export const overloaded = (message: string, retryAfterMs = 1000): ServiceError =>
+  new ServiceError("OVERLOADED", message, undefined, retryAfterMs);
+
+export const unavailable = (message: string, retryAfterMs = 1000): ServiceError =>
+  new ServiceError("UNAVAILABLE", message, undefined, retryAfterMs);
+
+export const deadlineExceeded = (message = "deadline exceeded before the request could run"): ServiceError =>
+  new ServiceError("DEADLINE_EXCEEDED", message);
+
+export const cancelled = (message = "request cancelled by the client"): ServiceError =>
+  new ServiceError("CANCELLED", message);
+
+/** Anything else becomes INTERNAL with a generic message; the cause is logged, not sent. */
+export function asServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  return new ServiceError("INTERNAL", "internal error");
+}
