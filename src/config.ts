@@ -33,7 +33,7 @@ export interface Config {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
-export const DEFAULT_MODEL_DIR = path.join("models", "nextword-lstm512-kb");
+export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard");
 
 const PROVIDERS = new Set(["cpu", "cuda", "webgpu", "dml", "coreml", "tensorrt"]);
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
