@@ -292,9 +292,17 @@ export class Batcher<I, O> {
     } catch (err) {
       result = Promise.reject(err);
     }
+    // Bookkeeping first, then settle: a caller resuming from its await
+    // already sees this batch gone from `inFlight`.
+    const finish = () => {
+      for (const entry of batch) this.running.delete(entry);
+      this.batchesInFlight--;
+      this.schedulePump();
+    };
     result
       .then(
         (outputs) => {
+          finish();
           if (!Array.isArray(outputs) || outputs.length !== batch.length) {
             const got = Array.isArray(outputs) ? outputs.length : typeof outputs;
             const err = new ServiceError("INTERNAL", `batch runner returned ${got} results for ${batch.length} items`);
@@ -304,14 +312,10 @@ export class Batcher<I, O> {
           }
         },
         (err: unknown) => {
+          finish();
           for (const entry of batch) this.fail(entry, err);
         },
       )
-      .finally(() => {
-        for (const entry of batch) this.running.delete(entry);
-        this.batchesInFlight--;
-        this.schedulePump();
-      })
       .catch(() => {}); // nothing above throws, but never leave a rejection unhandled
   }
 
