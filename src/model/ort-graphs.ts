@@ -14,6 +14,12 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { Bundle, ClusterSpec } from "./bundle-types.js";
 import type { EncoderBatch } from "./encoder-batch.js";
 
+/**
+ * What opening graphs needs of a bundle: its manifest and file paths. Plain
+ * data (no tokenizer), so a worker thread can receive it as workerData.
+ */
+export type GraphBundle = Pick<Bundle, "manifest" | "paths">;
+
 export interface GraphOptions {
   /** ORT execution provider names in preference order, e.g. ["cpu"] (the default). */
   executionProviders?: string[];
@@ -115,11 +121,11 @@ export interface EncoderOutput {
 export class EncoderHeadGraph {
   private constructor(
     private readonly session: InferenceSession,
-    private readonly bundle: Bundle,
+    private readonly bundle: GraphBundle,
     readonly file: string,
   ) {}
 
-  static async open(bundle: Bundle, options: GraphOptions = {}): Promise<EncoderHeadGraph> {
+  static async open(bundle: GraphBundle, options: GraphOptions = {}): Promise<EncoderHeadGraph> {
     const file = bundle.paths.encoderHead;
     const { model, graphs } = bundle.manifest;
     const { inputs, outputs } = graphs.encoderHead;
@@ -192,7 +198,7 @@ export class TailGraph {
     this.size = cluster.end - cluster.start;
   }
 
-  static async open(bundle: Bundle, c: number, options: GraphOptions = {}): Promise<TailGraph> {
+  static async open(bundle: GraphBundle, c: number, options: GraphOptions = {}): Promise<TailGraph> {
     const { model, graphs } = bundle.manifest;
     const cluster = model.clusters[c];
     if (!cluster) throw new RangeError(`no cluster ${c} (${model.clusters.length} clusters)`);
@@ -232,7 +238,7 @@ export class ModelGraphs {
     readonly tails: TailGraph[],
   ) {}
 
-  static async open(bundle: Bundle, options: GraphOptions & { tailOptions?: GraphOptions } = {}): Promise<ModelGraphs> {
+  static async open(bundle: GraphBundle, options: GraphOptions & { tailOptions?: GraphOptions } = {}): Promise<ModelGraphs> {
     const encoderHead = await EncoderHeadGraph.open(bundle, options);
     const tails: TailGraph[] = [];
     try {
