@@ -1,0 +1,48 @@
+import t from "tap";
+
+import { createLogger, requestLogger } from "../src/logger.js";
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, stream: { write: (s: string) => void lines.push(JSON.parse(s)) } };
+}
+
+t.test("JSON lines at the configured level", async (t) => {
+  const { lines, stream } = capture();
+  const log = createLogger({ logLevel: "warn" }, stream);
+  log.info("hidden");
+  log.warn({ port: 8080 }, "shown");
+  t.equal(lines.length, 1, "info is below warn");
+  t.equal(lines[0]!.msg, "shown");
+  t.equal(lines[0]!.port, 8080);
+  t.equal(lines[0]!.level, 40);
+  t.equal(lines[0]!.name, "nextword");
+  t.match(lines[0]!.time, /^\d{4}-\d\d-\d\dT/);
+});
+
+t.test("silent logs nothing", async (t) => {
+  const { lines, stream } = capture();
+  createLogger({ logLevel: "silent" }, stream).fatal("no");
+  t.equal(lines.length, 0);
+});
+
+t.test("request child loggers carry reqId", async (t) => {
+  const { lines, stream } = capture();
+  const log = createLogger({ logLevel: "info" }, stream);
+  requestLogger(log, "abc-1").info("done");
+  requestLogger(log).info("fresh id");
+  log.info("no id");
+  t.equal(lines[0]!.reqId, "abc-1");
+  t.match(lines[1]!.reqId, /^[0-9a-f-]{36}$/, "a UUID when none is given");
+  t.equal(lines[2]!.reqId, undefined);
+});
+
+t.test("users' typed text is redacted", async (t) => {
+  const { lines, stream } = capture();
+  const log = createLogger({ logLevel: "info" }, stream);
+  log.info({ context: "my secret", prefix: "pa", body: { words: ["x"], k: 3 } }, "req");
+  const line = JSON.stringify(lines[0]);
+  t.notMatch(line, /my secret/);
+  t.equal(lines[0]!.prefix, "[redacted]");
+  t.same(lines[0]!.body, { words: "[redacted]", k: 3 });
+});

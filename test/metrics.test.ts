@@ -1,0 +1,84 @@
+import t from "tap";
+import { register as globalRegistry } from "prom-client";
+
+import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS, Metrics } from "../src/metrics.js";
+
+/** Every metric the service exposes, with the labels it must carry. */
+const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
+  ["nextword_request_duration_seconds", /^nextword_request_duration_seconds_count\{transport="http",method="predict",code="OK"\} 1$/m],
+  ["nextword_queue_wait_seconds", /^nextword_queue_wait_seconds_count 1$/m],
+  ["nextword_batch_size", /^nextword_batch_size_count 1$/m],
+  ["nextword_head_duration_seconds", /^nextword_head_duration_seconds_count 1$/m],
+  ["nextword_tail_duration_seconds", /^nextword_tail_duration_seconds_count\{cluster="3"\} 1$/m],
+  ["nextword_tail_evaluations_total", /^nextword_tail_evaluations_total\{cluster="3"\} 2$/m],
+  ["nextword_tail_skipped_total", /^nextword_tail_skipped_total\{cluster="4"\} 5$/m],
+  ["nextword_cache_requests_total", /^nextword_cache_requests_total\{result="extend"\} 1$/m],
+  ["nextword_queue_depth", /^nextword_queue_depth 7$/m],
+  ["nextword_rejected_total", /^nextword_rejected_total\{reason="overloaded"\} 1$/m],
+];
+
+t.test("render() shows every metric, with its labels, after one sample each", async (t) => {
+  const m = new Metrics();
+  m.requestDuration.observe({ transport: "http", method: "predict", code: "OK" }, 0.0042);
+  m.queueWait.observe(0.0003);
+  m.batchSize.observe(17);
+  m.headDuration.observe(0.012);
+  m.tailDuration.observe({ cluster: "3" }, 0.0007);
+  m.tailEvaluations.inc({ cluster: "3" }, 2);
+  m.tailSkipped.inc({ cluster: "4" }, 5);
+  m.cacheRequest("extend");
+  m.queueDepth.set(7);
+  m.rejected.inc({ reason: "overloaded" });
+
+  const text = await m.render();
+  for (const [name, sample] of EXPECTED) {
+    t.match(text, new RegExp(`^# TYPE ${name} `, "m"), `${name} is declared`);
+    t.match(text, sample, `${name} carries the sample and its labels`);
+  }
+  t.match(text, /^# TYPE nextword_request_duration_seconds histogram$/m);
+  t.match(text, /^# TYPE nextword_queue_depth gauge$/m);
+  t.match(text, /^# TYPE nextword_rejected_total counter$/m);
+  t.match(text, /^nextword_cache_requests_total\{result="hit"\} 0$/m, "known label values start at 0");
+  t.match(text, /^process_cpu_user_seconds_total /m, "default process metrics are collected");
+  t.match(m.contentType, /^text\/plain/);
+});
+
+t.test("latency buckets span sub-millisecond to seconds; batch buckets are powers of two up to 512", async (t) => {
+  t.ok(LATENCY_BUCKETS[0]! < 0.001, "a sub-millisecond bucket");
+  t.ok(LATENCY_BUCKETS.at(-1)! >= 5, "up to seconds");
+  for (let i = 1; i < LATENCY_BUCKETS.length; i++) {
+    const r = LATENCY_BUCKETS[i]! / LATENCY_BUCKETS[i - 1]!;
+    t.ok(r > 1 && r <= 2.5 + 1e-9, `step ${i} ratio ${r.toFixed(2)}`);
+  }
+  t.same(BATCH_SIZE_BUCKETS, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+
+  const m = new Metrics();
+  m.queueWait.observe(0.00005);
+  const text = await m.render();
+  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="0\.0001"\} 1$/m, "a 50 µs wait lands in the 0.1 ms bucket");
+  t.match(text, /^nextword_batch_size_bucket\{le="512"\} 0$/m);
+});
+
+t.test("each instance owns its registry: no clash, the global registry stays empty", async (t) => {
+  const a = new Metrics();
+  const b = new Metrics();
+  a.queueDepth.set(3);
+  b.queueDepth.set(9);
+  t.match(await a.render(), /^nextword_queue_depth 3$/m);
+  t.match(await b.render(), /^nextword_queue_depth 9$/m);
+  t.notMatch(await globalRegistry.metrics(), /nextword_/);
+});
+
+t.test("batcherHooks() feeds the queue metrics", async (t) => {
+  const m = new Metrics();
+  const hooks = m.batcherHooks();
+  hooks.onQueueWait?.(0.002);
+  hooks.onBatch?.(4);
+  hooks.onReject?.("deadline_exceeded");
+  hooks.onDepth?.(11);
+  const text = await m.render();
+  t.match(text, /^nextword_queue_wait_seconds_sum 0\.002$/m);
+  t.match(text, /^nextword_batch_size_sum 4$/m);
+  t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded"\} 1$/m);
+  t.match(text, /^nextword_queue_depth 11$/m);
+});
