@@ -22,6 +22,12 @@ export interface Config {
   requestTimeoutMs: number;
   /** Contexts kept in the encoder-state cache (0 disables it). */
   cacheSize: number;
+  /**
+   * The encoder sees at most the last this many tokens of a context (<bos>
+   * included). A row's state depends only on this window, so it is also the
+   * cache key: cached and fresh answers are identical.
+   */
+  maxContextTokens: number;
   /** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
   executionProviders: string[];
   /** Provider preference for the tail graphs (small, few rows: CPU by default). */
@@ -89,6 +95,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
+    maxContextTokens: int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),
