@@ -1,0 +1,72 @@
+/**
+ * Messages between the runner pool (main thread) and its workers
+ * (./worker.ts). Plain structured-clone data; typed-array buffers travel in
+ * the transfer list, never copied. No onnxruntime here.
+ */
+import type { GraphBundle } from "./ort-graphs.js";
+
+/** workerData of a runner worker. */
+export interface WorkerInit {
+  bundle: GraphBundle;
+  /** Provider preference for encoder_head.onnx, e.g. ["cuda", "cpu"]. */
+  executionProviders: string[];
+  /** Provider preference for the tail graphs. */
+  tailExecutionProviders: string[];
+  /** ORT intra-op threads per session. */
+  threads: number;
+}
+
+/** One context row for the encoder: the tokens to run, from `h`/`c` ([layers, hidden]) or from zeros. */
+export interface EncodeRow {
+  tokens: number[];
+  h?: Float32Array;
+  c?: Float32Array;
+}
+
+/** One row's encoder output; all views share one transferred buffer per row. */
+export interface EncodedRow {
+  /** [headSize] log-probs: head words, then one entry per cluster. */
+  head: Float32Array;
+  /** bandHidden[b]: [bands[b].dim], the input of band b's tail graphs. */
+  bandHidden: Float32Array[];
+  /** Final state after the row's last token, [layers, hidden] each. */
+  h: Float32Array;
+  c: Float32Array;
+}
+
+export interface EncodeResult {
+  rows: EncodedRow[];
+  /** Seconds the encoder+head graph ran in the worker (one batched call). */
+  seconds: number;
+}
+
+/** One batched tail call: cluster `cluster` over `rows` packed [n, dim] (dim of the cluster's band). */
+export interface TailCall {
+  cluster: number;
+  rows: Float32Array;
+}
+
+export interface TailsResult {
+  /** logProbs[i]: [n_i, clusterSize] within-cluster log-probs of calls[i]. */
+  logProbs: Float32Array[];
+  /** seconds[i]: graph time of calls[i] in the worker. */
+  seconds: number[];
+}
+
+export type WorkerRequest =
+  | { id: number; type: "encode"; rows: EncodeRow[] }
+  | { id: number; type: "tails"; calls: TailCall[] };
+
+/** Which provider each graph got. */
+export interface GraphProvider {
+  graph: string;
+  provider: string;
+}
+
+export type WorkerMessage =
+  | { type: "ready"; graphs: GraphProvider[] }
+  | { type: "init-failed"; error: string }
+  | { type: "log"; level: "info" | "warn" | "error"; msg: string; detail?: Record<string, unknown> }
+  | { id: number; type: "encode"; ok: true; result: EncodeResult }
+  | { id: number; type: "tails"; ok: true; result: TailsResult }
+  | { id: number; type: "error"; ok: false; error: string };

@@ -1,0 +1,192 @@
+/**
+ * A runner worker thread: hosts the ORT sessions of one bundle (the encoder +
+ * head graph and every tail graph) and runs them on request. ORT's `run` is
+ * synchronous native work on the calling thread, which is why sessions live
+ * here and never on the event loop that serves requests (docs/DESIGN.md 2).
+ *
+ * Start: open each graph with its provider preference list, falling back in
+ * order (["cuda", "cpu"]: if CUDA cannot open it, log and use CPU), then post
+ * `ready` with the provider each graph got, or `init-failed`.
+ * Then one request at a time (the pool never sends a second before the
+ * reply): `encode` and `tails` (./worker-protocol.ts). Results travel in
+ * transferred buffers.
+ */
+import { performance } from "node:perf_hooks";
+import { parentPort, workerData } from "node:worker_threads";
+
+import { packRows } from "./encoder-batch.js";
+import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
+import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
+
+const port = parentPort;
+if (!port) throw new Error("worker.ts must run as a worker thread");
+const init = workerData as WorkerInit;
+
+function post(msg: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
+}
+
+function log(level: "info" | "warn" | "error", msg: string, detail?: Record<string, unknown>): void {
+  post(detail ? { type: "log", level, msg, detail } : { type: "log", level, msg });
+}
+
+/**
+ * Opens one graph with the first provider of `providers` that works. ORT is
+ * given the rest of the list too (["cuda", "cpu"]), so nodes the preferred
+ * provider lacks run on the next one. A provider that failed once in this
+ * worker is not tried again for later graphs (53 tails would log 53 times),
+ * except the last one, which is always tried.
+ */
+async function openWithFallback<T>(
+  what: string,
+  providers: readonly string[],
+  failed: Set<string>,
+  open: (eps: string[]) => Promise<T>,
+): Promise<{ graph: T; provider: string }> {
+  const errors: string[] = [];
+  for (let i = 0; i < providers.length; i++) {
+    const provider = providers[i]!;
+    const last = i === providers.length - 1;
+    if (failed.has(provider) && !last) continue;
+    try {
+      return { graph: await open(providers.slice(i)), provider };
+    } catch (err) {
+      const message = (err as Error).message;
+      errors.push(`${provider}: ${message}`);
+      if (!failed.has(provider)) {
+        failed.add(provider);
+        log("warn", last ? `${what}: execution provider "${provider}" failed to open it` : `${what}: execution provider "${provider}" failed, falling back to "${providers[i + 1]}"`, {
+          provider,
+          error: message,
+        });
+      }
+    }
+  }
+  throw new Error(`${what}: no execution provider of [${providers.join(", ")}] could open it (${errors.join("; ")})`);
+}
+
+const bundle: GraphBundle = init.bundle;
+const { model } = bundle.manifest;
+let encoder: EncoderHeadGraph;
+const tails: TailGraph[] = [];
+
+async function openAll(): Promise<GraphProvider[]> {
+  const threads = { intraOpNumThreads: init.threads, interOpNumThreads: 1 };
+  const failed = new Set<string>();
+  const graphs: GraphProvider[] = [];
+  const enc = await openWithFallback(bundle.manifest.graphs.encoderHead.file, init.executionProviders, failed, (eps) =>
+    EncoderHeadGraph.open(bundle, { ...threads, executionProviders: eps }),
+  );
+  encoder = enc.graph;
+  graphs.push({ graph: bundle.manifest.graphs.encoderHead.file, provider: enc.provider });
+  for (let c = 0; c < model.clusters.length; c++) {
+    const file = model.clusters[c]!.file;
+    const t = await openWithFallback(file, init.tailExecutionProviders, failed, (eps) =>
+      TailGraph.open(bundle, c, { ...threads, executionProviders: eps }),
+    );
+    tails.push(t.graph);
+    graphs.push({ graph: file, provider: t.provider });
+  }
+  return graphs;
+}
+
+/** Packs per-row state [layers, hidden] into the graph's [layers, batch, hidden]; zeros for rows without one. */
+function packState(rows: readonly EncodeRow[], pick: (r: EncodeRow) => Float32Array | undefined): Float32Array | undefined {
+  if (!rows.some((r) => pick(r) !== undefined)) return undefined;
+  const { layers, hidden } = model;
+  const B = rows.length;
+  const out = new Float32Array(layers * B * hidden);
+  rows.forEach((row, b) => {
+    const s = pick(row);
+    if (!s) return;
+    if (s.length !== layers * hidden) throw new RangeError(`row ${b}: state has ${s.length} values, expected ${layers} x ${hidden}`);
+    for (let l = 0; l < layers; l++) out.set(s.subarray(l * hidden, (l + 1) * hidden), (l * B + b) * hidden);
+  });
+  return out;
+}
+
+async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transfer: ArrayBuffer[] }> {
+  const batch = packRows(rows.map((r) => r.tokens));
+  const h0 = packState(rows, (r) => r.h);
+  const c0 = packState(rows, (r) => r.c);
+  const t0 = performance.now();
+  const out = await encoder.run({ ...batch, ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) });
+  const seconds = (performance.now() - t0) / 1000;
+
+  const { layers, hidden, headSize, bands } = model;
+  const B = batch.batch;
+  const stateSize = layers * hidden;
+  const rowSize = headSize + bands.reduce((s, b) => s + b.dim, 0) + 2 * stateSize;
+  const transfer: ArrayBuffer[] = [];
+  const encoded = rows.map((_, r) => {
+    // One buffer per row: a cached row keeps exactly its own memory alive.
+    const buf = new ArrayBuffer(rowSize * 4);
+    transfer.push(buf);
+    let at = 0;
+    const take = (n: number) => {
+      const v = new Float32Array(buf, at * 4, n);
+      at += n;
+      return v;
+    };
+    const head = take(headSize);
+    head.set(out.headLogProbs.subarray(r * headSize, (r + 1) * headSize));
+    const bandHidden = bands.map((band, b) => {
+      const v = take(band.dim);
+      v.set(out.bandHidden[b]!.subarray(r * band.dim, (r + 1) * band.dim));
+      return v;
+    });
+    const h = take(stateSize);
+    const c = take(stateSize);
+    for (let l = 0; l < layers; l++) {
+      h.set(out.hn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
+      c.set(out.cn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
+    }
+    return { head, bandHidden, h, c };
+  });
+  return { result: { rows: encoded, seconds }, transfer };
+}
+
+/** A buffer we may transfer: exactly the array's bytes, not shared. */
+function ownBuffer(a: Float32Array): Float32Array {
+  const buf = a.buffer;
+  if (buf instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === buf.byteLength) return a;
+  return a.slice();
+}
+
+async function runTails(calls: TailCall[]): Promise<{ result: TailsResult; transfer: ArrayBuffer[] }> {
+  const logProbs: Float32Array[] = [];
+  const seconds: number[] = [];
+  for (const call of calls) {
+    const tail = tails[call.cluster];
+    if (!tail) throw new RangeError(`no cluster ${call.cluster} (${tails.length} clusters)`);
+    const n = call.rows.length / tail.dim;
+    if (!Number.isInteger(n)) throw new RangeError(`cluster ${call.cluster}: ${call.rows.length} values are not rows of ${tail.dim}`);
+    const t0 = performance.now();
+    const out = await tail.run(call.rows, n);
+    seconds.push((performance.now() - t0) / 1000);
+    logProbs.push(ownBuffer(out));
+  }
+  return { result: { logProbs, seconds }, transfer: logProbs.map((a) => a.buffer as ArrayBuffer) };
+}
+
+async function handle(msg: WorkerRequest): Promise<void> {
+  try {
+    if (msg.type === "encode") {
+      const { result, transfer } = await encode(msg.rows);
+      post({ id: msg.id, type: "encode", ok: true, result }, transfer);
+    } else {
+      const { result, transfer } = await runTails(msg.calls);
+      post({ id: msg.id, type: "tails", ok: true, result }, transfer);
+    }
+  } catch (err) {
+    post({ id: msg.id, type: "error", ok: false, error: (err as Error).message ?? String(err) });
+  }
+}
+
+try {
+  const graphs = await openAll();
+  port.on("message", (msg: WorkerRequest) => void handle(msg));
+  post({ type: "ready", graphs });
+} catch (err) {
+  post({ type: "init-failed", error: (err as Error).message ?? String(err) });
+}
