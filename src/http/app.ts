@@ -1,0 +1,182 @@
+/**
+ * The REST transport as a fastify instance that never listens (fastify/demo
+ * style): src/main.ts listens, tests call `inject()`.
+ *
+ * Per request:
+ * - a request id: the client's x-request-id when sane, else a fresh UUID;
+ *   echoed as x-request-id and bound to `request.log` (pino child, `reqId`),
+ *   so every log line of the request carries it;
+ * - CallOptions for the service: an absolute deadline (REQUEST_TIMEOUT_MS, or
+ *   a smaller x-deadline-ms header) and an AbortSignal that fires when the
+ *   client goes away before the response is written;
+ * - nextword_request_duration_seconds{transport="http",method,code} and one
+ *   "request completed" log line, for every response (also 404s, rejected
+ *   bodies, and requests whose client disconnected).
+ *
+ * Validation is strict: no type coercion and no silent removal of unknown
+ * properties (fastify's ajv defaults do both), so `"k": "5"` and
+ * `{"context": "", "x": 1}` are 400s. All errors go through error-mapper.ts.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Config } from "../config.js";
+import { ServiceError, unavailable } from "../errors.js";
+import type { CallOptions, InferenceService } from "../inference/types.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { errorHandler, resultCode, sendError, setResultCode } from "./error-mapper.js";
+import { registerDocs } from "./routes/docs.js";
+import { inferenceRoutes } from "./routes/inference.js";
+import { modelsRoutes } from "./routes/models.js";
+import { opsRoutes } from "./routes/ops.js";
+import { errorBody } from "./schemas.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Deadline and cancellation for the service call (set in onRequest). */
+    callOptions: CallOptions;
+  }
+  interface FastifyContextConfig {
+    /** The `method` label of nextword_request_duration_seconds. */
+    metricMethod?: string;
+  }
+}
+
+/**
+ * Largest accepted JSON body. The schemas bound strings in code points; the
+ * worst case is a full score request written with \uXXXX surrogate-pair
+ * escapes (12 bytes per code point): 4000*12 + 100*(64*12+3) + framing is
+ * about 125 KB. Anything larger cannot be a valid request: 413 before parsing.
+ */
+export const BODY_LIMIT_BYTES = 128 * 1024;
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const DEADLINE_HEADER = /^[1-9][0-9]{0,6}$/;
+
+export interface AppDeps {
+  service: InferenceService;
+  metrics: Metrics;
+  logger: Logger;
+  config: Pick<Config, "requestTimeoutMs">;
+}
+
+/** What main needs beyond the fastify instance. */
+export interface AppControl {
+  /**
+   * Start of shutdown: /readyz answers 503 so load balancers stop sending,
+   * while requests are still served. Idempotent. `app.close()` then stops
+   * accepting: requests still arriving on open connections get 503
+   * UNAVAILABLE (Connection: close), in-flight ones finish.
+   */
+  markNotReady(): void;
+  /** False once markNotReady() or close() was called. */
+  readyForTraffic(): boolean;
+}
+
+export type App = FastifyInstance & { nextword: AppControl };
+
+function requestIdOf(req: IncomingMessage): string {
+  const raw = req.headers["x-request-id"];
+  const id = Array.isArray(raw) ? raw[0] : raw;
+  return id !== undefined && SANE_REQUEST_ID.test(id) ? id : randomUUID();
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = createRequire(import.meta.url)("../../package.json") as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { service, metrics, logger, config } = deps;
+  let notReady = false;
+  let closing = false;
+
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // One line per request is written below (with code and duration); fastify's two lines are off.
+    logController: new Fastify.LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Closing is answered by the onRequest hook below, in the API's error shape.
+    return503OnClosing: false,
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest("callOptions", null as unknown as CallOptions);
+  app.addSchema(errorBody);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!.slice(0, 200);
+    return sendError(new ServiceError("NOT_FOUND", `no route ${request.method} ${path}`), request, reply);
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    const started = performance.now();
+    void reply.header("x-request-id", request.id);
+
+    // Deadline: the server default, or a smaller client-given one.
+    let timeoutMs = config.requestTimeoutMs;
+    const header = request.headers["x-deadline-ms"];
+    if (typeof header === "string" && DEADLINE_HEADER.test(header)) timeoutMs = Math.min(timeoutMs, Number(header));
+    const abort = new AbortController();
+    request.callOptions = { deadline: Date.now() + timeoutMs, signal: abort.signal };
+
+    // The client went away before the response was written: drop its queued work.
+    let finished = false;
+    reply.raw.once("finish", () => {
+      finished = true;
+    });
+    reply.raw.once("close", () => {
+      if (!finished) {
+        abort.abort(new ServiceError("CANCELLED", "request cancelled by the client"));
+        if (reply.statusCode < 400) setResultCode(request, "CANCELLED");
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const status = finished ? reply.statusCode : 499;
+      const code = resultCode(request, status);
+      const route = request.routeOptions;
+      const method = route.config?.metricMethod ?? (route.url?.startsWith("/docs") ? "docs" : "unknown");
+      metrics.requestDuration.observe({ transport: "http", method, code }, seconds);
+      request.log.info(
+        { method: request.method, url: route.url ?? "(none)", status, code, ms: Math.round(seconds * 1e4) / 10 },
+        "request completed",
+      );
+    });
+
+    if (closing && request.routeOptions.config?.metricMethod !== "healthz") {
+      void reply.header("connection", "close");
+      throw unavailable("server is shutting down", 1000);
+    }
+  });
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+
+  await registerDocs(app, { version: packageVersion() });
+  await app.register(inferenceRoutes, { service });
+  await app.register(modelsRoutes, { service });
+  const control: AppControl = {
+    markNotReady: () => {
+      notReady = true;
+    },
+    readyForTraffic: () => !notReady && !closing,
+  };
+  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic });
+
+  return Object.assign(app, { nextword: control }) as App;
+}

@@ -1,0 +1,178 @@
+/**
+ * The one mapping from failures to HTTP responses. Every non-2xx answer of
+ * the REST API has the body {error: {code, message, field?}}:
+ *
+ * - fastify validation errors -> 400 INVALID_ARGUMENT, message "<field>: <bound>"
+ *   (e.g. "k: must be <= 50"), field set;
+ * - fastify's own client errors (malformed JSON 400, body too large 413,
+ *   unsupported media type 415, ...) keep their status, code INVALID_ARGUMENT;
+ * - ServiceErrors by code: INVALID_ARGUMENT 400, NOT_FOUND 404, OVERLOADED 503
+ *   and UNAVAILABLE 503 (both with Retry-After in whole seconds, from
+ *   retryAfterMs), DEADLINE_EXCEEDED 504, CANCELLED 499, INTERNAL 500;
+ * - anything else -> 500 INTERNAL "internal error".
+ *
+ * Messages sent are the ServiceError's (written for clients) or a fixed text;
+ * never a stack trace and never the text of an unexpected exception. 5xx are
+ * logged with their cause.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ServiceError, type ErrorCode } from "../errors.js";
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+export interface MappedError {
+  status: number;
+  code: ErrorCode;
+  body: ErrorBody;
+  /** Seconds for the Retry-After header, when a retry makes sense. */
+  retryAfterSeconds?: number;
+}
+
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  CANCELLED: 499,
+  INTERNAL: 500,
+  OVERLOADED: 503,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+};
+
+/** The ajv error fields fastify attaches to a validation error (err.validation[i]). */
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+type FastifyLikeError = Partial<Pick<FastifyError, "code" | "statusCode" | "validation" | "validationContext">> & Error;
+
+/** "/words/3" -> "words[3]", "/k" -> "k", "" -> fallback. */
+export function fieldFromPath(instancePath: string, fallback: string): string {
+  const parts = instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  if (parts.length === 0) return fallback;
+  let out = "";
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
+  return out;
+}
+
+/** One ajv error -> {field, message} with the message naming the field and the bound. */
+export function describeValidationError(e: AjvError, context = "body"): { field: string; message: string } {
+  const base = fieldFromPath(e.instancePath, context);
+  switch (e.keyword) {
+    case "required": {
+      const missing = String(e.params.missingProperty ?? "");
+      const field = base === context ? missing : `${base}.${missing}`;
+      return { field, message: `${field}: is required` };
+    }
+    case "additionalProperties": {
+      const extra = String(e.params.additionalProperty ?? "");
+      const field = base === context ? extra : `${base}.${extra}`;
+      return { field, message: `${field}: unknown property` };
+    }
+    default:
+      return { field: base, message: `${base}: ${e.message ?? "is invalid"}` };
+  }
+}
+
+function body(code: ErrorCode, message: string, field?: string): ErrorBody {
+  return { error: field === undefined ? { code, message } : { code, message, field } };
+}
+
+/** Fixed client-facing texts for fastify's own request errors. */
+function clientErrorMessage(err: FastifyLikeError, status: number): { message: string; field?: string } {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { field: "body", message: "body: request body is too large" };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { field: "content-type", message: "content-type: unsupported media type (use application/json)" };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { field: "body", message: "body: must not be empty when content-type is application/json" };
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return { field: "body", message: "body: malformed JSON" };
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return { field: "content-length", message: "content-length: does not match the body" };
+    default:
+      break;
+  }
+  // The default JSON parser marks parse failures with statusCode 400 (a SyntaxError).
+  if (err instanceof SyntaxError || err.name === "SyntaxError") return { field: "body", message: "body: malformed JSON" };
+  if (status === 404) return { message: "not found" };
+  return { message: `request rejected (HTTP ${status})` };
+}
+
+export function mapError(err: unknown): MappedError {
+  if (err instanceof ServiceError) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    const mapped: MappedError = {
+      status,
+      code: err.code,
+      body: body(err.code, err.code === "INTERNAL" ? "internal error" : err.message, err.field),
+    };
+    if (err.code === "OVERLOADED" || err.code === "UNAVAILABLE") {
+      mapped.retryAfterSeconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+    }
+    return mapped;
+  }
+  const e = (err instanceof Error ? err : new Error(String(err))) as FastifyLikeError;
+  if (Array.isArray(e.validation) && e.validation.length > 0) {
+    const { field, message } = describeValidationError(e.validation[0] as AjvError, e.validationContext ?? "body");
+    return { status: 400, code: "INVALID_ARGUMENT", body: body("INVALID_ARGUMENT", message, field) };
+  }
+  const status = e.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    const code: ErrorCode = status === 404 ? "NOT_FOUND" : "INVALID_ARGUMENT";
+    const { message, field } = clientErrorMessage(e, status);
+    return { status, code, body: body(code, message, field) };
+  }
+  if (status === 503) {
+    return { status: 503, code: "UNAVAILABLE", body: body("UNAVAILABLE", "service unavailable"), retryAfterSeconds: 1 };
+  }
+  return { status: 500, code: "INTERNAL", body: body("INTERNAL", "internal error") };
+}
+
+/** Request decoration: the result code for metrics ("OK" or an ErrorCode). */
+export const RESULT_CODE = Symbol("nextword.resultCode");
+
+type WithCode = FastifyRequest & { [RESULT_CODE]?: ErrorCode };
+
+export function setResultCode(request: FastifyRequest, code: ErrorCode): void {
+  (request as WithCode)[RESULT_CODE] = code;
+}
+
+export function resultCode(request: FastifyRequest, statusCode: number): string {
+  const code = (request as WithCode)[RESULT_CODE];
+  if (code !== undefined) return code;
+  if (statusCode < 400) return "OK";
+  if (statusCode === 404) return "NOT_FOUND";
+  if (statusCode === 499) return "CANCELLED";
+  if (statusCode === 503) return "UNAVAILABLE";
+  if (statusCode === 504) return "DEADLINE_EXCEEDED";
+  return statusCode < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+}
+
+/** Sends a mapped error: status, Retry-After, body; logs 5xx with the cause. */
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const mapped = mapError(err);
+  setResultCode(request, mapped.code);
+  if (mapped.code === "INTERNAL") {
+    // The cause (with its stack) goes to the log only, never to the client.
+    const cause = err instanceof ServiceError && err.cause !== undefined ? err.cause : err;
+    request.log.error({ err: cause, code: mapped.code, status: mapped.status }, "request failed");
+  } else if (mapped.status >= 500) {
+    // Load shedding, not ready, deadline: expected under pressure; the cause is the ServiceError itself.
+    request.log.warn({ code: mapped.code, status: mapped.status, cause: err instanceof Error ? err.message : String(err) }, "request failed");
+  } else {
+    request.log.debug({ code: mapped.code, status: mapped.status, message: mapped.body.error.message }, "request rejected");
+  }
+  if (mapped.retryAfterSeconds !== undefined) void reply.header("retry-after", String(mapped.retryAfterSeconds));
+  return reply.code(mapped.status).type("application/json; charset=utf-8").send(mapped.body);
+}
+
+/** For app.setErrorHandler. */
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(err, request, reply);
+}

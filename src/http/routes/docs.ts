@@ -1,0 +1,37 @@
+/**
+ * OpenAPI document (generated from the route schemas by @fastify/swagger) at
+ * GET /openapi.json, Swagger UI at /docs. Register before the API routes:
+ * @fastify/swagger collects routes as they are added.
+ */
+import type { FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+
+export interface DocsOptions {
+  version: string;
+}
+
+export async function registerDocs(app: FastifyInstance, opts: DocsOptions): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "nextword",
+        description:
+          "Next-word prediction for predictive keyboards: exact top-k from an adaptive-softmax language model, with prefix completion.",
+        version: opts.version,
+      },
+      tags: [
+        { name: "inference", description: "Predictions and scores" },
+        { name: "models", description: "The loaded model" },
+        { name: "ops", description: "Health, readiness, metrics" },
+      ],
+    },
+    // Shared schemas ($id) become components named by their $id.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true }, config: { metricMethod: "openapi" } }, async () => app.swagger());
+}

@@ -1,0 +1,28 @@
+/** GET /healthz (liveness), /readyz (readiness), /metrics (Prometheus). */
+import type { FastifyInstance } from "fastify";
+import { unavailable } from "../../errors.js";
+import type { InferenceService } from "../../inference/types.js";
+import type { Metrics } from "../../metrics.js";
+import { healthzSchema, metricsSchema, readyzSchema } from "../schemas.js";
+
+export interface OpsRoutesOptions {
+  service: InferenceService;
+  metrics: Pick<Metrics, "render" | "contentType">;
+  /** False once shutdown has begun, even while the service still answers. */
+  accepting: () => boolean;
+}
+
+export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
+  app.get("/healthz", { schema: healthzSchema, config: { metricMethod: "healthz" } }, async () => ({ status: "ok" }));
+
+  app.get("/readyz", { schema: readyzSchema, config: { metricMethod: "readyz" } }, async () => {
+    if (!opts.accepting()) throw unavailable("shutting down", 1000);
+    if (!opts.service.ready()) throw unavailable("not ready: model or runners still starting", 1000);
+    return { status: "ready" };
+  });
+
+  app.get("/metrics", { schema: metricsSchema, config: { metricMethod: "metrics" } }, async (_request, reply) => {
+    const text = await opts.metrics.render();
+    return reply.type(opts.metrics.contentType).send(text);
+  });
+}
