@@ -1,0 +1,77 @@
+import t from "tap";
+
+import { StateCache, contextWindow, type ContextState } from "../src/inference/state-cache.js";
+
+function state(window: number[]): ContextState {
+  const f = new Float32Array(1);
+  return { key: StateCache.key(window), window, head: f, bandHidden: [f], h: f, c: f, tails: new Map() };
+}
+
+t.test("contextWindow keeps the last maxTokens ids", async (t) => {
+  t.same(contextWindow([0, 5, 6, 7], 8), [0, 5, 6, 7]);
+  t.same(contextWindow([0, 5, 6, 7], 2), [6, 7]);
+  t.same(contextWindow([0, 5, 6, 7], 4), [0, 5, 6, 7]);
+  const ids = [0, 1];
+  t.not(contextWindow(ids, 8), ids, "a copy, never the caller's array");
+});
+
+t.test("keys are unambiguous", async (t) => {
+  t.not(StateCache.key([1, 23]), StateCache.key([12, 3]));
+  t.not(StateCache.key([1]), StateCache.key([11]));
+});
+
+t.test("hit, extend from the longest cached strict prefix, miss", async (t) => {
+  const cache = new StateCache(10);
+  const a = state([0, 5]);
+  const b = state([0, 5, 6, 7]);
+  cache.set(a);
+  cache.set(b);
+  const hit = cache.lookup([0, 5, 6, 7]);
+  t.equal(hit.kind, "hit");
+  t.equal(hit.kind === "hit" && hit.state, b);
+
+  const ext = cache.lookup([0, 5, 6, 7, 8, 9]);
+  t.equal(ext.kind, "extend");
+  if (ext.kind === "extend") {
+    t.equal(ext.base, b, "the longest cached prefix");
+    t.same(ext.tokens, [8, 9], "only the new tokens");
+  }
+  const ext2 = cache.lookup([0, 5, 6]);
+  t.equal(ext2.kind, "extend");
+  if (ext2.kind === "extend") {
+    t.equal(ext2.base, a);
+    t.same(ext2.tokens, [6]);
+  }
+  t.equal(cache.lookup([0, 55]).kind, "miss", "ids are whole: 5 is not a prefix of 55");
+  t.equal(cache.lookup([5, 6, 7]).kind, "miss", "a slid window is not an extension");
+  t.equal(cache.lookup([1]).kind, "miss");
+});
+
+t.test("bounded LRU: lookups refresh recency, the least recently used goes first", async (t) => {
+  const cache = new StateCache(2);
+  cache.set(state([0, 1]));
+  cache.set(state([0, 2]));
+  t.equal(cache.lookup([0, 1]).kind, "hit"); // [0,1] is now the most recent
+  cache.set(state([0, 3]));
+  t.equal(cache.size, 2);
+  t.ok(cache.peek("0,1"), "recently used entry kept");
+  t.notOk(cache.peek("0,2"), "least recently used entry evicted");
+  t.ok(cache.peek("0,3"));
+  // An extend lookup refreshes its base too.
+  t.equal(cache.lookup([0, 1, 9]).kind, "extend");
+  cache.set(state([0, 4]));
+  t.ok(cache.peek("0,1"));
+  t.notOk(cache.peek("0,3"));
+  // Replacing a key keeps one entry.
+  cache.set(state([0, 4]));
+  t.equal(cache.size, 2);
+});
+
+t.test("capacity 0 disables the cache", async (t) => {
+  const cache = new StateCache(0);
+  t.equal(cache.enabled, false);
+  cache.set(state([0, 1]));
+  t.equal(cache.size, 0);
+  t.equal(cache.lookup([0, 1]).kind, "miss");
+  t.throws(() => new StateCache(-1), RangeError);
+});
