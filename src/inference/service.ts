@@ -1,0 +1,431 @@
+/**
+ * The inference service (docs/DESIGN.md section 2): the only API the
+ * transports call. Per request: validate bounds (LIMITS), tokenize the context
+ * exactly as training did, take its window (the last maxContextTokens ids),
+ * look it up in the context-state cache, then
+ *
+ * - answer at once when the window is cached and the exact lazy top-k (or the
+ *   scoring) needs no tail cluster that is not cached for it: no queueing;
+ * - otherwise submit a row to the Batcher. One batch = one batched encoder +
+ *   head call for the rows that need it (fresh windows from zeros, extended
+ *   windows from the cached state of their longest cached prefix), then tail
+ *   ROUNDS: round r asks every row still open for its next needed cluster
+ *   (clusters cached for its window are supplied without a call), one batched
+ *   graph call per cluster over just the rows that need it.
+ *
+ * Rows with the same window in one batch share one encoder row and one tail
+ * row. Everything computed lands in the cache; a row's numbers depend only on
+ * its window, so cached and fresh answers are the same.
+ */
+import { Batcher, systemClock, type Clock } from "../batching/batcher.js";
+import type { Config } from "../config.js";
+import { ServiceError, asServiceError, invalidArgument, unavailable } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import {
+  PrefixIndex,
+  RowTopK,
+  SoftmaxLayout,
+  clustersForWords,
+  scoreWords,
+  type PrefixRanges,
+  type TopK,
+} from "../model/adaptive-softmax.js";
+import type { Bundle } from "../model/bundle-types.js";
+import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";
+import { StateCache, contextWindow, type CacheLookup, type ContextState } from "./state-cache.js";
+import {
+  LIMITS,
+  type CallOptions,
+  type InferenceService,
+  type ModelInfo,
+  type ModelRef,
+  type PredictRequest,
+  type PredictResult,
+  type Prediction,
+  type ScoreRequest,
+  type ScoreResult,
+  type WordScore,
+} from "./types.js";
+
+export type ServiceConfig = Pick<
+  Config,
+  "maxBatchSize" | "maxQueueDelayMs" | "queueBound" | "requestTimeoutMs" | "cacheSize" | "maxContextTokens" | "workers"
+>;
+
+export interface ServiceDeps {
+  config: ServiceConfig;
+  bundle: Bundle;
+  /** The runner pool (RunnerPool.start); the service closes it on close(). */
+  pool: ModelRunner;
+  metrics: Metrics;
+  logger: Logger;
+  /** Deadlines and queue timers; the wall clock by default. */
+  clock?: Clock;
+}
+
+type Task = { kind: "predict"; k: number; ranges: PrefixRanges } | { kind: "score"; ids: number[] };
+
+/** One queued row. */
+interface Item {
+  window: number[];
+  key: string;
+  /** What the cache held at submit time; a hit's or extend's state is used even if evicted since. */
+  lookup: CacheLookup;
+  task: Task;
+  /** For a predict hit: the planner, already advanced through the cached tails. */
+  planner?: RowTopK;
+}
+
+type Output = TopK | Float64Array;
+
+export class NextwordService implements InferenceService {
+  private readonly layout: SoftmaxLayout;
+  private readonly index: PrefixIndex;
+  private readonly cache: StateCache;
+  private readonly batcher: Batcher<Item, Output>;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly modelRef: ModelRef;
+  private readonly clusterLabels: string[];
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly deps: ServiceDeps) {
+    const { bundle, config, metrics } = deps;
+    const { model } = bundle.manifest;
+    this.layout = new SoftmaxLayout(model.shortlist, model.clusters);
+    this.index = PrefixIndex.build(this.layout, bundle.vocab, bundle.tokenizer.suggestableMask());
+    this.cache = new StateCache(config.cacheSize);
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger.child({ component: "service" });
+    this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };
+    this.clusterLabels = model.clusters.map((_, c) => String(c));
+    this.batcher = new Batcher<Item, Output>({
+      run: (items) => this.runBatch(items),
+      runners: config.workers,
+      maxBatchSize: config.maxBatchSize,
+      maxQueueDelayMs: config.maxQueueDelayMs,
+      queueBound: config.queueBound,
+      clock: this.clock,
+      hooks: { ...metrics.batcherHooks(), onHookError: (err) => this.log.warn({ err }, "batcher hook threw") },
+    });
+    const permuted = this.index.nonAlphabeticalClusters.length;
+    if (permuted > 0) this.log.info({ clusters: permuted }, "clusters not stored in word order: prefix ranges use a permutation");
+  }
+
+  /** Contexts in the state cache now. */
+  get cachedContexts(): number {
+    return this.cache.size;
+  }
+
+  ready(): boolean {
+    return this.closing === null && this.deps.pool.ready();
+  }
+
+  models(): ModelInfo[] {
+    const { manifest } = this.deps.bundle;
+    return [
+      {
+        ...this.modelRef,
+        vocabularySize: manifest.vocab.size,
+        layout: manifest.model.layout,
+        clusters: manifest.model.clusters.length,
+        executionProviders: { ...this.deps.pool.providers },
+        training: manifest.training ?? {},
+      },
+    ];
+  }
+
+  async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
+    return this.guard(async () => {
+      const { context, prefix, k } = validatePredict(req);
+      const ranges = this.index.ranges(this.deps.bundle.tokenizer.normalize(prefix));
+      const task: Task = { kind: "predict", k, ranges };
+      const { window, key, lookup } = this.lookup(context);
+      let planner: RowTopK | undefined;
+      if (lookup.kind === "hit") {
+        planner = new RowTopK(this.index, lookup.state.head, k, ranges);
+        if (supplyCached(planner, lookup.state)) {
+          this.countSkipped([planner]);
+          return this.shapePredictions(planner.result());
+        }
+      }
+      const item: Item = { window, key, lookup, task };
+      if (planner) item.planner = planner;
+      const out = (await this.submit(item, opts)) as TopK;
+      return this.shapePredictions(out);
+    });
+  }
+
+  async score(req: ScoreRequest, opts: CallOptions = {}): Promise<ScoreResult> {
+    return this.guard(async () => {
+      const { context, words } = validateScore(req);
+      const ids = words.map((w) => this.wordId(w));
+      const known = ids.filter((id): id is number => id !== null);
+      const { window, key, lookup } = this.lookup(context);
+      let logProbs: Float64Array;
+      if (lookup.kind === "hit" && clustersForWords(this.layout, known).every((c) => lookup.state.tails.has(c))) {
+        logProbs = this.scoreState(lookup.state, known);
+      } else {
+        logProbs = (await this.submit({ window, key, lookup, task: { kind: "score", ids: known } }, opts)) as Float64Array;
+      }
+      let next = 0;
+      const scores = words.map((word, i): WordScore => {
+        if (ids[i] === null) return { word, inVocabulary: false, logProb: null, probability: null };
+        const logProb = logProbs[next++]!;
+        return { word, inVocabulary: true, logProb, probability: Math.exp(logProb) };
+      });
+      return { scores, model: { ...this.modelRef } };
+    });
+  }
+
+  /** Refuses new work, finishes queued and running batches, then stops the runner pool. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.batcher.close();
+      await this.deps.pool.close();
+    })();
+    return this.closing;
+  }
+
+  // -------------------------------------------------------------------------
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ServiceError) throw err;
+      this.log.error({ err }, "request failed with an unexpected error");
+      throw asServiceError(err);
+    }
+  }
+
+  private submit(item: Item, opts: CallOptions): Promise<Output> {
+    if (this.closing) return Promise.reject(unavailable("shutting down"));
+    const deadline = opts.deadline ?? this.clock.now() + this.deps.config.requestTimeoutMs;
+    return this.batcher.submit(item, opts.signal ? { deadline, signal: opts.signal } : { deadline });
+  }
+
+  private lookup(context: string): { window: number[]; key: string; lookup: CacheLookup } {
+    const ids = this.deps.bundle.tokenizer.encodeContext(context);
+    if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
+    const window = contextWindow(ids, this.deps.config.maxContextTokens);
+    const key = StateCache.key(window);
+    const lookup = this.cache.lookup(window, key);
+    if (this.cache.enabled) this.deps.metrics.cacheRequest(lookup.kind);
+    return { window, key, lookup };
+  }
+
+  /** A word's id when it is one vocabulary token after normalization, else null (out of vocabulary; <unk> is never scored). */
+  private wordId(word: string): number | null {
+    const { tokenizer } = this.deps.bundle;
+    const tokens = tokenizer.tokenize(word);
+    if (tokens.length !== 1) return null;
+    const id = tokenizer.idOf(tokens[0]!);
+    return id === tokenizer.unkId ? null : id;
+  }
+
+  private scoreState(state: ContextState, ids: number[]): Float64Array {
+    return scoreWords(this.layout, state.head, ids, (c) => state.tails.get(c)!);
+  }
+
+  private shapePredictions(top: TopK): PredictResult {
+    const { vocab } = this.deps.bundle;
+    const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
+      const logProb = top.logProbs[i]!;
+      return { word: vocab[id]!, probability: Math.exp(logProb), logProb };
+    });
+    return { predictions, model: { ...this.modelRef } };
+  }
+
+  private countSkipped(planners: readonly RowTopK[]): void {
+    const C = this.layout.clusterCount;
+    const skipped = new Int32Array(C).fill(planners.length);
+    for (const p of planners) for (const c of p.evaluated) skipped[c]!--;
+    for (let c = 0; c < C; c++) if (skipped[c]! > 0) this.deps.metrics.tailSkipped.inc({ cluster: this.clusterLabels[c]! }, skipped[c]!);
+  }
+
+  /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
+  private async runBatch(items: Item[]): Promise<Output[]> {
+    try {
+      return await this.runBatchUnguarded(items);
+    } catch (err) {
+      if (!(err instanceof ServiceError)) this.log.error({ err, rows: items.length }, "batch failed with an unexpected error");
+      throw asServiceError(err);
+    }
+  }
+
+  private async runBatchUnguarded(items: Item[]): Promise<Output[]> {
+    const { pool, metrics } = this.deps;
+    // 1. A state per row: cached (at submit time, or computed since), or encoded now.
+    const states: (ContextState | undefined)[] = new Array(items.length);
+    const encodeRows: EncodeRow[] = [];
+    const encodeKeys: string[] = [];
+    const encodeWindows: number[][] = [];
+    const pending = new Map<string, number[]>(); // key -> items waiting for that encoder row
+    items.forEach((item, i) => {
+      const known = item.lookup.kind === "hit" ? item.lookup.state : this.cache.peek(item.key);
+      if (known) {
+        states[i] = known;
+        return;
+      }
+      const waiting = pending.get(item.key);
+      if (waiting) {
+        waiting.push(i);
+        return;
+      }
+      pending.set(item.key, [i]);
+      encodeKeys.push(item.key);
+      encodeWindows.push(item.window);
+      const base = item.lookup.kind === "extend" ? item.lookup : null;
+      encodeRows.push(base ? { tokens: base.tokens, h: base.base.h, c: base.base.c } : { tokens: item.window });
+    });
+    if (encodeRows.length > 0) {
+      const encoded = await pool.encode(encodeRows);
+      metrics.headDuration.observe(encoded.seconds);
+      encoded.rows.forEach((row, r) => {
+        const state: ContextState = { key: encodeKeys[r]!, window: encodeWindows[r]!, ...row, tails: new Map() };
+        this.cache.set(state);
+        for (const i of pending.get(state.key)!) states[i] = state;
+      });
+    }
+
+    // 2. Planners (predict) and the clusters scoring needs.
+    const planners: (RowTopK | null)[] = items.map((item, i) => {
+      if (item.task.kind !== "predict") return null;
+      return item.planner ?? new RowTopK(this.index, states[i]!.head, item.task.k, item.task.ranges);
+    });
+    const scoreNeeds = items.map((item) => (item.task.kind === "score" ? clustersForWords(this.layout, item.task.ids) : []));
+
+    // 3. Tail rounds.
+    let firstRound = true;
+    for (;;) {
+      const needs = new Map<number, Set<ContextState>>();
+      const need = (c: number, s: ContextState) => {
+        const set = needs.get(c);
+        if (set) set.add(s);
+        else needs.set(c, new Set([s]));
+      };
+      planners.forEach((p, i) => {
+        if (!p) return;
+        const state = states[i]!;
+        if (!supplyCached(p, state)) need(p.nextCluster()!, state);
+      });
+      if (firstRound) {
+        scoreNeeds.forEach((clusters, i) => {
+          for (const c of clusters) if (!states[i]!.tails.has(c)) need(c, states[i]!);
+        });
+        firstRound = false;
+      }
+      if (needs.size === 0) break;
+      await this.evaluateTails(needs);
+    }
+
+    this.countSkipped(planners.filter((p): p is RowTopK => p !== null));
+    return items.map((item, i) =>
+      item.task.kind === "predict" ? planners[i]!.result() : this.scoreState(states[i]!, item.task.ids),
+    );
+  }
+
+  /** One round: one batched call per cluster over the states that need it; results land in each state's tails. */
+  private async evaluateTails(needs: Map<number, Set<ContextState>>): Promise<void> {
+    const { model } = this.deps.bundle.manifest;
+    const calls: TailCall[] = [];
+    const rows: ContextState[][] = [];
+    for (const [cluster, set] of [...needs].sort((a, b) => a[0] - b[0])) {
+      const states = [...set];
+      const band = model.clusters[cluster]!.band;
+      const dim = model.bands[band]!.dim;
+      const packed = new Float32Array(states.length * dim);
+      states.forEach((s, j) => packed.set(s.bandHidden[band]!, j * dim));
+      calls.push({ cluster, rows: packed });
+      rows.push(states);
+    }
+    const out = await this.deps.pool.tails(calls);
+    const { metrics } = this.deps;
+    calls.forEach((call, i) => {
+      const label = { cluster: this.clusterLabels[call.cluster]! };
+      const states = rows[i]!;
+      metrics.tailDuration.observe(label, out.seconds[i]!);
+      metrics.tailEvaluations.inc(label, states.length);
+      const size = this.layout.clusterSize(call.cluster);
+      const lp = out.logProbs[i]!;
+      if (lp.length !== states.length * size) {
+        throw new Error(`cluster ${call.cluster}: runner returned ${lp.length} log-probs for ${states.length} x ${size}`);
+      }
+      // Each state owns its copy: a cached state must not keep a whole call's output alive.
+      states.forEach((s, j) => s.tails.set(call.cluster, lp.slice(j * size, (j + 1) * size)));
+    });
+  }
+}
+
+/**
+ * Advances a planner through every cluster already evaluated for its state.
+ * True when the top-k is final; false when it needs planner.nextCluster(), which is not cached.
+ */
+function supplyCached(planner: RowTopK, state: ContextState): boolean {
+  for (let c = planner.nextCluster(); c !== null; c = planner.nextCluster()) {
+    const within = state.tails.get(c);
+    if (!within) return false;
+    planner.supply(c, within);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Validation: the messages name the field and the bound.
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function boundedString(v: unknown, field: string, max: number): string {
+  if (typeof v !== "string") throw invalidArgument(field, `must be a string, got ${describe(v)}`);
+  if (v.length > max) {
+    const n = codePoints(v);
+    if (n > max) throw invalidArgument(field, `must be at most ${max} characters, got ${n}`);
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v);
+  if (typeof v === "object") return "an object";
+  return typeof v === "number" ? String(v) : typeof v;
+}
+
+function requestObject(req: unknown): Record<string, unknown> {
+  if (typeof req !== "object" || req === null || Array.isArray(req)) throw invalidArgument("request", "must be an object");
+  return req as Record<string, unknown>;
+}
+
+export function validatePredict(req: PredictRequest): { context: string; prefix: string; k: number } {
+  const r = requestObject(req);
+  const context = boundedString(r.context, "context", LIMITS.contextMaxChars);
+  const prefix = r.prefix === undefined || r.prefix === null ? "" : boundedString(r.prefix, "prefix", LIMITS.prefixMaxChars);
+  const k = r.k === undefined || r.k === null ? LIMITS.kDefault : r.k;
+  if (typeof k !== "number" || !Number.isInteger(k) || k < LIMITS.kMin || k > LIMITS.kMax) {
+    throw invalidArgument("k", `must be an integer in [${LIMITS.kMin}, ${LIMITS.kMax}], got ${describe(k)}`);
+  }
+  return { context, prefix, k };
+}
+
+export function validateScore(req: ScoreRequest): { context: string; words: string[] } {
+  const r = requestObject(req);
+  const context = boundedString(r.context, "context", LIMITS.contextMaxChars);
+  const words = r.words;
+  if (!Array.isArray(words)) throw invalidArgument("words", `must be an array of 1 to ${LIMITS.scoreMaxWords} strings, got ${describe(words)}`);
+  if (words.length < 1 || words.length > LIMITS.scoreMaxWords) {
+    throw invalidArgument("words", `must be an array of 1 to ${LIMITS.scoreMaxWords} strings, got ${words.length}`);
+  }
+  words.forEach((w, i) => boundedString(w, `words[${i}]`, LIMITS.wordMaxChars));
+  return { context, words: words as string[] };
+}
+
+export function createService(deps: ServiceDeps): NextwordService {
+  return new NextwordService(deps);
+}
