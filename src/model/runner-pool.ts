@@ -360,7 +360,6 @@ export class RunnerPool implements ModelRunner {
       slot.restartTimer = null;
       if (this.closed) return;
       this.spawn(slot).catch(() => {}); // failures are logged and retried by spawn's handlers
-    }, slot.restartDelayMs);
-    slot.restartTimer.unref?.();
+    }, slot.restartDelayMs); // not unref'd: jobs may be waiting for this worker
   }
 }

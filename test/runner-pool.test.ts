@@ -1,0 +1,157 @@
+/**
+ * The runner pool against models/tiny through onnxruntime-node in real worker
+ * threads: outputs equal the graphs run directly, provider fallback is logged
+ * and reported, a killed worker fails only its job and comes back, a bundle
+ * that cannot open fails the start, close() refuses further work.
+ */
+import t from "tap";
+
+import { ServiceError } from "../src/errors.js";
+import { createLogger } from "../src/logger.js";
+import { loadBundle } from "../src/model/bundle.js";
+import { packRows } from "../src/model/encoder-batch.js";
+import { ModelGraphs } from "../src/model/ort-graphs.js";
+import { RunnerPool, type RunnerPoolOptions } from "../src/model/runner-pool.js";
+import { TINY_DIR } from "./helpers/tiny.js";
+
+const bundle = await loadBundle(TINY_DIR);
+const { model } = bundle.manifest;
+const graphs = await ModelGraphs.open(bundle, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+t.teardown(() => graphs.release());
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ logLevel: "info" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { lines, logger };
+}
+
+function options(over: Partial<RunnerPoolOptions> = {}): RunnerPoolOptions {
+  return {
+    bundle,
+    workers: 1,
+    threadsPerWorker: 1,
+    executionProviders: ["cpu"],
+    tailExecutionProviders: ["cpu"],
+    logger: capture().logger,
+    restartDelayMs: 10,
+    ...over,
+  };
+}
+
+const contexts = [[0, 17, 230, 5], [0], [0, 900, 3000, 42, 42, 7, 1]];
+
+t.test("encode and tails return exactly what the graphs compute, per row", async (t) => {
+  const pool = await RunnerPool.start(options());
+  t.teardown(() => pool.close());
+  const direct = await graphs.encoderHead.run(packRows(contexts));
+  const got = await pool.encode(contexts.map((tokens) => ({ tokens })));
+  t.equal(got.rows.length, contexts.length);
+  t.ok(got.seconds > 0 && got.seconds < 5, `graph time ${got.seconds}s`);
+  const B = contexts.length;
+  got.rows.forEach((row, r) => {
+    t.same(row.head, direct.headLogProbs.subarray(r * model.headSize, (r + 1) * model.headSize), `row ${r} head`);
+    model.bands.forEach((b, i) => t.same(row.bandHidden[i], direct.bandHidden[i]!.subarray(r * b.dim, (r + 1) * b.dim), `row ${r} band ${i}`));
+    t.same(row.h, direct.hn.subarray(r * model.hidden, (r + 1) * model.hidden), `row ${r} h (1 layer: [B, hidden])`);
+    t.equal(row.c.length, model.layers * model.hidden);
+  });
+  t.equal(B, 3);
+
+  // Continuing from a returned state equals encoding the longer window; rows with and without state batch together.
+  const longer = [...contexts[0]!, 99, 100];
+  const [fromState, fresh] = (
+    await pool.encode([{ tokens: [99, 100], h: got.rows[0]!.h, c: got.rows[0]!.c }, { tokens: longer }])
+  ).rows;
+  t.same(fromState!.head, fresh!.head, "extending from the cached state gives the fresh answer");
+  t.same(got.rows[0]!.h, direct.hn.subarray(0, model.hidden), "the caller's state is not detached by the transfer");
+
+  // Two tail calls in one job: cluster 0 (band 0) for row 1, cluster 7 (band 1) for rows 0 and 2.
+  const b0 = model.clusters[0]!.band;
+  const b7 = model.clusters[7]!.band;
+  const calls = [
+    { cluster: 0, rows: got.rows[1]!.bandHidden[b0]!.slice() },
+    { cluster: 7, rows: Float32Array.from([...got.rows[0]!.bandHidden[b7]!, ...got.rows[2]!.bandHidden[b7]!]) },
+  ];
+  const want0 = await graphs.tails[0]!.run(calls[0]!.rows.slice(), 1);
+  const want7 = await graphs.tails[7]!.run(calls[1]!.rows.slice(), 2);
+  const tails = await pool.tails(calls);
+  t.same(tails.logProbs[0], want0);
+  t.same(tails.logProbs[1], want7);
+  t.equal(tails.seconds.length, 2);
+  t.equal(pool.providers.encoderHead, "cpu");
+  t.equal(pool.providers.tails, "cpu");
+});
+
+t.test("provider fallback in order: cuda cannot open here, so every graph gets cpu, and the log says so", async (t) => {
+  const { lines, logger } = capture();
+  const pool = await RunnerPool.start(options({ logger, executionProviders: ["cuda", "cpu"], tailExecutionProviders: ["cuda", "cpu"] }));
+  t.teardown(() => pool.close());
+  t.same(pool.providers, { encoderHead: "cpu", tails: "cpu" });
+  t.equal(pool.graphs.length, 1 + model.clusters.length, "one report per graph");
+  const fallbacks = lines.filter((l) => l.level === 40 && /execution provider "cuda" failed, falling back to "cpu"/.test(String(l.msg)));
+  t.equal(fallbacks.length, 1, "logged once per worker, not once per graph");
+  t.match(String(fallbacks[0]!.msg), /^encoder_head\.onnx: /, "names the graph");
+  const up = lines.find((l) => /runner pool up/.test(String(l.msg)));
+  t.ok(up, "a start line");
+  t.match(String(up!.msg), /encoder\+head on cpu, tails on cpu/);
+  const r = await pool.encode([{ tokens: [0, 1, 2] }]);
+  t.equal(r.rows[0]!.head.length, model.headSize, "and it runs");
+});
+
+t.test("a provider list that cannot open the graph fails the start with every reason", async (t) => {
+  await t.rejects(RunnerPool.start(options({ executionProviders: ["cuda"] })), /encoder_head\.onnx: no execution provider of \[cuda\] could open it/);
+});
+
+t.test("a bundle whose graph does not match the manifest fails the start, naming the file", async (t) => {
+  const broken = { ...bundle, paths: { ...bundle.paths, tails: [bundle.paths.tails[1]!, ...bundle.paths.tails.slice(1)] } };
+  await t.rejects(RunnerPool.start(options({ bundle: broken })), /tail_01\.onnx/);
+});
+
+t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, and the next job runs", async (t) => {
+  const { lines, logger } = capture();
+  let kill = true;
+  let readies = 0;
+  let pool: RunnerPool | undefined;
+  pool = await RunnerPool.start(
+    options({
+      logger,
+      hooks: {
+        onDispatch: (w) => {
+          if (kill) {
+            kill = false;
+            void pool!.terminateWorker(w);
+          }
+        },
+        onWorkerReady: () => void readies++,
+      },
+    }),
+  );
+  t.teardown(() => pool!.close());
+  t.equal(readies, 1);
+  const err = await pool.encode([{ tokens: [0, 1, 2] }]).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof ServiceError, "a ServiceError");
+  t.equal((err as ServiceError).code, "UNAVAILABLE");
+  // Queued behind the restart; succeeds once the new worker is up.
+  const again = await pool.encode([{ tokens: [0, 1, 2] }]);
+  t.equal(again.rows.length, 1);
+  t.equal(readies, 2, "restarted once");
+  t.ok(
+    lines.some((l) => l.level === 50 && /runner worker 0 exited .*restarting/.test(String(l.msg))),
+    "the crash is logged",
+  );
+  t.ok(pool.ready());
+});
+
+t.test("jobs spread over free workers; close() refuses further work", async (t) => {
+  const used = new Set<number>();
+  const pool = await RunnerPool.start(options({ workers: 2, hooks: { onDispatch: (w) => void used.add(w) } }));
+  await Promise.all(Array.from({ length: 6 }, () => pool.encode([{ tokens: [0, 5, 6] }])));
+  t.same([...used].sort(), [0, 1], "both workers ran jobs");
+  t.equal(pool.readyWorkers, 2);
+  await pool.close();
+  await pool.close(); // idempotent
+  t.notOk(pool.ready());
+  await t.rejects(pool.encode([{ tokens: [0] }]), { code: "UNAVAILABLE" });
+});
