@@ -1,0 +1,256 @@
+/**
+ * The inference service on models/tiny, end to end through real worker
+ * threads and onnxruntime-node, checked against the full distribution that
+ * the test computes itself (test/helpers/reference.ts).
+ */
+import t from "tap";
+
+import { ServiceError } from "../src/errors.js";
+import type { PredictResult } from "../src/inference/types.js";
+import { loadBundle } from "../src/model/bundle.js";
+import { Reference, rng } from "./helpers/reference.js";
+import { checkLazyTopK, counter, expectTopK, histogram, randomContext, startService, type Harness } from "./helpers/service.js";
+import { TINY_DIR } from "./helpers/tiny.js";
+
+const bundle = await loadBundle(TINY_DIR);
+const { model } = bundle.manifest;
+const ref = await Reference.open(bundle);
+t.teardown(() => ref.release());
+
+const main = await startService(bundle);
+t.teardown(() => main.service.close());
+
+async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ServiceError) return err;
+    throw err;
+  }
+  throw new Error("expected a rejection");
+}
+
+t.test("lazy top-k equals the top-k of the full distribution (random contexts, prefixes, k in 1..50)", async (t) => {
+  for (const seed of [1, 2, 3]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0 });
+});
+
+t.test("context windows: the last maxContextTokens tokens, as the reference truncates", async (t) => {
+  const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "6" });
+  t.teardown(() => h.service.close());
+  await checkLazyTopK(t, h, ref, { seed: 7, contexts: 12, maxWords: 20, tol: 0 });
+  // 7 words + <bos> = 8 tokens; both windows are the last 6 words.
+  const a = await h.service.predict({ context: "zebra zebra one two three four five six seven", k: 10 });
+  const b = await h.service.predict({ context: "one two three four five six seven", k: 10 });
+  t.equal(await counter(h.metrics.cacheRequests, { result: "hit" }) >= 1, true, "the second is a hit on the first's window");
+  t.same(a, b, "tokens before the window do not matter");
+});
+
+t.test("the same request twice: the second is a cache hit, answered without queueing, identical", async (t) => {
+  const next = rng(11);
+  const reqs = Array.from({ length: 10 }, (_, i) => ({ context: randomContext(bundle, next, 3 + i), prefix: i % 2 ? "s" : "", k: 5 + i }));
+  const first = await Promise.all(reqs.map((r) => main.service.predict(r)));
+  const hits = await counter(main.metrics.cacheRequests, { result: "hit" });
+  const batches = (await histogram(main.metrics.batchSize)).count;
+  main.runner.reset();
+  const second: PredictResult[] = [];
+  for (const r of reqs) second.push(await main.service.predict(r));
+  t.same(second, first, "identical answers");
+  t.equal(await counter(main.metrics.cacheRequests, { result: "hit" }), hits + reqs.length, "every lookup hit");
+  t.equal((await histogram(main.metrics.batchSize)).count, batches, "no batch formed: answered immediately");
+  t.equal(main.runner.encodes.length + main.runner.tailJobs.length, 0, "no model call");
+});
+
+t.test("a cached context whose top-k needs an unevaluated tail runs only that tail, no encoder", async (t) => {
+  const context = "they went to the old";
+  const window = ref.window(context, main.config.maxContextTokens);
+  const [dist] = await ref.distributions([window]);
+  await main.service.predict({ context, k: 1 });
+  main.runner.reset();
+  // Find a prefix whose answer lives in a tail cluster.
+  const prefix = ["q", "z", "x", "j", "k", "v", "y"].find((p) => ref.topK(dist!, p, 3).words.some((w) => bundle.vocab.indexOf(w) >= model.shortlist))!;
+  t.ok(prefix, "a prefix answered from the tail");
+  const got = await main.service.predict({ context, prefix, k: 3 });
+  expectTopK(t, got.predictions, ref.topK(dist!, prefix, 3), dist!, bundle.vocab, 0, "exact");
+  t.equal(main.runner.encodes.length, 0, "no encoder run for a cached context");
+  t.ok(main.runner.tailJobs.length >= 1, "tail rounds ran");
+  const clusters = main.runner.tailJobs.flat().map(([c]) => c);
+  for (const c of clusters) t.match(model.clusters[c]!.label, new RegExp(`:(${prefix}|other)$`), `cluster ${c} (${model.clusters[c]!.label}) can hold "${prefix}" words`);
+  // Now that its tails are cached, the same request needs nothing.
+  main.runner.reset();
+  t.same(await main.service.predict({ context, prefix, k: 3 }), got);
+  t.equal(main.runner.tailJobs.length, 0);
+});
+
+t.test("an extended context runs the encoder on the new tokens only, and equals a fresh service with the cache disabled", async (t) => {
+  const fresh = await startService(bundle, { CACHE_SIZE: "0" });
+  t.teardown(() => fresh.service.close());
+  const next = rng(5);
+  const bases = Array.from({ length: 8 }, (_, i) => randomContext(bundle, next, 2 + i));
+  const tails = ["the", "of the old", "said , and", "zebra"];
+  for (const b of bases) await main.service.predict({ context: b });
+  const extends0 = await counter(main.metrics.cacheRequests, { result: "extend" });
+  main.runner.reset();
+  const reqs = bases.flatMap((b, i) => [{ context: `${b} ${tails[i % 4]}`, prefix: ["", "a", "th", "w"][i % 4]!, k: 1 + ((i * 7) % 50) }]);
+  const extended: PredictResult[] = [];
+  for (const r of reqs) extended.push(await main.service.predict(r));
+  t.equal(await counter(main.metrics.cacheRequests, { result: "extend" }), extends0 + reqs.length, "every lookup extended a cached context");
+  t.equal(main.runner.encodes.length, reqs.length);
+  main.runner.encodes.forEach((rows, i) => {
+    const base = ref.window(bases[i]!, 64);
+    const full = ref.window(reqs[i]!.context, 64);
+    t.same(rows[0]!.tokens, full.slice(base.length), `request ${i}: only the ${full.length - base.length} new tokens`);
+    t.ok(rows[0]!.h && rows[0]!.c, "from the cached state");
+  });
+  const uncached = await Promise.all(reqs.map((r) => fresh.service.predict(r)));
+  t.same(extended, uncached, "identical to a service without cache");
+  t.equal(await counter(fresh.metrics.cacheRequests, {}), 0, "a disabled cache counts no lookups");
+  t.equal(fresh.service.cachedContexts, 0);
+  // And both equal the reference.
+  const dists = await ref.distributions(reqs.map((r) => ref.window(r.context, 64)));
+  reqs.forEach((r, i) =>
+    expectTopK(t, extended[i]!.predictions, ref.topK(dists[i]!, bundle.tokenizer.normalize(r.prefix), r.k), dists[i]!, bundle.vocab, 0, `extended ${i} vs reference`),
+  );
+});
+
+t.test("score: exact log-probs of the full distribution, only the clusters that hold the words, OOV flagged", async (t) => {
+  const next = rng(21);
+  const contexts = Array.from({ length: 6 }, (_, i) => randomContext(bundle, next, i * 3));
+  const dists = await ref.distributions(contexts.map((c) => ref.window(c, 64)));
+  const clusterWords = [model.clusters[3]!.start + 1, model.clusters[9]!.end - 1].map((id) => bundle.vocab[id]!);
+  const words = ["the", "The", ",", ...clusterWords, "qzxvnotaword", "two words", "don't", "", "café"];
+  const idOf = (w: string) => {
+    const tokens = bundle.tokenizer.tokenize(w);
+    return tokens.length === 1 ? bundle.vocab.indexOf(tokens[0]!) : -1;
+  };
+  const wantClusters = [
+    ...new Set(words.map(idOf).filter((id) => id >= model.shortlist).map((id) => model.clusters.findIndex((c) => c.start <= id && id < c.end))),
+  ].sort((a, b) => a - b);
+  t.ok(wantClusters.includes(3) && wantClusters.includes(9));
+  const h = await startService(bundle);
+  t.teardown(() => h.service.close());
+  for (const [i, context] of contexts.entries()) {
+    h.runner.reset();
+    const res = await h.service.score({ context, words });
+    t.same(res.model, { name: "tiny", version: "1.0.0" });
+    t.equal(res.scores.length, words.length);
+    res.scores.forEach((s, j) => {
+      t.equal(s.word, words[j], "the word as given");
+      const id = idOf(words[j]!);
+      if (id < 0) {
+        t.same(s, { word: words[j], inVocabulary: false, logProb: null, probability: null }, `${JSON.stringify(words[j])} is out of vocabulary`);
+      } else {
+        t.equal(s.inVocabulary, true);
+        t.equal(s.logProb, dists[i]![id], `context ${i}: ${words[j]}`);
+        t.equal(s.probability, Math.exp(dists[i]![id]!));
+      }
+    });
+    const evaluated = [...new Set(h.runner.tailJobs.flat().map(([c]) => c))].sort((a, b) => a - b);
+    t.same(evaluated, wantClusters, `context ${i}: exactly the clusters holding the words (${wantClusters.join(", ")})`);
+    t.equal(h.runner.tailJobs.length, 1, "one round");
+  }
+  // Scoring again is answered from the cache.
+  h.runner.reset();
+  const again = await h.service.score({ context: contexts[0]!, words });
+  t.equal(h.runner.encodes.length + h.runner.tailJobs.length, 0, "cached: no model call");
+  t.equal(again.scores[3]!.logProb, dists[0]![bundle.vocab.indexOf(clusterWords[0]!)]);
+});
+
+t.test("concurrent requests batch together: one encoder call for many rows", async (t) => {
+  const h = await startService(bundle);
+  t.teardown(() => h.service.close());
+  const next = rng(31);
+  const reqs = Array.from({ length: 24 }, (_, i) => ({ context: randomContext(bundle, next, 4 + (i % 5)), k: 3 }));
+  const answers = await Promise.all(reqs.map((r) => h.service.predict(r)));
+  t.equal(answers.length, 24);
+  const b = await histogram(h.metrics.batchSize);
+  t.equal(b.sum, 24, "every request went through the batcher");
+  t.ok(b.count < 24 && b.le1 < b.count, `${b.count} batches for 24 requests, ${b.count - b.le1} of them with more than one row`);
+  const biggest = Math.max(...h.runner.encodes.map((rows) => rows.length));
+  t.ok(biggest > 1, `largest encoder call had ${biggest} rows`);
+  const head = await histogram(h.metrics.headDuration);
+  t.equal(head.count, h.runner.encodes.length, "head duration observed once per encoder call");
+  const rowsInTailCalls = h.runner.tailJobs.flat().reduce((s, [, n]) => s + n, 0);
+  t.equal(await counter(h.metrics.tailEvaluations, {}), rowsInTailCalls, "tail evaluations count rows of tail calls");
+  t.equal((await histogram(h.metrics.tailDuration)).count, h.runner.tailJobs.flat().length, "one tail duration per call");
+  t.ok((await counter(h.metrics.tailSkipped, {})) > 0, "clusters skipped by the bound are counted");
+  t.equal(await counter(h.metrics.cacheRequests, { result: "miss" }), 24);
+});
+
+t.test("validation errors name the field and the bound", async (t) => {
+  const cases: Array<[unknown, string, RegExp]> = [
+    [{ context: "a", k: 0 }, "k", /^k: must be an integer in \[1, 50\], got 0$/],
+    [{ context: "a", k: 51 }, "k", /^k: must be an integer in \[1, 50\], got 51$/],
+    [{ context: "a", k: 2.5 }, "k", /^k: must be an integer in \[1, 50\], got 2\.5$/],
+    [{ context: "a", k: "3" }, "k", /^k: must be an integer in \[1, 50\], got "3"$/],
+    [{ context: "x".repeat(4001) }, "context", /^context: must be at most 4000 characters, got 4001$/],
+    [{ context: 5 }, "context", /^context: must be a string, got 5$/],
+    [{ context: "a", prefix: "p".repeat(65) }, "prefix", /^prefix: must be at most 64 characters, got 65$/],
+  ];
+  for (const [req, field, message] of cases) {
+    const err = await errorOf(main.service.predict(req as never));
+    t.equal(err.code, "INVALID_ARGUMENT");
+    t.equal(err.field, field);
+    t.match(err.message, message);
+  }
+  // Characters, not UTF-16 units: 4000 emoji are fine.
+  t.ok(await main.service.predict({ context: "😀".repeat(4000), k: 1 }));
+  const scoreCases: Array<[unknown, string, RegExp]> = [
+    [{ context: "a", words: [] }, "words", /^words: must be an array of 1 to 100 strings, got 0$/],
+    [{ context: "a", words: Array(101).fill("a") }, "words", /^words: must be an array of 1 to 100 strings, got 101$/],
+    [{ context: "a", words: "a" }, "words", /^words: must be an array of 1 to 100 strings, got "a"$/],
+    [{ context: "a", words: ["ok", "w".repeat(65)] }, "words[1]", /^words\[1\]: must be at most 64 characters, got 65$/],
+    [{ context: "a", words: ["ok", 3] }, "words[1]", /^words\[1\]: must be a string, got 3$/],
+  ];
+  for (const [req, field, message] of scoreCases) {
+    const err = await errorOf(main.service.score(req as never));
+    t.equal(err.code, "INVALID_ARGUMENT");
+    t.equal(err.field, field);
+    t.match(err.message, message);
+  }
+});
+
+t.test("a worker killed mid-run fails that request with UNAVAILABLE; the service lives and the next request succeeds", async (t) => {
+  let armed = true;
+  let h: Harness | undefined;
+  h = await startService(bundle, {}, {
+    hooks: {
+      onDispatch: (w, type) => {
+        if (armed && type === "encode") {
+          armed = false;
+          void h!.pool.terminateWorker(w);
+        }
+      },
+    },
+  });
+  t.teardown(() => h!.service.close());
+  const err = await errorOf(h.service.predict({ context: "the first request", k: 3 }));
+  t.equal(err.code, "UNAVAILABLE");
+  t.ok(err.retryAfterMs !== undefined, "with a retry hint");
+  const res = await h.service.predict({ context: "the first request", k: 3 });
+  const [dist] = await ref.distributions([ref.window("the first request", 64)]);
+  expectTopK(t, res.predictions, ref.topK(dist!, "", 3), dist!, bundle.vocab, 0, "the retry is answered exactly");
+  t.ok(h.service.ready());
+});
+
+t.test("models, ready, close", async (t) => {
+  const h = await startService(bundle);
+  const [info] = h.service.models();
+  t.same(info, {
+    name: "tiny",
+    version: "1.0.0",
+    vocabularySize: 10905,
+    layout: "keyboard",
+    clusters: model.clusters.length,
+    executionProviders: { encoderHead: "cpu", tails: "cpu" },
+    training: bundle.manifest.training ?? {},
+  });
+  t.equal(h.service.ready(), true);
+  const pending = h.service.predict({ context: "queued before close", k: 2 });
+  const closing = h.service.close();
+  t.equal(h.service.ready(), false);
+  t.equal((await pending).predictions.length, 2, "queued work finishes");
+  await closing;
+  await h.service.close();
+  t.equal(h.pool.ready(), false, "the pool is closed");
+  t.equal((await errorOf(h.service.predict({ context: "late" }))).code, "UNAVAILABLE");
+});
