@@ -7,7 +7,9 @@ buckets 0-1 -> test, 2-3 -> valid, the rest -> train. The vocabulary is counted
 on train only: specials, then every word seen >= --min-count times, by
 descending count (ties alphabetical). Writes <out>/{train,valid,test}.npy
 (int32 ids in that frequency order, each document starting with <bos>, train
-documents in a seeded shuffled order), vocab.tsv (word, count) and meta.json.
+documents in a seeded shuffled order), {train,valid,test}.txt (the same
+documents as raw text, one per line, whitespace collapsed: what the benchmarks
+replay), vocab.tsv (word, count) and meta.json.
 """
 import argparse
 import collections
@@ -46,12 +48,12 @@ def main():
         seen[corpus] += 1
         split = split_of(doc_id)
         tokens = tokenizer.tokenize(text)
-        docs[split].append((doc_id, tokens))
+        docs[split].append((doc_id, tokens, " ".join(text.split())))
         per_corpus[corpus][split + "_tokens"] += len(tokens)
         per_corpus[corpus][split + "_docs"] += 1
 
     counts = collections.Counter()
-    for _, tokens in docs["train"]:
+    for _, tokens, _ in docs["train"]:
         counts.update(tokens)
     words = sorted((w for w, c in counts.items() if c >= args.min_count), key=lambda w: (-counts[w], w))
     vocab = tokenizer.SPECIALS + words
@@ -64,11 +66,13 @@ def main():
             "minCount": args.min_count, "vocabSize": len(vocab), "corpora": {}, "splits": {}}
     for split, items in docs.items():
         ids = []
-        for _, tokens in items:
+        for _, tokens, _ in items:
             ids.append(index[tokenizer.BOS])
             ids.extend(index.get(t, unk) for t in tokens)
         arr = np.asarray(ids, dtype=np.int32)
         np.save(os.path.join(args.out, f"{split}.npy"), arr)
+        with open(os.path.join(args.out, f"{split}.txt"), "w", encoding="utf-8") as f:
+            f.writelines(text + "\n" for _, _, text in items)
         meta["splits"][split] = {"documents": len(items), "tokens": int(arr.size),
                                  "unkRate": float(np.mean(arr == unk)) if arr.size else 0.0}
     meta["corpora"] = {k: dict(v) for k, v in per_corpus.items()}

@@ -36,7 +36,7 @@ def lazy_topk(lp, cluster_lp, clusters, shortlist, allowed, k):
         s, e = clusters[ci]
         if not allowed[s:e].any():
             continue
-        if len(best) == k and cluster_lp[ci] <= lp[best[-1]]:
+        if len(best) == k and cluster_lp[ci] < lp[best[-1]]:  # on a tie, evaluate (exact)
             break
         words += e - s
         evaluated += 1
