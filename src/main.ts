@@ -1,0 +1,256 @@
+/**
+ * Composition root, and the only place that listens:
+ *
+ *   config -> logger -> metrics -> http app (listening: /healthz 200, /readyz
+ *   503 and inference 503 UNAVAILABLE while the model loads) -> bundle ->
+ *   runner pool -> service (attached: /readyz 200) [-> gRPC, later issue]
+ *
+ * Listening before the model is loaded lets liveness probes pass and load
+ * balancers see "not ready" during a slow start instead of a refused port.
+ *
+ * Shutdown (SIGTERM / SIGINT, or an uncaught exception): /readyz goes 503,
+ * the HTTP server stops accepting and lets in-flight requests finish, the
+ * service drains its queue and closes the runner pool, then exit 0 (1 after
+ * an uncaught exception). A second signal exits at once; a drain that takes
+ * longer than SHUTDOWN_TIMEOUT_MS exits 1.
+ *
+ * `npm start` (= node dist/main.js) runs this; configuration is env vars or
+ * --flag=value arguments (src/config.ts), e.g. PORT=8080 MODEL_DIR=models/tiny.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { unavailable } from "./errors.js";
+import { buildApp, type App } from "./http/app.js";
+import { createService, type NextwordService } from "./inference/service.js";
+import type {
+  CallOptions,
+  InferenceService,
+  ModelInfo,
+  PredictRequest,
+  PredictResult,
+  ScoreRequest,
+  ScoreResult,
+} from "./inference/types.js";
+import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { loadBundle } from "./model/bundle.js";
+import { RunnerPool } from "./model/runner-pool.js";
+
+export const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/**
+ * The service the transports hold from the start: not ready, and answering
+ * UNAVAILABLE (retry later), until the real one is attached once the model
+ * and the runners are up.
+ */
+export class DeferredService implements InferenceService {
+  private inner: InferenceService | null = null;
+
+  attach(service: InferenceService): void {
+    this.inner = service;
+  }
+
+  get attached(): boolean {
+    return this.inner !== null;
+  }
+
+  ready(): boolean {
+    return this.inner?.ready() ?? false;
+  }
+
+  models(): ModelInfo[] {
+    return this.inner?.models() ?? [];
+  }
+
+  predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
+    return this.inner ? this.inner.predict(req, opts) : Promise.reject(unavailable("the model is still loading", 1000));
+  }
+
+  score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
+    return this.inner ? this.inner.score(req, opts) : Promise.reject(unavailable("the model is still loading", 1000));
+  }
+}
+
+export interface Server {
+  app: App;
+  service: DeferredService;
+  metrics: Metrics;
+  /** http://host:port actually bound (port 0 resolved). */
+  url: string;
+  /** Resolves once the model is loaded and the service attached; rejects if that failed (the server is then shut down). */
+  loaded: Promise<void>;
+  /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts listening, then loads the model in the background (see `loaded`). */
+export async function startServer(config: Config, logger: Logger, metrics: Metrics = new Metrics()): Promise<Server> {
+  const deferred = new DeferredService();
+  const app = await buildApp({ service: deferred, metrics, logger, config });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+  logger.info({ host: config.host, port }, `http listening on ${config.host}:${port} (docs at /docs)`);
+
+  // --- gRPC server (later issue) -------------------------------------------
+  // Start src/grpc/server.ts here on config.grpcPort with the same `deferred`
+  // service, `metrics` and `logger`, and close it in shutdown() right next to
+  // app.close() (stop accepting, drain), before the service is closed.
+  // ---------------------------------------------------------------------------
+
+  let stopping = false;
+  let pool: RunnerPool | null = null;
+  let service: NextwordService | null = null;
+
+  const loaded = (async () => {
+    const t0 = performance.now();
+    const bundle = await loadBundle(config.modelDir);
+    logger.info(
+      { modelDir: config.modelDir, name: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
+      `model bundle ${bundle.manifest.name}@${bundle.manifest.version} loaded`,
+    );
+    if (stopping) return;
+    pool = await RunnerPool.start({
+      bundle,
+      workers: config.workers,
+      threadsPerWorker: config.threadsPerWorker,
+      executionProviders: config.executionProviders,
+      tailExecutionProviders: config.tailExecutionProviders,
+      logger,
+    });
+    if (stopping) {
+      await pool.close();
+      return;
+    }
+    service = createService({ config, bundle, pool, metrics, logger });
+    deferred.attach(service);
+    logger.info(
+      {
+        requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders },
+        executionProviders: pool.providers,
+        graphs: pool.graphs,
+        startupMs: Math.round(performance.now() - t0),
+      },
+      `ready: encoder+head on ${pool.providers.encoderHead}, tails on ${pool.providers.tails}`,
+    );
+  })();
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => {
+    closing ??= (async () => {
+      stopping = true;
+      app.nextword.markNotReady();
+      logger.info("shutting down: not ready, draining http");
+      await app.close();
+      // gRPC server: close it here too (see above).
+      await loaded.catch(() => undefined);
+      if (service) await (service as NextwordService).close();
+      else if (pool) await (pool as RunnerPool).close();
+      logger.info("shutdown complete");
+    })();
+    return closing;
+  };
+
+  loaded.catch(async (err: unknown) => {
+    logger.fatal({ err }, "model failed to load");
+    await shutdown();
+  });
+
+  return { app, service: deferred, metrics, url, loaded, shutdown };
+}
+
+/** The process: config, logger, signals, fatal-error handling. */
+export async function runMain(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env, argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`nextword: invalid configuration: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  logger.info({ config }, "starting nextword");
+
+  let server: Server | null = null;
+  let exiting: number | null = null;
+
+  const exit = (code: number): void => {
+    logger.flush?.();
+    process.exit(code);
+  };
+
+  const beginShutdown = (reason: string, code: number): void => {
+    if (exiting !== null) {
+      logger.warn({ reason }, "second shutdown request: exiting now");
+      exit(exiting === 0 ? 1 : exiting);
+      return;
+    }
+    exiting = code;
+    logger.info({ reason }, "shutdown requested");
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, "shutdown did not finish in time: exiting");
+      exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    const done = server ? server.shutdown() : Promise.resolve();
+    done.then(
+      () => exit(code),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        exit(1);
+      },
+    );
+  };
+
+  process.on("SIGTERM", () => beginShutdown("SIGTERM", 0));
+  process.on("SIGINT", () => beginShutdown("SIGINT", 0));
+  // A bug must not kill requests in flight silently: log it; an uncaught
+  // exception leaves the process in an unknown state, so drain and exit 1.
+  process.on("unhandledRejection", (reason) => {
+    logger.error({ err: reason }, "unhandled promise rejection");
+  });
+  process.on("uncaughtException", (err) => {
+    logger.fatal({ err }, "uncaught exception");
+    beginShutdown("uncaughtException", 1);
+  });
+
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, "could not start the http server");
+    exit(1);
+    return;
+  }
+  if (exiting !== null) {
+    // A signal came while we were binding the port.
+    await server.shutdown();
+    exit(exiting);
+    return;
+  }
+  try {
+    await server.loaded;
+  } catch {
+    // Logged by startServer, which also shuts the server down.
+    await server.shutdown();
+    exit(1);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) void runMain();

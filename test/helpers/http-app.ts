@@ -1,0 +1,93 @@
+/**
+ * The REST app over the REAL service on models/tiny: real bundle, real
+ * RunnerPool (worker threads, ONNX graphs), real createService. Log lines are
+ * captured for assertions.
+ */
+import { loadConfig, type Config } from "../../src/config.js";
+import { buildApp, type App } from "../../src/http/app.js";
+import { createService, type NextwordService } from "../../src/inference/service.js";
+import type { InferenceService } from "../../src/inference/types.js";
+import { createLogger, type Logger } from "../../src/logger.js";
+import { Metrics } from "../../src/metrics.js";
+import type { Bundle } from "../../src/model/bundle-types.js";
+import { loadBundle } from "../../src/model/bundle.js";
+import { RunnerPool } from "../../src/model/runner-pool.js";
+import { TINY_DIR } from "./tiny.js";
+
+export interface LogCapture {
+  lines: Array<Record<string, unknown>>;
+}
+
+export function captureLogger(config: Pick<Config, "logLevel">): { logger: Logger; logs: LogCapture } {
+  const logs: LogCapture = { lines: [] };
+  const logger = createLogger(config, {
+    write(line: string) {
+      logs.lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  });
+  return { logger, logs };
+}
+
+let tinyBundle: Promise<Bundle> | null = null;
+export function tiny(): Promise<Bundle> {
+  tinyBundle ??= loadBundle(TINY_DIR);
+  return tinyBundle;
+}
+
+export function tinyConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ MODEL_DIR: TINY_DIR, WORKERS: "1", THREADS_PER_WORKER: "1", LOG_LEVEL: "info", ...env });
+}
+
+export interface RealService {
+  service: NextwordService;
+  pool: RunnerPool;
+  bundle: Bundle;
+}
+
+export async function startRealService(config: Config, logger: Logger, metrics: Metrics): Promise<RealService> {
+  const bundle = await tiny();
+  const pool = await RunnerPool.start({
+    bundle,
+    workers: config.workers,
+    threadsPerWorker: config.threadsPerWorker,
+    executionProviders: config.executionProviders,
+    tailExecutionProviders: config.tailExecutionProviders,
+    logger,
+  });
+  return { service: createService({ config, bundle, pool, metrics, logger }), pool, bundle };
+}
+
+export interface HttpHarness extends RealService {
+  app: App;
+  metrics: Metrics;
+  config: Config;
+  logs: LogCapture;
+  close(): Promise<void>;
+}
+
+/**
+ * buildApp over the real service. `wrap` may decorate the real service (e.g.
+ * to observe the CallOptions the transport passes); it must delegate to it.
+ */
+export async function startHttp(
+  env: Record<string, string> = {},
+  wrap: (s: InferenceService) => InferenceService = (s) => s,
+): Promise<HttpHarness> {
+  const config = tinyConfig(env);
+  const { logger, logs } = captureLogger(config);
+  const metrics = new Metrics();
+  const real = await startRealService(config, logger, metrics);
+  const app = await buildApp({ service: wrap(real.service), metrics, logger, config });
+  await app.ready();
+  return {
+    ...real,
+    app,
+    metrics,
+    config,
+    logs,
+    close: async () => {
+      await app.close();
+      await real.service.close();
+    },
+  };
+}
