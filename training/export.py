@@ -179,6 +179,32 @@ def git_commit():
         return None
 
 
+def export_dense(lm, words, lay, args, result):
+    """The full-softmax twin's output layer alone, for the serving benchmark:
+    dense_head.onnx maps `hidden` [rows, d] to `logprobs` [rows, V] (layout ids
+    = frequency order). Weights are stored as float16 and cast once at load
+    (ORT folds the Cast), which halves the file; compute is float32."""
+    os.makedirs(args.out, exist_ok=True)
+    w = lm.output.out.weight.detach().t().contiguous().numpy().astype(np.float16)
+    nodes = [helper.make_node("Cast", ["w16"], ["w"], to=TensorProto.FLOAT),
+             helper.make_node("MatMul", ["hidden", "w"], ["logits"]),
+             helper.make_node("LogSoftmax", ["logits"], ["logprobs"], axis=-1)]
+    graph = helper.make_graph(nodes, "dense_head",
+                              [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["rows", lm.d])],
+                              [helper.make_tensor_value_info("logprobs", TensorProto.FLOAT, ["rows", len(words)])],
+                              [numpy_helper.from_array(w, "w16")])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export")
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, os.path.join(args.out, "dense_head.onnx"))
+    info = {"format": "nextword-dense-head/1", "name": args.name, "hidden": lm.d, "vocabSize": len(words),
+            "graph": {"file": "dense_head.onnx", "input": "hidden", "output": "logprobs"},
+            "note": "output layer of the full-softmax twin (benchmarks only); vocabulary in frequency order",
+            "training": {k: result.get(k) for k in ("tokens", "valid_ppl", "test_ppl", "tokens_per_second", "threads")}}
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"exported dense head to {args.out}: {os.path.getsize(os.path.join(args.out, 'dense_head.onnx')) / 1e6:.1f} MB")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True)
@@ -195,10 +221,10 @@ def main():
     lay, _, lm = T.build(targs, words)
     lm.load_state_dict(ck["model"])
     lm.eval()
-    if lay.kind not in ("keyboard", "paper"):
-        raise SystemExit("only adaptive-softmax runs export to a bundle")
     result_path = os.path.join(args.run, "result.json")
     result = json.load(open(result_path)) if os.path.exists(result_path) else {}
+    if lm.kind == "full":
+        return export_dense(lm, words, lay, args, result)
 
     os.makedirs(args.out, exist_ok=True)
     enc, band_outs = encoder_head_graph(lm, lay)
