@@ -110,7 +110,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     const t0 = performance.now();
     const bundle = await loadBundle(config.modelDir);
     logger.info(
-      { modelDir: config.modelDir, name: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
+      { modelDir: config.modelDir, model: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
       `model bundle ${bundle.manifest.name}@${bundle.manifest.version} loaded`,
     );
     if (stopping) return;
