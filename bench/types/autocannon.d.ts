@@ -49,7 +49,10 @@ declare module "autocannon" {
       throughput: Histogram;
     }
   }
-  /** Without a callback: a thenable that resolves with the aggregated result. */
-  function autocannon(opts: autocannon.Options): PromiseLike<autocannon.Result>;
+  /** Without a callback: a thenable that resolves with the aggregated result, and an emitter of per-response events. */
+  function autocannon(opts: autocannon.Options): PromiseLike<autocannon.Result> & {
+    on(event: "response", listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): unknown;
+    on(event: "reqError", listener: (err: Error) => void): unknown;
+  };
   export default autocannon;
 }

@@ -1,0 +1,221 @@
+/**
+ * HTTP benchmark: throughput and latency of the real service over loopback.
+ *
+ *   npm run build && npx tsc -p bench
+ *   node dist-bench/bench/http.js --model models/lstm512-keyboard --duration 10
+ *   node dist-bench/bench/http.js --model models/tiny --duration 2 --warmup 1 --encoder-seconds 1   # smoke run
+ *
+ * The server is `node dist/main.js` in a CHILD process on a free 127.0.0.1
+ * port (LOG_LEVEL=warn, otherwise the service's defaults; change them with
+ * --server-env KEY=VALUE,...), restarted fresh for each workload so no cache
+ * carries over. The load generator is autocannon in this process (closed
+ * loop: --connections keep-alive connections, each sending its next request
+ * when its answer arrived), for --duration seconds after --warmup seconds of
+ * the same workload. Workloads, from the TEST split (training/data/test.txt):
+ *
+ * - keystrokes: as many people typing test documents as there are
+ *   connections; for each word, the same context (the document so far, at
+ *   most --context-words words) with the prefix growing letter by letter
+ *   ("", "t", "th", "the"), k=3. The context-state cache should serve most.
+ * - cold: new 20-40-word contexts, each used once, no prefix, k=3: every
+ *   request needs an encoder row (the cache figures printed show it).
+ * - trivial: a fastify handler returning a fixed answer
+ *   (dist-bench/bench/trivial-server.js), sent the keystroke bodies: the
+ *   ceiling of this transport on this machine.
+ *
+ * Also measured in the same run, before any server starts: the raw batched
+ * ORT encoder throughput (encoder_head.onnx alone, batches of cold 20-40-word
+ * contexts of the server's MAX_BATCH_SIZE, in WORKERS threads x
+ * THREADS_PER_WORKER, like the runner pool); cold req/s is printed as a % of it.
+ *
+ * Latency percentiles are over every completed response (all status codes).
+ * Writes bench/out/http-<model>-<time>.json; server logs in bench/out/logs/.
+ */
+import path from "node:path";
+
+import { loadConfig } from "../src/config.js";
+import { contextWindow } from "../src/inference/state-cache.js";
+import { loadBundle } from "../src/model/bundle.js";
+import { Args } from "./lib/args.js";
+import { encoderRate } from "./lib/encoder-rate.js";
+import { runLoad, type LoadFigures } from "./lib/load.js";
+import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
+import { checkBuilt, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
+import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
+
+const USAGE = `node dist-bench/bench/http.js [flags]   (build first: npm run build && npx tsc -p bench)
+HTTP throughput and latency of the service (child process) under keystroke and cold-context load, a trivial fastify ceiling, and the raw ORT encoder rate.`;
+
+const args = new Args(
+  {
+    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "bundle directory the server loads (env MODEL_DIR)" },
+    server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
+    workloads: { def: "trivial,keystrokes,cold", help: "which workloads, in this order" },
+    duration: { def: "10", help: "measured seconds per workload and connection count" },
+    warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
+    connections: { def: "64", help: "concurrent connections; a list (e.g. 16,64,256) runs each" },
+    pipelining: { def: "1", help: "requests in flight per connection" },
+    "context-words": { def: "64", help: "keystrokes: most words of the document so far sent as the context" },
+    k: { def: "3", help: "top-k asked for" },
+    "encoder-seconds": { def: "5", help: "seconds of the raw encoder measurement (0 skips it)" },
+    "encoder-batch": { def: "", help: "raw encoder batch size (default: the server's MAX_BATCH_SIZE)" },
+    "server-env": { def: "", help: "extra server configuration, KEY=VALUE,... (e.g. WORKERS=2,MAX_BATCH_SIZE=64)" },
+    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
+    seed: { def: "1", help: "seed for the workloads" },
+    timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
+    "ready-timeout": { def: "180", help: "seconds to wait for the server's /readyz" },
+  },
+  USAGE,
+);
+
+async function main(): Promise<void> {
+  const modelDir = args.string("model");
+  const workloads = args.list("workloads");
+  for (const w of workloads) if (!["trivial", "keystrokes", "cold"].includes(w)) throw new Error(`--workloads: unknown workload "${w}" (trivial, keystrokes, cold)`);
+  const seconds = args.number("duration", 0.5, 3600);
+  const warmup = args.number("warmup", 0, 600);
+  const connections = args.ints("connections", 1, 10_000);
+  const pipelining = args.int("pipelining", 1, 1000);
+  const contextWords = args.int("context-words", 1, 500);
+  const k = args.int("k", 1, 50);
+  const seed = args.int("seed");
+  const timeoutS = args.number("timeout", 0.1, 600);
+  const serverEnv = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
+  // The server's configuration as it will see it (defaults filled in), to mirror it in the raw encoder run.
+  const config = loadConfig({ ...process.env, ...serverEnv });
+  const script = workloads.some((w) => w !== "trivial") ? checkBuilt(args.string("server")) : "";
+  const trivialScript = path.join(REPO_ROOT, "dist-bench", "bench", "trivial-server.js");
+
+  const bundle = await loadBundle(modelDir);
+  const docs = readTestDocs(args.string("text"));
+  console.log(
+    `http: ${bundle.manifest.name} (${bundle.manifest.model.layout}, V=${bundle.vocab.length}); server ${args.string("server")}: WORKERS=${config.workers} THREADS_PER_WORKER=${config.threadsPerWorker} MAX_BATCH_SIZE=${config.maxBatchSize} MAX_QUEUE_DELAY_MS=${config.maxQueueDelayMs} CACHE_SIZE=${config.cacheSize}`,
+  );
+  console.log(`load: autocannon, ${connections.join("/")} connections, pipelining ${pipelining}, ${warmup} s warm-up + ${seconds} s measured per run, 127.0.0.1`);
+
+  // --- raw encoder ceiling -------------------------------------------------------
+  const encSeconds = args.number("encoder-seconds", 0, 600);
+  const encBatch = args.string("encoder-batch") === "" ? config.maxBatchSize : args.int("encoder-batch", 1, 4096);
+  let encoder: Awaited<ReturnType<typeof encoderRate>> | null = null;
+  if (encSeconds > 0) {
+    const src = new ColdContexts(docs, seed + 1000);
+    const n = Math.min(src.available, Math.max(encBatch * config.workers * 8, 1024));
+    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), config.maxContextTokens));
+    encoder = await encoderRate(bundle, windows, {
+      workers: config.workers,
+      threadsPerWorker: config.threadsPerWorker,
+      batch: encBatch,
+      seconds: encSeconds,
+      executionProviders: config.executionProviders,
+    });
+    console.log(
+      `raw ORT encoder (encoder_head.onnx alone): ${num(encoder.rowsPerSec)} rows/s (${encoder.workers} worker(s) x ${encoder.threadsPerWorker} thread(s), batch ${encoder.batch}, ${encoder.calls} calls in ${encoder.seconds.toFixed(1)} s)`,
+    );
+  }
+
+  // --- workloads -----------------------------------------------------------------
+  interface Row {
+    workload: string;
+    load: LoadFigures;
+    service: Record<string, number> | null;
+    source: Record<string, number>;
+  }
+  const rows: Row[] = [];
+  for (const workload of workloads) {
+    const maxConn = Math.max(...connections);
+    const source: BodySource =
+      workload === "cold" ? new ColdContexts(docs, seed, 20, 40, k) : keystrokes(bundle, docs, maxConn, contextWords, seed, k);
+    const server: ChildServer =
+      workload === "trivial"
+        ? await startChild({ name: "http-trivial", script: trivialScript, env: {}, readyTimeoutS: 30 })
+        : await startChild({ name: `http-${workload}`, script, env: serverEnv, readyTimeoutS: args.int("ready-timeout", 1) });
+    try {
+      for (const c of connections) {
+        const load = { url: server.url, path: "/v1/predict", connections: c, pipelining, timeoutS, body: () => source.next() };
+        if (warmup > 0) await runLoad({ ...load, seconds: warmup });
+        const before = workload === "trivial" ? null : await scrape(server.url);
+        const figures = await runLoad({ ...load, seconds });
+        const service = before ? serviceFigures(before, await scrape(server.url)) : null;
+        rows.push({ workload, load: figures, service, source: source.stats() });
+        process.stderr.write(`  ${workload} x ${c}: ${num(figures.reqPerSec)} req/s\n`);
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // --- report ----------------------------------------------------------------------
+  console.log("");
+  console.log(
+    table(
+      ["workload", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors", "timeouts", "cache hit/extend/miss", "mean batch"],
+      rows.map((r) => {
+        const s = r.service;
+        const lookups = s ? s.cacheHit! + s.cacheExtend! + s.cacheMiss! : 0;
+        return [
+          r.workload,
+          String(r.load.connections),
+          num(r.load.reqPerSec),
+          num(r.load.latencyMs.p50),
+          num(r.load.latencyMs.p90),
+          num(r.load.latencyMs.p99),
+          num(r.load.latencyMs.max),
+          String(r.load.ok2xx),
+          String(r.load.non2xx),
+          String(r.load.errors),
+          String(r.load.timeouts),
+          s && lookups > 0 ? `${pct(s.cacheHit! / lookups)} / ${pct(s.cacheExtend! / lookups)} / ${pct(s.cacheMiss! / lookups)}` : "-",
+          s ? num(s.meanBatchSize) : "-",
+        ];
+      }),
+    ),
+  );
+  const best = (w: string) => rows.filter((r) => r.workload === w).sort((a, b) => b.load.reqPerSec - a.load.reqPerSec)[0];
+  const trivial = best("trivial");
+  const keys = best("keystrokes");
+  const cold = best("cold");
+  const ks = rows.find((r) => r.workload === "keystrokes");
+  if (ks) console.log(`keystrokes: ${num(ks.source.requestsPerWord)} requests per word typed, ${ks.source.documentWraps} wrap(s) of the document list`);
+  const cs = rows.filter((r) => r.workload === "cold").at(-1);
+  if (cs) console.log(`cold: ${cs.source.requests} contexts sent of ${cs.source.distinctContexts} distinct, ${cs.source.reused} reused`);
+
+  console.log("\nside by side:");
+  if (trivial && keys) console.log(`  keystrokes / trivial fastify: ${pct(keys.load.reqPerSec / trivial.load.reqPerSec)} (${num(keys.load.reqPerSec)} vs ${num(trivial.load.reqPerSec)} req/s)`);
+  if (trivial && cold) console.log(`  cold / trivial fastify: ${pct(cold.load.reqPerSec / trivial.load.reqPerSec)}`);
+  if (encoder && cold) console.log(`  cold req/s / raw ORT encoder rows/s: ${pct(cold.load.reqPerSec / encoder.rowsPerSec)} (${num(cold.load.reqPerSec)} vs ${num(encoder.rowsPerSec)})`);
+
+  const targets: { name: string; value: number; threshold: string; met: boolean }[] = [];
+  const ksRuns = rows.filter((r) => r.workload === "keystrokes");
+  if (ksRuns.length > 0) {
+    const within = ksRuns.filter((r) => r.load.latencyMs.p99 <= 20 && r.load.non2xx === 0 && r.load.errors === 0);
+    const top = within.sort((a, b) => b.load.reqPerSec - a.load.reqPerSec)[0];
+    const v = top ? top.load.reqPerSec : 0;
+    targets.push({
+      name: "keystrokes >= 10,000 req/s at p99 <= 20 ms (no errors)",
+      value: v,
+      threshold: top ? `${num(v)} req/s at p99 ${num(top.load.latencyMs.p99)} ms, ${top.load.connections} connections` : "no run had p99 <= 20 ms without errors",
+      met: v >= 10_000,
+    });
+  }
+  if (encoder && cold) {
+    const v = cold.load.reqPerSec / encoder.rowsPerSec;
+    targets.push({ name: "cold req/s >= 80% of the raw encoder's rows/s", value: v, threshold: pct(v), met: v >= 0.8 });
+  }
+  if (targets.length) console.log("targets:");
+  for (const t of targets) console.log(target(t.name, t.met, t.threshold));
+
+  const file = writeResult("http", bundle.manifest.name, {
+    bench: "http",
+    at: new Date().toISOString(),
+    machine: machine(),
+    model: { dir: bundle.dir, name: bundle.manifest.name, layout: bundle.manifest.model.layout, vocabSize: bundle.vocab.length },
+    server: { script: args.string("server"), env: serverEnv, config },
+    settings: { workloads, seconds, warmup, connections, pipelining, contextWords, k, seed, text: args.string("text") },
+    rawEncoder: encoder,
+    runs: rows,
+    targets,
+  });
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+}
+
+runMain("http", main);

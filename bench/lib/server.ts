@@ -1,0 +1,174 @@
+/**
+ * A server under test as a CHILD PROCESS on a free loopback port, so the load
+ * generator (this process) and the server do not share an event loop.
+ * Its output goes to bench/out/logs/<name>.log. Bounded everywhere: readiness
+ * is polled up to a deadline, and stop() escalates SIGTERM -> SIGKILL.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { OUT_DIR, REPO_ROOT } from "./report.js";
+
+export const HOST = "127.0.0.1";
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, HOST, () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
+    });
+  });
+}
+
+/** dist/main.js must exist and be newer than every file under src/ (else: npm run build). */
+export function checkBuilt(script: string): string {
+  const abs = path.resolve(REPO_ROOT, script);
+  if (!existsSync(abs)) throw new Error(`${script} not found: run \`npm run build\` first`);
+  if (path.resolve(REPO_ROOT, "dist", "main.js") === abs) {
+    const built = statSync(abs).mtimeMs;
+    const newest = (dir: string): number =>
+      readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+        const p = path.join(dir, e.name);
+        return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+      }, 0);
+    if (newest(path.join(REPO_ROOT, "src")) > built) {
+      process.stderr.write(`bench: warning: src/ has files newer than ${script}; run \`npm run build\` to benchmark the current code\n`);
+    }
+  }
+  return abs;
+}
+
+export interface ChildServer {
+  name: string;
+  url: string;
+  pid: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+/**
+ * Starts `node <script>` with HOST=127.0.0.1 and PORT=<free port> added to
+ * `env`, and waits until GET <readyPath> answers 200 (or the child exits, or
+ * readyTimeoutS passes: then it is killed and this throws).
+ */
+export async function startChild(o: { name: string; script: string; env: Record<string, string>; readyPath?: string; readyTimeoutS?: number }): Promise<ChildServer> {
+  const port = await freePort();
+  const logDir = path.join(OUT_DIR, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${o.name}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(process.execPath, [o.script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...o.env, HOST, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  let exited: string | null = null;
+  const exit = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exited = signal ? `signal ${signal}` : `code ${code}`;
+      children.delete(child);
+      resolve();
+    }),
+  );
+  const url = `http://${HOST}:${port}`;
+  const stop = async (): Promise<void> => {
+    if (exited === null) {
+      child.kill("SIGTERM");
+      const done = await Promise.race([exit.then(() => true), sleep(15_000).then(() => false)]);
+      if (!done) {
+        child.kill("SIGKILL");
+        await exit;
+      }
+    }
+    log.end();
+  };
+
+  const deadline = Date.now() + (o.readyTimeoutS ?? 180) * 1000;
+  const readyUrl = `${url}${o.readyPath ?? "/readyz"}`;
+  for (;;) {
+    if (exited !== null) {
+      log.end();
+      throw new Error(`${o.name}: the server exited (${exited}) before it was ready; see ${path.relative(process.cwd(), logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${o.name}: not ready after ${o.readyTimeoutS ?? 180} s; see ${path.relative(process.cwd(), logFile)}`);
+    }
+    try {
+      const res = await fetch(readyUrl, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  return { name: o.name, url, pid: child.pid!, logFile, stop };
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus text from GET /metrics
+
+export type Scrape = Map<string, number>;
+
+/** Series name with labels as written ("nextword_cache_requests_total{result=\"hit\"}") -> value. */
+export async function scrape(url: string): Promise<Scrape> {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  const out: Scrape = new Map();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+/** Sum of the series of `name` whose labels include every `labels` pair, in `after` minus `before`. */
+export function delta(before: Scrape, after: Scrape, name: string, labels: Record<string, string> = {}): number {
+  const sum = (s: Scrape) => {
+    let t = 0;
+    for (const [series, v] of s) {
+      const brace = series.indexOf("{");
+      const n = brace < 0 ? series : series.slice(0, brace);
+      if (n !== name) continue;
+      const ls = brace < 0 ? "" : series.slice(brace);
+      if (Object.entries(labels).every(([k, x]) => ls.includes(`${k}="${x}"`))) t += v;
+    }
+    return t;
+  };
+  return sum(after) - sum(before);
+}
+
+/** What the service's own metrics say about a run: cache results, batch sizes, rejections. */
+export function serviceFigures(before: Scrape, after: Scrape): Record<string, number> {
+  const hit = delta(before, after, "nextword_cache_requests_total", { result: "hit" });
+  const extend = delta(before, after, "nextword_cache_requests_total", { result: "extend" });
+  const miss = delta(before, after, "nextword_cache_requests_total", { result: "miss" });
+  const batches = delta(before, after, "nextword_batch_size_count");
+  const rows = delta(before, after, "nextword_batch_size_sum");
+  return {
+    cacheHit: hit,
+    cacheExtend: extend,
+    cacheMiss: miss,
+    batches,
+    meanBatchSize: batches > 0 ? rows / batches : 0,
+    rejected: delta(before, after, "nextword_rejected_total"),
+  };
+}
