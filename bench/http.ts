@@ -10,8 +10,8 @@
  * --server-env KEY=VALUE,...), restarted fresh for each workload so no cache
  * carries over. The load generator is autocannon in this process (closed
  * loop: --connections keep-alive connections, each sending its next request
- * when its answer arrived), for --duration seconds after --warmup seconds of
- * the same workload. Workloads, from the TEST split (training/data/test.txt):
+ * when its answer arrived; a list sweeps them), for --duration seconds after
+ * --warmup seconds of the same workload. Workloads, from the TEST split (training/data/test.txt):
  *
  * - keystrokes: as many people typing test documents as there are
  *   connections; for each word, the same context (the document so far, at
@@ -53,7 +53,7 @@ const args = new Args(
     workloads: { def: "trivial,keystrokes,cold", help: "which workloads, in this order" },
     duration: { def: "10", help: "measured seconds per workload and connection count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
-    connections: { def: "64", help: "concurrent connections; a list (e.g. 16,64,256) runs each" },
+    connections: { def: "16,64,256", help: "concurrent connections; each value of the list is a run" },
     pipelining: { def: "1", help: "requests in flight per connection" },
     "context-words": { def: "64", help: "keystrokes: most words of the document so far sent as the context" },
     k: { def: "3", help: "top-k asked for" },

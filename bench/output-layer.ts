@@ -18,7 +18,7 @@
  *   does after the encoder call.
  * The prefix ranges of each row (PrefixIndex.ranges: binary searches per
  * cluster) are computed once, untimed, and given to every variant alike; their
- * own cost per row is measured separately and printed ("ranges µs/row").
+ * own cost per row is measured separately and printed ("prefix ranges ... µs/row").
  * - (a) dense: the full-softmax twin's output layer, dense_head.onnx
  *   (MatMul [B, d] x [d, V] + LogSoftmax) over the same B rows, + a top-k scan
  *   of the words matching the prefix (candidate id lists precomputed, untimed).

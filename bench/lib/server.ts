@@ -55,9 +55,16 @@ export interface ChildServer {
 }
 
 const children = new Set<ChildProcess>();
-process.on("exit", () => {
+const killChildren = () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
+};
+process.on("exit", killChildren);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
 
 /**
  * Starts `node <script>` with HOST=127.0.0.1 and PORT=<free port> added to
