@@ -3,7 +3,9 @@
  *
  *   config -> logger -> metrics -> http app (listening: /healthz 200, /readyz
  *   503 and inference 503 UNAVAILABLE while the model loads) -> bundle ->
- *   runner pool -> service (attached: /readyz 200) [-> gRPC, later issue]
+ *   runner pool -> service (attached: /readyz 200); the gRPC server
+ *   (src/grpc/server.ts) listens next to REST on GRPC_PORT, health
+ *   NOT_SERVING until the service is attached
  *
  * Listening before the model is loaded lets liveness probes pass and load
  * balancers see "not ready" during a slow start instead of a refused port.
@@ -22,6 +24,7 @@ import { fileURLToPath } from "node:url";
 
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { unavailable } from "./errors.js";
+import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
 import { createService, type NextwordService } from "./inference/service.js";
 import type {
@@ -39,6 +42,8 @@ import { loadBundle } from "./model/bundle.js";
 import { RunnerPool } from "./model/runner-pool.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
+/** gRPC calls still open this long after shutdown began are cancelled (within SHUTDOWN_TIMEOUT_MS). */
+export const GRPC_SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * The service the transports hold from the start: not ready, and answering
@@ -75,6 +80,9 @@ export class DeferredService implements InferenceService {
 
 export interface Server {
   app: App;
+  grpc: GrpcServer;
+  /** The gRPC port actually bound (config.grpcPort, or the one picked for 0). */
+  grpcPort: number;
   service: DeferredService;
   metrics: Metrics;
   /** http://host:port actually bound (port 0 resolved). */
@@ -96,10 +104,19 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
   logger.info({ host: config.host, port }, `http listening on ${config.host}:${port} (docs at /docs)`);
 
-  // --- gRPC server (later issue) -------------------------------------------
-  // Start src/grpc/server.ts here on config.grpcPort with the same `deferred`
-  // service, `metrics` and `logger`, and close it in shutdown() right next to
-  // app.close() (stop accepting, drain), before the service is closed.
+  // --- gRPC server -----------------------------------------------------------
+  // Same `deferred` service, metrics and logger; health follows the service's
+  // readiness. Bound here, next to REST; closed in shutdown() with app.close().
+  const grpc = createGrpcServer({ service: deferred, metrics, logger, config });
+  let grpcPort: number;
+  try {
+    grpcPort = await grpc.bind(config.host, config.grpcPort);
+  } catch (err) {
+    await grpc.close(0);
+    await app.close();
+    throw err;
+  }
+  logger.info({ host: config.host, port: grpcPort }, `grpc listening on ${config.host}:${grpcPort}`);
   // ---------------------------------------------------------------------------
 
   let stopping = false;
@@ -128,6 +145,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     }
     service = createService({ config, bundle, pool, metrics, logger });
     deferred.attach(service);
+    grpc.refreshHealth();
     logger.info(
       {
         requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders },
@@ -144,9 +162,9 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     closing ??= (async () => {
       stopping = true;
       app.nextword.markNotReady();
-      logger.info("shutting down: not ready, draining http");
-      await app.close();
-      // gRPC server: close it here too (see above).
+      logger.info("shutting down: not ready, draining http and grpc");
+      // gRPC: health NOT_SERVING, sessions end, tryShutdown then forceShutdown after the grace.
+      await Promise.all([app.close(), grpc.close(GRPC_SHUTDOWN_GRACE_MS)]);
       await loaded.catch(() => undefined);
       if (service) await (service as NextwordService).close();
       else if (pool) await (pool as RunnerPool).close();
@@ -160,7 +178,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     await shutdown();
   });
 
-  return { app, service: deferred, metrics, url, loaded, shutdown };
+  return { app, grpc, grpcPort, service: deferred, metrics, url, loaded, shutdown };
 }
 
 /** The process: config, logger, signals, fatal-error handling. */

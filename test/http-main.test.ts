@@ -18,7 +18,7 @@ import { TINY_DIR } from "./helpers/tiny.js";
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 t.test("main wiring on port 0: real HTTP predict, then an ordered shutdown", async (t) => {
-  const config = tinyConfig({ HOST: "127.0.0.1", PORT: "0" });
+  const config = tinyConfig({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0" });
   const { logger, logs } = captureLogger(config);
   const server = await startServer(config, logger, new Metrics());
   t.teardown(() => server.shutdown());
@@ -140,7 +140,7 @@ t.test("the process: a bad config exits 1 with the message", async (t) => {
 t.test("the process: serves on its port, SIGTERM drains and exits 0", async (t) => {
   let url = "";
   let predicted: Promise<number> | null = null;
-  const r = await runMain({ HOST: "127.0.0.1", PORT: "0", MODEL_DIR: TINY_DIR, WORKERS: "1", LOG_LEVEL: "info" }, (line, child) => {
+  const r = await runMain({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", MODEL_DIR: TINY_DIR, WORKERS: "1", LOG_LEVEL: "info" }, (line, child) => {
     const rec = JSON.parse(line) as { msg?: string; port?: number };
     if (rec.msg?.startsWith("http listening")) url = `http://127.0.0.1:${rec.port}`;
     if (rec.msg?.startsWith("ready: ")) {

@@ -1,0 +1,335 @@
+/**
+ * The nextword.v1.NextWord handlers: decode, call the service, shape the
+ * reply. No model logic; validation of bounds is the service's (so REST and
+ * gRPC give the same messages); every failure goes through error-mapper.ts.
+ *
+ * Per call:
+ * - CallOptions: deadline = min(the client's deadline (grpc-timeout), now +
+ *   REQUEST_TIMEOUT_MS); an AbortSignal that fires when the call is
+ *   cancelled (client cancel, client deadline, connection lost), so queued
+ *   work is dropped before a batch forms;
+ * - nextword_request_duration_seconds{transport="grpc", method, code}, method
+ *   "predict", "score", or "session" (one observation per session event).
+ */
+import type { Deadline, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { Config } from "../config.js";
+import { cancelled, deadlineExceeded, unavailable, type ErrorCode } from "../errors.js";
+import type { CallOptions, InferenceService, PredictResult, ScoreResult } from "../inference/types.js";
+import { LIMITS } from "../inference/types.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { toGrpcError } from "./error-mapper.js";
+
+// --- messages (proto-loader objects, keepCase: the .proto's snake_case field names, longs as numbers) ---
+
+export interface PredictRequestMsg {
+  context?: string;
+  prefix?: string;
+  /** Absent when the client did not set it (proto3 optional). */
+  k?: number | null;
+}
+
+export interface ScoreRequestMsg {
+  context?: string;
+  words?: string[];
+}
+
+export interface PredictionMsg {
+  word: string;
+  probability: number;
+  log_prob: number;
+}
+
+export interface ModelRefMsg {
+  name: string;
+  version: string;
+}
+
+export interface PredictResponseMsg {
+  predictions: PredictionMsg[];
+  model: ModelRefMsg;
+}
+
+export interface WordScoreMsg {
+  word: string;
+  in_vocabulary: boolean;
+  log_prob?: number;
+  probability?: number;
+}
+
+export interface ScoreResponseMsg {
+  scores: WordScoreMsg[];
+  model: ModelRefMsg;
+}
+
+export interface SessionEventMsg {
+  set_context?: string | null;
+  commit?: string | null;
+  set_prefix?: string | null;
+  set_k?: number | null;
+  /** Which member of the oneof is set (proto-loader `oneofs: true`). */
+  event?: "set_context" | "commit" | "set_prefix" | "set_k";
+}
+
+export interface SuggestionsMsg {
+  seq: number;
+  predictions: PredictionMsg[];
+  model: ModelRefMsg;
+}
+
+// ---------------------------------------------------------------------------
+
+export interface HandlerDeps {
+  service: InferenceService;
+  metrics: Metrics;
+  logger: Logger;
+  config: Pick<Config, "requestTimeoutMs">;
+}
+
+/** Events a session may hold unanswered before it stops reading (HTTP/2 flow control then slows the client). */
+export const SESSION_HIGH_WATER = 32;
+
+/** What the server needs to end open sessions at shutdown. */
+export interface SessionRegistry {
+  /** Open sessions: each answers the events it already received, then ends with UNAVAILABLE. */
+  readonly sessions: Set<{ shutdown(): void }>;
+  /** True once shutdown began: new sessions are refused at once. */
+  closing: boolean;
+}
+
+function deadlineMs(d: Deadline): number {
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+/** CallOptions for one call, and the result code to record if the call is cancelled. */
+function callScope(
+  call: { getDeadline(): Deadline; on(ev: "cancelled", fn: () => void): unknown; cancelled: boolean },
+  config: HandlerDeps["config"],
+) {
+  const clientDeadline = deadlineMs(call.getDeadline());
+  const abort = new AbortController();
+  const scope = {
+    clientDeadline,
+    signal: abort.signal,
+    /** Set when the call was cancelled: CANCELLED, or DEADLINE_EXCEEDED when the client's deadline passed. */
+    cancelCode: null as ErrorCode | null,
+    options(): CallOptions {
+      return { deadline: Math.min(clientDeadline, Date.now() + config.requestTimeoutMs), signal: abort.signal };
+    },
+  };
+  const onCancel = () => {
+    if (scope.cancelCode) return;
+    const expired = Date.now() >= clientDeadline;
+    scope.cancelCode = expired ? "DEADLINE_EXCEEDED" : "CANCELLED";
+    abort.abort(expired ? deadlineExceeded("the client's deadline passed") : cancelled());
+  };
+  call.on("cancelled", onCancel);
+  if (call.cancelled) onCancel();
+  return scope;
+}
+
+const modelMsg = (m: { name: string; version: string }): ModelRefMsg => ({ name: m.name, version: m.version });
+
+export function predictResponse(r: PredictResult): PredictResponseMsg {
+  return {
+    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb })),
+    model: modelMsg(r.model),
+  };
+}
+
+export function scoreResponse(r: ScoreResult): ScoreResponseMsg {
+  return {
+    scores: r.scores.map((s) =>
+      s.inVocabulary && s.logProb !== null && s.probability !== null
+        ? { word: s.word, in_vocabulary: true, log_prob: s.logProb, probability: s.probability }
+        : { word: s.word, in_vocabulary: false },
+    ),
+    model: modelMsg(r.model),
+  };
+}
+
+/** Keeps the last LIMITS.contextMaxChars characters, cut at whitespace (tokens never span it). */
+export function trimContext(context: string): string {
+  const max = LIMITS.contextMaxChars;
+  if (context.length <= max) return context;
+  let cut = context.slice(context.length - max);
+  const space = cut.search(/\s/);
+  if (space >= 0) cut = cut.slice(space + 1);
+  else if (/^[\uDC00-\uDFFF]/.test(cut)) cut = cut.slice(1);
+  return cut;
+}
+
+export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
+  const { service, metrics, config } = deps;
+  const log = deps.logger.child({ component: "grpc" });
+
+  const observe = (method: string, code: string, started: number) =>
+    metrics.requestDuration.observe({ transport: "grpc", method, code }, (performance.now() - started) / 1000);
+
+  const logFailure = (method: string, err: unknown, code: ErrorCode) => {
+    if (code === "INTERNAL") log.error({ err, method, code }, "grpc call failed");
+    else if (code === "INVALID_ARGUMENT" || code === "NOT_FOUND") log.debug({ method, code, message: (err as Error).message }, "grpc call rejected");
+    else log.warn({ method, code, cause: err instanceof Error ? err.message : String(err) }, "grpc call failed");
+  };
+
+  /** Runs one unary call: options from the call, reply or mapped error, one metric observation. */
+  function unary<Req, Res, Out>(
+    method: string,
+    run: (req: Req, opts: CallOptions) => Promise<Res>,
+    shape: (r: Res) => Out,
+  ) {
+    return (call: ServerUnaryCall<Req, Out>, callback: sendUnaryData<Out>): void => {
+      const started = performance.now();
+      const scope = callScope(call, config);
+      run(call.request, scope.options()).then(
+        (res) => {
+          if (scope.cancelCode) return observe(method, scope.cancelCode, started);
+          callback(null, shape(res));
+          observe(method, "OK", started);
+        },
+        (err: unknown) => {
+          const mapped = toGrpcError(err);
+          const code = scope.cancelCode ?? mapped.code;
+          logFailure(method, err, code);
+          if (!scope.cancelCode) callback(mapped.error);
+          observe(method, code, started);
+        },
+      );
+    };
+  }
+
+  const Predict = unary<PredictRequestMsg, PredictResult, PredictResponseMsg>(
+    "predict",
+    (req, opts) => {
+      const r: { context: string; prefix: string; k?: number } = { context: req.context ?? "", prefix: req.prefix ?? "" };
+      if (req.k !== undefined && req.k !== null) r.k = req.k;
+      return service.predict(r, opts);
+    },
+    predictResponse,
+  );
+
+  const Score = unary<ScoreRequestMsg, ScoreResult, ScoreResponseMsg>(
+    "score",
+    (req, opts) => service.score({ context: req.context ?? "", words: req.words ?? [] }, opts),
+    scoreResponse,
+  );
+
+  function Session(call: ServerDuplexStream<SessionEventMsg, SuggestionsMsg>): void {
+    const scope = callScope(call, config);
+    const state: { context: string; prefix: string; k?: number } = { context: "", prefix: "" };
+    const queue: SessionEventMsg[] = [];
+    let seq = 0;
+    let paused = false;
+    let pumping = false;
+    let halfClosed = false;
+    let finished = false;
+    let stopping = false;
+
+    const entry = {
+      shutdown: () => {
+        stopping = true;
+        void pump();
+      },
+    };
+
+    const finish = (err?: unknown) => {
+      if (finished) return;
+      finished = true;
+      registry.sessions.delete(entry);
+      queue.length = 0;
+      if (scope.cancelCode) return; // the call is gone: nothing to send
+      if (err === undefined) call.end();
+      else call.emit("error", toGrpcError(err).error);
+    };
+
+    const apply = (ev: SessionEventMsg) => {
+      switch (ev.event) {
+        case "set_context":
+          state.context = ev.set_context ?? "";
+          state.prefix = "";
+          break;
+        case "commit": {
+          const text = ev.commit ?? "";
+          state.context = trimContext(state.context === "" ? text : `${state.context} ${text}`);
+          state.prefix = "";
+          break;
+        }
+        case "set_prefix":
+          state.prefix = ev.set_prefix ?? "";
+          break;
+        case "set_k":
+          state.k = ev.set_k ?? 0;
+          break;
+        default:
+          break;
+      }
+    };
+
+    const write = (msg: SuggestionsMsg) =>
+      new Promise<void>((resolve) => {
+        if (call.write(msg)) resolve();
+        else call.once("drain", resolve);
+      });
+
+    async function pump(): Promise<void> {
+      if (pumping || finished) return;
+      pumping = true;
+      try {
+        while (queue.length > 0 && !finished && !scope.cancelCode) {
+          const ev = queue.shift()!;
+          if (paused && queue.length <= SESSION_HIGH_WATER / 2) {
+            paused = false;
+            call.resume();
+          }
+          const started = performance.now();
+          try {
+            apply(ev);
+            const res = await service.predict({ ...state }, scope.options());
+            if (scope.cancelCode) {
+              observe("session", scope.cancelCode, started);
+              break;
+            }
+            await write({ seq: seq++, ...predictResponse(res) });
+            observe("session", "OK", started);
+          } catch (err) {
+            const code = scope.cancelCode ?? toGrpcError(err).code;
+            logFailure("session", err, code);
+            observe("session", code, started);
+            finish(err);
+            return;
+          }
+        }
+      } finally {
+        pumping = false;
+      }
+      if (finished) return;
+      if (scope.cancelCode) finish();
+      else if (halfClosed) finish();
+      else if (stopping) finish(unavailable("the server is shutting down: reconnect", 0));
+    }
+
+    if (registry.closing) {
+      finish(unavailable("the server is shutting down: reconnect", 0));
+      return;
+    }
+    registry.sessions.add(entry);
+    call.on("data", (ev: SessionEventMsg) => {
+      if (finished || stopping) return; // shutting down: only events already received are answered
+      queue.push(ev);
+      if (!paused && queue.length >= SESSION_HIGH_WATER) {
+        paused = true;
+        call.pause();
+      }
+      void pump();
+    });
+    call.on("end", () => {
+      halfClosed = true;
+      void pump();
+    });
+    call.on("cancelled", () => finish());
+    call.on("error", () => undefined); // errors we emit to send a status; nothing else to do
+  }
+
+  return { Predict, Score, Session };
+}
