@@ -3,10 +3,13 @@
  * worker threads, ONNX graphs) and real grpc-js clients on a real port
  * (127.0.0.1:0): unary Predict/Score equal the service's answers, Session
  * answers in order and equal the unary answer for the same state, health
- * transitions, deadlines, cancellation, bad input, overload, shutdown, and
- * main's wiring next to REST.
+ * transitions, deadlines, cancellation, bad input, overload, shutdown,
+ * main's wiring next to REST, and server reflection.
  */
 import * as grpc from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { createRequire } from "node:module";
+import path from "node:path";
 import t, { type Test } from "tap";
 
 import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
@@ -384,4 +387,33 @@ t.test("main: gRPC next to REST on port 0, the same words; health follows readin
   t.ok(logs.lines.some((l) => typeof l.msg === "string" && l.msg.startsWith("grpc listening on 127.0.0.1:")));
   await server.shutdown();
   await t.rejects(check(health), "no longer serving gRPC");
+});
+
+t.test("server reflection lists the services and describes the .proto as written", async (t) => {
+  const h = await startGrpc();
+  t.teardown(() => h.close());
+  const reflectionDir = path.join(path.dirname(createRequire(import.meta.url).resolve("@grpc/reflection")), "..", "proto");
+  const def = loadSync("grpc/reflection/v1/reflection.proto", { keepCase: true, longs: Number, oneofs: true, includeDirs: [reflectionDir] });
+  const Reflection = (grpc.loadPackageDefinition(def) as any).grpc.reflection.v1.ServerReflection;
+  const client = new Reflection(h.address, grpc.credentials.createInsecure());
+  t.teardown(() => client.close());
+  const ask = (req: object) =>
+    new Promise<any>((resolve, reject) => {
+      const call = client.ServerReflectionInfo();
+      call.on("data", (m: unknown) => {
+        resolve(m);
+        call.end();
+      });
+      call.on("error", reject);
+      call.write(req);
+    });
+  const list = await ask({ list_services: "*" });
+  const names = list.list_services_response.service.map((s: { name: string }) => s.name);
+  t.ok(names.includes("nextword.v1.NextWord"), `services: ${names.join(", ")}`);
+  t.ok(names.includes("grpc.health.v1.Health"));
+  const file = await ask({ file_containing_symbol: "nextword.v1.NextWord" });
+  const protos: Buffer[] = file.file_descriptor_response.file_descriptor_proto;
+  t.ok(protos.length > 0, "a file descriptor");
+  const text = Buffer.concat(protos).toString("latin1");
+  for (const name of ["Session", "SessionEvent", "log_prob", "in_vocabulary", "set_prefix"]) t.ok(text.includes(name), `descriptor names ${name}`);
 });
