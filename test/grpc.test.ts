@@ -13,6 +13,7 @@ import path from "node:path";
 import t, { type Test } from "tap";
 
 import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
+import { trimContext } from "../src/grpc/handlers.js";
 import { createGrpcServer } from "../src/grpc/server.js";
 import type { CallOptions, PredictRequest } from "../src/inference/types.js";
 import { DeferredService, startServer } from "../src/main.js";
@@ -416,4 +417,30 @@ t.test("server reflection lists the services and describes the .proto as written
   t.ok(protos.length > 0, "a file descriptor");
   const text = Buffer.concat(protos).toString("latin1");
   for (const name of ["Session", "SessionEvent", "log_prob", "in_vocabulary", "set_prefix"]) t.ok(text.includes(name), `descriptor names ${name}`);
+});
+
+t.test("Session: a context grown past 4000 characters by commits keeps its last 4000, cut at a space", async (t) => {
+  const h = await startGrpc();
+  t.teardown(() => h.close());
+  const long = Array.from({ length: 950 }, (_, i) => ["the", "story", "of", "a", "time"][i % 5]).join(" ");
+  t.ok(long.length < 4000 && long.length > 3700, `${long.length} characters`);
+  const s = new SessionClient(h.client.Session());
+  t.ok(await s.send({ set_context: long }));
+  let context = long;
+  for (let i = 0; i < 150; i++) {
+    const word = i % 2 ? "and" : "then";
+    context = trimContext(`${context} ${word}`);
+    const got = await s.send({ commit: word });
+    t.equal(got.seq, i + 1);
+    if (i % 30 === 29 || i === 149) t.same(got.predictions, asPredictMsg(await h.service.predict({ context })).predictions, `after ${i + 1} commits`);
+  }
+  t.ok(context.length <= 4000 && context.length > 3990, `kept ${context.length} characters`);
+  t.ok(context.endsWith("then and") && !context.startsWith(" "));
+  s.call.end();
+  await s.ended;
+  t.equal(s.error, null);
+  t.equal(trimContext("x".repeat(4001)).length, 4000, "no space: the last 4000");
+  t.equal(trimContext(`abc ${"y".repeat(3999)}`), "y".repeat(3999), "a cut inside a word drops the rest of that word");
+  t.equal(trimContext(`ab ${"y ".repeat(2000)}`), "y ".repeat(2000), "a cut at a word boundary keeps the next word");
+  t.equal(trimContext("ab cd"), "ab cd");
 });

@@ -153,10 +153,12 @@ export function scoreResponse(r: ScoreResult): ScoreResponseMsg {
 export function trimContext(context: string): string {
   const max = LIMITS.contextMaxChars;
   if (context.length <= max) return context;
-  let cut = context.slice(context.length - max);
+  const start = context.length - max;
+  let cut = context.slice(start);
+  if (/\s/.test(context[start - 1]!)) return cut; // already at a token boundary
   const space = cut.search(/\s/);
   if (space >= 0) cut = cut.slice(space + 1);
-  else if (/^[\uDC00-\uDFFF]/.test(cut)) cut = cut.slice(1);
+  else if (/^[\uDC00-\uDFFF]/.test(cut)) cut = cut.slice(1); // never start with half a surrogate pair
   return cut;
 }
 
