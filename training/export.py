@@ -48,7 +48,7 @@ def lstm_onnx_weights(lstm, layer):
     return np32(w), np32(r), np32(b)
 
 
-def encoder_head_graph(lm, lay):
+def encoder_head_graph(lm, lay, half=False):
     d, layers = lm.d, lm.layers
     out = lm.output.export_weights()
     head_table, tables = lm.input.weights()
@@ -74,7 +74,11 @@ def encoder_head_graph(lm, lay):
         s = const(f"start{bi}", i64(b.start))
         local = node("Max", [node("Sub", ["tokens", s], [f"sub{bi}"]), const(f"zero{bi}", i64(0))], [f"maxz{bi}"])
         local = node("Min", [local, const(f"last{bi}", i64(b.end - b.start - 1))], [f"local{bi}"])
-        e = node("Gather", [const(f"emb_band{bi}", np32(table)), local], [f"e{bi}"])
+        if half:  # stored as float16, cast once at load (ORT folds it); values already fp16-exact
+            tab = node("Cast", [const(f"emb_band{bi}_f16", np32(table).astype(np.float16))], [f"emb_band{bi}"], to=TensorProto.FLOAT)
+        else:
+            tab = const(f"emb_band{bi}", np32(table))
+        e = node("Gather", [tab, local], [f"e{bi}"])
         e = node("MatMul", [e, const(f"up{bi}", np32(up.weight.t()))], [f"eu{bi}"])
         inb = node("And", [node("GreaterOrEqual", ["tokens", s], [f"ge{bi}"]),
                            node("Less", ["tokens", const(f"end{bi}", i64(b.end))], [f"lt{bi}"])], [f"in{bi}"])
@@ -116,17 +120,23 @@ def encoder_head_graph(lm, lay):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
 
 
-def tail_graph(lm, lay, ci):
+def tail_graph(lm, lay, ci, half=False):
     c = lay.clusters[ci]
     band = lay.bands[c.band]
     rows = lm.output.export_weights()["emb"][c.band][c.start - band.start:c.end - band.start]
-    mm = helper.make_node("MatMul", [TAIL_IN, "w"], ["logits"])
-    ls = helper.make_node("LogSoftmax", ["logits"], [TAIL_OUT], axis=-1)
+    nodes = [helper.make_node("MatMul", [TAIL_IN, "w"], ["logits"]),
+             helper.make_node("LogSoftmax", ["logits"], [TAIL_OUT], axis=-1)]
+    w = np32(rows.t())
+    if half:
+        nodes.insert(0, helper.make_node("Cast", ["w_f16"], ["w"], to=TensorProto.FLOAT))
+        init = numpy_helper.from_array(w.astype(np.float16), "w_f16")
+    else:
+        init = numpy_helper.from_array(w, "w")
     graph = helper.make_graph(
-        [mm, ls], f"tail_{ci:02d}",
+        nodes, f"tail_{ci:02d}",
         [helper.make_tensor_value_info(TAIL_IN, TensorProto.FLOAT, ["rows", band.dim])],
         [helper.make_tensor_value_info(TAIL_OUT, TensorProto.FLOAT, ["rows", c.end - c.start])],
-        [numpy_helper.from_array(np32(rows.t()), "w")])
+        [init])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export")
 
 
@@ -211,6 +221,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--half-tail-tables", action="store_true",
+                    help="round the tail bands' tied tables to float16 (in the model too, so golden and "
+                         "perplexities are of the exported weights) and store them as float16: -7 MB")
     args = ap.parse_args()
 
     ck = torch.load(os.path.join(args.run, "checkpoint.pt"))
@@ -223,16 +236,29 @@ def main():
     lm.eval()
     result_path = os.path.join(args.run, "result.json")
     result = json.load(open(result_path)) if os.path.exists(result_path) else {}
+    half = args.half_tail_tables and lm.kind != "full"
+    if half:
+        with torch.no_grad():
+            for table in lm.output.export_weights()["emb"]:
+                table.copy_(table.half().float())
+        words_bos = T.load_words(targs.data).index(tokenizer.BOS)
+        _, inv, _ = T.build(targs, words)
+        bos = int(inv[words_bos])
+        for split, key in (("valid", "valid_ppl"), ("test", "test_ppl")):
+            ids = inv[T.streams(np.load(os.path.join(targs.data, f"{split}.npy")), 16)]
+            result[key] = T.evaluate(lm, ids, bos)
+        lm.eval()
+        print(f"float16 tail tables: valid ppl {result['valid_ppl']:.2f}, test ppl {result['test_ppl']:.2f}")
     if lm.kind == "full":
         return export_dense(lm, words, lay, args, result)
 
     os.makedirs(args.out, exist_ok=True)
-    enc, band_outs = encoder_head_graph(lm, lay)
+    enc, band_outs = encoder_head_graph(lm, lay, half)
     files = {"encoder_head.onnx": enc}
     clusters = []
     for ci, c in enumerate(lay.clusters):
         name = f"tail_{ci:02d}.onnx"
-        files[name] = tail_graph(lm, lay, ci)
+        files[name] = tail_graph(lm, lay, ci, half)
         clusters.append({**vars(c), "file": name})
     for name, m in files.items():
         onnx.checker.check_model(m, full_check=True)
@@ -271,6 +297,7 @@ def main():
             "threads": result.get("threads"), "parameters": result.get("params"),
             "hyperparameters": {k: ck["args"][k] for k in ("d", "layers", "dropout", "cutoffs", "batch", "bptt", "lr", "clip")},
             "gitCommit": git_commit(),
+            "tailTablesFloat16": half,
         },
     }
     manifest["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out))
