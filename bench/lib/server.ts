@@ -79,7 +79,7 @@ export async function startChild(o: { name: string; script: string; env: Record<
   const log = createWriteStream(logFile);
   const child = spawn(process.execPath, [o.script], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...o.env, HOST, PORT: String(port) },
+    env: { ...process.env, GRPC_PORT: "0", ...o.env, HOST, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
