@@ -1,0 +1,463 @@
+/**
+ * Keystroke savings (KSR), next-word hit rate and latency per query of the
+ * service (REST, `node dist/main.js` as a child on loopback) and of presage
+ * (its smoothed 3-gram predictor over a db text2ngram built from the TRAINING
+ * split, through bench/presage/driver.cpp), side by side in one run, with the
+ * same protocol (bench/ksr/simulate.ts), the same documents of the TEST split
+ * and the same k. Queries are sent one at a time (a single typist), so the
+ * latency per query is the round trip of one request on an idle system:
+ * HTTP on loopback for the service, a pipe to the driver process for presage
+ * (the driver also reports the time inside Presage::predict()).
+ *
+ * Writes bench/out/ksr.json and gnuplot data under bench/out/ksr/ (plotted by
+ * bench/plots/ksr.gp). Run everything with `bash bench/ksr/run.sh [--docs N]`;
+ * this script expects the driver and the db to exist (run.sh builds them).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+import { Args, fail } from "../lib/args.js";
+import { OUT_DIR, REPO_ROOT, machine, pct, table } from "../lib/report.js";
+import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
+import { DEFAULT_TEXT, readTestDocs } from "../lib/text.js";
+import { addResults, emptyResult, ksr, simulateText, type Predictor, type TextResult } from "./simulate.js";
+
+const USAGE = `
+bench/ksr: keystroke savings, next-word hit rate and latency per query of the
+service and presage, same protocol, same TEST-split documents, k = --ks.
+Usually run through \`bash bench/ksr/run.sh [--docs N]\` (builds the presage db
+and driver first).`;
+
+const args = new Args(
+  {
+    model: { def: process.env.MODEL_DIR ?? "models/lstm512-keyboard", help: "model directory the service loads" },
+    text: { def: DEFAULT_TEXT, help: "documents, one per line (the TEST split)" },
+    docs: { def: "0", help: "N documents only (0: all); which ones: --select" },
+    select: { def: "first", help: "first: the first N documents; spread: N documents evenly spaced over the file (the middle of each of N equal parts)" },
+    concurrency: { def: "1", help: "documents simulated at once (service: requests in flight; presage: driver processes); latency is measured under this load" },
+    ks: { def: "1,2,3,4,5", help: "k values (1..5); KSR and hit rate are measured for each" },
+    systems: { def: "service,presage", help: "which systems to run" },
+    "context-chars": { def: "2000", help: "context sent: the last N chars of the text before the word, cut at a whitespace (the service takes at most 4000)" },
+    "presage-driver": { def: "bench/out/presage/driver", help: "compiled bench/presage/driver.cpp" },
+    "presage-db": { def: "bench/out/presage/train-3gram.db", help: "text2ngram sqlite db (1- to 3-grams of the training split)" },
+    "presage-config": { def: "bench/presage/presage.xml.in", help: "presage XML config template (@DBFILENAME@, @SUGGESTIONS@)" },
+    env: { def: "", help: "extra service env, KEY=VALUE,..." },
+    out: { def: "bench/out/ksr.json", help: "result file" },
+    "plot-data": { def: "bench/out/ksr", help: "folder for the gnuplot data files" },
+    "cdf-k": { def: "3", help: "k whose per-query latencies go to the latency plot" },
+  },
+  USAGE,
+);
+
+const ks = args.ints("ks", 1, 5);
+const systems = args.list("systems");
+for (const s of systems) if (s !== "service" && s !== "presage") fail(`--systems: unknown system "${s}"`);
+const contextChars = args.int("context-chars", 0, 4000);
+const nDocs = args.int("docs", 0);
+const cdfK = args.int("cdf-k", 1, 5);
+const modelDir = args.string("model");
+const allDocs = readTestDocs(args.string("text"));
+const select = args.string("select");
+if (select !== "first" && select !== "spread") fail(`--select: first or spread, got "${select}"`);
+const concurrency = args.int("concurrency", 1, 64);
+const docs =
+  nDocs <= 0 || nDocs >= allDocs.length
+    ? allDocs
+    : select === "first"
+      ? allDocs.slice(0, nDocs)
+      : Array.from({ length: nDocs }, (_, i) => allDocs[Math.floor(((i + 0.5) * allDocs.length) / nDocs)]!);
+
+// ---------------------------------------------------------------------------
+
+interface Latency {
+  n: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+function latency(xs: readonly number[]): Latency {
+  const s = [...xs].sort((a, b) => a - b);
+  return {
+    n: s.length,
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+    p50: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    p99: quantile(s, 0.99),
+    max: s.at(-1) ?? NaN,
+  };
+}
+
+interface KRun {
+  k: number;
+  ksr: number;
+  /** Next-word hit rate: the word among the suggestions before any letter. */
+  hitTop1: number;
+  hitTop3: number | null;
+  hitTopK: number;
+  totals: TextResult;
+  /** Round trip per query as the simulator sees it, ms. */
+  latencyMs: Latency;
+  /** presage only: time inside Presage::predict(), ms. */
+  predictMs?: Latency;
+  seconds: number;
+}
+
+/** Simulates every document with k; `predictors[w]` serves worker w (--concurrency workers take documents in turn). */
+async function runK(k: number, predictors: readonly Predictor[], lat: number[]): Promise<Omit<KRun, "latencyMs">> {
+  const t0 = performance.now();
+  let totals = emptyResult();
+  let next = 0;
+  let d = 0;
+  let lastReport = performance.now();
+  const worker = async (predict: Predictor) => {
+    while (next < docs.length) {
+      const doc = docs[next++]!;
+      totals = addResults(totals, await simulateText(doc, predict, { k, contextChars }));
+      d++;
+      if (performance.now() - lastReport > 30_000) {
+        lastReport = performance.now();
+        process.stderr.write(`  k=${k}: ${d}/${docs.length} documents, ${lat.length} queries, ${((lastReport - t0) / 1000).toFixed(0)} s\n`);
+      }
+    }
+  };
+  await Promise.all(predictors.map(worker));
+  return {
+    k,
+    ksr: ksr(totals),
+    hitTop1: totals.hitTop1 / totals.words,
+    hitTop3: k >= 3 ? totals.hitTop3 / totals.words : null,
+    hitTopK: totals.hitTopK / totals.words,
+    totals,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+function timed(inner: (q: Parameters<Predictor>[0]) => Promise<readonly string[]>, lat: number[]): Predictor {
+  return async (q) => {
+    const t0 = performance.now();
+    const got = await inner(q);
+    lat.push(performance.now() - t0);
+    return got;
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The service over REST
+
+interface TailRow {
+  cluster: string;
+  calls: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+}
+
+/** Per-cluster quantiles of nextword_tail_duration_seconds between two scrapes (linear within a bucket, as Prometheus does). */
+function tailLatency(before: Scrape, after: Scrape): TailRow[] {
+  const byCluster = new Map<string, { buckets: Map<number, number>; sum: number; count: number }>();
+  const get = (c: string) => {
+    let e = byCluster.get(c);
+    if (!e) byCluster.set(c, (e = { buckets: new Map(), sum: 0, count: 0 }));
+    return e;
+  };
+  for (const [series, v] of after) {
+    const m = /^nextword_tail_duration_seconds_(bucket|sum|count)\{(.*)\}$/.exec(series);
+    if (!m) continue;
+    const labels = m[2]!;
+    const cluster = /cluster="([^"]*)"/.exec(labels)?.[1];
+    if (cluster === undefined) continue;
+    const dv = v - (before.get(series) ?? 0);
+    const e = get(cluster);
+    if (m[1] === "bucket") {
+      const le = /le="([^"]*)"/.exec(labels)?.[1] ?? "+Inf";
+      e.buckets.set(le === "+Inf" ? Infinity : Number(le), dv);
+    } else if (m[1] === "sum") e.sum = dv;
+    else e.count = dv;
+  }
+  const q = (bs: [number, number][], total: number, p: number): number => {
+    const rank = p * total;
+    let prevLe = 0;
+    let prevC = 0;
+    for (const [le, c] of bs) {
+      if (c >= rank) {
+        if (!Number.isFinite(le)) return prevLe;
+        return prevLe + ((le - prevLe) * (rank - prevC)) / Math.max(1e-12, c - prevC);
+      }
+      prevLe = le;
+      prevC = c;
+    }
+    return prevLe;
+  };
+  const rows: TailRow[] = [];
+  for (const [cluster, e] of byCluster) {
+    if (e.count <= 0) continue;
+    const bs = [...e.buckets].sort((a, b) => a[0] - b[0]);
+    rows.push({
+      cluster,
+      calls: e.count,
+      meanMs: (1000 * e.sum) / e.count,
+      p50Ms: 1000 * q(bs, e.count, 0.5),
+      p90Ms: 1000 * q(bs, e.count, 0.9),
+      p99Ms: 1000 * q(bs, e.count, 0.99),
+    });
+  }
+  return rows;
+}
+
+async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailRow[]; cache: Record<string, number> }> {
+  const script = checkBuilt("dist/main.js");
+  const server = await startChild({ name: "ksr-service", script, env: { MODEL_DIR: modelDir, GRPC_PORT: "0", LOG_LEVEL: "warn", ...args.env("env") } });
+  try {
+    const predictOnce = async (q: { context: string; prefix: string; k: number }): Promise<readonly string[]> => {
+      const res = await fetch(`${server.url}/v1/predict`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(q),
+      });
+      const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
+      if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
+      return body.predictions.map((p) => p.word);
+    };
+    // Warm-up (not counted): the first requests load lazy paths.
+    for (let i = 0; i < 20; i++) await predictOnce({ context: "the ", prefix: i % 2 ? "" : "a", k: 3 });
+    const before = await scrape(server.url);
+    const runs: KRun[] = [];
+    let cdf: number[] = [];
+    for (const k of ks) {
+      const lat: number[] = [];
+      const r = await runK(k, Array.from({ length: concurrency }, () => timed(predictOnce, lat)), lat);
+      runs.push({ ...r, latencyMs: latency(lat) });
+      if (k === cdfK) cdf = lat;
+      process.stderr.write(`service  k=${k}: KSR ${pct(r.ksr)}, ${r.totals.queries} queries in ${r.seconds.toFixed(1)} s\n`);
+    }
+    const after = await scrape(server.url);
+    const cacheDelta = (result: string) =>
+      (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
+    return { runs, cdf, tails: tailLatency(before, after), cache: { hit: cacheDelta("hit"), extend: cacheDelta("extend"), miss: cacheDelta("miss") } };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// presage through the driver
+
+class PresageDriver {
+  private readonly waiting: ((line: string) => void)[] = [];
+  private readonly child;
+  private exited: string | null = null;
+
+  constructor(driver: string, config: string) {
+    this.child = spawn(driver, [config], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "inherit"] });
+    const rl = createInterface({ input: this.child.stdout });
+    rl.on("line", (line) => this.waiting.shift()?.(line));
+    this.child.once("exit", (code, signal) => {
+      this.exited = signal ? `signal ${signal}` : `code ${code}`;
+      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `driver exited (${this.exited})` }));
+    });
+  }
+
+  next(): Promise<Record<string, unknown>> {
+    if (this.exited !== null) return Promise.reject(new Error(`presage driver exited (${this.exited})`));
+    return new Promise((resolve) => this.waiting.push((line) => resolve(JSON.parse(line) as Record<string, unknown>)));
+  }
+
+  async query(context: string, prefix: string): Promise<{ suggestions: string[]; us: number }> {
+    const answer = this.next();
+    this.child.stdin.write(`${JSON.stringify({ context, prefix })}\n`);
+    const a = await answer;
+    if (typeof a.error === "string") throw new Error(`presage driver: ${a.error}`);
+    return a as unknown as { suggestions: string[]; us: number };
+  }
+
+  async close(): Promise<void> {
+    if (this.exited !== null) return;
+    const done = new Promise((r) => this.child.once("exit", r));
+    this.child.stdin.end();
+    await done;
+  }
+}
+
+async function runPresage(): Promise<{ runs: KRun[]; cdf: number[] }> {
+  const driver = path.resolve(REPO_ROOT, args.string("presage-driver"));
+  const db = path.resolve(REPO_ROOT, args.string("presage-db"));
+  if (!existsSync(driver)) fail(`${args.string("presage-driver")} not found (bash bench/ksr/run.sh compiles it)`);
+  if (!existsSync(db)) fail(`${args.string("presage-db")} not found (bash bench/ksr/run.sh builds it)`);
+  const template = readFileSync(path.resolve(REPO_ROOT, args.string("presage-config")), "utf8");
+  const configDir = path.join(OUT_DIR, "presage");
+  mkdirSync(configDir, { recursive: true });
+  const runs: KRun[] = [];
+  let cdf: number[] = [];
+  for (const k of ks) {
+    const config = path.join(configDir, `presage-k${k}.xml`);
+    writeFileSync(config, template.replaceAll("@DBFILENAME@", db).replaceAll("@SUGGESTIONS@", String(k)));
+    const drivers = Array.from({ length: concurrency }, () => new PresageDriver(driver, config));
+    try {
+      for (const p of drivers) {
+        const ready = await p.next();
+        if (ready.ready !== true || ready.suggestions !== String(k) || ready.predictors !== "NgramPredictor") {
+          throw new Error(`presage loaded an unexpected configuration: ${JSON.stringify(ready)}`);
+        }
+        for (let i = 0; i < 20; i++) await p.query("the ", i % 2 ? "" : "a"); // warm-up, not counted
+      }
+      const lat: number[] = [];
+      const inner: number[] = [];
+      const predictors = drivers.map((p) =>
+        timed(async (q: { context: string; prefix: string }) => {
+          const a = await p.query(q.context, q.prefix);
+          inner.push(a.us / 1000);
+          return a.suggestions;
+        }, lat),
+      );
+      const r = await runK(k, predictors, lat);
+      runs.push({ ...r, latencyMs: latency(lat), predictMs: latency(inner) });
+      if (k === cdfK) cdf = lat;
+      process.stderr.write(`presage  k=${k}: KSR ${pct(r.ksr)}, ${r.totals.queries} queries in ${r.seconds.toFixed(1)} s\n`);
+    } finally {
+      await Promise.all(drivers.map((p) => p.close()));
+    }
+  }
+  return { runs, cdf };
+}
+
+// ---------------------------------------------------------------------------
+
+/** validPerplexity / testPerplexity of every models/<name>/manifest.json training record. */
+function perplexities(): Record<string, unknown>[] {
+  const dir = path.join(REPO_ROOT, "models");
+  const out: Record<string, unknown>[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = path.join(dir, name, "manifest.json");
+    if (!existsSync(file)) continue;
+    try {
+      const m = JSON.parse(readFileSync(file, "utf8")) as { model?: { layout?: string; hidden?: number }; training?: Record<string, unknown> };
+      const tr = m.training ?? {};
+      out.push({
+        model: name,
+        layout: m.model?.layout ?? null,
+        hidden: m.model?.hidden ?? null,
+        validPerplexity: tr.validPerplexity ?? null,
+        testPerplexity: tr.testPerplexity ?? null,
+        parameters: tr.parameters ?? null,
+        tokensSeen: tr.tokensSeen ?? null,
+        epochs: tr.epochs ?? null,
+      });
+    } catch (e) {
+      out.push({ model: name, error: String(e) });
+    }
+  }
+  return out;
+}
+
+const started = new Date().toISOString();
+const modelName = path.basename(path.resolve(REPO_ROOT, modelDir));
+const service = systems.includes("service") ? await runService() : null;
+const presage = systems.includes("presage") ? await runPresage() : null;
+
+const words = (service ?? presage)?.runs[0]?.totals.words ?? 0;
+const characters = (service ?? presage)?.runs[0]?.totals.characters ?? 0;
+const apostropheWords = docs.reduce((n, d) => n + (d.toLowerCase().match(/[a-z']*'[a-z']*/g)?.length ?? 0), 0);
+
+const result = {
+  bench: "ksr",
+  started,
+  model: modelDir,
+  text: args.string("text"),
+  documents: docs.length,
+  documentsInText: allDocs.length,
+  select,
+  concurrency,
+  characters,
+  words,
+  apostropheWords,
+  ks,
+  contextChars,
+  protocol:
+    "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters",
+  service: service && { runs: service.runs, tailLatency: service.tails, cache: service.cache },
+  presage: presage && {
+    runs: presage.runs,
+    db: args.string("presage-db"),
+    config: args.string("presage-config"),
+    note: "SmoothedNgramPredictor only (deltas 0.01 0.1 0.89) over text2ngram -n 1..3 -l of training/data/train.txt; text2ngram splits words at apostrophes",
+  },
+  perplexity: perplexities(),
+  machine: machine(),
+};
+
+const outFile = path.resolve(REPO_ROOT, args.string("out"));
+mkdirSync(path.dirname(outFile), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+
+// gnuplot data
+const dataDir = path.resolve(REPO_ROOT, args.string("plot-data"));
+mkdirSync(dataDir, { recursive: true });
+const byK = (runs: KRun[] | undefined, k: number) => runs?.find((r) => r.k === k);
+writeFileSync(
+  path.join(dataDir, "by-k.dat"),
+  "# k service_ksr presage_ksr service_hit@k presage_hit@k service_p50_ms service_p99_ms presage_p50_ms presage_p99_ms\n" +
+    ks
+      .map((k) => {
+        const s = byK(service?.runs, k);
+        const p = byK(presage?.runs, k);
+        const f = (v: number | undefined) => (v === undefined ? "NaN" : String(v));
+        return [k, f(s?.ksr), f(p?.ksr), f(s?.hitTopK), f(p?.hitTopK), f(s?.latencyMs.p50), f(s?.latencyMs.p99), f(p?.latencyMs.p50), f(p?.latencyMs.p99)].join(" ");
+      })
+      .join("\n") +
+    "\n",
+);
+const cdfLines = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const step = Math.max(1, Math.floor(s.length / 2000));
+  const lines: string[] = ["# latency_ms cumulative_fraction"];
+  for (let i = 0; i < s.length; i += step) lines.push(`${s[i]} ${(i + 1) / s.length}`);
+  if (s.length > 0) lines.push(`${s.at(-1)} 1`);
+  return `${lines.join("\n")}\n`;
+};
+writeFileSync(path.join(dataDir, "latency-service.dat"), cdfLines(service?.cdf ?? []));
+writeFileSync(path.join(dataDir, "latency-presage.dat"), cdfLines(presage?.cdf ?? []));
+const tails = [...(service?.tails ?? [])].sort((a, b) => a.cluster.localeCompare(b.cluster, "en", { numeric: true }));
+writeFileSync(
+  path.join(dataDir, "tail.dat"),
+  "# i cluster calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
+);
+const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
+const label = `model ${modelName}, ${which} test documents (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
+writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${cdfK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
+
+// table
+const rows: string[][] = [];
+for (const [name, runs] of [["service", service?.runs], ["presage", presage?.runs]] as const) {
+  for (const r of runs ?? []) {
+    rows.push([
+      name,
+      String(r.k),
+      pct(r.ksr),
+      pct(r.hitTop1),
+      r.hitTop3 === null ? "-" : pct(r.hitTop3),
+      pct(r.hitTopK),
+      r.totals.queries.toLocaleString("en-US"),
+      r.latencyMs.p50.toFixed(3),
+      r.latencyMs.p99.toFixed(3),
+      r.predictMs ? r.predictMs.p50.toFixed(3) : "-",
+    ]);
+  }
+}
+process.stdout.write(`\nKSR on ${label}\n\n`);
+process.stdout.write(`${table(["system", "k", "KSR", "hit@1", "hit@3", "hit@k", "queries", "p50 ms", "p99 ms", "predict p50 ms"], rows)}\n`);
+if (tails.length > 0) {
+  process.stdout.write(`\nservice tail-cluster calls (nextword_tail_duration_seconds): ${tails.reduce((a, t) => a + t.calls, 0).toLocaleString("en-US")} over ${tails.length} clusters\n`);
+}
+process.stdout.write(`\nwrote ${path.relative(process.cwd(), outFile)} and ${path.relative(process.cwd(), dataDir)}/*.dat\n`);
