@@ -39,7 +39,7 @@ import type {
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { loadBundle } from "./model/bundle.js";
-import { RunnerPool } from "./model/runner-pool.js";
+import { poolOptionsFrom, RunnerPool } from "./model/runner-pool.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
 /** gRPC calls still open this long after shutdown began are cancelled (within SHUTDOWN_TIMEOUT_MS). */
@@ -133,10 +133,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     if (stopping) return;
     pool = await RunnerPool.start({
       bundle,
-      workers: config.workers,
-      threadsPerWorker: config.threadsPerWorker,
-      executionProviders: config.executionProviders,
-      tailExecutionProviders: config.tailExecutionProviders,
+      ...poolOptionsFrom(config),
       logger,
     });
     if (stopping) {

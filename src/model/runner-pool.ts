@@ -15,6 +15,7 @@
 import { Worker } from "node:worker_threads";
 
 import { ServiceError, unavailable } from "../errors.js";
+import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Bundle } from "./bundle-types.js";
 import type {
@@ -88,6 +89,16 @@ function workerUrl(): URL {
 
 function summarize(providers: readonly string[]): string {
   return [...new Set(providers)].join(",");
+}
+
+/** The pool's share of the service config (one place maps config to pool options). */
+export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "executionProviders" | "tailExecutionProviders"> {
+  return {
+    workers: config.workers,
+    threadsPerWorker: config.threadsPerWorker,
+    executionProviders: config.executionProviders,
+    tailExecutionProviders: config.tailExecutionProviders,
+  };
 }
 
 export class RunnerPool implements ModelRunner {

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
 import type { Bundle } from "../../src/model/bundle-types.js";
 import { loadBundle } from "../../src/model/bundle.js";
-import { RunnerPool } from "../../src/model/runner-pool.js";
+import { poolOptionsFrom, RunnerPool } from "../../src/model/runner-pool.js";
 import { TINY_DIR } from "./tiny.js";
 
 export interface LogCapture {
@@ -48,10 +48,7 @@ export async function startRealService(config: Config, logger: Logger, metrics: 
   const bundle = await tiny();
   const pool = await RunnerPool.start({
     bundle,
-    workers: config.workers,
-    threadsPerWorker: config.threadsPerWorker,
-    executionProviders: config.executionProviders,
-    tailExecutionProviders: config.tailExecutionProviders,
+    ...poolOptionsFrom(config),
     logger,
   });
   return { service: createService({ config, bundle, pool, metrics, logger }), pool, bundle };

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
 import type { Bundle } from "../../src/model/bundle-types.js";
 import {
+  poolOptionsFrom,
   RunnerPool,
   type EncodeResult,
   type EncodeRow,
@@ -80,10 +81,7 @@ export async function startService(
   const logger = createLogger(config, { write: () => {} });
   const pool = await RunnerPool.start({
     bundle,
-    workers: config.workers,
-    threadsPerWorker: config.threadsPerWorker,
-    executionProviders: config.executionProviders,
-    tailExecutionProviders: config.tailExecutionProviders,
+    ...poolOptionsFrom(config),
     logger,
     restartDelayMs: 10,
     ...poolOptions,
