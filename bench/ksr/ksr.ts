@@ -156,7 +156,10 @@ function timed(inner: (q: Parameters<Predictor>[0]) => Promise<readonly string[]
 // The service over REST
 
 interface TailRow {
+  /** The metric's label value (the cluster's index). */
   cluster: string;
+  /** The manifest's label of that cluster (band:first letter, e.g. "1:a"). */
+  label: string;
   calls: number;
   meanMs: number;
   p50Ms: number;
@@ -200,12 +203,20 @@ function tailLatency(before: Scrape, after: Scrape): TailRow[] {
     }
     return prevLe;
   };
+  let labels: string[] = [];
+  try {
+    const m = JSON.parse(readFileSync(path.resolve(REPO_ROOT, modelDir, "manifest.json"), "utf8")) as { model: { clusters: { label: string }[] } };
+    labels = m.model.clusters.map((c) => c.label);
+  } catch {
+    // labels stay the metric's
+  }
   const rows: TailRow[] = [];
   for (const [cluster, e] of byCluster) {
     if (e.count <= 0) continue;
     const bs = [...e.buckets].sort((a, b) => a[0] - b[0]);
     rows.push({
       cluster,
+      label: labels[Number(cluster)] ?? cluster,
       calls: e.count,
       meanMs: (1000 * e.sum) / e.count,
       p50Ms: 1000 * q(bs, e.count, 0.5),
@@ -216,39 +227,50 @@ function tailLatency(before: Scrape, after: Scrape): TailRow[] {
   return rows;
 }
 
+/**
+ * One fresh service per k, so that no k runs on a context-state cache warmed
+ * by the previous k's queries (the same documents): every k starts cold.
+ * The per-cluster tail latency is the --cdf-k run's.
+ */
 async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailRow[]; cache: Record<string, number> }> {
   const script = checkBuilt("dist/main.js");
-  const server = await startChild({ name: "ksr-service", script, env: { MODEL_DIR: modelDir, GRPC_PORT: "0", LOG_LEVEL: "warn", ...args.env("env") } });
-  try {
-    const predictOnce = async (q: { context: string; prefix: string; k: number }): Promise<readonly string[]> => {
-      const res = await fetch(`${server.url}/v1/predict`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(q),
-      });
-      const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
-      if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
-      return body.predictions.map((p) => p.word);
-    };
-    // Warm-up (not counted): the first requests load lazy paths.
-    for (let i = 0; i < 20; i++) await predictOnce({ context: "the ", prefix: i % 2 ? "" : "a", k: 3 });
-    const before = await scrape(server.url);
-    const runs: KRun[] = [];
-    let cdf: number[] = [];
-    for (const k of ks) {
+  const runs: KRun[] = [];
+  let cdf: number[] = [];
+  let tails: TailRow[] = [];
+  let cache: Record<string, number> = {};
+  for (const k of ks) {
+    const server = await startChild({ name: `ksr-service-k${k}`, script, env: { MODEL_DIR: modelDir, GRPC_PORT: "0", LOG_LEVEL: "warn", ...args.env("env") } });
+    try {
+      const predictOnce = async (q: { context: string; prefix: string; k: number }): Promise<readonly string[]> => {
+        const res = await fetch(`${server.url}/v1/predict`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(q),
+        });
+        const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
+        if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
+        return body.predictions.map((p) => p.word);
+      };
+      // Warm-up (not counted): the first requests load lazy paths.
+      for (let i = 0; i < 20; i++) await predictOnce({ context: "the ", prefix: i % 2 ? "" : "a", k: 3 });
+      const before = await scrape(server.url);
       const lat: number[] = [];
       const r = await runK(k, Array.from({ length: concurrency }, () => timed(predictOnce, lat)), lat);
       runs.push({ ...r, latencyMs: latency(lat) });
-      if (k === cdfK) cdf = lat;
+      const after = await scrape(server.url);
+      if (k === cdfK || tails.length === 0) {
+        if (k === cdfK) cdf = lat;
+        tails = tailLatency(before, after);
+        const d = (result: string) =>
+          (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
+        cache = { k, hit: d("hit"), extend: d("extend"), miss: d("miss") };
+      }
       process.stderr.write(`service  k=${k}: KSR ${pct(r.ksr)}, ${r.totals.queries} queries in ${r.seconds.toFixed(1)} s\n`);
+    } finally {
+      await server.stop();
     }
-    const after = await scrape(server.url);
-    const cacheDelta = (result: string) =>
-      (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
-    return { runs, cdf, tails: tailLatency(before, after), cache: { hit: cacheDelta("hit"), extend: cacheDelta("extend"), miss: cacheDelta("miss") } };
-  } finally {
-    await server.stop();
   }
+  return { runs, cdf, tails, cache };
 }
 
 // ---------------------------------------------------------------------------
@@ -348,8 +370,8 @@ function perplexities(): Record<string, unknown>[] {
         model: name,
         layout: m.model?.layout ?? null,
         hidden: m.model?.hidden ?? null,
-        validPerplexity: tr.validPerplexity ?? null,
-        testPerplexity: tr.testPerplexity ?? null,
+        validPerplexity: tr.validPerplexity ?? tr.valid_ppl ?? null, // twin-full-dense writes valid_ppl / test_ppl
+        testPerplexity: tr.testPerplexity ?? tr.test_ppl ?? null,
         parameters: tr.parameters ?? null,
         tokensSeen: tr.tokensSeen ?? null,
         epochs: tr.epochs ?? null,
@@ -428,10 +450,10 @@ const cdfLines = (xs: number[]) => {
 };
 writeFileSync(path.join(dataDir, "latency-service.dat"), cdfLines(service?.cdf ?? []));
 writeFileSync(path.join(dataDir, "latency-presage.dat"), cdfLines(presage?.cdf ?? []));
-const tails = [...(service?.tails ?? [])].sort((a, b) => a.cluster.localeCompare(b.cluster, "en", { numeric: true }));
+const tails = [...(service?.tails ?? [])].sort((a, b) => Number(a.cluster) - Number(b.cluster) || a.cluster.localeCompare(b.cluster));
 writeFileSync(
   path.join(dataDir, "tail.dat"),
-  "# i cluster calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
+  "# i label calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster} ${t.label}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
 );
 const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
 const label = `model ${modelName}, ${which} test documents (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;

@@ -47,8 +47,8 @@ unset logscale x
 if (have_tails) {
   set output "bench/plots/tail-latency.png"
   set terminal pngcairo size 1400,600 font "sans,10"
-  set title "Tail-cluster graph call latency by cluster (service /metrics histogram nextword_tail_duration_seconds, bucket-interpolated p50 / p90 / p99)\n{/*0.8 ".run_label."}"
-  set xlabel "cluster"
+  set title "Tail-cluster graph call latency by cluster (service /metrics histogram nextword\\_tail\\_duration\\_seconds, bucket-interpolated p50 / p90 / p99)\n{/*0.8 ".run_label."}"
+  set xlabel "cluster (index and manifest label: band:first letter); calls per cluster in bench/out/ksr.json"
   set ylabel "ms per call (log scale)"
   set logscale y
   set yrange [*:*]
