@@ -80,6 +80,8 @@ def parse(argv=None):
     ap.add_argument("--eval-every", type=int, default=1_000_000, help="tokens between valid evaluations")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init-from", help="checkpoint whose weights start a new run (fresh optimizer and schedule: "
+                    "a warm restart); ignored when the run already has its own checkpoint")
     return ap.parse_args(argv)
 
 
@@ -116,6 +118,12 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         step, train_seconds, evals = ck["step"], ck["train_seconds"], ck["evals"]
         print(f"resumed at step {step}/{total_steps}", flush=True)
+    elif args.init_from:
+        ck = torch.load(args.init_from)
+        if ck["order"] != lay.order:
+            raise SystemExit(f"--init-from {args.init_from}: its vocabulary order differs from --layout {args.layout}")
+        lm.load_state_dict(ck["model"])
+        print(f"initialised from {args.init_from} (trained {ck['step']} steps)", flush=True)
 
     def save():
         tmp = ckpt_path + ".tmp"
