@@ -46,6 +46,7 @@
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
+import { loadConfig } from "../src/config.js";
 import { PrefixIndex, RowTopK, SoftmaxLayout, gatherRows, runRounds, type PrefixRanges, type TopK } from "../src/model/adaptive-softmax.js";
 import { loadBundle } from "../src/model/bundle.js";
 import { packRows } from "../src/model/encoder-batch.js";
@@ -67,6 +68,7 @@ const args = new Args(
     rows: { def: "512", help: "rows (contexts) per pass" },
     batches: { def: "1,16,64,256", help: "batch sizes" },
     k: { def: "3", help: "top-k" },
+    lookahead: { def: String(loadConfig({}).tailLookahead), help: "tail clusters a row may ask for per round (the service's TAIL_LOOKAHEAD; default: its default)" },
     reps: { def: "5", help: "measured passes per batch size (median reported)" },
     warmup: { def: "1", help: "untimed passes per batch size first" },
     seed: { def: "1", help: "seed for drawing the rows" },
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
   const R = args.int("rows", 1);
   const batches = args.ints("batches", 1);
   const k = args.int("k", 1, 50);
+  const lookahead = args.int("lookahead", 1, 64);
   const reps = args.int("reps", 1);
   const warmup = args.int("warmup", 0);
   const seed = args.int("seed");
@@ -151,7 +154,7 @@ async function main(): Promise<void> {
   if (dense) for (let r = 0; r < R; r++) for (const p of rows[r]!.prefixes) candidatesFor(p);
 
   console.log(`output layer: ${bundle.manifest.name} (${model.layout} layout, V=${V}, head ${model.shortlist} words + ${C} clusters, bands ${dims.join("/")}), k=${k}`);
-  console.log(`rows: ${R} real contexts from ${args.string("text")} (window <= ${maxCtx} tokens), batches ${batches.join(", ")}, ${warmup} warm-up + ${reps} passes, median; intraOp 1`);
+  console.log(`rows: ${R} real contexts from ${args.string("text")} (window <= ${maxCtx} tokens), batches ${batches.join(", ")}, ${warmup} warm-up + ${reps} passes, median; intraOp 1; lazy lookahead ${lookahead}`);
   if (dense) console.log(`(a) dense: ${dense.dir} (d=${dense.hidden}, V=${dense.vocabSize}); words: ${dense.vocabNote}${denseNote ? `; ${denseNote}` : ""}`);
   else console.log("(a) dense: skipped (--dense none)");
 
@@ -197,7 +200,7 @@ async function main(): Promise<void> {
     const rounds = await runRounds(layout, planners, (c, callRows) => {
       const b = bandOf[c]!;
       return graphs.tails[c]!.run(gatherRows(s.band[b]!, dims[b]!, callRows), callRows.length);
-    });
+    }, lookahead);
     const results = planners.map((p) => p.result());
     const ms = performance.now() - t0;
     if (record) {
@@ -449,7 +452,7 @@ async function main(): Promise<void> {
     machine: machine(),
     model: { dir: bundle.dir, name: bundle.manifest.name, layout: model.layout, vocabSize: V, shortlist: model.shortlist, clusters: C, bandDims: dims },
     dense: dense ? { dir: dense.dir, hidden: dense.hidden, vocabSize: dense.vocabSize, vocab: dense.vocabNote, note: denseNote || null } : null,
-    settings: { rows: R, batches, k, reps, warmup, seed, maxContextTokens: maxCtx, text: args.string("text"), intraOpNumThreads: 1 },
+    settings: { rows: R, batches, k, lookahead, reps, warmup, seed, maxContextTokens: maxCtx, text: args.string("text"), intraOpNumThreads: 1 },
     check: { same, compared, maxAbsLogProbDiff: maxDiff },
     modes: out,
     targets,

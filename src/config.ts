@@ -28,6 +28,13 @@ export interface Config {
    * cache key: cached and fresh answers are identical.
    */
   maxContextTokens: number;
+  /**
+   * Tail clusters a row may ask for per round, each still above its current
+   * k-th best (exact for any value). More means fewer sequential rounds
+   * (graph calls, worker round trips) for a few more tail words: the default,
+   * 64, asks for every such cluster at once on the shipped layouts.
+   */
+  tailLookahead: number;
   /** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
   executionProviders: string[];
   /** Provider preference for the tail graphs (small, few rows: CPU by default). */
@@ -96,6 +103,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
     maxContextTokens: int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024),
+    tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),

@@ -168,13 +168,14 @@ t.test("prefix ranges hold exactly the words starting with the prefix", async (t
   t.ok(checked > 1000, `${checked} group/prefix pairs checked`);
 });
 
-t.test("lazy top-k equals brute-force top-k", async (t) => {
+t.test("lazy top-k equals brute-force top-k, for every lookahead", async (t) => {
   const r = rng(2);
   let rows = 0;
   let skippedSome = 0; // rows that evaluated fewer clusters than have candidates
   let prunedByPrefix = 0; // rows where the prefix ruled clusters out
   let evaluatedClusters = 0;
   let candidateClusters = 0;
+  let fewerRounds = 0; // rows whose clusters took fewer rounds than clusters thanks to lookahead
   for (let trial = 0; trial < 250; trial++) {
     const m = randomModel(r);
     const batch = Array.from({ length: int(r, 1, 6) }, () => randomRow(r, m));
@@ -192,7 +193,8 @@ t.test("lazy top-k equals brute-force top-k", async (t) => {
       });
       return out;
     };
-    const rounds = await runRounds(m.layout, planners, evaluate);
+    const lookahead = int(r, 1, 4);
+    const rounds = await runRounds(m.layout, planners, evaluate, lookahead);
     batch.forEach((row, i) => {
       const got = planners[i]!.result();
       const want = bruteForce(m, row);
@@ -203,7 +205,8 @@ t.test("lazy top-k equals brute-force top-k", async (t) => {
       const evaluated = planners[i]!.evaluated;
       const candidates = ranges[i]!.count.filter((n) => n > 0).length;
       if (new Set(evaluated).size !== evaluated.length) t.fail(`trial ${trial} row ${i}: a cluster was evaluated twice`);
-      if (rounds < evaluated.length) t.fail(`trial ${trial}: ${rounds} rounds for ${evaluated.length} clusters`);
+      if (rounds * lookahead < evaluated.length) t.fail(`trial ${trial}: ${rounds} rounds of ${lookahead} for ${evaluated.length} clusters`);
+      if (lookahead > 1 && rounds < evaluated.length) fewerRounds++;
       evaluatedClusters += evaluated.length;
       candidateClusters += candidates;
       if (evaluated.length < candidates) skippedSome++;
@@ -213,6 +216,7 @@ t.test("lazy top-k equals brute-force top-k", async (t) => {
   t.pass(`${rows} rows compared with brute force`);
   t.ok(skippedSome > 0, `the bound skipped clusters in ${skippedSome} of ${rows} rows`);
   t.ok(prunedByPrefix > 0, `the prefix ruled clusters out in ${prunedByPrefix} of ${rows} rows`);
+  t.ok(fewerRounds > 0, `lookahead saved rounds for ${fewerRounds} rows`);
   t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
 });
 
@@ -294,6 +298,11 @@ t.test("planRound groups rows by the cluster each needs next", async (t) => {
   ];
   const round1 = planRound(rows);
   t.same(round1.map((c) => [c.cluster, Array.from(c.rows)]), [[0, [0]], [1, [1, 2]]]);
+  t.same(
+    planRound(rows, 2).map((c) => [c.cluster, Array.from(c.rows)]),
+    [[0, [0, 1]], [1, [0, 1, 2]]],
+    "lookahead 2: rows 0 and 1 ask for both clusters at once",
+  );
   const hidden = f32([1, 2, 3, 4, 5, 6]); // [3 rows, dim 2]
   t.same(Array.from(gatherRows(hidden, 2, round1[1]!.rows)), [3, 4, 5, 6]);
 });

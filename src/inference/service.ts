@@ -9,9 +9,10 @@
  * - otherwise submit a row to the Batcher. One batch = one batched encoder +
  *   head call for the rows that need it (fresh windows from zeros, extended
  *   windows from the cached state of their longest cached prefix), then tail
- *   ROUNDS: round r asks every row still open for its next needed cluster
- *   (clusters cached for its window are supplied without a call), one batched
- *   graph call per cluster over just the rows that need it.
+ *   ROUNDS: round r asks every row still open for its next needed clusters
+ *   (up to tailLookahead; clusters cached for its window are supplied without
+ *   a call), one batched graph call per cluster over just the rows that need
+ *   it.
  *
  * Rows with the same window in one batch share one encoder row and one tail
  * row. Everything computed lands in the cache; a row's numbers depend only on
@@ -33,6 +34,7 @@ import {
 } from "../model/adaptive-softmax.js";
 import type { Bundle } from "../model/bundle-types.js";
 import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";
+import { Lru } from "../util/lru.js";
 import { StateCache, contextWindow, type CacheLookup, type ContextState } from "./state-cache.js";
 import {
   LIMITS,
@@ -50,7 +52,14 @@ import {
 
 export type ServiceConfig = Pick<
   Config,
-  "maxBatchSize" | "maxQueueDelayMs" | "queueBound" | "requestTimeoutMs" | "cacheSize" | "maxContextTokens" | "workers"
+  | "maxBatchSize"
+  | "maxQueueDelayMs"
+  | "queueBound"
+  | "requestTimeoutMs"
+  | "cacheSize"
+  | "maxContextTokens"
+  | "tailLookahead"
+  | "workers"
 >;
 
 export interface ServiceDeps {
@@ -79,10 +88,20 @@ interface Item {
 
 type Output = TopK | Float64Array;
 
+/** A context's encoder window (shared by the requests that send that context: never modified) and its cache key. */
+interface ContextWindow {
+  window: number[];
+  key: string;
+}
+
+/** Context strings whose tokenization the service remembers. */
+const CONTEXT_MEMO_SIZE = 1024;
+
 export class NextwordService implements InferenceService {
   private readonly layout: SoftmaxLayout;
   private readonly index: PrefixIndex;
   private readonly cache: StateCache;
+  private readonly recentContexts = new Lru<string, ContextWindow>(CONTEXT_MEMO_SIZE);
   private readonly batcher: Batcher<Item, Output>;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -145,7 +164,7 @@ export class NextwordService implements InferenceService {
       let planner: RowTopK | undefined;
       if (lookup.kind === "hit") {
         planner = new RowTopK(this.index, lookup.state.head, k, ranges);
-        if (supplyCached(planner, lookup.state)) {
+        if (supplyCached(planner, lookup.state, 1).length === 0) {
           this.countSkipped([planner]);
           return this.shapePredictions(planner.result());
         }
@@ -207,13 +226,23 @@ export class NextwordService implements InferenceService {
   }
 
   private lookup(context: string): { window: number[]; key: string; lookup: CacheLookup } {
-    const ids = this.deps.bundle.tokenizer.encodeContext(context);
-    if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
-    const window = contextWindow(ids, this.deps.config.maxContextTokens);
-    const key = StateCache.key(window);
+    const { window, key } = this.windowOf(context);
     const lookup = this.cache.lookup(window, key);
     if (this.cache.enabled) this.deps.metrics.cacheRequest(lookup.kind);
     return { window, key, lookup };
+  }
+
+  /** The encoder window of a context and its cache key; recent contexts skip tokenizing (keystrokes resend one context per letter). */
+  private windowOf(context: string): ContextWindow {
+    let w = this.recentContexts.get(context);
+    if (!w) {
+      const ids = this.deps.bundle.tokenizer.encodeContext(context);
+      if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
+      const window = contextWindow(ids, this.deps.config.maxContextTokens);
+      w = { window, key: StateCache.key(window) };
+      this.recentContexts.set(context, w);
+    }
+    return w;
   }
 
   /** A word's id when it is one vocabulary token after normalization, else null (out of vocabulary; <unk> is never scored). */
@@ -309,7 +338,7 @@ export class NextwordService implements InferenceService {
       planners.forEach((p, i) => {
         if (!p) return;
         const state = states[i]!;
-        if (!supplyCached(p, state)) need(p.nextCluster()!, state);
+        for (const c of supplyCached(p, state, this.deps.config.tailLookahead)) need(c, state);
       });
       if (firstRound) {
         scoreNeeds.forEach((clusters, i) => {
@@ -360,16 +389,22 @@ export class NextwordService implements InferenceService {
 }
 
 /**
- * Advances a planner through every cluster already evaluated for its state.
- * True when the top-k is final; false when it needs planner.nextCluster(), which is not cached.
+ * Supplies a planner with the clusters already evaluated for its state, until
+ * its top-k is final (returns []) or it asks for clusters that are not cached
+ * (returned; at most `lookahead`).
  */
-function supplyCached(planner: RowTopK, state: ContextState): boolean {
-  for (let c = planner.nextCluster(); c !== null; c = planner.nextCluster()) {
-    const within = state.tails.get(c);
-    if (!within) return false;
-    planner.supply(c, within);
+function supplyCached(planner: RowTopK, state: ContextState, lookahead: number): number[] {
+  for (;;) {
+    const next = planner.nextClusters(lookahead);
+    if (next.length === 0) return [];
+    const missing: number[] = [];
+    for (const c of [...next]) {
+      const within = state.tails.get(c);
+      if (within) planner.supply(c, within);
+      else missing.push(c);
+    }
+    if (missing.length > 0) return missing;
   }
-  return true;
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@
  * Capacity 0 disables the cache (every lookup misses, nothing is kept).
  * Pure data structure: no I/O, no metrics.
  */
+import { Lru } from "../util/lru.js";
 
 export interface ContextState {
   /** StateCache.key(window). */
@@ -43,12 +44,10 @@ export function contextWindow(ids: readonly number[], maxTokens: number): number
 }
 
 export class StateCache {
-  // A Map iterates in insertion order: re-inserting on use keeps the least
-  // recently used entry first.
-  private readonly entries = new Map<string, ContextState>();
+  private readonly entries: Lru<string, ContextState>;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`capacity must be an integer >= 0, got ${capacity}`);
+    this.entries = new Lru(capacity);
   }
 
   static key(window: readonly number[]): string {
@@ -66,12 +65,12 @@ export class StateCache {
   /** Finds the window, or the longest cached strict prefix of it; marks what it finds as recently used. */
   lookup(window: readonly number[], key: string = StateCache.key(window)): CacheLookup {
     if (!this.enabled) return { kind: "miss" };
-    const exact = this.touch(key);
+    const exact = this.entries.get(key);
     if (exact) return { kind: "hit", state: exact };
     // Prefix keys are the key cut before one of its commas: the comma after
     // id j - 1 ends the key of window[0, j).
     for (let end = key.lastIndexOf(","), j = window.length - 1; end > 0; end = key.lastIndexOf(",", end - 1), j--) {
-      const base = this.touch(key.slice(0, end));
+      const base = this.entries.get(key.slice(0, end));
       if (base) return { kind: "extend", base, tokens: window.slice(j) };
     }
     return { kind: "miss" };
@@ -79,30 +78,15 @@ export class StateCache {
 
   /** The entry for `key`, without changing its recency. */
   peek(key: string): ContextState | undefined {
-    return this.entries.get(key);
+    return this.entries.peek(key);
   }
 
   /** Stores a state (replacing one with the same key), evicting the least recently used beyond capacity. */
   set(state: ContextState): void {
-    if (!this.enabled) return;
-    this.entries.delete(state.key);
     this.entries.set(state.key, state);
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
   }
 
   clear(): void {
     this.entries.clear();
-  }
-
-  private touch(key: string): ContextState | undefined {
-    const state = this.entries.get(key);
-    if (state) {
-      this.entries.delete(key);
-      this.entries.set(key, state);
-    }
-    return state;
   }
 }

@@ -12,6 +12,7 @@
  * log-softmax output), which makes head[shortlist + c] an upper bound for every
  * word of cluster c, also in floating point (rounding is monotone).
  */
+import { Lru } from "../util/lru.js";
 import { TopKHeap } from "./top-k-heap.js";
 
 /** Where head words and tail clusters sit in the id space. */
@@ -95,9 +96,14 @@ export interface PrefixRanges {
   count: Int32Array;
 }
 
+/** Prefixes whose ranges PrefixIndex keeps (~1 KB each on a 53-cluster layout). */
+const PREFIX_MEMO_SIZE = 4096;
+
 export class PrefixIndex {
   readonly head: WordGroup;
   readonly clusters: WordGroup[];
+  /** Recent prefixes' ranges: a keyboard asks for the same few prefixes over and over. */
+  private readonly recent = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
 
   private constructor(
     readonly layout: SoftmaxLayout,
@@ -144,19 +150,37 @@ export class PrefixIndex {
     return this.clusters.flatMap((g, c) => (g.alphabetical ? [] : [c]));
   }
 
+  /** The ranges of `prefix`; the object may be shared with other callers, so it must not be modified. */
   ranges(prefix: string): PrefixRanges {
+    let r = this.recent.get(prefix);
+    if (!r) {
+      r = this.computeRanges(prefix);
+      this.recent.set(prefix, r);
+    }
+    return r;
+  }
+
+  /**
+   * Words starting with `prefix` are a sub-run of those starting with
+   * `prefix` minus its last code unit (memoized: keyboards type letter by
+   * letter), so each group is searched within its parent's run, and groups
+   * with no parent match are skipped.
+   */
+  private computeRanges(prefix: string): PrefixRanges {
     const C = this.layout.clusterCount;
+    const parent = prefix === "" ? null : this.ranges(prefix.slice(0, -1));
     const lo = new Int32Array(C);
     const hi = new Int32Array(C);
     const count = new Int32Array(C);
     for (let c = 0; c < C; c++) {
       const g = this.clusters[c]!;
-      const [a, b] = prefixRun(this.vocab, g.byWord, prefix);
+      if (parent && parent.lo[c] === parent.hi[c]) continue;
+      const [a, b] = prefixRun(this.vocab, g.byWord, prefix, parent?.lo[c] ?? 0, parent?.hi[c] ?? g.byWord.length);
       lo[c] = a;
       hi[c] = b;
       count[c] = g.suggestCum[b]! - g.suggestCum[a]!;
     }
-    const [headLo, headHi] = prefixRun(this.vocab, this.head.byWord, prefix);
+    const [headLo, headHi] = prefixRun(this.vocab, this.head.byWord, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
     const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
     return { prefix, headLo, headHi, headCount, lo, hi, count };
   }
@@ -182,20 +206,23 @@ function firstDescent(vocab: readonly string[], start: number, end: number): num
   return -1;
 }
 
-/** Positions [lo, hi) of byWord whose words start with `prefix` (byWord is in word order). */
-function prefixRun(vocab: readonly string[], byWord: Int32Array, prefix: string): [number, number] {
-  if (prefix === "") return [0, byWord.length];
+/**
+ * Positions [lo, hi) of byWord whose words start with `prefix`, searched
+ * within [from, to), which must contain them all (byWord is in word order).
+ */
+function prefixRun(vocab: readonly string[], byWord: Int32Array, prefix: string, from: number, to: number): [number, number] {
+  if (prefix === "") return [from, to];
   // lo: first word >= prefix. hi: first word after lo that does not start with prefix;
   // words starting with prefix are >= prefix and sort before every other word >= prefix.
-  let a = 0;
-  let b = byWord.length;
+  let a = from;
+  let b = to;
   while (a < b) {
     const m = (a + b) >> 1;
     if (vocab[byWord[m]!]! < prefix) a = m + 1;
     else b = m;
   }
   const lo = a;
-  b = byWord.length;
+  b = to;
   while (a < b) {
     const m = (a + b) >> 1;
     if (vocab[byWord[m]!]!.startsWith(prefix)) a = m + 1;
@@ -216,8 +243,8 @@ export interface TopK {
  * The exact lazy top-k of one row, as a planner the caller drives:
  *
  *     const row = new RowTopK(index, headRow, k, ranges);  // head words merged
- *     for (let c = row.nextCluster(); c !== null; c = row.nextCluster())
- *       row.supply(c, withinLogProbsOfCluster(c));
+ *     for (let cs = row.nextClusters(m); cs.length > 0; cs = row.nextClusters(m))
+ *       for (const c of cs) row.supply(c, withinLogProbsOfCluster(c));
  *     row.result();
  *
  * Clusters with a suggestable word for the prefix are visited by decreasing
@@ -226,12 +253,19 @@ export interface TopK {
  * the cluster unless one of its ids could win the tie (ids below the k-th
  * best's). The result equals sorting every suggestable word starting with the
  * prefix by (log-prob desc, id asc) and taking k.
+ *
+ * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
+ * bound as it stands: a row whose answer would take several sequential
+ * clusters then takes fewer rounds, at the price of clusters the first of
+ * them may make unnecessary. Extra clusters only add exact candidates, so the
+ * result is the same for every m.
  */
 export class RowTopK {
   private readonly heap: TopKHeap;
   private readonly order: Int32Array;
   private cursor = 0;
-  private pending = -1;
+  /** Clusters asked for and not supplied yet, in visiting order. */
+  private pending: number[] = [];
   private readonly visited: number[] = [];
 
   constructor(
@@ -258,31 +292,38 @@ export class RowTopK {
 
   /** The cluster whose within-cluster log-probs are needed next, or null when the top-k is final. */
   nextCluster(): number | null {
-    if (this.pending >= 0) return this.pending;
+    const next = this.nextClusters(1);
+    return next.length > 0 ? next[0]! : null;
+  }
+
+  /**
+   * The clusters to supply now: those asked for before and not supplied yet,
+   * topped up to `lookahead` with the next ones the bound still requires.
+   * Empty when the top-k is final. Stable until supply().
+   */
+  nextClusters(lookahead: number): readonly number[] {
     const { shortlist, clusterStart } = this.index.layout;
-    while (this.cursor < this.order.length) {
+    while (this.pending.length < lookahead && this.cursor < this.order.length) {
       const c = this.order[this.cursor]!;
       const bound = this.head[shortlist + c]!;
+      this.cursor++;
       if (this.heap.full) {
         const min = this.heap.minLogProb;
         if (bound < min) {
           this.cursor = this.order.length; // later clusters have bounds <= this one
           break;
         }
-        if (bound === min && this.heap.minId < clusterStart[c]!) {
-          this.cursor++; // its best word could at most tie, and would lose on id
-          continue;
-        }
+        if (bound === min && this.heap.minId < clusterStart[c]!) continue; // its best word could at most tie, and would lose on id
       }
-      this.pending = c;
-      return c;
+      this.pending.push(c);
     }
-    return null;
+    return this.pending;
   }
 
-  /** Merges cluster c's within-cluster log-probs (length clusterSize(c), <= 0); c must be nextCluster(). */
+  /** Merges cluster c's within-cluster log-probs (length clusterSize(c), <= 0); c must be one of nextClusters(). */
   supply(c: number, within: Float32Array): void {
-    if (c !== this.pending) throw new Error(`supplied cluster ${c}, but the planner asked for ${this.pending < 0 ? "none" : this.pending}`);
+    const at = this.pending.indexOf(c);
+    if (at < 0) throw new Error(`supplied cluster ${c}, but the planner asked for ${this.pending.length === 0 ? "none" : this.pending.join(", ")}`);
     const { layout, suggestable } = this.index;
     const start = layout.clusterStart[c]!;
     if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
@@ -293,8 +334,7 @@ export class RowTopK {
       if (suggestable[id]) this.heap.offer(bound + within[id - start]!, id);
     }
     this.visited.push(c);
-    this.pending = -1;
-    this.cursor++;
+    this.pending.splice(at, 1);
   }
 
   /** Clusters supplied so far, in order. */
@@ -318,18 +358,18 @@ export interface ClusterCall {
 }
 
 /**
- * Round r of a batch: for every row still needing a cluster, the one it needs
- * next, grouped into one call per cluster (ascending cluster). Empty when every
- * row is final.
+ * Round r of a batch: for every row still needing clusters, the (up to
+ * `lookahead`) ones it needs next, grouped into one call per cluster
+ * (ascending cluster). Empty when every row is final.
  */
-export function planRound(rows: readonly RowTopK[]): ClusterCall[] {
+export function planRound(rows: readonly RowTopK[], lookahead = 1): ClusterCall[] {
   const byCluster = new Map<number, number[]>();
   rows.forEach((row, i) => {
-    const c = row.nextCluster();
-    if (c === null) return;
-    const list = byCluster.get(c);
-    if (list) list.push(i);
-    else byCluster.set(c, [i]);
+    for (const c of row.nextClusters(lookahead)) {
+      const list = byCluster.get(c);
+      if (list) list.push(i);
+      else byCluster.set(c, [i]);
+    }
   });
   return [...byCluster.entries()].sort((a, b) => a[0] - b[0]).map(([cluster, r]) => ({ cluster, rows: Int32Array.from(r) }));
 }
@@ -346,9 +386,14 @@ export function supplyCall(rows: readonly RowTopK[], call: ClusterCall, logProbs
 export type EvaluateCluster = (cluster: number, rows: Int32Array) => Promise<Float32Array> | Float32Array;
 
 /** Runs rounds until every row is final; the calls of one round run concurrently. Returns the number of rounds. */
-export async function runRounds(layout: SoftmaxLayout, rows: readonly RowTopK[], evaluate: EvaluateCluster): Promise<number> {
+export async function runRounds(
+  layout: SoftmaxLayout,
+  rows: readonly RowTopK[],
+  evaluate: EvaluateCluster,
+  lookahead = 1,
+): Promise<number> {
   let rounds = 0;
-  for (let calls = planRound(rows); calls.length > 0; calls = planRound(rows)) {
+  for (let calls = planRound(rows, lookahead); calls.length > 0; calls = planRound(rows, lookahead)) {
     const outputs = await Promise.all(calls.map((call) => evaluate(call.cluster, call.rows)));
     calls.forEach((call, i) => supplyCall(rows, call, outputs[i]!, layout.clusterSize(call.cluster)));
     rounds++;
