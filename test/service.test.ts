@@ -34,6 +34,12 @@ t.test("lazy top-k equals the top-k of the full distribution (random contexts, p
   for (const seed of [1, 2, 3]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0 });
 });
 
+t.test("lookahead 1 (one cluster per row per round) answers the same as the default", async (t) => {
+  const h = await startService(bundle, { TAIL_LOOKAHEAD: "1" });
+  t.teardown(() => h.service.close());
+  await checkLazyTopK(t, h, ref, { seed: 4, contexts: 20, maxWords: 30, tol: 0 });
+});
+
 t.test("context windows: the last maxContextTokens tokens, as the reference truncates", async (t) => {
   const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "6" });
   t.teardown(() => h.service.close());
