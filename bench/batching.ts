@@ -14,6 +14,8 @@
  * same context sequence (same seed) on a fresh server, so every request
  * needs an encoder row.
  *
+ * First, the raw ORT encoder alone on cold contexts at batch on and 1 (the
+ * ceiling of what batching can give on this machine).
  * Reported: req/s, p50/p99, errors/non-2xx, the mean encoder batch the
  * service formed (its own /metrics), the on/off ratio at each connection
  * count, and the ratio of the best throughput each setting reached with
@@ -23,8 +25,10 @@
 import path from "node:path";
 
 import { loadConfig } from "../src/config.js";
+import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/model/bundle.js";
 import { Args } from "./lib/args.js";
+import { encoderRate, type EncoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
 import { checkBuilt, scrape, serviceFigures, startChild } from "./lib/server.js";
@@ -39,10 +43,11 @@ const args = new Args(
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
     duration: { def: "10", help: "measured seconds per setting and connection count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
-    connections: { def: "16,64,256", help: "connection counts to sweep" },
+    connections: { def: "4,16,64,256", help: "connection counts to sweep" },
     "max-batch-size": { def: "64", help: "MAX_BATCH_SIZE of the 'on' setting ('off' is 1)" },
     "p99-budget-ms": { def: "50", help: "the p99 latency budget both settings are compared at" },
     "server-env": { def: "", help: "extra server configuration for both settings, KEY=VALUE,..." },
+    "encoder-seconds": { def: "5", help: "seconds of each raw encoder measurement, batch on and 1 (0 skips them)" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
     seed: { def: "1", help: "seed for the contexts" },
     timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
@@ -73,6 +78,27 @@ async function main(): Promise<void> {
   console.log(
     `batching: ${bundle.manifest.name} (${bundle.manifest.model.layout}, V=${bundle.vocab.length}); on = MAX_BATCH_SIZE=${onSize}, off = MAX_BATCH_SIZE=1; WORKERS=${base.workers} THREADS_PER_WORKER=${base.threadsPerWorker} MAX_QUEUE_DELAY_MS=${base.maxQueueDelayMs} QUEUE_BOUND=${base.queueBound} REQUEST_TIMEOUT_MS=${base.requestTimeoutMs}`,
   );
+  // The ceiling of what batching can give here: the raw ORT encoder (no
+  // service, no HTTP) on the same kind of contexts at batch `onSize` vs 1.
+  const encSeconds = args.number("encoder-seconds", 0, 600);
+  const raw: Record<string, EncoderRate> = {};
+  if (encSeconds > 0) {
+    const src = new ColdContexts(docs, seed + 1000);
+    const n = Math.min(src.available, Math.max(onSize * base.workers * 8, 1024));
+    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), base.maxContextTokens));
+    for (const [name, batch] of [["on", onSize], ["off", 1]] as const) {
+      raw[name] = await encoderRate(bundle, windows, {
+        workers: base.workers,
+        threadsPerWorker: base.threadsPerWorker,
+        batch,
+        seconds: encSeconds,
+        executionProviders: base.executionProviders,
+      });
+    }
+    console.log(
+      `raw ORT encoder (encoder_head.onnx alone, ${base.workers} worker(s) x ${base.threadsPerWorker} thread(s)): batch ${onSize} ${num(raw.on!.rowsPerSec)} rows/s, batch 1 ${num(raw.off!.rowsPerSec)} rows/s: ${ratio(raw.on!.rowsPerSec / raw.off!.rowsPerSec)}, the most batching can give on this machine`,
+    );
+  }
   console.log(`load: cold contexts, autocannon closed loop, connections ${connections.join("/")}, ${warmup} s warm-up + ${seconds} s measured each, 127.0.0.1`);
 
   interface Run {
@@ -144,6 +170,7 @@ async function main(): Promise<void> {
     model: { dir: bundle.dir, name: bundle.manifest.name, layout: bundle.manifest.model.layout, vocabSize: bundle.vocab.length },
     server: { script: args.string("server"), settings, config: base },
     settings: { seconds, warmup, connections, onMaxBatchSize: onSize, p99BudgetMs: budget, seed, text: args.string("text") },
+    rawEncoder: encSeconds > 0 ? { on: raw.on, off: raw.off, ratio: raw.on!.rowsPerSec / raw.off!.rowsPerSec } : null,
     runs,
     bestWithinBudget: { on, off, ratio: Number.isFinite(budgetRatio) ? budgetRatio : null },
     targets: [{ name: `on >= 3x off at p99 <= ${budget} ms`, value: Number.isFinite(budgetRatio) ? budgetRatio : null, threshold: 3, met: budgetRatio >= 3 }],
