@@ -47,7 +47,9 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { loadConfig } from "../src/config.js";
-import { PrefixIndex, RowTopK, SoftmaxLayout, gatherRows, runRounds, type PrefixRanges, type TopK } from "../src/model/adaptive-softmax.js";
+import { RowTopK, gatherRows, runRounds, type TopK } from "../src/model/lazy-top-k.js";
+import { PrefixIndex, type PrefixRanges } from "../src/model/prefix-index.js";
+import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 import { loadBundle } from "../src/model/bundle.js";
 import { packRows } from "../src/model/encoder-batch.js";
 import { ModelGraphs } from "../src/model/ort-graphs.js";

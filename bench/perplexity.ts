@@ -23,7 +23,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { SoftmaxLayout } from "../src/model/adaptive-softmax.js";
+import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 import { loadBundle } from "../src/model/bundle.js";
 import type { Bundle } from "../src/model/bundle-types.js";
 import { ModelGraphs } from "../src/model/ort-graphs.js";

@@ -6,17 +6,10 @@
  */
 import t from "tap";
 
-import {
-  PrefixIndex,
-  RowTopK,
-  SoftmaxLayout,
-  clustersForWords,
-  gatherRows,
-  planRound,
-  planScoring,
-  runRounds,
-  scoreWords,
-} from "../src/model/adaptive-softmax.js";
+import { RowTopK, gatherRows, planRound, runRounds } from "../src/model/lazy-top-k.js";
+import { PrefixIndex } from "../src/model/prefix-index.js";
+import { clustersForWords, planScoring, scoreWords } from "../src/model/scoring.js";
+import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 
 /** mulberry32: a small seeded PRNG, so a failure reproduces. */
 function rng(seed: number): () => number {

@@ -6,16 +6,10 @@
  */
 import t from "tap";
 
-import {
-  PrefixIndex,
-  RowTopK,
-  SoftmaxLayout,
-  gatherRows,
-  planScoring,
-  runRounds,
-  scoreWords,
-  type ClusterCall,
-} from "../src/model/adaptive-softmax.js";
+import { RowTopK, gatherRows, runRounds, type ClusterCall } from "../src/model/lazy-top-k.js";
+import { PrefixIndex } from "../src/model/prefix-index.js";
+import { planScoring, scoreWords } from "../src/model/scoring.js";
+import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 import { loadBundle } from "../src/model/bundle.js";
 import { packRows } from "../src/model/encoder-batch.js";
 import { ModelGraphs, type EncoderOutput } from "../src/model/ort-graphs.js";

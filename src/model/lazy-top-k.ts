@@ -1,0 +1,185 @@
+/**
+ * The exact lazy top-k (docs/DESIGN.md section 1): a per-row planner that
+ * asks for tail clusters by decreasing bound, and the batch rounds that feed
+ * it. Pure typed-array code, no I/O, no ONNX (the caller evaluates clusters).
+ */
+import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
+import type { SoftmaxLayout } from "./softmax-layout.js";
+import { TopKHeap } from "./top-k-heap.js";
+
+export interface TopK {
+  ids: Int32Array;
+  logProbs: Float64Array;
+}
+
+/**
+ * The exact lazy top-k of one row, as a planner the caller drives:
+ *
+ *     const row = new RowTopK(index, headRow, k, ranges);  // head words merged
+ *     for (let cs = row.nextClusters(m); cs.length > 0; cs = row.nextClusters(m))
+ *       for (const c of cs) row.supply(c, withinLogProbsOfCluster(c));
+ *     row.result();
+ *
+ * Clusters with a suggestable word for the prefix are visited by decreasing
+ * head[shortlist + c] (then lower index). A visit stops when the heap is full
+ * and the cluster's bound is below the k-th best; on an exact tie it skips
+ * the cluster unless one of its ids could win the tie (ids below the k-th
+ * best's). The result equals sorting every suggestable word starting with the
+ * prefix by (log-prob desc, id asc) and taking k.
+ *
+ * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
+ * bound as it stands: a row whose answer would take several sequential
+ * clusters then takes fewer rounds, at the price of clusters the first of
+ * them may make unnecessary. Extra clusters only add exact candidates, so the
+ * result is the same for every m.
+ */
+export class RowTopK {
+  private readonly heap: TopKHeap;
+  private readonly order: Int32Array;
+  private cursor = 0;
+  /** Clusters asked for and not supplied yet, in visiting order. */
+  private pending: number[] = [];
+  private readonly visited: number[] = [];
+
+  constructor(
+    private readonly index: PrefixIndex,
+    /** This row's head log-probs, length headSize (a subarray of a batch is fine). */
+    private readonly head: Float32Array,
+    k: number,
+    private readonly ranges: PrefixRanges,
+  ) {
+    const { layout, suggestable } = index;
+    if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
+    this.heap = new TopKHeap(k);
+    const byWord = index.head.byWord;
+    for (let p = ranges.headLo; p < ranges.headHi; p++) {
+      const id = byWord[p]!;
+      if (suggestable[id]) this.heap.offer(head[id]!, id);
+    }
+    const candidates: number[] = [];
+    for (let c = 0; c < layout.clusterCount; c++) if (ranges.count[c]! > 0) candidates.push(c);
+    const sl = layout.shortlist;
+    candidates.sort((a, b) => head[sl + b]! - head[sl + a]! || a - b);
+    this.order = Int32Array.from(candidates);
+  }
+
+  /** The cluster whose within-cluster log-probs are needed next, or null when the top-k is final. */
+  nextCluster(): number | null {
+    const next = this.nextClusters(1);
+    return next.length > 0 ? next[0]! : null;
+  }
+
+  /**
+   * The clusters to supply now: those asked for before and not supplied yet,
+   * topped up to `lookahead` with the next ones the bound still requires.
+   * Empty when the top-k is final. Stable until supply().
+   */
+  nextClusters(lookahead: number): readonly number[] {
+    const { shortlist, clusterStart } = this.index.layout;
+    while (this.pending.length < lookahead && this.cursor < this.order.length) {
+      const c = this.order[this.cursor]!;
+      const bound = this.head[shortlist + c]!;
+      this.cursor++;
+      if (this.heap.full) {
+        const min = this.heap.minLogProb;
+        if (bound < min) {
+          this.cursor = this.order.length; // later clusters have bounds <= this one
+          break;
+        }
+        if (bound === min && this.heap.minId < clusterStart[c]!) continue; // its best word could at most tie, and would lose on id
+      }
+      this.pending.push(c);
+    }
+    return this.pending;
+  }
+
+  /** Merges cluster c's within-cluster log-probs (length clusterSize(c), <= 0); c must be one of nextClusters(). */
+  supply(c: number, within: Float32Array): void {
+    const at = this.pending.indexOf(c);
+    if (at < 0) throw new Error(`supplied cluster ${c}, but the planner asked for ${this.pending.length === 0 ? "none" : this.pending.join(", ")}`);
+    const { layout, suggestable } = this.index;
+    const start = layout.clusterStart[c]!;
+    if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
+    const bound = this.head[layout.shortlist + c]!;
+    const byWord = this.index.clusters[c]!.byWord;
+    for (let p = this.ranges.lo[c]!, hi = this.ranges.hi[c]!; p < hi; p++) {
+      const id = byWord[p]!;
+      if (suggestable[id]) this.heap.offer(bound + within[id - start]!, id);
+    }
+    this.visited.push(c);
+    this.pending.splice(at, 1);
+  }
+
+  /** Clusters supplied so far, in order. */
+  get evaluated(): readonly number[] {
+    return this.visited;
+  }
+
+  /** The current top-k, best first: the final answer once nextCluster() returned null. */
+  result(): TopK {
+    return this.heap.sorted();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Batches: tails evaluated in rounds
+
+/** One batched tail call: cluster c for these rows (indices into the batch, ascending). */
+export interface ClusterCall {
+  cluster: number;
+  rows: Int32Array;
+}
+
+/**
+ * Round r of a batch: for every row still needing clusters, the (up to
+ * `lookahead`) ones it needs next, grouped into one call per cluster
+ * (ascending cluster). Empty when every row is final.
+ */
+export function planRound(rows: readonly RowTopK[], lookahead = 1): ClusterCall[] {
+  const byCluster = new Map<number, number[]>();
+  rows.forEach((row, i) => {
+    for (const c of row.nextClusters(lookahead)) {
+      const list = byCluster.get(c);
+      if (list) list.push(i);
+      else byCluster.set(c, [i]);
+    }
+  });
+  return [...byCluster.entries()].sort((a, b) => a[0] - b[0]).map(([cluster, r]) => ({ cluster, rows: Int32Array.from(r) }));
+}
+
+/** Hands a call's output, [call.rows.length, clusterSize] row-major, to its rows' planners. */
+export function supplyCall(rows: readonly RowTopK[], call: ClusterCall, logProbs: Float32Array, clusterSize: number): void {
+  if (logProbs.length !== call.rows.length * clusterSize) {
+    throw new RangeError(`cluster ${call.cluster}: expected ${call.rows.length} x ${clusterSize} log-probs, got ${logProbs.length}`);
+  }
+  call.rows.forEach((r, j) => rows[r]!.supply(call.cluster, logProbs.subarray(j * clusterSize, (j + 1) * clusterSize)));
+}
+
+/** Evaluates cluster `cluster` for the given batch rows: returns [rows.length, clusterSize] row-major. */
+export type EvaluateCluster = (cluster: number, rows: Int32Array) => Promise<Float32Array> | Float32Array;
+
+/** Runs rounds until every row is final; the calls of one round run concurrently. Returns the number of rounds. */
+export async function runRounds(
+  layout: SoftmaxLayout,
+  rows: readonly RowTopK[],
+  evaluate: EvaluateCluster,
+  lookahead = 1,
+): Promise<number> {
+  let rounds = 0;
+  for (let calls = planRound(rows, lookahead); calls.length > 0; calls = planRound(rows, lookahead)) {
+    const outputs = await Promise.all(calls.map((call) => evaluate(call.cluster, call.rows)));
+    calls.forEach((call, i) => supplyCall(rows, call, outputs[i]!, layout.clusterSize(call.cluster)));
+    rounds++;
+  }
+  return rounds;
+}
+
+/** Copies the given rows of a row-major [*, dim] matrix into a new [rows.length, dim] matrix. */
+export function gatherRows(matrix: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j]!;
+    out.set(matrix.subarray(r * dim, (r + 1) * dim), j * dim);
+  }
+  return out;
+}

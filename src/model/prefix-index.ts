@@ -1,0 +1,173 @@
+/**
+ * Prefix completion (docs/DESIGN.md section 1): per prefix, the run of words
+ * starting with it in the head and in each cluster. Pure, no I/O.
+ */
+import { Lru } from "../util/lru.js";
+import type { SoftmaxLayout } from "./softmax-layout.js";
+
+/**
+ * The words of the head, or of one cluster, in word order (JavaScript string
+ * comparison, i.e. UTF-16 code units), so that the words starting with a prefix
+ * are one run of positions found by binary search.
+ */
+export interface WordGroup {
+  start: number;
+  end: number;
+  /** byWord[p] is the id at position p. */
+  byWord: Int32Array;
+  /** The layout already stores this group in word order: byWord[p] === start + p. */
+  alphabetical: boolean;
+  /** suggestCum[p]: how many of byWord[0..p) are suggestable (length n + 1). */
+  suggestCum: Int32Array;
+}
+
+/**
+ * For one prefix: per group, the positions [lo, hi) of the words starting with
+ * it, and how many of those are suggestable. For an alphabetical cluster
+ * (keyboard layout) the ids are the contiguous range [start + lo, start + hi).
+ */
+export interface PrefixRanges {
+  prefix: string;
+  headLo: number;
+  headHi: number;
+  headCount: number;
+  lo: Int32Array;
+  hi: Int32Array;
+  /** Suggestable words in range; a cluster with 0 is never evaluated. */
+  count: Int32Array;
+}
+
+/** Prefixes whose ranges PrefixIndex keeps (~1 KB each on a 53-cluster layout). */
+const PREFIX_MEMO_SIZE = 4096;
+
+export class PrefixIndex {
+  readonly head: WordGroup;
+  readonly clusters: WordGroup[];
+  /** Recent prefixes' ranges: a keyboard asks for the same few prefixes over and over. */
+  private readonly recent = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
+
+  private constructor(
+    readonly layout: SoftmaxLayout,
+    readonly vocab: readonly string[],
+    /** suggestable[id] = 1 when the id may be returned by top-k. */
+    readonly suggestable: Uint8Array,
+  ) {
+    this.head = group(vocab, suggestable, 0, layout.shortlist);
+    this.clusters = Array.from({ length: layout.clusterCount }, (_, c) =>
+      group(vocab, suggestable, layout.clusterStart[c]!, layout.clusterEnd[c]!),
+    );
+  }
+
+  /**
+   * Builds the index. A cluster that is not stored in word order (a "paper"
+   * layout, or a vocabulary sorted by a different collation) still works through
+   * its own permutation; `requireAlphabetical` turns that into an error instead,
+   * for layouts that promise contiguous prefix ranges.
+   */
+  static build(
+    layout: SoftmaxLayout,
+    vocab: readonly string[],
+    suggestable: Uint8Array,
+    options: { requireAlphabetical?: boolean } = {},
+  ): PrefixIndex {
+    if (vocab.length !== layout.vocabSize) throw new RangeError(`vocabulary has ${vocab.length} words, layout ${layout.vocabSize}`);
+    if (suggestable.length !== layout.vocabSize) throw new RangeError(`suggestable mask has ${suggestable.length} entries, layout ${layout.vocabSize}`);
+    const index = new PrefixIndex(layout, vocab, suggestable);
+    if (options.requireAlphabetical) {
+      index.clusters.forEach((g, c) => {
+        if (!g.alphabetical) {
+          const p = firstDescent(vocab, g.start, g.end);
+          throw new RangeError(
+            `cluster ${c} [${g.start}, ${g.end}) is not in word order: id ${p} "${vocab[p]}" sorts after id ${p + 1} "${vocab[p + 1]}"`,
+          );
+        }
+      });
+    }
+    return index;
+  }
+
+  /** Clusters that needed a permutation because the layout does not store them in word order. */
+  get nonAlphabeticalClusters(): number[] {
+    return this.clusters.flatMap((g, c) => (g.alphabetical ? [] : [c]));
+  }
+
+  /** The ranges of `prefix`; the object may be shared with other callers, so it must not be modified. */
+  ranges(prefix: string): PrefixRanges {
+    let r = this.recent.get(prefix);
+    if (!r) {
+      r = this.computeRanges(prefix);
+      this.recent.set(prefix, r);
+    }
+    return r;
+  }
+
+  /**
+   * Words starting with `prefix` are a sub-run of those starting with
+   * `prefix` minus its last code unit (memoized: keyboards type letter by
+   * letter), so each group is searched within its parent's run, and groups
+   * with no parent match are skipped.
+   */
+  private computeRanges(prefix: string): PrefixRanges {
+    const C = this.layout.clusterCount;
+    const parent = prefix === "" ? null : this.ranges(prefix.slice(0, -1));
+    const lo = new Int32Array(C);
+    const hi = new Int32Array(C);
+    const count = new Int32Array(C);
+    for (let c = 0; c < C; c++) {
+      const g = this.clusters[c]!;
+      if (parent && parent.lo[c] === parent.hi[c]) continue;
+      const [a, b] = prefixRun(this.vocab, g.byWord, prefix, parent?.lo[c] ?? 0, parent?.hi[c] ?? g.byWord.length);
+      lo[c] = a;
+      hi[c] = b;
+      count[c] = g.suggestCum[b]! - g.suggestCum[a]!;
+    }
+    const [headLo, headHi] = prefixRun(this.vocab, this.head.byWord, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
+    const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
+    return { prefix, headLo, headHi, headCount, lo, hi, count };
+  }
+}
+
+function group(vocab: readonly string[], suggestable: Uint8Array, start: number, end: number): WordGroup {
+  const n = end - start;
+  const alphabetical = firstDescent(vocab, start, end) < 0;
+  const byWord = Int32Array.from({ length: n }, (_, p) => start + p);
+  if (!alphabetical) byWord.sort((a, b) => compare(vocab[a]!, vocab[b]!) || a - b);
+  const suggestCum = new Int32Array(n + 1);
+  for (let p = 0; p < n; p++) suggestCum[p + 1] = suggestCum[p]! + suggestable[byWord[p]!]!;
+  return { start, end, byWord, alphabetical, suggestCum };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** First id p in [start, end - 1) with vocab[p] > vocab[p + 1], or -1 when sorted. */
+function firstDescent(vocab: readonly string[], start: number, end: number): number {
+  for (let p = start; p + 1 < end; p++) if (vocab[p]! > vocab[p + 1]!) return p;
+  return -1;
+}
+
+/**
+ * Positions [lo, hi) of byWord whose words start with `prefix`, searched
+ * within [from, to), which must contain them all (byWord is in word order).
+ */
+function prefixRun(vocab: readonly string[], byWord: Int32Array, prefix: string, from: number, to: number): [number, number] {
+  if (prefix === "") return [from, to];
+  // lo: first word >= prefix. hi: first word after lo that does not start with prefix;
+  // words starting with prefix are >= prefix and sort before every other word >= prefix.
+  let a = from;
+  let b = to;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (vocab[byWord[m]!]! < prefix) a = m + 1;
+    else b = m;
+  }
+  const lo = a;
+  b = to;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (vocab[byWord[m]!]!.startsWith(prefix)) a = m + 1;
+    else b = m;
+  }
+  return [lo, a];
+}
