@@ -4,8 +4,11 @@
  * (its smoothed 3-gram predictor over a db text2ngram built from the TRAINING
  * split, through bench/presage/driver.cpp), side by side in one run, with the
  * same protocol (bench/ksr/simulate.ts), the same documents of the TEST split
- * and the same k. Queries are sent one at a time (a single typist), so the
- * latency per query is the round trip of one request on an idle system:
+ * and the same k. One pass serves every k: a real query asks for max(ks)
+ * suggestions, each k reads its first k, and a document never asks the same
+ * (context, prefix) twice (runKs). Queries are sent one at a time (a single
+ * typist; --concurrency for more), so the latency per query is the round
+ * trip of one request on an idle system:
  * HTTP on loopback for the service, a pipe to the driver process for presage
  * (the driver also reports the time inside Presage::predict()).
  *
@@ -46,7 +49,6 @@ const args = new Args(
     env: { def: "", help: "extra service env, KEY=VALUE,..." },
     out: { def: "bench/out/ksr.json", help: "result file" },
     "plot-data": { def: "bench/out/ksr", help: "folder for the gnuplot data files" },
-    "cdf-k": { def: "3", help: "k whose per-query latencies go to the latency plot" },
   },
   USAGE,
 );
@@ -56,7 +58,8 @@ const systems = args.list("systems");
 for (const s of systems) if (s !== "service" && s !== "presage") fail(`--systems: unknown system "${s}"`);
 const contextChars = args.int("context-chars", 0, 4000);
 const nDocs = args.int("docs", 0);
-const cdfK = args.int("cdf-k", 1, 5);
+/** Every real query asks for this many suggestions (runKs). */
+const maxK = Math.max(...ks);
 const modelDir = args.string("model");
 const allDocs = readTestDocs(args.string("text"));
 const select = args.string("select");
@@ -113,34 +116,52 @@ interface KRun {
   seconds: number;
 }
 
-/** Simulates every document with k; `predictors[w]` serves worker w (--concurrency workers take documents in turn). */
-async function runK(k: number, predictors: readonly Predictor[], lat: number[]): Promise<Omit<KRun, "latencyMs">> {
+/**
+ * Simulates every document for every k in one pass. A real query asks for
+ * max(ks) suggestions and every k reads its first k of them (both systems rank
+ * their suggestions and return the best ones first, so that is the top-k
+ * answer); within a document, a (context, prefix) already asked is not asked
+ * again, for any k. `predictors[w]` serves worker w (--concurrency workers
+ * take documents in turn). Returns one result per k, in ks order.
+ */
+async function runKs(predictors: readonly Predictor[], lat: number[]): Promise<Omit<KRun, "latencyMs">[]> {
   const t0 = performance.now();
-  let totals = emptyResult();
+  const totals = ks.map(() => emptyResult());
   let next = 0;
   let d = 0;
   let lastReport = performance.now();
   const worker = async (predict: Predictor) => {
     while (next < docs.length) {
       const doc = docs[next++]!;
-      totals = addResults(totals, await simulateText(doc, predict, { k, contextChars }));
+      const asked = new Map<string, Promise<readonly string[]>>();
+      const shared: Predictor = (q) => {
+        const key = `${q.context}\u0000${q.prefix}`;
+        let got = asked.get(key);
+        if (!got) asked.set(key, (got = Promise.resolve(predict({ ...q, k: maxK }))));
+        return got;
+      };
+      for (const [i, k] of ks.entries()) totals[i] = addResults(totals[i]!, await simulateText(doc, shared, { k, contextChars }));
       d++;
       if (performance.now() - lastReport > 30_000) {
         lastReport = performance.now();
-        process.stderr.write(`  k=${k}: ${d}/${docs.length} documents, ${lat.length} queries, ${((lastReport - t0) / 1000).toFixed(0)} s\n`);
+        process.stderr.write(`  ${d}/${docs.length} documents, ${lat.length} queries, ${((lastReport - t0) / 1000).toFixed(0)} s\n`);
       }
     }
   };
   await Promise.all(predictors.map(worker));
-  return {
-    k,
-    ksr: ksr(totals),
-    hitTop1: totals.hitTop1 / totals.words,
-    hitTop3: k >= 3 ? totals.hitTop3 / totals.words : null,
-    hitTopK: totals.hitTopK / totals.words,
-    totals,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const seconds = (performance.now() - t0) / 1000;
+  return ks.map((k, i) => {
+    const t = totals[i]!;
+    return {
+      k,
+      ksr: ksr(t),
+      hitTop1: t.hitTop1 / t.words,
+      hitTop3: k >= 3 ? t.hitTop3 / t.words : null,
+      hitTopK: t.hitTopK / t.words,
+      totals: t,
+      seconds,
+    };
+  });
 }
 
 function timed(inner: (q: Parameters<Predictor>[0]) => Promise<readonly string[]>, lat: number[]): Predictor {
@@ -227,50 +248,35 @@ function tailLatency(before: Scrape, after: Scrape): TailRow[] {
   return rows;
 }
 
-/**
- * One fresh service per k, so that no k runs on a context-state cache warmed
- * by the previous k's queries (the same documents): every k starts cold.
- * The per-cluster tail latency is the --cdf-k run's.
- */
+/** One service for the whole run (max(ks) suggestions per query, see runKs); tail latency and cache figures over all of it. */
 async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailRow[]; cache: Record<string, number> }> {
   const script = checkBuilt("dist/main.js");
-  const runs: KRun[] = [];
-  let cdf: number[] = [];
-  let tails: TailRow[] = [];
-  let cache: Record<string, number> = {};
-  for (const k of ks) {
-    const server = await startChild({ name: `ksr-service-k${k}`, script, env: { MODEL_DIR: modelDir, GRPC_PORT: "0", LOG_LEVEL: "warn", ...args.env("env") } });
-    try {
-      const predictOnce = async (q: { context: string; prefix: string; k: number }): Promise<readonly string[]> => {
-        const res = await fetch(`${server.url}/v1/predict`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(q),
-        });
-        const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
-        if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
-        return body.predictions.map((p) => p.word);
-      };
-      // Warm-up (not counted): the first requests load lazy paths.
-      for (let i = 0; i < 20; i++) await predictOnce({ context: "the ", prefix: i % 2 ? "" : "a", k: 3 });
-      const before = await scrape(server.url);
-      const lat: number[] = [];
-      const r = await runK(k, Array.from({ length: concurrency }, () => timed(predictOnce, lat)), lat);
-      runs.push({ ...r, latencyMs: latency(lat) });
-      const after = await scrape(server.url);
-      if (k === cdfK || tails.length === 0) {
-        if (k === cdfK) cdf = lat;
-        tails = tailLatency(before, after);
-        const d = (result: string) =>
-          (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
-        cache = { k, hit: d("hit"), extend: d("extend"), miss: d("miss") };
-      }
-      process.stderr.write(`service  k=${k}: KSR ${pct(r.ksr)}, ${r.totals.queries} queries in ${r.seconds.toFixed(1)} s\n`);
-    } finally {
-      await server.stop();
-    }
+  const server = await startChild({ name: "ksr-service", script, env: { MODEL_DIR: modelDir, GRPC_PORT: "0", LOG_LEVEL: "warn", ...args.env("env") } });
+  try {
+    const predictOnce = async (q: { context: string; prefix: string; k: number }): Promise<readonly string[]> => {
+      const res = await fetch(`${server.url}/v1/predict`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(q),
+      });
+      const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
+      if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
+      return body.predictions.map((p) => p.word);
+    };
+    // Warm-up (not counted): the first requests load lazy paths.
+    for (let i = 0; i < 20; i++) await predictOnce({ context: "the ", prefix: i % 2 ? "" : "a", k: 3 });
+    const before = await scrape(server.url);
+    const lat: number[] = [];
+    const runs = (await runKs(Array.from({ length: concurrency }, () => timed(predictOnce, lat)), lat)).map((r) => ({ ...r, latencyMs: latency(lat) }));
+    const after = await scrape(server.url);
+    const d = (result: string) =>
+      (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
+    for (const r of runs) process.stderr.write(`service  k=${r.k}: KSR ${pct(r.ksr)}\n`);
+    process.stderr.write(`service: ${lat.length} queries in ${runs[0]!.seconds.toFixed(1)} s\n`);
+    return { runs, cdf: lat, tails: tailLatency(before, after), cache: { hit: d("hit"), extend: d("extend"), miss: d("miss") } };
+  } finally {
+    await server.stop();
   }
-  return { runs, cdf, tails, cache };
 }
 
 // ---------------------------------------------------------------------------
@@ -320,38 +326,33 @@ async function runPresage(): Promise<{ runs: KRun[]; cdf: number[] }> {
   const template = readFileSync(path.resolve(REPO_ROOT, args.string("presage-config")), "utf8");
   const configDir = path.join(OUT_DIR, "presage");
   mkdirSync(configDir, { recursive: true });
-  const runs: KRun[] = [];
-  let cdf: number[] = [];
-  for (const k of ks) {
-    const config = path.join(configDir, `presage-k${k}.xml`);
-    writeFileSync(config, template.replaceAll("@DBFILENAME@", db).replaceAll("@SUGGESTIONS@", String(k)));
-    const drivers = Array.from({ length: concurrency }, () => new PresageDriver(driver, config));
-    try {
-      for (const p of drivers) {
-        const ready = await p.next();
-        if (ready.ready !== true || ready.suggestions !== String(k) || ready.predictors !== "NgramPredictor") {
-          throw new Error(`presage loaded an unexpected configuration: ${JSON.stringify(ready)}`);
-        }
-        for (let i = 0; i < 20; i++) await p.query("the ", i % 2 ? "" : "a"); // warm-up, not counted
+  const config = path.join(configDir, `presage-k${maxK}.xml`);
+  writeFileSync(config, template.replaceAll("@DBFILENAME@", db).replaceAll("@SUGGESTIONS@", String(maxK)));
+  const drivers = Array.from({ length: concurrency }, () => new PresageDriver(driver, config));
+  try {
+    for (const p of drivers) {
+      const ready = await p.next();
+      if (ready.ready !== true || ready.suggestions !== String(maxK) || ready.predictors !== "NgramPredictor") {
+        throw new Error(`presage loaded an unexpected configuration: ${JSON.stringify(ready)}`);
       }
-      const lat: number[] = [];
-      const inner: number[] = [];
-      const predictors = drivers.map((p) =>
-        timed(async (q: { context: string; prefix: string }) => {
-          const a = await p.query(q.context, q.prefix);
-          inner.push(a.us / 1000);
-          return a.suggestions;
-        }, lat),
-      );
-      const r = await runK(k, predictors, lat);
-      runs.push({ ...r, latencyMs: latency(lat), predictMs: latency(inner) });
-      if (k === cdfK) cdf = lat;
-      process.stderr.write(`presage  k=${k}: KSR ${pct(r.ksr)}, ${r.totals.queries} queries in ${r.seconds.toFixed(1)} s\n`);
-    } finally {
-      await Promise.all(drivers.map((p) => p.close()));
+      for (let i = 0; i < 20; i++) await p.query("the ", i % 2 ? "" : "a"); // warm-up, not counted
     }
+    const lat: number[] = [];
+    const inner: number[] = [];
+    const predictors = drivers.map((p) =>
+      timed(async (q: { context: string; prefix: string }) => {
+        const a = await p.query(q.context, q.prefix);
+        inner.push(a.us / 1000);
+        return a.suggestions;
+      }, lat),
+    );
+    const runs = (await runKs(predictors, lat)).map((r) => ({ ...r, latencyMs: latency(lat), predictMs: latency(inner) }));
+    for (const r of runs) process.stderr.write(`presage  k=${r.k}: KSR ${pct(r.ksr)}\n`);
+    process.stderr.write(`presage: ${lat.length} queries in ${runs[0]!.seconds.toFixed(1)} s\n`);
+    return { runs, cdf: lat };
+  } finally {
+    await Promise.all(drivers.map((p) => p.close()));
   }
-  return { runs, cdf };
 }
 
 // ---------------------------------------------------------------------------
@@ -408,9 +409,11 @@ const result = {
   contextChars,
   protocol:
     "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters",
-  service: service && { runs: service.runs, tailLatency: service.tails, cache: service.cache },
+  queriesSentAskFor: maxK,
+  service: service && { runs: service.runs, queriesSent: service.cdf.length, tailLatency: service.tails, cache: service.cache },
   presage: presage && {
     runs: presage.runs,
+    queriesSent: presage.cdf.length,
     db: args.string("presage-db"),
     config: args.string("presage-config"),
     note: "SmoothedNgramPredictor only (deltas 0.01 0.1 0.89) over text2ngram -n 1..3 -l of training/data/train.txt; text2ngram splits words at apostrophes",
@@ -457,7 +460,7 @@ writeFileSync(
 );
 const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
 const label = `model ${modelName}, ${which} test documents (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
-writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${cdfK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
+writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${maxK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
 
 // table
 const rows: string[][] = [];
@@ -478,7 +481,10 @@ for (const [name, runs] of [["service", service?.runs], ["presage", presage?.run
   }
 }
 process.stdout.write(`\nKSR on ${label}\n\n`);
-process.stdout.write(`${table(["system", "k", "KSR", "hit@1", "hit@3", "hit@k", "queries", "p50 ms", "p99 ms", "predict p50 ms"], rows)}\n`);
+process.stdout.write(`${table(["system", "k", "KSR", "hit@1", "hit@3", "hit@k", "protocol queries", "p50 ms", "p99 ms", "predict p50 ms"], rows)}\n`);
+process.stdout.write(
+  `\nqueries sent (each for the top ${maxK}, shared by every k; latency is theirs): service ${service?.cdf.length ?? "-"}, presage ${presage?.cdf.length ?? "-"}\n`,
+);
 if (tails.length > 0) {
   process.stdout.write(`\nservice tail-cluster calls (nextword_tail_duration_seconds): ${tails.reduce((a, t) => a + t.calls, 0).toLocaleString("en-US")} over ${tails.length} clusters\n`);
 }
