@@ -1,13 +1,13 @@
 /**
  * Worker thread of the raw encoder measurement (encoder-rate.ts): opens
- * encoder_head.onnx through ort-graphs.ts, packs its batches, runs two
- * untimed, posts "ready"; on "go" runs batch after batch (cycling) until
+ * encoder_head.onnx through ort-graphs.ts, packs each batch as the runner
+ * worker does (one call per length group, splitByLength), runs two untimed, posts "ready"; on "go" runs batch after batch (cycling) until
  * `seconds` have passed and posts the rows done and the time taken.
  */
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { packRows } from "../../src/model/encoder-batch.js";
+import { packRows, splitByLength } from "../../src/model/encoder-batch.js";
 import { EncoderHeadGraph, type GraphBundle } from "../../src/model/ort-graphs.js";
 
 export interface EncoderWorkerInit {
@@ -31,8 +31,9 @@ async function main(): Promise<void> {
     intraOpNumThreads: init.threads,
     interOpNumThreads: 1,
   });
-  const packed = init.batches.map((b) => packRows(b));
-  for (const b of packed.slice(0, 2)) await graph.run(b);
+  // packed[i]: the calls of batch i.
+  const packed = init.batches.map((b) => splitByLength(b.map((r) => r.length)).map((g) => packRows(g.map((i) => b[i]!))));
+  for (const calls of packed.slice(0, 2)) for (const c of calls) await graph.run(c);
   port.postMessage({ type: "ready" } satisfies EncoderWorkerMessage);
   const seconds = await new Promise<number>((resolve) => port.once("message", (m: { seconds: number }) => resolve(m.seconds)));
   let rows = 0;
@@ -40,9 +41,10 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   while (performance.now() < end) {
-    const b = packed[calls % packed.length]!;
-    await graph.run(b);
-    rows += b.batch;
+    for (const c of packed[calls % packed.length]!) {
+      await graph.run(c);
+      rows += c.batch;
+    }
     calls++;
   }
   const elapsed = (performance.now() - t0) / 1000;

@@ -36,7 +36,7 @@ export interface EncodedRow {
 
 export interface EncodeResult {
   rows: EncodedRow[];
-  /** Seconds the encoder+head graph ran in the worker (one batched call). */
+  /** Seconds the encoder+head graph ran in the worker for this batch (one call per length group, splitByLength). */
   seconds: number;
 }
 

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { packRows } from "./encoder-batch.js";
+import { packRows, splitByLength } from "./encoder-batch.js";
 import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
 import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
 
@@ -105,44 +105,49 @@ function packState(rows: readonly EncodeRow[], pick: (r: EncodeRow) => Float32Ar
   return out;
 }
 
+/** Encodes rows in calls of similar lengths (splitByLength); results in the rows' order, one transferred buffer per row. */
 async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transfer: ArrayBuffer[] }> {
-  const batch = packRows(rows.map((r) => r.tokens));
-  const h0 = packState(rows, (r) => r.h);
-  const c0 = packState(rows, (r) => r.c);
-  const t0 = performance.now();
-  const out = await encoder.run({ ...batch, ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) });
-  const seconds = (performance.now() - t0) / 1000;
-
   const { layers, hidden, headSize, bands } = model;
-  const B = batch.batch;
   const stateSize = layers * hidden;
   const rowSize = headSize + bands.reduce((s, b) => s + b.dim, 0) + 2 * stateSize;
+  const encoded: EncodeResult["rows"] = new Array(rows.length);
   const transfer: ArrayBuffer[] = [];
-  const encoded = rows.map((_, r) => {
-    // One buffer per row: a cached row keeps exactly its own memory alive.
-    const buf = new ArrayBuffer(rowSize * 4);
-    transfer.push(buf);
-    let at = 0;
-    const take = (n: number) => {
-      const v = new Float32Array(buf, at * 4, n);
-      at += n;
-      return v;
-    };
-    const head = take(headSize);
-    head.set(out.headLogProbs.subarray(r * headSize, (r + 1) * headSize));
-    const bandHidden = bands.map((band, b) => {
-      const v = take(band.dim);
-      v.set(out.bandHidden[b]!.subarray(r * band.dim, (r + 1) * band.dim));
-      return v;
+  let seconds = 0;
+  for (const group of splitByLength(rows.map((r) => r.tokens.length))) {
+    const part = group.map((i) => rows[i]!);
+    const batch = packRows(part.map((r) => r.tokens));
+    const h0 = packState(part, (r) => r.h);
+    const c0 = packState(part, (r) => r.c);
+    const t0 = performance.now();
+    const out = await encoder.run({ ...batch, ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) });
+    seconds += (performance.now() - t0) / 1000;
+    const B = batch.batch;
+    group.forEach((row, r) => {
+      // One buffer per row: a cached row keeps exactly its own memory alive.
+      const buf = new ArrayBuffer(rowSize * 4);
+      transfer.push(buf);
+      let at = 0;
+      const take = (n: number) => {
+        const v = new Float32Array(buf, at * 4, n);
+        at += n;
+        return v;
+      };
+      const head = take(headSize);
+      head.set(out.headLogProbs.subarray(r * headSize, (r + 1) * headSize));
+      const bandHidden = bands.map((band, b) => {
+        const v = take(band.dim);
+        v.set(out.bandHidden[b]!.subarray(r * band.dim, (r + 1) * band.dim));
+        return v;
+      });
+      const h = take(stateSize);
+      const c = take(stateSize);
+      for (let l = 0; l < layers; l++) {
+        h.set(out.hn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
+        c.set(out.cn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
+      }
+      encoded[row] = { head, bandHidden, h, c };
     });
-    const h = take(stateSize);
-    const c = take(stateSize);
-    for (let l = 0; l < layers; l++) {
-      h.set(out.hn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
-      c.set(out.cn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
-    }
-    return { head, bandHidden, h, c };
-  });
+  }
   return { result: { rows: encoded, seconds }, transfer };
 }
 
