@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   if (encSeconds > 0) {
     const src = new ColdContexts(docs, seed + 1000);
     const n = Math.min(src.available, Math.max(onSize * base.workers * 8, 1024));
-    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), base.maxContextTokens));
+    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), base.maxContextTokens, base.contextHopTokens));
     for (const [name, batch] of [["on", onSize], ["off", 1]] as const) {
       raw[name] = await encoderRate(bundle, windows, {
         workers: base.workers,

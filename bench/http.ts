@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   if (encSeconds > 0) {
     const src = new ColdContexts(docs, seed + 1000);
     const n = Math.min(src.available, Math.max(encBatch * config.workers * 8, 1024));
-    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), config.maxContextTokens));
+    const windows = Array.from({ length: n }, () => contextWindow(bundle.tokenizer.encodeContext(src.context()), config.maxContextTokens, config.contextHopTokens));
     encoder = await encoderRate(bundle, windows, {
       workers: config.workers,
       threadsPerWorker: config.threadsPerWorker,

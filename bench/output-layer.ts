@@ -75,6 +75,7 @@ const args = new Args(
     warmup: { def: "1", help: "untimed passes per batch size first" },
     seed: { def: "1", help: "seed for drawing the rows" },
     "max-context-tokens": { def: "64", help: "encoder window, as the service's MAX_CONTEXT_TOKENS" },
+    "context-hop-tokens": { def: String(loadConfig({}).contextHopTokens), help: "the service's CONTEXT_HOP_TOKENS (default: its default)" },
   },
   USAGE,
 );
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
 
   // --- rows: real contexts from the test split, encoded once (untimed) -----
   const docs = readTestDocs(args.string("text"));
-  const rows = nextWordRows(bundle, docs, R, seed, maxCtx);
+  const rows = nextWordRows(bundle, docs, R, seed, maxCtx, args.int("context-hop-tokens", 1, maxCtx));
   const head = new Float32Array(R * H);
   const bandHidden = dims.map((d) => new Float32Array(R * d));
   const hidden = new Float32Array(R * model.hidden);

@@ -29,6 +29,12 @@ export interface Config {
    */
   maxContextTokens: number;
   /**
+   * Past maxContextTokens, the window's start moves in steps of this many
+   * tokens (contextWindow), so typing on extends the cached window instead
+   * of shifting it (1: a plain sliding window).
+   */
+  contextHopTokens: number;
+  /**
    * Tail clusters a row may ask for per round, each still above its current
    * k-th best (exact for any value). More means fewer sequential rounds
    * (graph calls, worker round trips) for a few more tail words: the default,
@@ -92,6 +98,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
   const logLevel = (src.LOG_LEVEL ?? "info").toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL: must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
   const cores = availableParallelism();
+  const maxContextTokens = int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024);
   return {
     host: src.HOST || "0.0.0.0",
     port: int(src, "PORT", 8080, 0, 65535),
@@ -102,7 +109,8 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
-    maxContextTokens: int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024),
+    maxContextTokens,
+    contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", Math.max(1, Math.floor(maxContextTokens / 4)), 1, maxContextTokens),
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),

@@ -51,6 +51,18 @@ t.test("context windows: the last maxContextTokens tokens, as the reference trun
   t.same(a, b, "tokens before the window do not matter");
 });
 
+t.test("hopping windows: typing on past MAX_CONTEXT_TOKENS extends the cached window; answers as the reference's", async (t) => {
+  const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4" });
+  t.teardown(() => h.service.close());
+  const words = "one two three four five six seven eight nine ten eleven twelve thirteen".split(" ");
+  const before = { extend: await counter(h.metrics.cacheRequests, { result: "extend" }), miss: await counter(h.metrics.cacheRequests, { result: "miss" }) };
+  for (let n = 1; n <= words.length; n++) await h.service.predict({ context: words.slice(0, n).join(" "), k: 3 });
+  // <bos> + n words: the window starts at token 0 up to n = 7, at 4 for n = 8..11, at 8 for n = 12..13.
+  t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - before.miss, 3, "a miss at the start and at each of the two hops");
+  t.equal((await counter(h.metrics.cacheRequests, { result: "extend" })) - before.extend, words.length - 3, "every other step extends");
+  await checkLazyTopK(t, h, ref, { seed: 8, contexts: 12, maxWords: 20, tol: 0 });
+});
+
 t.test("the same request twice: the second is a cache hit, answered without queueing, identical", async (t) => {
   const next = rng(11);
   const reqs = Array.from({ length: 10 }, (_, i) => ({ context: randomContext(bundle, next, 3 + i), prefix: i % 2 ? "s" : "", k: 5 + i }));
@@ -68,7 +80,7 @@ t.test("the same request twice: the second is a cache hit, answered without queu
 
 t.test("a cached context whose top-k needs an unevaluated tail runs only that tail, no encoder", async (t) => {
   const context = "they went to the old";
-  const window = ref.window(context, main.config.maxContextTokens);
+  const window = ref.window(context, main.config.maxContextTokens, main.config.contextHopTokens);
   const [dist] = await ref.distributions([window]);
   await main.service.predict({ context, k: 1 });
   main.runner.reset();
@@ -102,8 +114,8 @@ t.test("an extended context runs the encoder on the new tokens only, and equals 
   t.equal(await counter(main.metrics.cacheRequests, { result: "extend" }), extends0 + reqs.length, "every lookup extended a cached context");
   t.equal(main.runner.encodes.length, reqs.length);
   main.runner.encodes.forEach((rows, i) => {
-    const base = ref.window(bases[i]!, 64);
-    const full = ref.window(reqs[i]!.context, 64);
+    const base = ref.window(bases[i]!, main.config.maxContextTokens, main.config.contextHopTokens);
+    const full = ref.window(reqs[i]!.context, main.config.maxContextTokens, main.config.contextHopTokens);
     t.same(rows[0]!.tokens, full.slice(base.length), `request ${i}: only the ${full.length - base.length} new tokens`);
     t.ok(rows[0]!.h && rows[0]!.c, "from the cached state");
   });
@@ -112,7 +124,7 @@ t.test("an extended context runs the encoder on the new tokens only, and equals 
   t.equal(await counter(fresh.metrics.cacheRequests, {}), 0, "a disabled cache counts no lookups");
   t.equal(fresh.service.cachedContexts, 0);
   // And both equal the reference.
-  const dists = await ref.distributions(reqs.map((r) => ref.window(r.context, 64)));
+  const dists = await ref.distributions(reqs.map((r) => ref.window(r.context, main.config.maxContextTokens, main.config.contextHopTokens)));
   reqs.forEach((r, i) =>
     expectTopK(t, extended[i]!.predictions, ref.topK(dists[i]!, bundle.tokenizer.normalize(r.prefix), r.k), dists[i]!, bundle.vocab, 0, `extended ${i} vs reference`),
   );
@@ -121,7 +133,7 @@ t.test("an extended context runs the encoder on the new tokens only, and equals 
 t.test("score: exact log-probs of the full distribution, only the clusters that hold the words, OOV flagged", async (t) => {
   const next = rng(21);
   const contexts = Array.from({ length: 6 }, (_, i) => randomContext(bundle, next, i * 3));
-  const dists = await ref.distributions(contexts.map((c) => ref.window(c, 64)));
+  const dists = await ref.distributions(contexts.map((c) => ref.window(c, main.config.maxContextTokens, main.config.contextHopTokens)));
   const clusterWords = [model.clusters[3]!.start + 1, model.clusters[9]!.end - 1].map((id) => bundle.vocab[id]!);
   const words = ["the", "The", ",", ...clusterWords, "qzxvnotaword", "two words", "don't", "", "café"];
   const idOf = (w: string) => {
@@ -233,7 +245,7 @@ t.test("a worker killed mid-run fails that request with UNAVAILABLE; the service
   t.equal(err.code, "UNAVAILABLE");
   t.ok(err.retryAfterMs !== undefined, "with a retry hint");
   const res = await h.service.predict({ context: "the first request", k: 3 });
-  const [dist] = await ref.distributions([ref.window("the first request", 64)]);
+  const [dist] = await ref.distributions([ref.window("the first request", main.config.maxContextTokens, main.config.contextHopTokens)]);
   expectTopK(t, res.predictions, ref.topK(dist!, "", 3), dist!, bundle.vocab, 0, "the retry is answered exactly");
   t.ok(h.service.ready());
 });

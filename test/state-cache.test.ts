@@ -13,6 +13,10 @@ t.test("contextWindow keeps the last maxTokens ids", async (t) => {
   t.same(contextWindow([0, 5, 6, 7], 4), [0, 5, 6, 7]);
   const ids = [0, 1];
   t.not(contextWindow(ids, 8), ids, "a copy, never the caller's array");
+  const twelve = Array.from({ length: 12 }, (_, i) => i);
+  t.same(contextWindow(twelve, 8, 4), [4, 5, 6, 7, 8, 9, 10, 11], "start at the first multiple of hop leaving <= 8");
+  t.same(contextWindow(twelve.slice(0, 9), 8, 4), [4, 5, 6, 7, 8], "one over: the start hops by 4");
+  t.same(contextWindow(twelve.slice(0, 8), 8, 4), twelve.slice(0, 8), "at most maxTokens: all of it");
 });
 
 t.test("keys are unambiguous", async (t) => {

@@ -62,7 +62,14 @@ export interface NextWordRow {
  * `n` positions drawn at random (seeded) from the test documents where the
  * next token is a suggestable word (not punctuation), with the context before it.
  */
-export function nextWordRows(bundle: Bundle, docs: readonly string[], n: number, seed: number, maxContextTokens: number): NextWordRow[] {
+export function nextWordRows(
+  bundle: Bundle,
+  docs: readonly string[],
+  n: number,
+  seed: number,
+  maxContextTokens: number,
+  contextHopTokens: number,
+): NextWordRow[] {
   const { tokenizer } = bundle;
   const tokenized = docs.map((d) => tokenizer.tokenize(d));
   const candDoc: number[] = [];
@@ -90,7 +97,7 @@ export function nextWordRows(bundle: Bundle, docs: readonly string[], n: number,
     const offset = tokenizer.contextStartsWithBos ? 1 : 0;
     const next = tokens[j]!;
     return {
-      window: contextWindow(docIds.slice(0, j + offset), maxContextTokens),
+      window: contextWindow(docIds.slice(0, j + offset), maxContextTokens, contextHopTokens),
       next,
       prefixes: ["", next.slice(0, 1), next.slice(0, 2)],
     };

@@ -1,7 +1,7 @@
 /**
  * The inference service (docs/DESIGN.md section 2): the only API the
  * transports call. Per request: validate bounds (LIMITS), tokenize the context
- * exactly as training did, take its window (the last maxContextTokens ids),
+ * exactly as training did, take its window (its last ids, contextWindow),
  * look it up in the context-state cache, then
  *
  * - answer at once when the window is cached and the exact lazy top-k (or the
@@ -53,6 +53,7 @@ export type ServiceConfig = Pick<
   | "requestTimeoutMs"
   | "cacheSize"
   | "maxContextTokens"
+  | "contextHopTokens"
   | "tailLookahead"
   | "workers"
 >;
@@ -233,7 +234,7 @@ export class NextwordService implements InferenceService {
     if (!w) {
       const ids = this.deps.bundle.tokenizer.encodeContext(context);
       if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
-      const window = contextWindow(ids, this.deps.config.maxContextTokens);
+      const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
       w = { window, key: StateCache.key(window) };
       this.recentContexts.set(context, w);
     }

@@ -1,6 +1,7 @@
 /**
  * The context-state cache (docs/DESIGN.md section 3): a bounded LRU keyed by a
- * context's window, the last `maxContextTokens` token ids the encoder sees.
+ * context's window, the last (up to) `maxContextTokens` token ids the encoder
+ * sees (contextWindow).
  * An entry holds what the model computed for that window: the final LSTM
  * state, the head log-probs, the band hidden vectors (the tails' input) and
  * the tail clusters already evaluated for it. A row's output depends only on
@@ -38,9 +39,17 @@ export type CacheLookup =
   | { kind: "extend"; base: ContextState; tokens: number[] }
   | { kind: "miss" };
 
-/** The encoder's window of a context: its last `maxTokens` ids. */
-export function contextWindow(ids: readonly number[], maxTokens: number): number[] {
-  return ids.length > maxTokens ? ids.slice(ids.length - maxTokens) : [...ids];
+/**
+ * The encoder's window of a context: all its ids when there are at most
+ * `maxTokens`, else its last ids from a start that moves in steps of `hop`
+ * (the smallest multiple of `hop` that leaves at most `maxTokens`): between
+ * maxTokens - hop + 1 and maxTokens ids. As a text grows word by word, its
+ * window mostly grows too, so the cache extends the previous window instead
+ * of encoding a shifted one from scratch; hop 1 is a plain sliding window.
+ */
+export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1): number[] {
+  const over = ids.length - maxTokens;
+  return over > 0 ? ids.slice(Math.ceil(over / hop) * hop) : [...ids];
 }
 
 export class StateCache {

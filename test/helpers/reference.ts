@@ -31,10 +31,12 @@ export class Reference {
     return this.graphs.release();
   }
 
-  /** The encoder's window of a context text, as the service computes it. */
-  window(context: string, maxContextTokens: number): number[] {
+  /** The encoder's window of a context text, as the service computes it: at most maxTokens ids, the start a multiple of hop. */
+  window(context: string, maxTokens: number, hop: number): number[] {
     const ids = this.bundle.tokenizer.encodeContext(context);
-    return ids.slice(Math.max(0, ids.length - maxContextTokens));
+    let start = 0;
+    while (ids.length - start > maxTokens) start += hop;
+    return ids.slice(start);
   }
 
   /** log p(id | window) for every vocabulary id, one Float64Array per window. */

@@ -184,7 +184,7 @@ export async function checkLazyTopK(t: Test, h: Harness, ref: Reference, o: Lazy
   const next = rng(o.seed);
   const { bundle } = ref;
   const contexts = Array.from({ length: o.contexts }, (_, i) => randomContext(bundle, next, i === 0 ? 0 : 1 + Math.floor(next() * o.maxWords)));
-  const windows = contexts.map((c) => ref.window(c, h.config.maxContextTokens));
+  const windows = contexts.map((c) => ref.window(c, h.config.maxContextTokens, h.config.contextHopTokens));
   const dists = await ref.distributions(windows);
   const queries = contexts.flatMap((context, ci) =>
     randomPrefixes(bundle, next).map((prefix, pi) => ({
