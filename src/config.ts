@@ -57,6 +57,11 @@ export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard");
 const PROVIDERS = new Set(["cpu", "cuda", "webgpu", "dml", "coreml", "tensorrt"]);
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
+/** CONTEXT_HOP_TOKENS when unset: a quarter of the window (at least 1). */
+export function defaultContextHop(maxContextTokens: number): number {
+  return Math.max(1, Math.floor(maxContextTokens / 4));
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -110,7 +115,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
     maxContextTokens,
-    contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", Math.max(1, Math.floor(maxContextTokens / 4)), 1, maxContextTokens),
+    contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", defaultContextHop(maxContextTokens), 1, maxContextTokens),
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),

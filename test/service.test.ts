@@ -34,10 +34,19 @@ t.test("lazy top-k equals the top-k of the full distribution (random contexts, p
   for (const seed of [1, 2, 3]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0 });
 });
 
-t.test("lookahead 1 (one cluster per row per round) answers the same as the default", async (t) => {
-  const h = await startService(bundle, { TAIL_LOOKAHEAD: "1" });
-  t.teardown(() => h.service.close());
-  await checkLazyTopK(t, h, ref, { seed: 4, contexts: 20, maxWords: 30, tol: 0 });
+t.test("lookahead 1 (one cluster per row per round) answers as the default, in more rounds", async (t) => {
+  const one = await startService(bundle, { TAIL_LOOKAHEAD: "1" });
+  const many = await startService(bundle, { TAIL_LOOKAHEAD: "64" });
+  t.teardown(() => Promise.all([one.service.close(), many.service.close()]));
+  await checkLazyTopK(t, one, ref, { seed: 4, contexts: 20, maxWords: 30, tol: 0 });
+  // The same fresh contexts, no prefix, k = 20 (rows that need several clusters), batched together on each.
+  const next = rng(41);
+  const reqs = Array.from({ length: 16 }, (_, i) => ({ context: randomContext(bundle, next, 4 + i), k: 20 }));
+  one.runner.reset();
+  many.runner.reset();
+  const [a, b] = await Promise.all([Promise.all(reqs.map((r) => one.service.predict(r))), Promise.all(reqs.map((r) => many.service.predict(r)))]);
+  t.same(a, b, "identical answers");
+  t.ok(one.runner.tailJobs.length > many.runner.tailJobs.length, `tail rounds: ${one.runner.tailJobs.length} with lookahead 1, ${many.runner.tailJobs.length} with 64`);
 });
 
 t.test("context windows: the last maxContextTokens tokens, as the reference truncates", async (t) => {

@@ -42,7 +42,7 @@ const args = new Args(
     concurrency: { def: "1", help: "documents simulated at once (service: requests in flight; presage: driver processes); latency is measured under this load" },
     ks: { def: "1,2,3,4,5", help: "k values (1..5); KSR and hit rate are measured for each" },
     systems: { def: "service,presage", help: "which systems to run" },
-    "context-chars": { def: "2000", help: "context sent: the last N chars of the text before the word, cut at a whitespace (the service takes at most 4000)" },
+    "context-chars": { def: "4000", help: "context sent: the text before the word, at most its last N chars cut at a whitespace (the service takes at most 4000)" },
     "presage-driver": { def: "bench/out/presage/driver", help: "compiled bench/presage/driver.cpp" },
     "presage-db": { def: "bench/out/presage/train-3gram.db", help: "text2ngram sqlite db (1- to 3-grams of the training split)" },
     "presage-config": { def: "bench/presage/presage.xml.in", help: "presage XML config template (@DBFILENAME@, @SUGGESTIONS@)" },

@@ -1,8 +1,9 @@
 /**
  * Worker thread of the raw encoder measurement (encoder-rate.ts): opens
  * encoder_head.onnx through ort-graphs.ts, packs each batch as the runner
- * worker does (one call per length group, splitByLength), runs two untimed, posts "ready"; on "go" runs batch after batch (cycling) until
- * `seconds` have passed and posts the rows done and the time taken.
+ * worker does (one call per length group, splitByLength), runs two untimed,
+ * posts "ready"; on "go" runs batch after batch (cycling) until `seconds`
+ * have passed and posts the rows done and the time taken.
  */
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";

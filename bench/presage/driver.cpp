@@ -8,8 +8,8 @@
 // or {"error": "..."} for a line it cannot serve. The past stream presage sees
 // is context + prefix (presage takes the current word's prefix from the end of
 // the past stream); the future stream is empty. The number of suggestions is
-// the configuration's Presage.Selector.SUGGESTIONS (the simulator writes one
-// config per k); the first output line, before any query, is
+// the configuration's Presage.Selector.SUGGESTIONS (the simulator asks for its
+// largest k once and reads the first k for each k); the first output line, before any query, is
 //   {"ready": true, "suggestions": <that value>, "predictors": "<PREDICTORS>"}
 // so the caller can check what presage actually loaded.
 //

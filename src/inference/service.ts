@@ -386,20 +386,25 @@ export class NextwordService implements InferenceService {
 
 /**
  * Supplies a planner with the clusters already evaluated for its state, until
- * its top-k is final (returns []) or it asks for clusters that are not cached
- * (returned; at most `lookahead`).
+ * its top-k is final (returns []) or its next cluster is not cached. Then it
+ * returns that cluster and up to `lookahead` - 1 more that still need a call
+ * (cached ones among them are supplied first: they may rule others out).
  */
 function supplyCached(planner: RowTopK, state: ContextState, lookahead: number): number[] {
   for (;;) {
-    const next = planner.nextClusters(lookahead);
-    if (next.length === 0) return [];
-    const missing: number[] = [];
-    for (const c of [...next]) {
-      const within = state.tails.get(c);
-      if (within) planner.supply(c, within);
-      else missing.push(c);
+    const first = planner.nextClusters(1)[0];
+    if (first === undefined) return [];
+    const within = state.tails.get(first);
+    if (within) {
+      planner.supply(first, within);
+      continue;
     }
-    if (missing.length > 0) return missing;
+    for (;;) {
+      const next = planner.nextClusters(lookahead);
+      const cached = next.find((c) => state.tails.has(c));
+      if (cached === undefined) return next;
+      planner.supply(cached, state.tails.get(cached)!);
+    }
   }
 }
 

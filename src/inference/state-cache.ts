@@ -48,6 +48,9 @@ export type CacheLookup =
  * of encoding a shifted one from scratch; hop 1 is a plain sliding window.
  */
 export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1): number[] {
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || !Number.isInteger(hop) || hop < 1) {
+    throw new RangeError(`contextWindow: maxTokens and hop must be integers >= 1, got ${maxTokens} and ${hop}`);
+  }
   const over = ids.length - maxTokens;
   return over > 0 ? ids.slice(Math.ceil(over / hop) * hop) : [...ids];
 }

@@ -6,7 +6,6 @@
 import { invalidArgument } from "../errors.js";
 import { LIMITS, type PredictRequest, type ScoreRequest } from "./types.js";
 
-
 function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;

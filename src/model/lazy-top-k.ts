@@ -70,27 +70,35 @@ export class RowTopK {
   }
 
   /**
-   * The clusters to supply now: those asked for before and not supplied yet,
-   * topped up to `lookahead` with the next ones the bound still requires.
-   * Empty when the top-k is final. Stable until supply().
+   * The clusters to supply now, in visiting order: those asked for before,
+   * not supplied yet and still needed (the k-th best only rises, so a
+   * cluster the bound has ruled out since is dropped), topped up to
+   * `lookahead` with the next ones the bound requires. Empty when the top-k
+   * is final. A copy: supplying does not change it.
    */
-  nextClusters(lookahead: number): readonly number[] {
-    const { shortlist, clusterStart } = this.index.layout;
+  nextClusters(lookahead: number): number[] {
+    this.pending = this.pending.filter((c) => this.needed(c) === "yes");
     while (this.pending.length < lookahead && this.cursor < this.order.length) {
       const c = this.order[this.cursor]!;
-      const bound = this.head[shortlist + c]!;
-      this.cursor++;
-      if (this.heap.full) {
-        const min = this.heap.minLogProb;
-        if (bound < min) {
-          this.cursor = this.order.length; // later clusters have bounds <= this one
-          break;
-        }
-        if (bound === min && this.heap.minId < clusterStart[c]!) continue; // its best word could at most tie, and would lose on id
+      const need = this.needed(c);
+      if (need === "none after") {
+        this.cursor = this.order.length; // later clusters have bounds <= this one
+        break;
       }
-      this.pending.push(c);
+      this.cursor++;
+      if (need === "yes") this.pending.push(c);
     }
-    return this.pending;
+    return this.pending.slice();
+  }
+
+  /** Whether cluster c can still change the top-k: "no" (an exact tie lost on id) or "none after" (its bound is below the k-th best). */
+  private needed(c: number): "yes" | "no" | "none after" {
+    if (!this.heap.full) return "yes";
+    const bound = this.head[this.index.layout.shortlist + c]!;
+    const min = this.heap.minLogProb;
+    if (bound < min) return "none after";
+    if (bound === min && this.heap.minId < this.index.layout.clusterStart[c]!) return "no"; // its best word could at most tie, and would lose on id
+    return "yes";
   }
 
   /** Merges cluster c's within-cluster log-probs (length clusterSize(c), <= 0); c must be one of nextClusters(). */

@@ -91,12 +91,16 @@ export class PrefixIndex {
     return this.clusters.flatMap((g, c) => (g.alphabetical ? [] : [c]));
   }
 
-  /** The ranges of `prefix`; the object may be shared with other callers, so it must not be modified. */
+  /**
+   * The ranges of `prefix`; the object may be shared with other callers, so
+   * it must not be modified. Only prefixes of some vocabulary word are
+   * memoized, so nonsense prefixes cannot flush the memo.
+   */
   ranges(prefix: string): PrefixRanges {
     let r = this.recent.get(prefix);
     if (!r) {
       r = this.computeRanges(prefix);
-      this.recent.set(prefix, r);
+      if (r.headHi > r.headLo || r.lo.some((lo, c) => r!.hi[c]! > lo)) this.recent.set(prefix, r);
     }
     return r;
   }
