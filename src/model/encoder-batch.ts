@@ -39,7 +39,7 @@ export interface EncoderCost {
   step: number;
 }
 
-/** Measured on the default model, 1 thread: a call ~4 row-steps, a step ~1 (bench/RESULTS.md). */
+/** Relative costs on the default model, 1 thread (bench/encoder-calls.ts; bench/RESULTS.md). */
 export const DEFAULT_ENCODER_COST: EncoderCost = { call: 4, step: 1 };
 
 /**
