@@ -215,6 +215,18 @@ def export_dense(lm, words, lay, args, result):
     print(f"exported dense head to {args.out}: {os.path.getsize(os.path.join(args.out, 'dense_head.onnx')) / 1e6:.1f} MB")
 
 
+def warm_start_chain(ck):
+    """The runs whose weights this one started from (--init-from), oldest
+    last, with the tokens each trained: tokensSeen counts them too."""
+    chain = []
+    while ck["args"].get("init_from"):
+        path = ck["args"]["init_from"]
+        ck = torch.load(path)
+        chain.append({"checkpoint": os.path.relpath(path, os.path.join(HERE, "..")),
+                      "tokens": ck["step"] * ck["args"]["batch"] * ck["args"]["bptt"], "lr": ck["args"]["lr"]})
+    return chain
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True)
@@ -268,6 +280,8 @@ def main():
     with open(os.path.join(args.out, "golden.json"), "w") as f:
         json.dump(golden(lm, lay, words, targs.data), f)
     meta = json.load(open(os.path.join(targs.data, "meta.json")))
+    earlier = warm_start_chain(ck)
+    seen = (result.get("tokens") or 0) + sum(s["tokens"] for s in earlier)
     manifest = {
         "format": "nextword-bundle/1",
         "name": args.name,
@@ -291,7 +305,9 @@ def main():
         "training": {
             "corpora": list(meta["corpora"].keys()),
             "split": meta["splitRule"], "splitTokens": {k: v["tokens"] for k, v in meta["splits"].items()},
-            "tokensSeen": result.get("tokens"), "epochs": result.get("epochs"),
+            "tokensSeen": seen,
+            "epochs": seen / meta["splits"]["train"]["tokens"] if seen else None,
+            "warmStartedFrom": earlier,
             "validPerplexity": result.get("valid_ppl"), "testPerplexity": result.get("test_ppl"),
             "wallSeconds": result.get("train_seconds"), "tokensPerSecond": result.get("tokens_per_second"),
             "threads": result.get("threads"), "parameters": result.get("params"),
