@@ -18,7 +18,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { loadBundle } from "../src/model/bundle.js";
-import { packRows, splitByLength } from "../src/model/encoder-batch.js";
+import { DEFAULT_ENCODER_COST, packRows, splitByLength } from "../src/model/encoder-batch.js";
 import { ModelGraphs } from "../src/model/ort-graphs.js";
 import { Args } from "./lib/args.js";
 import { machine, median, num, ratio, runMain, table, writeResult } from "./lib/report.js";
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const step = perStep(1) - rowStep;
   const call = fit["1x1"]! - perStep(1);
   console.log(
-    `fit: a row-step ${num(rowStep)} µs, a step ${num(step)} µs = ${num(step / rowStep)} row-steps, a call ${num(call)} µs = ${num(call / rowStep)} row-steps (splitByLength uses call 4, step 1)`,
+    `fit: a row-step ${num(rowStep)} µs, a step ${num(step)} µs = ${num(step / rowStep)} row-steps, a call ${num(call)} µs = ${num(call / rowStep)} row-steps (splitByLength uses call ${DEFAULT_ENCODER_COST.call}, step ${DEFAULT_ENCODER_COST.step})`,
   );
   const file = writeResult("encoder-calls", bundle.manifest.name, {
     bench: "encoder-calls",
