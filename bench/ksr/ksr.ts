@@ -284,13 +284,19 @@ async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailR
 
 class PresageDriver {
   private readonly waiting: ((line: string) => void)[] = [];
+  /** Lines that arrived before anyone waited for them (the "ready" line of a second driver, say). */
+  private readonly unread: string[] = [];
   private readonly child;
   private exited: string | null = null;
 
   constructor(driver: string, config: string) {
     this.child = spawn(driver, [config], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "inherit"] });
     const rl = createInterface({ input: this.child.stdout });
-    rl.on("line", (line) => this.waiting.shift()?.(line));
+    rl.on("line", (line) => {
+      const waiter = this.waiting.shift();
+      if (waiter) waiter(line);
+      else this.unread.push(line);
+    });
     this.child.once("exit", (code, signal) => {
       this.exited = signal ? `signal ${signal}` : `code ${code}`;
       for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `driver exited (${this.exited})` }));
@@ -298,6 +304,8 @@ class PresageDriver {
   }
 
   next(): Promise<Record<string, unknown>> {
+    const line = this.unread.shift();
+    if (line !== undefined) return Promise.resolve(JSON.parse(line) as Record<string, unknown>);
     if (this.exited !== null) return Promise.reject(new Error(`presage driver exited (${this.exited})`));
     return new Promise((resolve) => this.waiting.push((line) => resolve(JSON.parse(line) as Record<string, unknown>)));
   }
