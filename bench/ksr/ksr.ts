@@ -140,7 +140,11 @@ async function runKs(predictors: readonly Predictor[], lat: number[]): Promise<O
         if (!got) asked.set(key, (got = Promise.resolve(predict({ ...q, k: maxK }))));
         return got;
       };
-      for (const [i, k] of ks.entries()) totals[i] = addResults(totals[i]!, await simulateText(doc, shared, { k, contextChars }));
+      for (const [i, k] of ks.entries()) {
+        // Await first, then read totals: with --concurrency > 1 another worker may have added to them meanwhile.
+        const r = await simulateText(doc, shared, { k, contextChars });
+        totals[i] = addResults(totals[i]!, r);
+      }
       d++;
       if (performance.now() - lastReport > 30_000) {
         lastReport = performance.now();
