@@ -54,7 +54,11 @@ export interface RunnerPoolOptions {
   /** First restart delay after a worker died; doubles on each failed restart up to 10 s (default 100 ms). */
   restartDelayMs?: number;
   hooks?: {
-    /** A job was posted to worker `worker` (for tests: kill it mid-run). */
+    /**
+     * A job is about to be posted to worker `worker` (for tests: kill it
+     * mid-run; called before the post, so a kill here always lands before the
+     * job can finish).
+     */
     onDispatch?(worker: number, type: WorkerRequest["type"]): void;
     /** Worker `worker` is up (at start and after each restart). */
     onWorkerReady?(worker: number): void;
@@ -242,6 +246,7 @@ export class RunnerPool implements ModelRunner {
       const job = this.queue.shift()!;
       const id = this.nextId++;
       slot.job = { id, job };
+      this.callHook(() => this.opts.hooks?.onDispatch?.(slot.index, job.body.type));
       try {
         slot.worker.postMessage({ id, ...job.body } satisfies WorkerRequest, job.transfer);
       } catch (err) {
@@ -250,7 +255,6 @@ export class RunnerPool implements ModelRunner {
         job.reject(new ServiceError("INTERNAL", "internal error"));
         continue;
       }
-      this.callHook(() => this.opts.hooks?.onDispatch?.(slot.index, job.body.type));
     }
   }
 
