@@ -385,26 +385,16 @@ export class NextwordService implements InferenceService {
 }
 
 /**
- * Supplies a planner with the clusters already evaluated for its state, until
- * its top-k is final (returns []) or its next cluster is not cached. Then it
- * returns that cluster and up to `lookahead` - 1 more that still need a call
- * (cached ones among them are supplied first: they may rule others out).
+ * Supplies a planner with the clusters already evaluated for its state (each
+ * may rule later ones out), until its top-k is final (returns []) or the up to
+ * `lookahead` clusters it asks for are all uncached (returned).
  */
 function supplyCached(planner: RowTopK, state: ContextState, lookahead: number): number[] {
   for (;;) {
-    const first = planner.nextClusters(1)[0];
-    if (first === undefined) return [];
-    const within = state.tails.get(first);
-    if (within) {
-      planner.supply(first, within);
-      continue;
-    }
-    for (;;) {
-      const next = planner.nextClusters(lookahead);
-      const cached = next.find((c) => state.tails.has(c));
-      if (cached === undefined) return next;
-      planner.supply(cached, state.tails.get(cached)!);
-    }
+    const next = planner.nextClusters(lookahead);
+    const cached = next.find((c) => state.tails.has(c));
+    if (cached === undefined) return next;
+    planner.supply(cached, state.tails.get(cached)!);
   }
 }
 
