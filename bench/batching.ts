@@ -27,7 +27,7 @@ import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/model/bundle.js";
-import { Args } from "./lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate, type EncoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
@@ -39,7 +39,7 @@ Dynamic batching on (MAX_BATCH_SIZE=64) vs off (MAX_BATCH_SIZE=1) on cold contex
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "bundle directory the server loads (env MODEL_DIR)" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
     duration: { def: "10", help: "measured seconds per setting and connection count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },

@@ -20,7 +20,7 @@ import { performance } from "node:perf_hooks";
 import { loadBundle } from "../src/model/bundle.js";
 import { DEFAULT_ENCODER_COST, packRows, splitByLength } from "../src/model/encoder-batch.js";
 import { ModelGraphs } from "../src/model/ort-graphs.js";
-import { Args } from "./lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { machine, median, num, ratio, runMain, table, writeResult } from "./lib/report.js";
 
 const USAGE = `node dist-bench/bench/encoder-calls.js [flags]   (build first: npx tsc -p bench)
@@ -28,7 +28,7 @@ Encoder calls of mixed and split row lengths, and the call / step costs behind s
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "bundle directory" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory" },
     reps: { def: "30", help: "timed calls per shape (median)" },
   },
   USAGE,

@@ -28,7 +28,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 
 import { PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_ROOT } from "../src/grpc/server.js";
-import { Args } from "./lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { machine, num, runMain, table, writeResult } from "./lib/report.js";
 import { checkBuilt, freePort, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs, rng, shuffle } from "./lib/text.js";
@@ -38,7 +38,7 @@ Keystroke throughput and latency over concurrent gRPC typing sessions (child-pro
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "bundle directory the server loads (env MODEL_DIR)" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
     duration: { def: "10", help: "measured seconds per session count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },

@@ -36,7 +36,7 @@ import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/model/bundle.js";
-import { Args } from "./lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
@@ -48,7 +48,7 @@ HTTP throughput and latency of the service (child process) under keystroke and c
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "bundle directory the server loads (env MODEL_DIR)" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
     workloads: { def: "trivial,keystrokes,cold", help: "which workloads, in this order" },
     duration: { def: "10", help: "measured seconds per workload and connection count" },

@@ -56,7 +56,7 @@ import { loadBundle } from "../src/model/bundle.js";
 import { packRows } from "../src/model/encoder-batch.js";
 import { ModelGraphs } from "../src/model/ort-graphs.js";
 import { TopKHeap } from "../src/model/top-k-heap.js";
-import { Args } from "./lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { openDenseHead, type DenseHead } from "./lib/dense-head.js";
 import { machine, median, num, pct, ratio, runMain, table, target, writeResult } from "./lib/report.js";
 import { DEFAULT_TEXT, nextWordRows, readTestDocs } from "./lib/text.js";
@@ -66,7 +66,7 @@ Output layer per row: exact top-k with lazy tails vs (a) the full-softmax twin's
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR || path.join("models", "lstm512-keyboard"), help: "adaptive-softmax bundle directory (env MODEL_DIR)" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "adaptive-softmax bundle directory (env MODEL_DIR)" },
     dense: { def: path.join("models", "twin-full-dense"), help: 'dense twin directory (manifest.json + dense_head.onnx), or "none"' },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
     rows: { def: "512", help: "rows (contexts) per pass" },

@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import path from "node:path";
 import { createInterface } from "node:readline";
 
-import { Args, fail } from "../lib/args.js";
+import { Args, DEFAULT_BENCH_MODEL, fail } from "../lib/args.js";
 import { OUT_DIR, REPO_ROOT, machine, pct, table } from "../lib/report.js";
 import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "../lib/text.js";
@@ -35,7 +35,7 @@ and driver first).`;
 
 const args = new Args(
   {
-    model: { def: process.env.MODEL_DIR ?? "models/lstm512-keyboard", help: "model directory the service loads" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "model directory the service loads" },
     text: { def: DEFAULT_TEXT, help: "documents, one per line (the TEST split)" },
     docs: { def: "0", help: "N documents only (0: all); which ones: --select" },
     select: { def: "first", help: "first: the first N documents; spread: N documents evenly spaced over the file (the middle of each of N equal parts)" },

@@ -4,6 +4,11 @@
  * unknown flag or a bad number stops the run with a message. `--help` prints
  * the script's header comment (passed in) and the flags.
  */
+import { DEFAULT_MODEL_DIR } from "../../src/config.js";
+
+/** The --model default of every benchmark: $MODEL_DIR, else the service's default bundle. */
+export const DEFAULT_BENCH_MODEL = process.env.MODEL_DIR || DEFAULT_MODEL_DIR;
+
 export interface FlagSpec {
   /** Default value as text (what --help shows); "" for none. */
   def: string;
