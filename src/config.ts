@@ -41,6 +41,12 @@ export interface Config {
    * 64, asks for every such cluster at once on the shipped layouts.
    */
   tailLookahead: number;
+  /**
+   * Mix in the recency model the manifest fitted (model/recency.ts): words of
+   * the context's last manifest.recency.window words gain probability. No
+   * effect on a bundle without one; false: the LSTM alone.
+   */
+  recency: boolean;
   /** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
   executionProviders: string[];
   /** Provider preference for the tail graphs (small, few rows: CPU by default). */
@@ -89,6 +95,14 @@ function int(src: Source, name: string, def: number, min: number, max: number): 
   return v;
 }
 
+function bool(src: Source, name: string, def: boolean): boolean {
+  const raw = (src[name] ?? "").toLowerCase();
+  if (raw === "") return def;
+  if (raw === "true" || raw === "1" || raw === "on") return true;
+  if (raw === "false" || raw === "0" || raw === "off") return false;
+  throw new ConfigError(`${name}: must be one of true, false, 1, 0, on, off, got "${src[name]}"`);
+}
+
 function providers(src: Source, name: string, def: string): string[] {
   const list = (src[name] ?? def).split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
   if (list.length === 0) throw new ConfigError(`${name}: must list at least one execution provider`);
@@ -117,6 +131,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     maxContextTokens,
     contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", defaultContextHop(maxContextTokens), 1, maxContextTokens),
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
+    recency: bool(src, "RECENCY", true),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),

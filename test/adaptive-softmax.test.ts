@@ -8,6 +8,7 @@ import t from "tap";
 
 import { RowTopK, gatherRows, planRound, runRounds } from "../src/model/lazy-top-k.js";
 import { PrefixIndex } from "../src/model/prefix-index.js";
+import { Recency, type RecentWords } from "../src/model/recency.js";
 import { clustersForWords, planScoring, scoreWords } from "../src/model/scoring.js";
 import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 
@@ -211,6 +212,49 @@ t.test("lazy top-k equals brute-force top-k, for every lookahead", async (t) => 
   t.ok(prunedByPrefix > 0, `the prefix ruled clusters out in ${prunedByPrefix} of ${rows} rows`);
   t.ok(fewerRounds > 0, `lookahead saved rounds for ${fewerRounds} rows`);
   t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
+});
+
+t.test("with the recency mix, lazy top-k equals brute force over the mixture", async (t) => {
+  const r = rng(3);
+  let rows = 0;
+  let extrasWon = 0; // rows whose answer holds an out-of-vocabulary recent word
+  let mixChanged = 0; // rows whose answer differs from the LSTM alone
+  for (let trial = 0; trial < 300; trial++) {
+    const m = randomModel(r);
+    const row = randomRow(r, m);
+    const counts = new Map<string, number>();
+    for (let i = int(r, 1, 12); i > 0; i--) {
+      const word = r() < 0.7 ? pick(r, m.vocab) : `${pick(r, ["", row.prefix])}${pick(r, ["zq", "q", "ab-x"])}${int(r, 0, 9)}`;
+      counts.set(word, (counts.get(word) ?? 0) + int(r, 1, 4));
+    }
+    const recent: RecentWords = { counts, n: [...counts.values()].reduce((a, b) => a + b, 0) + int(r, 0, 20) };
+    const recency = new Recency({ window: 100, weight: pick(r, [0.01, 0.05, 0.25, 0.75]) });
+    const ids = new Map(m.vocab.map((w, id) => [w, id]));
+    const mix = recency.rowMix(recent, row.prefix, (w) => SUGGEST.test(w), (w) => ids.get(w) ?? null, m.layout);
+    const ranges = m.index.ranges(row.prefix);
+    const planner = new RowTopK(m.index, row.head, row.k, ranges, mix);
+    for (let cs = planner.nextClusters(2); cs.length > 0; cs = planner.nextClusters(2)) for (const c of cs) planner.supply(c, row.within[c]!);
+    const got = planner.result();
+
+    // Brute force: every candidate's mixture log-prob through Recency.logProb, sorted.
+    const lp = fullLogProbs(m, row);
+    const cand: { id: number; lp: number }[] = [];
+    m.vocab.forEach((w, id) => {
+      if (isCandidate(m, row.prefix, id)) cand.push({ id, lp: recency.logProb(lp[id]!, counts.get(w) ?? 0, recent.n)! });
+    });
+    mix.extraWords.forEach((w, j) => cand.push({ id: m.layout.vocabSize + j, lp: recency.logProb(null, counts.get(w)!, recent.n)! }));
+    cand.sort((a, b) => (a.lp > b.lp ? -1 : a.lp < b.lp ? 1 : a.id - b.id));
+    const want = cand.slice(0, row.k);
+    rows++;
+    if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(want.map((c) => c.id)) || JSON.stringify(Array.from(got.logProbs)) !== JSON.stringify(want.map((c) => c.lp))) {
+      t.fail(`trial ${trial} (k=${row.k}, prefix "${row.prefix}"): got ${got.ids} ${got.logProbs}, want ${want.map((c) => c.id)} ${want.map((c) => c.lp)}`);
+    }
+    if (Array.from(got.ids).some((id) => id >= m.layout.vocabSize)) extrasWon++;
+    if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(bruteForce(m, row).ids)) mixChanged++;
+  }
+  t.pass(`${rows} rows compared with brute force`);
+  t.ok(extrasWon > 0, `out-of-vocabulary recent words in ${extrasWon} answers`);
+  t.ok(mixChanged > 0, `the mix changed ${mixChanged} answers`);
 });
 
 t.test("hand-made cases", async (t) => {

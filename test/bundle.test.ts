@@ -80,6 +80,9 @@ t.test("manifest fields are validated by name", async (t) => {
   t.throws(bad((m) => (m.graphs.encoderHead.outputs.bandHidden = ["band_hidden_0"])), /bandHidden\[1\]/);
   t.throws(bad((m) => (m.model.clusters[2].band = 1)), /model\.clusters\[2\] \[\d+, \d+\) is not inside its band/);
   t.throws(bad((m) => (m.model.layers = 0)), BundleError);
+  t.doesNotThrow(bad((m) => (m.recency = { window: 200, weight: 0.03, fitOn: "valid" })));
+  t.throws(bad((m) => (m.recency = { window: 0, weight: 0.03 })), /recency\.window must be an integer >= 1, got 0/);
+  t.throws(bad((m) => (m.recency = { window: 200, weight: 1 })), /recency\.weight must be a number in \(0, 1\), got 1/);
 });
 
 t.test("vocabulary size must match the manifest", async (t) => {

@@ -3,9 +3,11 @@
  * real default model (models/lstm512-keyboard), when that bundle is present.
  * Bigger matrices may round differently in another batch composition, so
  * log-probs are compared within 1e-5 and near-ties (within 1e-5) may swap;
- * the tiny model's test (service.test.ts) compares bit for bit.
+ * the tiny model's test (service.test.ts) compares bit for bit. The
+ * default model carries a recency mixture: the reference mixes too, and its
+ * golden recency cases (PyTorch, training/recency.py) are checked here.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 
@@ -29,5 +31,38 @@ if (!existsSync(`${dir}manifest.json`)) {
     const rows = (await histogram(h.metrics.batchSize)).sum;
     const evaluated = h.runner.tailJobs.flat().reduce((s, [, n]) => s + n, 0);
     t.comment(`${rows} batched rows evaluated ${evaluated} (row, cluster) tails of ${rows * bundle.manifest.model.clusters.length}`);
+  });
+
+  t.test("the recency mixture: golden log-probs from PyTorch, out-of-vocabulary recent words, RECENCY=off", async (t) => {
+    t.ok(bundle.manifest.recency, "the default model has a recency mixture");
+    const golden = JSON.parse(readFileSync(bundle.paths.golden!, "utf8")) as {
+      recency: { cases: Array<{ text: string; words: string[]; logProbs: Array<number | null> }> };
+    };
+    let compared = 0;
+    let worst = 0;
+    for (const c of golden.recency.cases) {
+      const { scores } = await h.service.score({ context: c.text, words: c.words });
+      scores.forEach((s, i) => {
+        const want = c.logProbs[i]!;
+        if (want === null) return void t.equal(s.logProb, null, `${c.words[i]} has no probability`);
+        worst = Math.max(worst, Math.abs(s.logProb! - want));
+        compared++;
+      });
+    }
+    t.ok(compared >= 20 && worst <= 1e-4, `${compared} golden mixture log-probs within 1e-4 (worst ${worst.toExponential(2)})`);
+
+    // A name the vocabulary lacks, repeated in the text, is suggested from its first letters and scored.
+    const context = "Zorvath came home. Everyone greeted Zorvath warmly, and then";
+    const predicted = await h.service.predict({ context, prefix: "zo", k: 3 });
+    t.equal(predicted.predictions[0]?.word, "zorvath", "the recent out-of-vocabulary word comes first");
+    const [scored] = (await h.service.score({ context, words: ["Zorvath"] })).scores;
+    t.same([scored!.inVocabulary, scored!.logProb], [false, predicted.predictions[0]!.logProb], "score agrees with predict");
+
+    const off = await startService(bundle, { RECENCY: "off" });
+    t.teardown(() => off.service.close());
+    const plain = await off.service.predict({ context, prefix: "zo", k: 3 });
+    t.notOk(plain.predictions.some((p) => p.word === "zorvath"), "without recency the word is unknown");
+    const [plainScore] = (await off.service.score({ context, words: ["Zorvath"] })).scores;
+    t.equal(plainScore!.logProb, null);
   });
 }

@@ -141,9 +141,9 @@ export function predictResponse(r: PredictResult): PredictResponseMsg {
 export function scoreResponse(r: ScoreResult): ScoreResponseMsg {
   return {
     scores: r.scores.map((s) =>
-      s.inVocabulary && s.logProb !== null && s.probability !== null
-        ? { word: s.word, in_vocabulary: true, log_prob: s.logProb, probability: s.probability }
-        : { word: s.word, in_vocabulary: false },
+      s.logProb !== null && s.probability !== null
+        ? { word: s.word, in_vocabulary: s.inVocabulary, log_prob: s.logProb, probability: s.probability }
+        : { word: s.word, in_vocabulary: s.inVocabulary },
     ),
     model: modelMsg(r.model),
   };

@@ -169,8 +169,8 @@ export const scoreSchema = {
             properties: {
               word: { type: "string" },
               inVocabulary: { type: "boolean" },
-              logProb: { type: ["number", "null"], description: "null for out-of-vocabulary words" },
-              probability: { type: ["number", "null"], description: "null for out-of-vocabulary words" },
+              logProb: { type: ["number", "null"], description: "null for an out-of-vocabulary word that is not among the context's recent words" },
+              probability: { type: ["number", "null"], description: "null when logProb is" },
             },
           },
         },

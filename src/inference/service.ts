@@ -25,6 +25,7 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
 import { PrefixIndex, type PrefixRanges } from "../model/prefix-index.js";
+import { Recency, type RecentWords, type RowMix } from "../model/recency.js";
 import { clustersForWords, scoreWords } from "../model/scoring.js";
 import { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { Bundle } from "../model/bundle-types.js";
@@ -55,6 +56,7 @@ export type ServiceConfig = Pick<
   | "maxContextTokens"
   | "contextHopTokens"
   | "tailLookahead"
+  | "recency"
   | "workers"
 >;
 
@@ -69,7 +71,7 @@ export interface ServiceDeps {
   clock?: Clock;
 }
 
-type Task = { kind: "predict"; k: number; ranges: PrefixRanges } | { kind: "score"; ids: number[] };
+type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix | null } | { kind: "score"; ids: number[] };
 
 /** One queued row. */
 interface Item {
@@ -84,10 +86,11 @@ interface Item {
 
 type Output = TopK | Float64Array;
 
-/** A context's encoder window (shared by the requests that send that context: never modified) and its cache key. */
+/** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: the LSTM alone). */
 interface ContextWindow {
   window: number[];
   key: string;
+  recent: RecentWords | null;
 }
 
 /** Context strings whose tokenization the service remembers. */
@@ -103,6 +106,7 @@ export class NextwordService implements InferenceService {
   private readonly log: Logger;
   private readonly modelRef: ModelRef;
   private readonly clusterLabels: string[];
+  private readonly recency: Recency | null;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: ServiceDeps) {
@@ -115,6 +119,8 @@ export class NextwordService implements InferenceService {
     this.log = deps.logger.child({ component: "service" });
     this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };
     this.clusterLabels = model.clusters.map((_, c) => String(c));
+    const spec = bundle.manifest.recency;
+    this.recency = config.recency && spec ? new Recency(spec) : null;
     this.batcher = new Batcher<Item, Output>({
       run: (items) => this.runBatch(items),
       runners: config.workers,
@@ -154,30 +160,33 @@ export class NextwordService implements InferenceService {
   async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
     return this.guard(async () => {
       const { context, prefix, k } = validatePredict(req);
-      const ranges = this.index.ranges(this.deps.bundle.tokenizer.normalize(prefix));
-      const task: Task = { kind: "predict", k, ranges };
-      const { window, key, lookup } = this.lookup(context);
+      const normalized = this.deps.bundle.tokenizer.normalize(prefix);
+      const ranges = this.index.ranges(normalized);
+      const { window, key, recent, lookup } = this.lookup(context);
+      const mix = recent && this.rowMix(recent, normalized);
+      const task: Task = { kind: "predict", k, ranges, mix };
       let planner: RowTopK | undefined;
       if (lookup.kind === "hit") {
-        planner = new RowTopK(this.index, lookup.state.head, k, ranges);
+        planner = new RowTopK(this.index, lookup.state.head, k, ranges, mix);
         if (supplyCached(planner, lookup.state, 1).length === 0) {
           this.countSkipped([planner]);
-          return this.shapePredictions(planner.result());
+          return this.shapePredictions(planner.result(), mix);
         }
       }
       const item: Item = { window, key, lookup, task };
       if (planner) item.planner = planner;
       const out = (await this.submit(item, opts)) as TopK;
-      return this.shapePredictions(out);
+      return this.shapePredictions(out, mix);
     });
   }
 
   async score(req: ScoreRequest, opts: CallOptions = {}): Promise<ScoreResult> {
     return this.guard(async () => {
       const { context, words } = validateScore(req);
-      const ids = words.map((w) => this.wordId(w));
+      const tokens = words.map((w) => this.wordToken(w));
+      const ids = tokens.map((t) => (t === null ? null : this.vocabId(t)));
       const known = ids.filter((id): id is number => id !== null);
-      const { window, key, lookup } = this.lookup(context);
+      const { window, key, recent, lookup } = this.lookup(context);
       let logProbs: Float64Array;
       if (lookup.kind === "hit" && clustersForWords(this.layout, known).every((c) => lookup.state.tails.has(c))) {
         logProbs = this.scoreState(lookup.state, known);
@@ -186,9 +195,12 @@ export class NextwordService implements InferenceService {
       }
       let next = 0;
       const scores = words.map((word, i): WordScore => {
-        if (ids[i] === null) return { word, inVocabulary: false, logProb: null, probability: null };
-        const logProb = logProbs[next++]!;
-        return { word, inVocabulary: true, logProb, probability: Math.exp(logProb) };
+        const inVocabulary = ids[i] !== null;
+        let logProb: number | null = inVocabulary ? logProbs[next++]! : null;
+        if (recent && this.recency && tokens[i] !== null) {
+          logProb = this.recency.logProb(logProb, recent.counts.get(tokens[i]!) ?? 0, recent.n);
+        }
+        return { word, inVocabulary, logProb, probability: logProb === null ? null : Math.exp(logProb) };
       });
       return { scores, model: { ...this.modelRef } };
     });
@@ -221,44 +233,60 @@ export class NextwordService implements InferenceService {
     return this.batcher.submit(item, opts.signal ? { deadline, signal: opts.signal } : { deadline });
   }
 
-  private lookup(context: string): { window: number[]; key: string; lookup: CacheLookup } {
-    const { window, key } = this.windowOf(context);
-    const lookup = this.cache.lookup(window, key);
+  private lookup(context: string): ContextWindow & { lookup: CacheLookup } {
+    const w = this.windowOf(context);
+    const lookup = this.cache.lookup(w.window, w.key);
     if (this.cache.enabled) this.deps.metrics.cacheRequest(lookup.kind);
-    return { window, key, lookup };
+    return { ...w, lookup };
   }
 
   /** The encoder window of a context and its cache key; recent contexts skip tokenizing (keystrokes resend one context per letter). */
   private windowOf(context: string): ContextWindow {
     let w = this.recentContexts.get(context);
     if (!w) {
-      const ids = this.deps.bundle.tokenizer.encodeContext(context);
+      const { tokenizer } = this.deps.bundle;
+      const tokens = tokenizer.tokenize(context);
+      const ids = tokenizer.contextIds(tokens);
       if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
-      w = { window, key: StateCache.key(window) };
+      const recent = this.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null;
+      w = { window, key: StateCache.key(window), recent };
       this.recentContexts.set(context, w);
     }
     return w;
   }
 
-  /** A word's id when it is one vocabulary token after normalization, else null (out of vocabulary; <unk> is never scored). */
-  private wordId(word: string): number | null {
+  /** A scored word's token: the word itself when it is one token after normalization, else null (no probability). */
+  private wordToken(word: string): string | null {
+    const tokens = this.deps.bundle.tokenizer.tokenize(word);
+    return tokens.length === 1 ? tokens[0]! : null;
+  }
+
+  /** A token's vocabulary id; null out of vocabulary (<unk> is never scored nor suggested). */
+  private vocabId(token: string): number | null {
     const { tokenizer } = this.deps.bundle;
-    const tokens = tokenizer.tokenize(word);
-    if (tokens.length !== 1) return null;
-    const id = tokenizer.idOf(tokens[0]!);
+    const id = tokenizer.idOf(token);
     return id === tokenizer.unkId ? null : id;
+  }
+
+  /** The recency mix of one predict row (normalized prefix). */
+  private rowMix(recent: RecentWords, prefix: string): RowMix | null {
+    if (!this.recency) return null;
+    const { tokenizer } = this.deps.bundle;
+    return this.recency.rowMix(recent, prefix, (w) => tokenizer.isSuggestable(w), (w) => this.vocabId(w), this.layout);
   }
 
   private scoreState(state: ContextState, ids: number[]): Float64Array {
     return scoreWords(this.layout, state.head, ids, (c) => state.tails.get(c)!);
   }
 
-  private shapePredictions(top: TopK): PredictResult {
+  /** Ids past the vocabulary are the mix's recent out-of-vocabulary words. */
+  private shapePredictions(top: TopK, mix: RowMix | null): PredictResult {
     const { vocab } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
-      return { word: vocab[id]!, probability: Math.exp(logProb), logProb };
+      const word = id < vocab.length ? vocab[id]! : mix!.extraWords[id - vocab.length]!;
+      return { word, probability: Math.exp(logProb), logProb };
     });
     return { predictions, model: { ...this.modelRef } };
   }
@@ -318,7 +346,7 @@ export class NextwordService implements InferenceService {
     // 2. Planners (predict) and the clusters scoring needs.
     const planners: (RowTopK | null)[] = items.map((item, i) => {
       if (item.task.kind !== "predict") return null;
-      return item.planner ?? new RowTopK(this.index, states[i]!.head, item.task.k, item.task.ranges);
+      return item.planner ?? new RowTopK(this.index, states[i]!.head, item.task.k, item.task.ranges, item.task.mix);
     });
     const scoreNeeds = items.map((item) => (item.task.kind === "score" ? clustersForWords(this.layout, item.task.ids) : []));
 

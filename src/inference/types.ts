@@ -52,7 +52,11 @@ export interface ScoreRequest {
 
 export interface WordScore {
   word: string;
-  /** False for out-of-vocabulary words: their logProb/probability are null, never guessed. */
+  /**
+   * False for out-of-vocabulary words. Their logProb/probability are null
+   * (never guessed) unless the recency model gives them one: the word is
+   * among the context's recent words.
+   */
   inVocabulary: boolean;
   logProb: number | null;
   probability: number | null;

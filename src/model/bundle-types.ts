@@ -3,6 +3,7 @@
  * training/export.py writes it. Ids are layout ids: the order of vocab.txt.
  */
 import type { Tokenizer, TokenizerSpec } from "../text/tokenizer.js";
+import type { RecencySpec } from "./recency.js";
 
 export const BUNDLE_FORMAT = "nextword-bundle/1";
 
@@ -58,6 +59,8 @@ export interface Manifest {
   model: ModelSpec;
   graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec };
   golden?: string;
+  /** The recency mixture training/recency.py fitted (model/recency.ts); absent: the LSTM alone. Extra fields (the fit's record) pass through. */
+  recency?: RecencySpec & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
   training?: Record<string, unknown>;
   /** sha256 hex of every bundle file but manifest.json, by file name. */

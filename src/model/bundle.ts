@@ -20,6 +20,7 @@ import {
   type TailGraphSpec,
 } from "./bundle-types.js";
 import { Tokenizer, type TokenizerSpec } from "../text/tokenizer.js";
+import type { RecencySpec } from "./recency.js";
 
 export class BundleError extends Error {
   override name = "BundleError";
@@ -211,6 +212,13 @@ function parseChecksums(f: Fields, v: unknown): Record<string, string> {
 }
 
 /** Validates a parsed manifest.json; `file` is only used in error messages. */
+function parseRecency(f: Fields, v: unknown): RecencySpec & Record<string, unknown> {
+  const r = f.object(v, "recency");
+  const window = f.int(r.window, "recency.window", 1);
+  if (typeof r.weight !== "number" || !(r.weight > 0 && r.weight < 1)) f.fail("recency.weight", `must be a number in (0, 1), got ${JSON.stringify(r.weight)}`);
+  return { ...r, window, weight: r.weight };
+}
+
 export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   const f = new Fields(file);
   const m = f.object(json, "manifest");
@@ -231,6 +239,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.createdAt !== undefined) manifest.createdAt = f.string(m.createdAt, "createdAt");
   if (m.golden !== undefined) manifest.golden = f.fileName(m.golden, "golden");
   if (m.training !== undefined) manifest.training = f.object(m.training, "training");
+  if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
   const tails = new Set(model.clusters.map((c) => c.file));
   if (tails.size !== model.clusters.length) f.fail("model.clusters", "must each name a different file");
   for (const name of referencedFiles(manifest)) {

@@ -4,6 +4,7 @@
  * it. Pure typed-array code, no I/O, no ONNX (the caller evaluates clusters).
  */
 import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
+import type { RowMix } from "./recency.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 import { TopKHeap } from "./top-k-heap.js";
 
@@ -27,6 +28,10 @@ export interface TopK {
  * best's). The result equals sorting every suggestable word starting with the
  * prefix by (log-prob desc, id asc) and taking k.
  *
+ * With a RowMix (the recency mixture) every log-prob is the mixture's, the
+ * bounds are mix.clusterBound of the head's, and the mix's out-of-vocabulary
+ * candidates (ids >= vocabSize) join the head words; the same holds.
+ *
  * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
  * bound as it stands: a row whose answer would take several sequential
  * clusters then takes fewer rounds, at the price of clusters the first of
@@ -36,6 +41,8 @@ export interface TopK {
 export class RowTopK {
   private readonly heap: TopKHeap;
   private readonly order: Int32Array;
+  /** bounds[c]: no candidate of cluster c scores above it. */
+  private readonly bounds: Float64Array;
   private cursor = 0;
   /** Clusters asked for and not supplied yet, in visiting order. */
   private pending: number[] = [];
@@ -47,6 +54,7 @@ export class RowTopK {
     private readonly head: Float32Array,
     k: number,
     private readonly ranges: PrefixRanges,
+    private readonly mix: RowMix | null = null,
   ) {
     const { layout, suggestable } = index;
     if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
@@ -54,12 +62,17 @@ export class RowTopK {
     const byWord = index.head.byWord;
     for (let p = ranges.headLo; p < ranges.headHi; p++) {
       const id = byWord[p]!;
-      if (suggestable[id]) this.heap.offer(head[id]!, id);
+      if (suggestable[id]) this.heap.offer(mix ? mix.word(id, head[id]!) : head[id]!, id);
     }
+    if (mix) mix.extraLogProbs.forEach((lp, j) => this.heap.offer(lp, layout.vocabSize + j));
+    const sl = layout.shortlist;
+    this.bounds = Float64Array.from({ length: layout.clusterCount }, (_, c) =>
+      mix ? mix.clusterBound(c, head[sl + c]!) : head[sl + c]!,
+    );
     const candidates: number[] = [];
     for (let c = 0; c < layout.clusterCount; c++) if (ranges.count[c]! > 0) candidates.push(c);
-    const sl = layout.shortlist;
-    candidates.sort((a, b) => head[sl + b]! - head[sl + a]! || a - b);
+    const bounds = this.bounds;
+    candidates.sort((a, b) => bounds[b]! - bounds[a]! || a - b);
     this.order = Int32Array.from(candidates);
   }
 
@@ -94,7 +107,7 @@ export class RowTopK {
   /** Whether cluster c can still change the top-k: "no" (an exact tie lost on id) or "none after" (its bound is below the k-th best). */
   private needed(c: number): "yes" | "no" | "none after" {
     if (!this.heap.full) return "yes";
-    const bound = this.head[this.index.layout.shortlist + c]!;
+    const bound = this.bounds[c]!;
     const min = this.heap.minLogProb;
     if (bound < min) return "none after";
     if (bound === min && this.heap.minId < this.index.layout.clusterStart[c]!) return "no"; // its best word could at most tie, and would lose on id
@@ -110,9 +123,12 @@ export class RowTopK {
     if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
     const bound = this.head[layout.shortlist + c]!;
     const byWord = this.index.clusters[c]!.byWord;
+    const mix = this.mix;
     for (let p = this.ranges.lo[c]!, hi = this.ranges.hi[c]!; p < hi; p++) {
       const id = byWord[p]!;
-      if (suggestable[id]) this.heap.offer(bound + within[id - start]!, id);
+      if (!suggestable[id]) continue;
+      const lp = bound + within[id - start]!;
+      this.heap.offer(mix ? mix.word(id, lp) : lp, id);
     }
     this.visited.push(c);
     this.pending.splice(at, 1);

@@ -108,7 +108,12 @@ export class Tokenizer {
 
   /** Ids the encoder consumes for a context: <bos> first when the spec says so (training did). */
   encodeContext(text: string): number[] {
-    const ids = this.encode(this.tokenize(text));
+    return this.contextIds(this.tokenize(text));
+  }
+
+  /** encodeContext of an already tokenized context. */
+  contextIds(tokens: readonly string[]): number[] {
+    const ids = this.encode(tokens);
     return this.contextStartsWithBos ? [this.bosId, ...ids] : ids;
   }
 

@@ -11,6 +11,15 @@ import { ModelGraphs } from "../../src/model/ort-graphs.js";
 export interface RefTopK {
   words: string[];
   logProbs: number[];
+  /** Every candidate's log-prob, by word (for near-tie checks). */
+  all: Map<string, number>;
+}
+
+/** The recency mixture's inputs for one context: its last `window` words counted, and the weight. */
+export interface RefRecent {
+  counts: Map<string, number>;
+  n: number;
+  weight: number;
 }
 
 export class Reference {
@@ -65,14 +74,44 @@ export class Reference {
     return out;
   }
 
-  /** Top k of the suggestable words starting with `prefix` (already normalized), by (log-prob desc, id asc). */
-  topK(dist: Float64Array, prefix: string, k: number): RefTopK {
+  /** The manifest's recency mixture inputs for a context (null: no mixture: no recency in the manifest, or no word in the context). */
+  recent(context: string): RefRecent | null {
+    const spec = this.bundle.manifest.recency;
+    if (!spec) return null;
+    const { tokenizer } = this.bundle;
+    const words = tokenizer.tokenize(context).filter((t) => tokenizer.isSuggestable(t)).slice(-spec.window);
+    if (words.length === 0) return null;
+    const counts = new Map<string, number>();
+    for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+    return { counts, n: words.length, weight: spec.weight };
+  }
+
+  /**
+   * Top k of the suggestable words starting with `prefix` (already
+   * normalized), by (log-prob desc, then vocabulary words by id before
+   * out-of-vocabulary ones). With `recent`, log-probs are the mixture's and
+   * recent out-of-vocabulary words are candidates too.
+   */
+  topK(dist: Float64Array, prefix: string, k: number, recent: RefRecent | null = null): RefTopK {
     const { vocab } = this.bundle;
-    const ids: number[] = [];
-    for (let id = 0; id < vocab.length; id++) if (this.suggestable[id] && vocab[id]!.startsWith(prefix)) ids.push(id);
-    ids.sort((a, b) => dist[b]! - dist[a]! || a - b);
-    const top = ids.slice(0, k);
-    return { words: top.map((id) => vocab[id]!), logProbs: top.map((id) => dist[id]!) };
+    const cands: { word: string; id: number; lp: number }[] = [];
+    const mixed = (lp: number, word: string) => {
+      if (!recent) return lp;
+      const q = (recent.weight * (recent.counts.get(word) ?? 0)) / recent.n;
+      return Math.log((1 - recent.weight) * Math.exp(lp) + q);
+    };
+    for (let id = 0; id < vocab.length; id++) {
+      if (this.suggestable[id] && vocab[id]!.startsWith(prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!) });
+    }
+    const { tokenizer } = this.bundle;
+    for (const [word, count] of recent?.counts ?? []) {
+      if (word.startsWith(prefix) && tokenizer.idOf(word) === tokenizer.unkId) {
+        cands.push({ word, id: vocab.length, lp: Math.log((recent!.weight * count) / recent!.n) });
+      }
+    }
+    cands.sort((a, b) => b.lp - a.lp || a.id - b.id);
+    const top = cands.slice(0, k);
+    return { words: top.map((c) => c.word), logProbs: top.map((c) => c.lp), all: new Map(cands.map((c) => [c.word, c.lp])) };
   }
 }
 
