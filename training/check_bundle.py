@@ -54,6 +54,12 @@ def main():
         fail("golden.json does not cover every tail cluster")
     if not any(w < m["model"]["shortlist"] for case in g["cases"] for w in case["words"]):
         fail("golden.json covers no head word")
+    r = m.get("recency")
+    if r is not None:
+        if not (isinstance(r.get("window"), int) and r["window"] >= 1 and 0 < r.get("weight", 0) < 1):
+            fail("recency needs an integer window >= 1 and a weight in (0, 1)")
+        if not g.get("recency", {}).get("cases"):
+            fail("recency without golden recency cases")
     t = m["training"]
     if not (t.get("validPerplexity") and t.get("testPerplexity")):
         fail("training record lacks valid/test perplexity")
