@@ -6,17 +6,13 @@
  *
  * - answer at once when the window is cached and the exact lazy top-k (or the
  *   scoring) needs no tail cluster that is not cached for it: no queueing;
- * - otherwise submit a row to the Batcher. One batch = one batched encoder +
- *   head call for the rows that need it (fresh windows from zeros, extended
- *   windows from the cached state of their longest cached prefix), then tail
- *   ROUNDS: round r asks every row still open for its next needed clusters
- *   (up to tailLookahead; clusters cached for its window are supplied without
- *   a call), one batched graph call per cluster over just the rows that need
- *   it.
+ * - otherwise submit a row to the Batcher, whose batches BatchExecutor runs
+ *   (batch-executor.ts).
  *
- * Rows with the same window in one batch share one encoder row and one tail
- * row. Everything computed lands in the cache; a row's numbers depend only on
- * its window, so cached and fresh answers are the same.
+ * Everything computed lands in the cache; a row's LSTM numbers depend only on
+ * its window, so cached and fresh answers are the same. The recency mix
+ * (model/recency.ts) is applied per request on top, from the context's
+ * memoized recent words.
  */
 import { Batcher, systemClock, type Clock } from "../batching/batcher.js";
 import type { Config } from "../config.js";
@@ -24,14 +20,15 @@ import { ServiceError, asServiceError, invalidArgument, unavailable } from "../e
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
-import { PrefixIndex, type PrefixRanges } from "../model/prefix-index.js";
+import { PrefixIndex } from "../model/prefix-index.js";
 import { Recency, type RecentWords, type RowMix } from "../model/recency.js";
-import { clustersForWords, scoreWords } from "../model/scoring.js";
+import { clustersForWords } from "../model/scoring.js";
 import { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { Bundle } from "../model/bundle-types.js";
-import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";
+import type { ModelRunner } from "../model/runner-pool.js";
 import { Lru } from "../util/lru.js";
-import { StateCache, contextWindow, type CacheLookup, type ContextState } from "./state-cache.js";
+import { BatchExecutor, scoreState, supplyCached, type Item, type Output, type Task } from "./batch-executor.js";
+import { StateCache, contextWindow, type CacheLookup } from "./state-cache.js";
 import { validatePredict, validateScore } from "./validation.js";
 import {
   type CallOptions,
@@ -71,20 +68,6 @@ export interface ServiceDeps {
   clock?: Clock;
 }
 
-type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix | null } | { kind: "score"; ids: number[] };
-
-/** One queued row. */
-interface Item {
-  window: number[];
-  key: string;
-  /** What the cache held at submit time; a hit's or extend's state is used even if evicted since. */
-  lookup: CacheLookup;
-  task: Task;
-  /** For a predict hit: the planner, already advanced through the cached tails. */
-  planner?: RowTopK;
-}
-
-type Output = TopK | Float64Array;
 
 /** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: the LSTM alone). */
 interface ContextWindow {
@@ -105,7 +88,7 @@ export class NextwordService implements InferenceService {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly modelRef: ModelRef;
-  private readonly clusterLabels: string[];
+  private readonly executor: BatchExecutor;
   private readonly recency: Recency | null;
   private closing: Promise<void> | null = null;
 
@@ -118,11 +101,20 @@ export class NextwordService implements InferenceService {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: "service" });
     this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };
-    this.clusterLabels = model.clusters.map((_, c) => String(c));
     const spec = bundle.manifest.recency;
     this.recency = config.recency && spec ? new Recency(spec) : null;
+    this.executor = new BatchExecutor({
+      layout: this.layout,
+      index: this.index,
+      model,
+      cache: this.cache,
+      pool: deps.pool,
+      metrics,
+      log: this.log,
+      tailLookahead: config.tailLookahead,
+    });
     this.batcher = new Batcher<Item, Output>({
-      run: (items) => this.runBatch(items),
+      run: (items) => this.executor.run(items),
       runners: config.workers,
       maxBatchSize: config.maxBatchSize,
       maxQueueDelayMs: config.maxQueueDelayMs,
@@ -169,7 +161,7 @@ export class NextwordService implements InferenceService {
       if (lookup.kind === "hit") {
         planner = new RowTopK(this.index, lookup.state.head, k, ranges, mix);
         if (supplyCached(planner, lookup.state, 1).length === 0) {
-          this.countSkipped([planner]);
+          this.executor.countSkipped([planner]);
           return this.shapePredictions(planner.result(), mix);
         }
       }
@@ -189,7 +181,7 @@ export class NextwordService implements InferenceService {
       const { window, key, recent, lookup } = this.lookup(context);
       let logProbs: Float64Array;
       if (lookup.kind === "hit" && clustersForWords(this.layout, known).every((c) => lookup.state.tails.has(c))) {
-        logProbs = this.scoreState(lookup.state, known);
+        logProbs = scoreState(this.layout, lookup.state, known);
       } else {
         logProbs = (await this.submit({ window, key, lookup, task: { kind: "score", ids: known } }, opts)) as Float64Array;
       }
@@ -276,10 +268,6 @@ export class NextwordService implements InferenceService {
     return this.recency.rowMix(recent, prefix, (w) => tokenizer.isSuggestable(w), (w) => this.vocabId(w), this.layout);
   }
 
-  private scoreState(state: ContextState, ids: number[]): Float64Array {
-    return scoreWords(this.layout, state.head, ids, (c) => state.tails.get(c)!);
-  }
-
   /** Ids past the vocabulary are the mix's recent out-of-vocabulary words. */
   private shapePredictions(top: TopK, mix: RowMix | null): PredictResult {
     const { vocab } = this.deps.bundle;
@@ -289,140 +277,6 @@ export class NextwordService implements InferenceService {
       return { word, probability: Math.exp(logProb), logProb };
     });
     return { predictions, model: { ...this.modelRef } };
-  }
-
-  private countSkipped(planners: readonly RowTopK[]): void {
-    const C = this.layout.clusterCount;
-    const skipped = new Int32Array(C).fill(planners.length);
-    for (const p of planners) for (const c of p.evaluated) skipped[c]!--;
-    for (let c = 0; c < C; c++) if (skipped[c]! > 0) this.deps.metrics.tailSkipped.inc({ cluster: this.clusterLabels[c]! }, skipped[c]!);
-  }
-
-  /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
-  private async runBatch(items: Item[]): Promise<Output[]> {
-    try {
-      return await this.runBatchUnguarded(items);
-    } catch (err) {
-      if (!(err instanceof ServiceError)) this.log.error({ err, rows: items.length }, "batch failed with an unexpected error");
-      throw asServiceError(err);
-    }
-  }
-
-  private async runBatchUnguarded(items: Item[]): Promise<Output[]> {
-    const { pool, metrics } = this.deps;
-    // 1. A state per row: cached (at submit time, or computed since), or encoded now.
-    const states: (ContextState | undefined)[] = new Array(items.length);
-    const encodeRows: EncodeRow[] = [];
-    const encodeKeys: string[] = [];
-    const encodeWindows: number[][] = [];
-    const pending = new Map<string, number[]>(); // key -> items waiting for that encoder row
-    items.forEach((item, i) => {
-      const known = item.lookup.kind === "hit" ? item.lookup.state : this.cache.peek(item.key);
-      if (known) {
-        states[i] = known;
-        return;
-      }
-      const waiting = pending.get(item.key);
-      if (waiting) {
-        waiting.push(i);
-        return;
-      }
-      pending.set(item.key, [i]);
-      encodeKeys.push(item.key);
-      encodeWindows.push(item.window);
-      const base = item.lookup.kind === "extend" ? item.lookup : null;
-      encodeRows.push(base ? { tokens: base.tokens, h: base.base.h, c: base.base.c } : { tokens: item.window });
-    });
-    if (encodeRows.length > 0) {
-      const encoded = await pool.encode(encodeRows);
-      metrics.headDuration.observe(encoded.seconds);
-      encoded.rows.forEach((row, r) => {
-        const state: ContextState = { key: encodeKeys[r]!, window: encodeWindows[r]!, ...row, tails: new Map() };
-        this.cache.set(state);
-        for (const i of pending.get(state.key)!) states[i] = state;
-      });
-    }
-
-    // 2. Planners (predict) and the clusters scoring needs.
-    const planners: (RowTopK | null)[] = items.map((item, i) => {
-      if (item.task.kind !== "predict") return null;
-      return item.planner ?? new RowTopK(this.index, states[i]!.head, item.task.k, item.task.ranges, item.task.mix);
-    });
-    const scoreNeeds = items.map((item) => (item.task.kind === "score" ? clustersForWords(this.layout, item.task.ids) : []));
-
-    // 3. Tail rounds.
-    let firstRound = true;
-    for (;;) {
-      const needs = new Map<number, Set<ContextState>>();
-      const need = (c: number, s: ContextState) => {
-        const set = needs.get(c);
-        if (set) set.add(s);
-        else needs.set(c, new Set([s]));
-      };
-      planners.forEach((p, i) => {
-        if (!p) return;
-        const state = states[i]!;
-        for (const c of supplyCached(p, state, this.deps.config.tailLookahead)) need(c, state);
-      });
-      if (firstRound) {
-        scoreNeeds.forEach((clusters, i) => {
-          for (const c of clusters) if (!states[i]!.tails.has(c)) need(c, states[i]!);
-        });
-        firstRound = false;
-      }
-      if (needs.size === 0) break;
-      await this.evaluateTails(needs);
-    }
-
-    this.countSkipped(planners.filter((p): p is RowTopK => p !== null));
-    return items.map((item, i) =>
-      item.task.kind === "predict" ? planners[i]!.result() : this.scoreState(states[i]!, item.task.ids),
-    );
-  }
-
-  /** One round: one batched call per cluster over the states that need it; results land in each state's tails. */
-  private async evaluateTails(needs: Map<number, Set<ContextState>>): Promise<void> {
-    const { model } = this.deps.bundle.manifest;
-    const calls: TailCall[] = [];
-    const rows: ContextState[][] = [];
-    for (const [cluster, set] of [...needs].sort((a, b) => a[0] - b[0])) {
-      const states = [...set];
-      const band = model.clusters[cluster]!.band;
-      const dim = model.bands[band]!.dim;
-      const packed = new Float32Array(states.length * dim);
-      states.forEach((s, j) => packed.set(s.bandHidden[band]!, j * dim));
-      calls.push({ cluster, rows: packed });
-      rows.push(states);
-    }
-    const out = await this.deps.pool.tails(calls);
-    const { metrics } = this.deps;
-    calls.forEach((call, i) => {
-      const label = { cluster: this.clusterLabels[call.cluster]! };
-      const states = rows[i]!;
-      metrics.tailDuration.observe(label, out.seconds[i]!);
-      metrics.tailEvaluations.inc(label, states.length);
-      const size = this.layout.clusterSize(call.cluster);
-      const lp = out.logProbs[i]!;
-      if (lp.length !== states.length * size) {
-        throw new Error(`cluster ${call.cluster}: runner returned ${lp.length} log-probs for ${states.length} x ${size}`);
-      }
-      // Each state owns its copy: a cached state must not keep a whole call's output alive.
-      states.forEach((s, j) => s.tails.set(call.cluster, lp.slice(j * size, (j + 1) * size)));
-    });
-  }
-}
-
-/**
- * Supplies a planner with the clusters already evaluated for its state (each
- * may rule later ones out), until its top-k is final (returns []) or the up to
- * `lookahead` clusters it asks for are all uncached (returned).
- */
-function supplyCached(planner: RowTopK, state: ContextState, lookahead: number): number[] {
-  for (;;) {
-    const next = planner.nextClusters(lookahead);
-    const cached = next.find((c) => state.tails.has(c));
-    if (cached === undefined) return next;
-    planner.supply(cached, state.tails.get(cached)!);
   }
 }
 
