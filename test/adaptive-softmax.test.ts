@@ -11,17 +11,7 @@ import { PrefixIndex } from "../src/model/prefix-index.js";
 import { Recency, type RecentWords } from "../src/model/recency.js";
 import { clustersForWords, planScoring, scoreWords } from "../src/model/scoring.js";
 import { SoftmaxLayout } from "../src/model/softmax-layout.js";
-
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../src/util/rng.js";
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive

@@ -9,6 +9,8 @@ import path from "node:path";
 import { contextWindow } from "../../src/inference/state-cache.js";
 import type { Bundle } from "../../src/model/bundle-types.js";
 import { REPO_ROOT } from "./report.js";
+import { rng } from "../../src/util/rng.js";
+
 
 export const DEFAULT_TEXT = path.join("training", "data", "test.txt");
 
@@ -22,18 +24,6 @@ export function readTestDocs(file: string): string[] {
   const docs = readFileSync(abs, "utf8").split("\n").map((l) => l.trim()).filter(Boolean);
   if (docs.length === 0) throw new Error(`${file} holds no documents`);
   return docs;
-}
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffle<T extends { length: number; [i: number]: unknown }>(xs: T, next: () => number): T {

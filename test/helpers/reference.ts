@@ -8,6 +8,7 @@ import type { Bundle } from "../../src/model/bundle-types.js";
 import { packRows } from "../../src/model/encoder-batch.js";
 import { ModelGraphs } from "../../src/model/ort-graphs.js";
 
+
 export interface RefTopK {
   words: string[];
   logProbs: number[];
@@ -115,14 +116,3 @@ export class Reference {
   }
 }
 
-/** Deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

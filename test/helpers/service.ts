@@ -22,7 +22,8 @@ import {
   type TailCall,
   type TailsResult,
 } from "../../src/model/runner-pool.js";
-import { rng, type RefTopK, type Reference } from "./reference.js";
+import { rng } from "../../src/util/rng.js";
+import type { RefTopK, Reference } from "./reference.js";
 
 /** Forwards to the real pool and records what the service asked of it. */
 export class RecordingRunner implements ModelRunner {
