@@ -8,7 +8,6 @@ import type { Bundle } from "../../src/model/bundle-types.js";
 import { packRows } from "../../src/model/encoder-batch.js";
 import { ModelGraphs } from "../../src/model/ort-graphs.js";
 
-
 export interface RefTopK {
   words: string[];
   logProbs: number[];
