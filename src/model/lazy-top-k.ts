@@ -76,12 +76,6 @@ export class RowTopK {
     this.order = Int32Array.from(candidates);
   }
 
-  /** The cluster whose within-cluster log-probs are needed next, or null when the top-k is final. */
-  nextCluster(): number | null {
-    const next = this.nextClusters(1);
-    return next.length > 0 ? next[0]! : null;
-  }
-
   /**
    * The clusters to supply now, in visiting order: those asked for before,
    * not supplied yet and still needed (the k-th best only rises, so a
@@ -139,7 +133,7 @@ export class RowTopK {
     return this.visited;
   }
 
-  /** The current top-k, best first: the final answer once nextCluster() returned null. */
+  /** The current top-k, best first: the final answer once nextClusters() returned []. */
   result(): TopK {
     return this.heap.sorted();
   }
