@@ -20,7 +20,7 @@ import type { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";
 import type { CacheLookup, ContextState, StateCache } from "./state-cache.js";
 
-export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix | null } | { kind: "score"; ids: number[] };
+export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };
 
 /** One queued row. */
 export interface Item {

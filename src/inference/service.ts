@@ -21,7 +21,7 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
 import { PrefixIndex } from "../model/prefix-index.js";
-import { Recency, type RecentWords, type RowMix } from "../model/recency.js";
+import { NO_MIX, Recency, type RecentWords, type RowMix } from "../model/recency.js";
 import { clustersForWords } from "../model/scoring.js";
 import { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { Bundle } from "../model/bundle-types.js";
@@ -155,7 +155,7 @@ export class NextwordService implements InferenceService {
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
       const ranges = this.index.ranges(normalized);
       const { window, key, recent, lookup } = this.lookup(context);
-      const mix = recent && this.rowMix(recent, normalized);
+      const mix = recent ? this.rowMix(recent, normalized) : NO_MIX;
       const task: Task = { kind: "predict", k, ranges, mix };
       let planner: RowTopK | undefined;
       if (lookup.kind === "hit") {
@@ -262,18 +262,18 @@ export class NextwordService implements InferenceService {
   }
 
   /** The recency mix of one predict row (normalized prefix). */
-  private rowMix(recent: RecentWords, prefix: string): RowMix | null {
-    if (!this.recency) return null;
+  private rowMix(recent: RecentWords, prefix: string): RowMix {
+    if (!this.recency) return NO_MIX;
     const { tokenizer } = this.deps.bundle;
     return this.recency.rowMix(recent, prefix, (w) => tokenizer.isSuggestable(w), (w) => this.vocabId(w), this.layout);
   }
 
   /** Ids past the vocabulary are the mix's recent out-of-vocabulary words. */
-  private shapePredictions(top: TopK, mix: RowMix | null): PredictResult {
+  private shapePredictions(top: TopK, mix: RowMix): PredictResult {
     const { vocab } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
-      const word = id < vocab.length ? vocab[id]! : mix!.extraWords[id - vocab.length]!;
+      const word = id < vocab.length ? vocab[id]! : mix.extraWords[id - vocab.length]!;
       return { word, probability: Math.exp(logProb), logProb };
     });
     return { predictions, model: { ...this.modelRef } };

@@ -4,7 +4,7 @@
  * it. Pure typed-array code, no I/O, no ONNX (the caller evaluates clusters).
  */
 import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
-import type { RowMix } from "./recency.js";
+import { NO_MIX, mixRecent, type RowMix } from "./recency.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 import { TopKHeap } from "./top-k-heap.js";
 
@@ -54,26 +54,51 @@ export class RowTopK {
     private readonly head: Float32Array,
     k: number,
     private readonly ranges: PrefixRanges,
-    private readonly mix: RowMix | null = null,
+    private readonly mix: RowMix = NO_MIX,
   ) {
-    const { layout, suggestable } = index;
+    const { layout } = index;
     if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
     this.heap = new TopKHeap(k);
-    const byWord = index.head.byWord;
-    for (let p = ranges.headLo; p < ranges.headHi; p++) {
-      const id = byWord[p]!;
-      if (suggestable[id]) this.heap.offer(mix ? mix.word(id, head[id]!) : head[id]!, id);
-    }
-    if (mix) mix.extraLogProbs.forEach((lp, j) => this.heap.offer(lp, layout.vocabSize + j));
+    this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0);
+    this.offerRecent(0, layout.shortlist, head, 0, 0);
+    mix.extraLogProbs.forEach((lp, j) => this.heap.offer(lp, layout.vocabSize + j));
     const sl = layout.shortlist;
-    this.bounds = Float64Array.from({ length: layout.clusterCount }, (_, c) =>
-      mix ? mix.clusterBound(c, head[sl + c]!) : head[sl + c]!,
-    );
+    const C = layout.clusterCount;
+    const bounds = new Float64Array(C);
+    for (let c = 0; c < C; c++) bounds[c] = mix.clusterBound(c, head[sl + c]!);
+    this.bounds = bounds;
     const candidates: number[] = [];
-    for (let c = 0; c < layout.clusterCount; c++) if (ranges.count[c]! > 0) candidates.push(c);
-    const bounds = this.bounds;
+    for (let c = 0; c < C; c++) if (ranges.count[c]! > 0) candidates.push(c);
     candidates.sort((a, b) => bounds[b]! - bounds[a]! || a - b);
     this.order = Int32Array.from(candidates);
+  }
+
+  /**
+   * Offers the suggestable ids byWord[lo..hi) at lps[id - offset] + base +
+   * logKeep. The hot loop of a row (2,000 head words without a prefix): a
+   * candidate below the k-th best is skipped before any call.
+   */
+  private offerRun(byWord: Int32Array, lo: number, hi: number, lps: Float32Array, offset: number, base: number): void {
+    const { heap } = this;
+    const { suggestable } = this.index;
+    const { logKeep } = this.mix;
+    let min = -Infinity;
+    for (let p = lo; p < hi; p++) {
+      const id = byWord[p]!;
+      const lp = lps[id - offset]! + base + logKeep; // this association: the one Recency.logProb and the tests use
+      if (lp < min || !suggestable[id]) continue;
+      heap.offer(lp, id);
+      if (heap.full) min = heap.minLogProb;
+    }
+  }
+
+  /** Re-offers the recent ids in [from, to) at their mixture log-prob (above the plain one offerRun gave them). */
+  private offerRecent(from: number, to: number, lps: Float32Array, offset: number, base: number): void {
+    const { recentIds, recentQ, keep } = this.mix;
+    for (let j = lowerBound(recentIds, from); j < recentIds.length && recentIds[j]! < to; j++) {
+      const id = recentIds[j]!;
+      this.heap.raise(mixRecent(keep, base + lps[id - offset]!, recentQ[j]!), id);
+    }
   }
 
   /**
@@ -112,18 +137,12 @@ export class RowTopK {
   supply(c: number, within: Float32Array): void {
     const at = this.pending.indexOf(c);
     if (at < 0) throw new Error(`supplied cluster ${c}, but the planner asked for ${this.pending.length === 0 ? "none" : this.pending.join(", ")}`);
-    const { layout, suggestable } = this.index;
+    const { layout } = this.index;
     const start = layout.clusterStart[c]!;
     if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
     const bound = this.head[layout.shortlist + c]!;
-    const byWord = this.index.clusters[c]!.byWord;
-    const mix = this.mix;
-    for (let p = this.ranges.lo[c]!, hi = this.ranges.hi[c]!; p < hi; p++) {
-      const id = byWord[p]!;
-      if (!suggestable[id]) continue;
-      const lp = bound + within[id - start]!;
-      this.heap.offer(mix ? mix.word(id, lp) : lp, id);
-    }
+    this.offerRun(this.index.clusters[c]!.byWord, this.ranges.lo[c]!, this.ranges.hi[c]!, within, start, bound);
+    this.offerRecent(start, layout.clusterEnd[c]!, within, start, bound);
     this.visited.push(c);
     this.pending.splice(at, 1);
   }
@@ -200,4 +219,16 @@ export function gatherRows(matrix: Float32Array, dim: number, rows: ArrayLike<nu
     out.set(matrix.subarray(r * dim, (r + 1) * dim), j * dim);
   }
   return out;
+}
+
+/** The first index of a sorted array whose value is >= x. */
+function lowerBound(xs: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

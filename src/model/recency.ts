@@ -38,20 +38,41 @@ export function recentWords(tokens: readonly string[], isWord: (token: string) =
 }
 
 /**
- * What the exact lazy top-k needs to rank by the mixture (RowTopK): every
- * function is non-decreasing in its log-prob argument, also in floating
- * point, and clusterBound(c, b) >= word(id, lp) for every id of cluster c
- * and lp <= b. That keeps head[shortlist + c] -> clusterBound an upper bound.
+ * What the exact lazy top-k needs to rank one row by the mixture (RowTopK).
+ * Every vocabulary candidate's log-prob is lp + logKeep, except the recent
+ * ones (recentIds, which start with the prefix), whose log-prob is
+ * mixRecent(keep, lp, recentQ[j]); both are non-decreasing in lp, also in
+ * floating point, and clusterBound keeps every candidate of a cluster below
+ * its bound. Without a mixture: logKeep = 0 and no recent ids.
  */
 export interface RowMix {
-  /** The mixture log-prob of vocabulary word `id` whose LSTM log-prob is lp. */
-  word(id: number, lp: number): number;
-  /** An upper bound of word() over cluster c's candidates, given the bound b of their LSTM log-probs. */
+  keep: number;
+  logKeep: number;
+  /** Recent vocabulary candidates, ascending, and weight * count / n of each. */
+  recentIds: Int32Array;
+  recentQ: Float64Array;
+  /** Upper bound of a cluster's candidates given b, the bound of their LSTM log-probs. */
   clusterBound(c: number, b: number): number;
   /** Recent out-of-vocabulary candidates: id vocabSize + j is extraWords[j], with log-prob extraLogProbs[j]. */
   extraWords: readonly string[];
   extraLogProbs: readonly number[];
 }
+
+/** log((1 - weight) p_lstm + weight count / n) for lp = log p_lstm and q = weight count / n. */
+export function mixRecent(keep: number, lp: number, q: number): number {
+  return Math.log(keep * Math.exp(lp) + q);
+}
+
+/** The LSTM alone, as a RowMix. */
+export const NO_MIX: RowMix = {
+  keep: 1,
+  logKeep: 0,
+  recentIds: new Int32Array(0),
+  recentQ: new Float64Array(0),
+  clusterBound: (_c, b) => b,
+  extraWords: [],
+  extraLogProbs: [],
+};
 
 export class Recency {
   private readonly keep: number;
@@ -72,8 +93,8 @@ export class Recency {
   /** log p of a word under the mixture: lp is its LSTM log-prob (null out of vocabulary); null when it has no probability. */
   logProb(lp: number | null, count: number, n: number): number | null {
     if (count === 0) return lp === null ? null : lp + this.logKeep;
-    const cache = (this.spec.weight * count) / n;
-    return Math.log(lp === null ? cache : this.keep * Math.exp(lp) + cache);
+    const q = (this.spec.weight * count) / n;
+    return lp === null ? Math.log(q) : mixRecent(this.keep, lp, q);
   }
 
   /**
@@ -82,40 +103,41 @@ export class Recency {
    * vocabulary); vocabSize is where extra ids start.
    */
   rowMix(
-    recent: RecentWords,
+    words: RecentWords,
     prefix: string,
     isCandidate: (word: string) => boolean,
     idOf: (word: string) => number | null,
     layout: SoftmaxLayout,
   ): RowMix {
-    const qById = new Map<number, number>();
+    const recent: Array<[number, number]> = []; // [id, q] of vocabulary words
     const qMax = new Float64Array(layout.clusterCount);
     const extraWords: string[] = [];
     const extraLogProbs: number[] = [];
-    for (const [word, count] of recent.counts) {
+    for (const [word, count] of words.counts) {
       if (!word.startsWith(prefix) || !isCandidate(word)) continue;
-      const q = (this.spec.weight * count) / recent.n;
+      const q = (this.spec.weight * count) / words.n;
       const id = idOf(word);
       if (id === null) {
         extraWords.push(word);
         extraLogProbs.push(Math.log(q));
         continue;
       }
-      qById.set(id, q);
+      recent.push([id, q]);
       const c = layout.clusterOf(id);
       if (c >= 0 && q > qMax[c]!) qMax[c] = q;
     }
+    recent.sort((a, b) => a[0] - b[0]);
     const { keep, logKeep } = this;
     return {
-      word(id, lp) {
-        const q = qById.get(id);
-        return q === undefined ? lp + logKeep : Math.log(keep * Math.exp(lp) + q);
-      },
+      keep,
+      logKeep,
+      recentIds: Int32Array.from(recent, (r) => r[0]),
+      recentQ: Float64Array.from(recent, (r) => r[1]),
       // The max keeps the bound above a non-recent word's lp + logKeep even
-      // where log(keep * exp(b) + q) rounds below b + logKeep.
+      // where mixRecent(keep, b, q) rounds below b + logKeep.
       clusterBound(c, b) {
         const q = qMax[c]!;
-        return q === 0 ? b + logKeep : Math.max(b + logKeep, Math.log(keep * Math.exp(b) + q));
+        return q === 0 ? b + logKeep : Math.max(b + logKeep, mixRecent(keep, b, q));
       },
       extraWords,
       extraLogProbs,

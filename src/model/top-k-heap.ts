@@ -46,6 +46,19 @@ export class TopKHeap {
     }
   }
 
+  /**
+   * Offers (lp, id) where `id` may have been offered before at a lower
+   * log-prob: a kept entry of `id` moves up to lp instead of being
+   * duplicated (an O(k) scan).
+   */
+  raise(lp: number, id: number): void {
+    const at = this.ids.subarray(0, this.n).indexOf(id);
+    if (at < 0) return this.offer(lp, id);
+    if (lp <= this.lp[at]!) return;
+    this.lp[at] = lp;
+    this.down(at);
+  }
+
   /** The kept entries, best first. Does not change the heap. */
   sorted(): { ids: Int32Array; logProbs: Float64Array } {
     const order = Array.from({ length: this.n }, (_, i) => i);
