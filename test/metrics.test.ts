@@ -25,7 +25,8 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   m.headDuration.observe(0.012);
   m.tailDuration.observe({ cluster: "3" }, 0.0007);
   m.tailEvaluations.inc({ cluster: "3" }, 2);
-  m.tailSkipped.inc({ cluster: "4" }, 5);
+  m.tailSkippedRows(4, 3);
+  m.tailSkippedRows(4, 2); // pending until a scrape: both land in the rendered count
   m.cacheRequest("extend");
   m.queueDepth.set(7);
   m.rejected.inc({ reason: "overloaded" });
@@ -35,6 +36,7 @@ t.test("render() shows every metric, with its labels, after one sample each", as
     t.match(text, new RegExp(`^# TYPE ${name} `, "m"), `${name} is declared`);
     t.match(text, sample, `${name} carries the sample and its labels`);
   }
+  t.match(await m.render(), /^nextword_tail_skipped_total\{cluster="4"\} 5$/m, "a second scrape does not add the pending rows again");
   t.match(text, /^# TYPE nextword_request_duration_seconds histogram$/m);
   t.match(text, /^# TYPE nextword_queue_depth gauge$/m);
   t.match(text, /^# TYPE nextword_rejected_total counter$/m);

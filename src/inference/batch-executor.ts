@@ -59,7 +59,7 @@ export class BatchExecutor {
     const C = this.deps.layout.clusterCount;
     const skipped = new Int32Array(C).fill(planners.length);
     for (const p of planners) for (const c of p.evaluated) skipped[c]!--;
-    for (let c = 0; c < C; c++) if (skipped[c]! > 0) this.deps.metrics.tailSkipped.inc({ cluster: this.clusterLabels[c]! }, skipped[c]!);
+    for (let c = 0; c < C; c++) if (skipped[c]! > 0) this.deps.metrics.tailSkippedRows(c, skipped[c]!);
   }
 
   /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
