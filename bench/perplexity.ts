@@ -15,6 +15,12 @@
  * is over its own vocabulary (<unk> is a word), so bundles with different
  * vocabularies (the tiny fixture) do not compare one to one.
  *
+ * A bundle with a recency fit also gets a "+ recency" row from the same pass:
+ * each target's mixture log-prob (model/recency.ts) over the last
+ * recency.window words of its document within its stream (an <unk> target
+ * mixes p(<unk>) with its own word's recent share, as training/open_vocab.py
+ * fits it).
+ *
  * The full-softmax twin ships only its output layer (dense_head.onnx), so
  * its figures are the PyTorch ones from its manifest.
  * Writes bench/out/perplexity-<time>.json.
@@ -23,6 +29,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
+import { Recency } from "../src/model/recency.js";
 import { SoftmaxLayout } from "../src/model/softmax-layout.js";
 import { loadBundle } from "../src/model/bundle.js";
 import type { Bundle } from "../src/model/bundle-types.js";
@@ -48,19 +55,36 @@ interface SplitResult {
   split: string;
   tokens: number;
   perplexity: number;
+  /** With the bundle's recency mixture; null without one. */
+  mixedPerplexity: number | null;
   pytorch: number | null;
   seconds: number;
 }
 
-/** Summed -log p and the number of counted targets over one split. */
-async function evaluate(bundle: Bundle, graphs: ModelGraphs, docs: readonly string[], streams: number): Promise<{ nll: number; count: number }> {
+/** Summed -log p (the LSTM's, and the recency mixture's when the bundle has one) and the number of counted targets over one split. */
+async function evaluate(
+  bundle: Bundle,
+  graphs: ModelGraphs,
+  docs: readonly string[],
+  streams: number,
+): Promise<{ nll: number; nllMixed: number | null; count: number }> {
   const { model } = bundle.manifest;
   const tok = bundle.tokenizer;
   const ids: number[] = [];
+  const words: (string | null)[] = []; // the token where it may count as a recent word, else null
   for (const doc of docs) {
     ids.push(tok.bosId);
-    for (const t of tok.tokenize(doc)) ids.push(tok.idOf(t));
+    words.push(null);
+    for (const t of tok.tokenize(doc)) {
+      ids.push(tok.idOf(t));
+      words.push(tok.isSuggestable(t) ? t : null);
+    }
   }
+  const recency = bundle.manifest.recency ? new Recency(bundle.manifest.recency) : null;
+  // Per stream: the current document's words so far, oldest first, and the counts of the last `window`.
+  const recent = Array.from({ length: streams }, () => ({ seen: [] as string[], counts: new Map<string, number>() }));
+  const lp = new Float64Array(streams);
+  let nllMixed = 0;
   const n = Math.floor(ids.length / streams);
   const layout = new SoftmaxLayout(model.shortlist, model.clusters);
   const H = layout.headSize;
@@ -71,17 +95,35 @@ async function evaluate(bundle: Bundle, graphs: ModelGraphs, docs: readonly stri
   let nll = 0;
   let count = 0;
   for (let t = 0; t + 1 < n; t++) {
+    if (recency) {
+      const window = recency.spec.window;
+      recent.forEach((r, s) => {
+        const at = s * n + t;
+        const w = words[at];
+        if (ids[at] === tok.bosId) {
+          r.seen.length = 0;
+          r.counts.clear();
+        } else if (w) {
+          r.seen.push(w);
+          r.counts.set(w, (r.counts.get(w) ?? 0) + 1);
+          if (r.seen.length > window) {
+            const old = r.seen[r.seen.length - window - 1]!;
+            r.counts.set(old, r.counts.get(old)! - 1);
+          }
+        }
+      });
+    }
     const tokens = BigInt64Array.from({ length: streams }, (_, s) => BigInt(ids[s * n + t]!));
     const out = await graphs.encoderHead.run({ batch: streams, time: 1, tokens, lengths, h0, c0 });
     h0 = out.hn;
     c0 = out.cn;
     const byCluster = new Map<number, number[]>(); // cluster -> streams whose target is in it
+    lp.fill(NaN); // NaN: a <bos> target, not counted
     for (let s = 0; s < streams; s++) {
       const y = ids[s * n + t + 1]!;
       if (y === tok.bosId) continue;
-      count++;
       const c = layout.clusterOf(y);
-      if (c < 0) nll -= out.headLogProbs[s * H + y]!;
+      if (c < 0) lp[s] = out.headLogProbs[s * H + y]!;
       else byCluster.set(c, [...(byCluster.get(c) ?? []), s]);
     }
     for (const [c, rows] of byCluster) {
@@ -93,11 +135,21 @@ async function evaluate(bundle: Bundle, graphs: ModelGraphs, docs: readonly stri
       const size = layout.clusterSize(c);
       rows.forEach((s, j) => {
         const y = ids[s * n + t + 1]!;
-        nll -= out.headLogProbs[s * H + layout.shortlist + c]! + within[j * size + y - layout.clusterStart[c]!]!;
+        lp[s] = out.headLogProbs[s * H + layout.shortlist + c]! + within[j * size + y - layout.clusterStart[c]!]!;
       });
     }
+    for (let s = 0; s < streams; s++) {
+      if (Number.isNaN(lp[s]!)) continue;
+      count++;
+      nll -= lp[s]!;
+      if (!recency) continue;
+      const r = recent[s]!;
+      const inWindow = Math.min(r.seen.length, recency.spec.window);
+      const word = words[s * n + t + 1]; // punctuation (null) is never a recent word
+      nllMixed -= inWindow === 0 ? lp[s]! : recency.logProb(lp[s]!, (word && r.counts.get(word)) || 0, inWindow)!;
+    }
   }
-  return { nll, count };
+  return { nll, nllMixed: recency ? nllMixed : null, count };
 }
 
 async function main(): Promise<void> {
@@ -114,12 +166,13 @@ async function main(): Promise<void> {
     try {
       for (const split of splits) {
         const t0 = performance.now();
-        const { nll, count } = await evaluate(bundle, graphs, docsBySplit.get(split)!, streams);
+        const { nll, nllMixed, count } = await evaluate(bundle, graphs, docsBySplit.get(split)!, streams);
         const pytorch = training[`${split}Perplexity`];
         perSplit.push({
           split,
           tokens: count,
           perplexity: Math.exp(nll / count),
+          mixedPerplexity: nllMixed === null ? null : Math.exp(nllMixed / count),
           pytorch: typeof pytorch === "number" ? pytorch : null,
           seconds: (performance.now() - t0) / 1000,
         });
@@ -137,6 +190,10 @@ async function main(): Promise<void> {
       const pt = r.pytorch === null ? "-" : `${r.pytorch.toFixed(2)}${sameText ? "" : ` (its ${num(exportTokens[r.split]!)}-token slice)`}`;
       const diff = r.pytorch !== null && sameText ? `${((100 * (r.perplexity - r.pytorch)) / r.pytorch).toFixed(4)}%` : "-";
       rows.push([bundle.manifest.name, `${bundle.vocab.length}`, seen, r.split, num(r.tokens), r.perplexity.toFixed(2), pt, diff]);
+      if (r.mixedPerplexity !== null) {
+        const { window, weight } = bundle.manifest.recency!;
+        rows.push([`${bundle.manifest.name} + recency (${window} words, weight ${weight})`, `${bundle.vocab.length}`, seen, r.split, num(r.tokens), r.mixedPerplexity.toFixed(2), "-", "-"]);
+      }
     }
     results.push({ dir: bundle.dir, name: bundle.manifest.name, vocabSize: bundle.vocab.length, tokensSeen: training.tokensSeen ?? null, splits: perSplit });
   }

@@ -47,6 +47,12 @@ export interface Config {
    * effect on a bundle without one; false: the LSTM alone.
    */
   recency: boolean;
+  /**
+   * Share the LSTM's <unk> probability out over the bundle's rare-word
+   * lexicon (model/lexicon.ts), so words the vocabulary lacks can be
+   * completed. No effect on a bundle without one; false: never suggested.
+   */
+  lexicon: boolean;
   /** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
   executionProviders: string[];
   /** Provider preference for the tail graphs (small, few rows: CPU by default). */
@@ -132,6 +138,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", defaultContextHop(maxContextTokens), 1, maxContextTokens),
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
     recency: bool(src, "RECENCY", true),
+    lexicon: bool(src, "LEXICON", true),
     executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),

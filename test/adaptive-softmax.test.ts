@@ -8,6 +8,8 @@ import t from "tap";
 
 import { RowTopK, gatherRows, planRound, runRounds } from "../src/model/lazy-top-k.js";
 import { PrefixIndex } from "../src/model/prefix-index.js";
+import { Lexicon } from "../src/model/lexicon.js";
+import { OpenVocab } from "../src/model/open-vocab.js";
 import { Recency, type RecentWords } from "../src/model/recency.js";
 import { clustersForWords, planScoring, scoreWords } from "../src/model/scoring.js";
 import { SoftmaxLayout } from "../src/model/softmax-layout.js";
@@ -204,47 +206,73 @@ t.test("lazy top-k equals brute-force top-k, for every lookahead", async (t) => 
   t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
 });
 
-t.test("with the recency mix, lazy top-k equals brute force over the mixture", async (t) => {
+t.test("with a lexicon and the recency mix, lazy top-k equals brute force over the open vocabulary", async (t) => {
   const r = rng(3);
   let rows = 0;
-  let extrasWon = 0; // rows whose answer holds an out-of-vocabulary recent word
+  let extrasWon = 0; // rows whose answer holds a word outside the vocabulary
   let mixChanged = 0; // rows whose answer differs from the LSTM alone
-  for (let trial = 0; trial < 300; trial++) {
+  for (let trial = 0; trial < 400; trial++) {
     const m = randomModel(r);
     const row = randomRow(r, m);
-    const counts = new Map<string, number>();
-    for (let i = int(r, 1, 12); i > 0; i--) {
-      const word = r() < 0.7 ? pick(r, m.vocab) : `${pick(r, ["", row.prefix])}${pick(r, ["zq", "q", "ab-x"])}${int(r, 0, 9)}`;
-      counts.set(word, (counts.get(word) ?? 0) + int(r, 1, 4));
+    const unkId = m.vocab.indexOf("<unk>");
+    const outside = (stem: string) => `${pick(r, ["", row.prefix, row.prefix.slice(0, 1)])}${stem}${int(r, 0, 99)}`;
+    // Lexicon: words outside the vocabulary (only when <unk> is a head word, as in every real bundle).
+    let lexicon: Lexicon | null = null;
+    if (unkId < m.layout.shortlist && r() < 0.8) {
+      const entries = new Map<string, number>();
+      for (let i = int(r, 1, 30); i > 0; i--) entries.set(outside(pick(r, ["zz", "qx", "lex"])), int(r, 1, 5));
+      // As the bundle loader requires: suggestable words outside the vocabulary.
+      const sorted = [...entries].filter(([w]) => !m.vocab.includes(w) && SUGGEST.test(w)).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const tokens = sorted.reduce((s, [, c]) => s + c, 0);
+      const text = sorted.map(([w, c]) => `${w}\t${c}\n`).join("");
+      if (sorted.length > 0) lexicon = Lexicon.parse(text, { file: "x", words: sorted.length, tokens, unseenShare: pick(r, [0, 0.3, 0.6]) }, () => null);
     }
-    const recent: RecentWords = { counts, n: [...counts.values()].reduce((a, b) => a + b, 0) + int(r, 0, 20) };
-    const recency = new Recency({ window: 100, weight: pick(r, [0.01, 0.05, 0.25, 0.75]) });
+    let recent: RecentWords | null = null;
+    let recency: Recency | null = null;
+    if (r() < 0.8) {
+      const counts = new Map<string, number>();
+      for (let i = int(r, 1, 12); i > 0; i--) {
+        const word = r() < 0.6 ? pick(r, m.vocab) : r() < 0.5 && lexicon ? pick(r, lexicon.words) : outside(pick(r, ["zq", "q", "ab-x"]));
+        counts.set(word, (counts.get(word) ?? 0) + int(r, 1, 4));
+      }
+      recent = { counts, n: [...counts.values()].reduce((a, b) => a + b, 0) + int(r, 0, 20) };
+      recency = new Recency({ window: 100, weight: pick(r, [0.01, 0.05, 0.25, 0.75]) });
+    }
     const ids = new Map(m.vocab.map((w, id) => [w, id]));
-    const mix = recency.rowMix(recent, row.prefix, (w) => SUGGEST.test(w), (w) => ids.get(w) ?? null, m.layout);
-    const ranges = m.index.ranges(row.prefix);
-    const planner = new RowTopK(m.index, row.head, row.k, ranges, mix);
+    const open = new OpenVocab(recency, lexicon, { layout: m.layout, unkId, vocabId: (w) => ids.get(w) ?? null, suggestable: (w) => SUGGEST.test(w) });
+    const mix = open.rowMix(recent, row.prefix, row.k);
+    const planner = new RowTopK(m.index, row.head, row.k, m.index.ranges(row.prefix), mix);
     for (let cs = planner.nextClusters(2); cs.length > 0; cs = planner.nextClusters(2)) for (const c of cs) planner.supply(c, row.within[c]!);
     const got = planner.result();
+    const gotWords = Array.from(got.ids, (id) => (id < m.layout.vocabSize ? m.vocab[id]! : mix.extraWords[id - m.layout.vocabSize]!));
 
-    // Brute force: every candidate's mixture log-prob through Recency.logProb, sorted.
+    // Brute force: every candidate's log-prob through OpenVocab.logProb (the /v1/score path), sorted.
     const lp = fullLogProbs(m, row);
-    const cand: { id: number; lp: number }[] = [];
+    const lpUnk = unkId < m.layout.shortlist ? row.head[unkId]! : -Infinity;
+    const byWord = new Map<string, number>();
     m.vocab.forEach((w, id) => {
-      if (isCandidate(m, row.prefix, id)) cand.push({ id, lp: recency.logProb(lp[id]!, counts.get(w) ?? 0, recent.n)! });
+      if (isCandidate(m, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, recent)!);
     });
-    mix.extraWords.forEach((w, j) => cand.push({ id: m.layout.vocabSize + j, lp: recency.logProb(null, counts.get(w)!, recent.n)! }));
-    cand.sort((a, b) => (a.lp > b.lp ? -1 : a.lp < b.lp ? 1 : a.id - b.id));
-    const want = cand.slice(0, row.k);
-    rows++;
-    if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(want.map((c) => c.id)) || JSON.stringify(Array.from(got.logProbs)) !== JSON.stringify(want.map((c) => c.lp))) {
-      t.fail(`trial ${trial} (k=${row.k}, prefix "${row.prefix}"): got ${got.ids} ${got.logProbs}, want ${want.map((c) => c.id)} ${want.map((c) => c.lp)}`);
+    for (const w of [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]) {
+      if (ids.has(w) || !w.startsWith(row.prefix) || !SUGGEST.test(w)) continue;
+      const x = open.logProb(w, null, lpUnk, recent);
+      if (x !== null) byWord.set(w, x);
     }
+    const want = [...byWord].sort((a, b) => b[1] - a[1]).slice(0, row.k);
+    const kth = want.at(-1)?.[1] ?? Infinity;
+    const above = (ws: Array<[string, number]>) => ws.filter(([, x]) => x > kth).map(([w]) => w).sort();
+    rows++;
+    const ok =
+      JSON.stringify(Array.from(got.logProbs)) === JSON.stringify(want.map((c) => c[1])) &&
+      gotWords.every((w, i) => byWord.get(w) === got.logProbs[i]) &&
+      JSON.stringify(above(gotWords.map((w, i) => [w, got.logProbs[i]!]))) === JSON.stringify(above(want));
+    if (!ok) t.fail(`trial ${trial} (k=${row.k}, prefix "${row.prefix}"): got ${gotWords} ${got.logProbs}, want ${want.map((c) => c.join(":"))}`);
     if (Array.from(got.ids).some((id) => id >= m.layout.vocabSize)) extrasWon++;
     if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(bruteForce(m, row).ids)) mixChanged++;
   }
-  t.pass(`${rows} rows compared with brute force`);
-  t.ok(extrasWon > 0, `out-of-vocabulary recent words in ${extrasWon} answers`);
-  t.ok(mixChanged > 0, `the mix changed ${mixChanged} answers`);
+  t.pass(`${rows} rows compared with brute force (log-probs in order; words, ties aside)`);
+  t.ok(extrasWon > 20, `words outside the vocabulary in ${extrasWon} answers`);
+  t.ok(mixChanged > 50, `the lexicon and the mix changed ${mixChanged} answers`);
 });
 
 /** The one cluster a row needs next (lookahead 1), or null when its top-k is final. */

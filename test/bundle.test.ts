@@ -91,3 +91,26 @@ t.test("vocabulary size must match the manifest", async (t) => {
   await writeFile(path.join(dir, "vocab.txt"), vocab + "extra\n");
   await t.rejects(loadBundle(dir, { verifyChecksums: false }), /vocab\.txt: has 10906 tokens, manifest vocab\.size is 10905/);
 });
+
+t.test("a lexicon loads, and its entries are validated by line", async (t) => {
+  const dir = await copyTiny(t);
+  const withLexicon = async (text: string, words: number, tokens: number) => {
+    await writeFile(path.join(dir, "lexicon.txt"), text);
+    await editManifest(dir, (m) => {
+      m.lexicon = { file: "lexicon.txt", words, tokens, unseenShare: 0.25 };
+      m.checksums["lexicon.txt"] = "0".repeat(64);
+    });
+    return loadBundle(dir, { verifyChecksums: false });
+  };
+  const bundle = await withLexicon("zzqa\t3\nzzqb\t1\n", 2, 4);
+  t.same(bundle.lexicon!.words, ["zzqa", "zzqb"]);
+  t.ok(Math.abs(bundle.lexicon!.shareOf("zzqa")! - Math.log((0.75 * 3) / 4)) < 1e-12, "share = (1 - unseenShare) count / tokens");
+  t.equal(bundle.lexicon!.shareOf("zzqc"), null);
+  t.same(Array.from(bundle.lexicon!.best("zz"), (i) => bundle.lexicon!.words[i]), ["zzqa", "zzqb"], "best first");
+  await t.rejects(withLexicon("zzqb\t1\nzzqa\t3\n", 2, 4), /lexicon\.txt: line 2: "zzqa" is not after "zzqb"/);
+  await t.rejects(withLexicon("the\t1\n", 1, 1), /lexicon\.txt: line 1: "the" is in the vocabulary/);
+  await t.rejects(withLexicon("zzqa\t0\n", 1, 0), /lexicon\.tokens must be an integer >= 1/);
+  await t.rejects(withLexicon("zzqa\t2\n", 1, 3), /lexicon\.txt: counts sum to 2, manifest lexicon\.tokens is 3/);
+  await t.rejects(withLexicon("zzqa\t2\n", 2, 2), /lexicon\.txt: has 1 entries, manifest lexicon\.words is 2/);
+  await t.rejects(withLexicon("zz qa\t2\n", 1, 2), /is not one suggestable token/);
+});

@@ -4,8 +4,9 @@
  * Bigger matrices may round differently in another batch composition, so
  * log-probs are compared within 1e-5 and near-ties (within 1e-5) may swap;
  * the tiny model's test (service.test.ts) compares bit for bit. The
- * default model carries a recency mixture: the reference mixes too, and its
- * golden recency cases (PyTorch, training/recency.py) are checked here.
+ * default model carries a lexicon and a recency mixture: the reference
+ * includes both, and its golden cases for them (PyTorch,
+ * training/open_vocab.py) are checked here.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -33,8 +34,8 @@ if (!existsSync(`${dir}manifest.json`)) {
     t.comment(`${rows} batched rows evaluated ${evaluated} (row, cluster) tails of ${rows * bundle.manifest.model.clusters.length}`);
   });
 
-  t.test("the recency mixture: golden log-probs from PyTorch, out-of-vocabulary recent words, RECENCY=off", async (t) => {
-    t.ok(bundle.manifest.recency, "the default model has a recency mixture");
+  t.test("the open vocabulary: golden log-probs from PyTorch, recent and lexicon words outside the vocabulary, RECENCY=off", async (t) => {
+    t.ok(bundle.manifest.recency && bundle.lexicon, "the default model has a recency mixture and a lexicon");
     const golden = JSON.parse(readFileSync(bundle.paths.golden!, "utf8")) as {
       recency: { cases: Array<{ text: string; words: string[]; logProbs: Array<number | null> }> };
     };
@@ -57,6 +58,15 @@ if (!existsSync(`${dir}manifest.json`)) {
     t.equal(predicted.predictions[0]?.word, "zorvath", "the recent out-of-vocabulary word comes first");
     const [scored] = (await h.service.score({ context, words: ["Zorvath"] })).scores;
     t.same([scored!.inVocabulary, scored!.logProb], [false, predicted.predictions[0]!.logProb], "score agrees with predict");
+
+    // A rare training word outside the vocabulary, completed from its first letters through the lexicon.
+    const lexicon = bundle.lexicon!;
+    const rare = lexicon.words.find((w) => w.length >= 8 && /^[a-z]+$/.test(w) && !bundle.vocab.some((v) => v.startsWith(w.slice(0, 5))))!;
+    const completed = await h.service.predict({ context: "it was", prefix: rare.slice(0, 5), k: 50 });
+    const hit = completed.predictions.find((p) => p.word === rare);
+    t.ok(hit, `"${rare.slice(0, 5)}" completes to the lexicon word "${rare}"`);
+    const [rareScore] = (await h.service.score({ context: "it was", words: [rare] })).scores;
+    t.ok(rareScore!.inVocabulary === false && Math.abs(rareScore!.logProb! - hit!.logProb) < 1e-9, "score gives it the same log-prob, out of the vocabulary");
 
     const off = await startService(bundle, { RECENCY: "off" });
     t.teardown(() => off.service.close());

@@ -54,6 +54,14 @@ def main():
         fail("golden.json does not cover every tail cluster")
     if not any(w < m["model"]["shortlist"] for case in g["cases"] for w in case["words"]):
         fail("golden.json covers no head word")
+    lex = m.get("lexicon")
+    if lex is not None:
+        lines = open(os.path.join(d, lex["file"]), encoding="utf-8").read().split("\n")[:-1]
+        words = [line.split("\t")[0] for line in lines]
+        if len(lines) != lex["words"] or words != sorted(set(words)) or set(words) & set(vocab):
+            fail("lexicon.txt must hold lexicon.words sorted unique words, none in the vocabulary")
+        if sum(int(line.split("\t")[1]) for line in lines) != lex["tokens"]:
+            fail("lexicon.txt counts do not sum to lexicon.tokens")
     r = m.get("recency")
     if r is not None:
         if not (isinstance(r.get("window"), int) and r["window"] >= 1 and 0 < r.get("weight", 0) < 1):

@@ -61,7 +61,8 @@ const nDocs = args.int("docs", 0);
 /** Every real query asks for this many suggestions (runKs). */
 const maxK = Math.max(...ks);
 const modelDir = args.string("model");
-const allDocs = readTestDocs(args.string("text"));
+const textFile = args.string("text");
+const allDocs = readTestDocs(textFile);
 const select = args.string("select");
 if (select !== "first" && select !== "spread") fail(`--select: first or spread, got "${select}"`);
 const concurrency = args.int("concurrency", 1, 64);
@@ -409,7 +410,7 @@ const result = {
   bench: "ksr",
   started,
   model: modelDir,
-  text: args.string("text"),
+  text: textFile,
   documents: docs.length,
   documentsInText: allDocs.length,
   select,
@@ -471,7 +472,7 @@ writeFileSync(
   "# i label calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster} ${t.label}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
 );
 const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
-const label = `model ${modelName}, ${which} test documents (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
+const label = `model ${modelName}, ${which} documents of ${path.basename(textFile)} (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
 writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${maxK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
 
 // table

@@ -14,7 +14,7 @@ import type { Metrics } from "../metrics.js";
 import type { ModelSpec } from "../model/bundle-types.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
 import type { PrefixIndex, PrefixRanges } from "../model/prefix-index.js";
-import type { RowMix } from "../model/recency.js";
+import type { RowMix } from "../model/open-vocab.js";
 import { clustersForWords, scoreWords } from "../model/scoring.js";
 import type { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";

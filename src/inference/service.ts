@@ -21,7 +21,8 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
 import { PrefixIndex } from "../model/prefix-index.js";
-import { NO_MIX, Recency, type RecentWords, type RowMix } from "../model/recency.js";
+import { OpenVocab, type RowMix } from "../model/open-vocab.js";
+import { Recency, type RecentWords } from "../model/recency.js";
 import { clustersForWords } from "../model/scoring.js";
 import { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { Bundle } from "../model/bundle-types.js";
@@ -54,6 +55,7 @@ export type ServiceConfig = Pick<
   | "contextHopTokens"
   | "tailLookahead"
   | "recency"
+  | "lexicon"
   | "workers"
 >;
 
@@ -89,7 +91,8 @@ export class NextwordService implements InferenceService {
   private readonly log: Logger;
   private readonly modelRef: ModelRef;
   private readonly executor: BatchExecutor;
-  private readonly recency: Recency | null;
+  /** The lexicon and recency mixture (either may be off or absent). */
+  private readonly openVocab: OpenVocab;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: ServiceDeps) {
@@ -101,8 +104,14 @@ export class NextwordService implements InferenceService {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: "service" });
     this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };
-    const spec = bundle.manifest.recency;
-    this.recency = config.recency && spec ? new Recency(spec) : null;
+    const { recency, lexicon } = bundle.manifest;
+    this.openVocab = new OpenVocab(config.recency && recency ? new Recency(recency) : null, config.lexicon ? bundle.lexicon : null, {
+      layout: this.layout,
+      unkId: bundle.tokenizer.unkId,
+      vocabId: (w) => this.vocabId(w),
+      suggestable: (w) => bundle.tokenizer.isSuggestable(w),
+    });
+    if (lexicon && !config.lexicon) this.log.info("LEXICON is off: the bundle's rare-word lexicon is not used");
     this.executor = new BatchExecutor({
       layout: this.layout,
       index: this.index,
@@ -155,7 +164,7 @@ export class NextwordService implements InferenceService {
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
       const ranges = this.index.ranges(normalized);
       const { window, key, recent, lookup } = this.lookup(context);
-      const mix = recent ? this.rowMix(recent, normalized) : NO_MIX;
+      const mix = this.openVocab.rowMix(recent, normalized, k);
       const task: Task = { kind: "predict", k, ranges, mix };
       let planner: RowTopK | undefined;
       if (lookup.kind === "hit") {
@@ -178,6 +187,8 @@ export class NextwordService implements InferenceService {
       const tokens = words.map((w) => this.wordToken(w));
       const ids = tokens.map((t) => (t === null ? null : this.vocabId(t)));
       const known = ids.filter((id): id is number => id !== null);
+      // A word outside the vocabulary may still have a probability (lexicon, recency) derived from p(<unk>).
+      const unkAt = ids.some((id, i) => id === null && tokens[i] !== null) ? known.push(this.deps.bundle.tokenizer.unkId) - 1 : -1;
       const { window, key, recent, lookup } = this.lookup(context);
       let logProbs: Float64Array;
       if (lookup.kind === "hit" && clustersForWords(this.layout, known).every((c) => lookup.state.tails.has(c))) {
@@ -186,12 +197,12 @@ export class NextwordService implements InferenceService {
         logProbs = (await this.submit({ window, key, lookup, task: { kind: "score", ids: known } }, opts)) as Float64Array;
       }
       let next = 0;
+      const lpUnk = unkAt < 0 ? -Infinity : logProbs[unkAt]!;
       const scores = words.map((word, i): WordScore => {
         const inVocabulary = ids[i] !== null;
-        let logProb: number | null = inVocabulary ? logProbs[next++]! : null;
-        if (recent && this.recency && tokens[i] !== null) {
-          logProb = this.recency.logProb(logProb, recent.counts.get(tokens[i]!) ?? 0, recent.n);
-        }
+        const lstm = inVocabulary ? logProbs[next++]! : null;
+        const token = tokens[i];
+        const logProb = token === null || token === undefined ? null : this.openVocab.logProb(token, lstm, lpUnk, recent);
         return { word, inVocabulary, logProb, probability: logProb === null ? null : Math.exp(logProb) };
       });
       return { scores, model: { ...this.modelRef } };
@@ -241,7 +252,7 @@ export class NextwordService implements InferenceService {
       const ids = tokenizer.contextIds(tokens);
       if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
-      const recent = this.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null;
+      const recent = this.openVocab.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null;
       w = { window, key: StateCache.key(window), recent };
       this.recentContexts.set(context, w);
     }
@@ -261,14 +272,7 @@ export class NextwordService implements InferenceService {
     return id === tokenizer.unkId ? null : id;
   }
 
-  /** The recency mix of one predict row (normalized prefix). */
-  private rowMix(recent: RecentWords, prefix: string): RowMix {
-    if (!this.recency) return NO_MIX;
-    const { tokenizer } = this.deps.bundle;
-    return this.recency.rowMix(recent, prefix, (w) => tokenizer.isSuggestable(w), (w) => this.vocabId(w), this.layout);
-  }
-
-  /** Ids past the vocabulary are the mix's recent out-of-vocabulary words. */
+  /** Ids past the vocabulary are the mix's extra words (lexicon, recent). */
   private shapePredictions(top: TopK, mix: RowMix): PredictResult {
     const { vocab } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {

@@ -3,6 +3,7 @@
  * training/export.py writes it. Ids are layout ids: the order of vocab.txt.
  */
 import type { Tokenizer, TokenizerSpec } from "../text/tokenizer.js";
+import type { Lexicon, LexiconSpec } from "./lexicon.js";
 import type { RecencySpec } from "./recency.js";
 
 export const BUNDLE_FORMAT = "nextword-bundle/1";
@@ -59,8 +60,10 @@ export interface Manifest {
   model: ModelSpec;
   graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec };
   golden?: string;
-  /** The recency mixture training/recency.py fitted (model/recency.ts); absent: the LSTM alone. Extra fields (the fit's record) pass through. */
+  /** The recency mixture training/open_vocab.py fitted (model/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
   recency?: RecencySpec & Record<string, unknown>;
+  /** The rare-word lexicon training/open_vocab.py wrote (model/lexicon.ts); absent: none. */
+  lexicon?: LexiconSpec & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
   training?: Record<string, unknown>;
   /** sha256 hex of every bundle file but manifest.json, by file name. */
@@ -75,6 +78,8 @@ export interface Bundle {
   vocab: string[];
   /** Built from manifest.tokenizer and vocab (validated at load). */
   tokenizer: Tokenizer;
+  /** manifest.lexicon's entries (validated at load), or null. */
+  lexicon: Lexicon | null;
   paths: {
     encoderHead: string;
     /** tails[c] is cluster c's graph. */

@@ -20,6 +20,7 @@ import {
   type TailGraphSpec,
 } from "./bundle-types.js";
 import { Tokenizer, type TokenizerSpec } from "../text/tokenizer.js";
+import { Lexicon, type LexiconSpec } from "./lexicon.js";
 import type { RecencySpec } from "./recency.js";
 
 export class BundleError extends Error {
@@ -219,6 +220,15 @@ function parseRecency(f: Fields, v: unknown): RecencySpec & Record<string, unkno
   return { ...r, window, weight: r.weight };
 }
 
+function parseLexiconSpec(f: Fields, v: unknown): LexiconSpec & Record<string, unknown> {
+  const l = f.object(v, "lexicon");
+  const unseenShare = l.unseenShare;
+  if (typeof unseenShare !== "number" || !(unseenShare >= 0 && unseenShare < 1)) {
+    f.fail("lexicon.unseenShare", `must be a number in [0, 1), got ${JSON.stringify(unseenShare)}`);
+  }
+  return { ...l, file: f.fileName(l.file, "lexicon.file"), words: f.int(l.words, "lexicon.words", 1), tokens: f.int(l.tokens, "lexicon.tokens", 1), unseenShare };
+}
+
 export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   const f = new Fields(file);
   const m = f.object(json, "manifest");
@@ -240,6 +250,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.golden !== undefined) manifest.golden = f.fileName(m.golden, "golden");
   if (m.training !== undefined) manifest.training = f.object(m.training, "training");
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
+  if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
   const tails = new Set(model.clusters.map((c) => c.file));
   if (tails.size !== model.clusters.length) f.fail("model.clusters", "must each name a different file");
   for (const name of referencedFiles(manifest)) {
@@ -252,6 +263,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
 function referencedFiles(m: Manifest): string[] {
   const files = [m.vocab.file, m.graphs.encoderHead.file, ...m.model.clusters.map((c) => c.file)];
   if (m.golden !== undefined) files.push(m.golden);
+  if (m.lexicon !== undefined) files.push(m.lexicon.file);
   return files;
 }
 
@@ -318,11 +330,28 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     throw new BundleError(`${manifestPath}: tokenizer: ${(err as Error).message}`);
   }
 
+  let lexicon: Lexicon | null = null;
+  if (manifest.lexicon) {
+    const file = path.join(abs, manifest.lexicon.file);
+    const oneToken = (w: string) => {
+      const tokens = tokenizer.tokenize(w);
+      return tokens.length === 1 && tokens[0] === w && tokenizer.isSuggestable(w);
+    };
+    const accept = (w: string) => (tokenizer.idOf(w) !== tokenizer.unkId ? "is in the vocabulary" : oneToken(w) ? null : "is not one suggestable token");
+    try {
+      lexicon = Lexicon.parse((await readBundleFile(abs, manifest.lexicon.file)).toString("utf8"), manifest.lexicon, accept);
+    } catch (err) {
+      if (err instanceof BundleError) throw err;
+      throw new BundleError(`${file}: ${(err as Error).message}`);
+    }
+  }
+
   return {
     dir: abs,
     manifest,
     vocab,
     tokenizer,
+    lexicon,
     paths: {
       encoderHead: path.join(abs, manifest.graphs.encoderHead.file),
       tails: manifest.model.clusters.map((c) => path.join(abs, c.file)),

@@ -4,7 +4,8 @@
  * it. Pure typed-array code, no I/O, no ONNX (the caller evaluates clusters).
  */
 import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
-import { NO_MIX, mixRecent, type RowMix } from "./recency.js";
+import { NO_MIX, extraLogProb, type RowMix } from "./open-vocab.js";
+import { mixRecent } from "./recency.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 import { TopKHeap } from "./top-k-heap.js";
 
@@ -28,9 +29,10 @@ export interface TopK {
  * best's). The result equals sorting every suggestable word starting with the
  * prefix by (log-prob desc, id asc) and taking k.
  *
- * With a RowMix (the recency mixture) every log-prob is the mixture's, the
- * bounds are mix.clusterBound of the head's, and the mix's out-of-vocabulary
- * candidates (ids >= vocabSize) join the head words; the same holds.
+ * With a RowMix (open-vocab.ts: the lexicon and the recency mixture) every
+ * log-prob is the mixture's, the bounds are mix.clusterBound of the head's,
+ * and the mix's out-of-vocabulary candidates (ids >= vocabSize) join the
+ * head words; the same holds.
  *
  * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
  * bound as it stands: a row whose answer would take several sequential
@@ -61,7 +63,7 @@ export class RowTopK {
     this.heap = new TopKHeap(k);
     this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0);
     this.offerRecent(0, layout.shortlist, head, 0, 0);
-    mix.extraLogProbs.forEach((lp, j) => this.heap.offer(lp, layout.vocabSize + j));
+    for (let j = 0; j < mix.extraWords.length; j++) this.heap.offer(extraLogProb(mix, head[mix.unkId]!, j), layout.vocabSize + j);
     const sl = layout.shortlist;
     const C = layout.clusterCount;
     const bounds = new Float64Array(C);

@@ -4,6 +4,9 @@
  * own thread through ort-graphs.ts, and its top-k by plain sorting. No lazy
  * bound, no cache, no batching policy, no workers.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
 import type { Bundle } from "../../src/model/bundle-types.js";
 import { packRows } from "../../src/model/encoder-batch.js";
 import { ModelGraphs } from "../../src/model/ort-graphs.js";
@@ -25,11 +28,16 @@ export interface RefRecent {
 export class Reference {
   private readonly suggestable: Uint8Array;
 
+  /** The lexicon's counts, read from its file here (not through Lexicon's shares). */
+  private readonly lexiconCounts: Map<string, number>;
+
   private constructor(
     readonly bundle: Bundle,
     private readonly graphs: ModelGraphs,
   ) {
     this.suggestable = bundle.tokenizer.suggestableMask();
+    const file = bundle.manifest.lexicon ? readFileSync(path.join(bundle.dir, bundle.manifest.lexicon.file), "utf8") : "";
+    this.lexiconCounts = new Map(file.split("\n").filter(Boolean).map((l) => [l.split("\t")[0]!, Number(l.split("\t")[1])]));
   }
 
   static async open(bundle: Bundle): Promise<Reference> {
@@ -89,25 +97,34 @@ export class Reference {
   /**
    * Top k of the suggestable words starting with `prefix` (already
    * normalized), by (log-prob desc, then vocabulary words by id before
-   * out-of-vocabulary ones). With `recent`, log-probs are the mixture's and
-   * recent out-of-vocabulary words are candidates too.
+   * out-of-vocabulary ones). With `lexicon`, the bundle's lexicon words are
+   * candidates at p(<unk>) times their share; with `recent`, log-probs are
+   * the recency mixture's and recent out-of-vocabulary words are candidates.
    */
-  topK(dist: Float64Array, prefix: string, k: number, recent: RefRecent | null = null): RefTopK {
-    const { vocab } = this.bundle;
+  topK(dist: Float64Array, prefix: string, k: number, open: { recent?: RefRecent | null; lexicon?: boolean } = {}): RefTopK {
+    const { vocab, tokenizer, manifest } = this.bundle;
+    const recent = open.recent ?? null;
+    const lexicon = open.lexicon && this.bundle.lexicon;
     const cands: { word: string; id: number; lp: number }[] = [];
-    const mixed = (lp: number, word: string) => {
+    // p from the LSTM (lp; null: none) mixed with the word's recent share.
+    const mixed = (lp: number | null, word: string): number | null => {
       if (!recent) return lp;
       const q = (recent.weight * (recent.counts.get(word) ?? 0)) / recent.n;
-      return Math.log((1 - recent.weight) * Math.exp(lp) + q);
+      const p = (1 - recent.weight) * (lp === null ? 0 : Math.exp(lp)) + q;
+      return p > 0 ? Math.log(p) : null;
     };
     for (let id = 0; id < vocab.length; id++) {
-      if (this.suggestable[id] && vocab[id]!.startsWith(prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!) });
+      if (this.suggestable[id] && vocab[id]!.startsWith(prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! });
     }
-    const { tokenizer } = this.bundle;
-    for (const [word, count] of recent?.counts ?? []) {
-      if (word.startsWith(prefix) && tokenizer.idOf(word) === tokenizer.unkId) {
-        cands.push({ word, id: vocab.length, lp: Math.log((recent!.weight * count) / recent!.n) });
-      }
+    const outside = new Set<string>();
+    if (lexicon) for (const w of lexicon.words) if (w.startsWith(prefix)) outside.add(w);
+    for (const w of recent?.counts.keys() ?? []) if (w.startsWith(prefix) && tokenizer.idOf(w) === tokenizer.unkId) outside.add(w);
+    const unk = tokenizer.unkId;
+    for (const word of outside) {
+      const count = lexicon ? this.lexiconCounts.get(word) : undefined;
+      const lstm = count === undefined ? null : dist[unk]! + Math.log(((1 - manifest.lexicon!.unseenShare) * count) / manifest.lexicon!.tokens);
+      const lp = mixed(lstm, word);
+      if (lp !== null) cands.push({ word, id: vocab.length, lp });
     }
     cands.sort((a, b) => b.lp - a.lp || a.id - b.id);
     const top = cands.slice(0, k);

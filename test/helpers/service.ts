@@ -196,7 +196,8 @@ export async function checkLazyTopK(t: Test, h: Harness, ref: Reference, o: Lazy
   let failures = 0;
   let empty = 0;
   queries.forEach((q, i) => {
-    const want = ref.topK(dists[q.ci]!, bundle.tokenizer.normalize(q.req.prefix), q.req.k, h.config.recency ? ref.recent(q.req.context) : null);
+    const open = { recent: h.config.recency ? ref.recent(q.req.context) : null, lexicon: h.config.lexicon };
+    const want = ref.topK(dists[q.ci]!, bundle.tokenizer.normalize(q.req.prefix), q.req.k, open);
     if (want.words.length === 0) empty++;
     const ok = expectTopK(t, answers[i]!.predictions, want, o.tol, `seed ${o.seed} query ${i}: prefix ${JSON.stringify(q.req.prefix)} k=${q.req.k}`);
     if (!ok) failures++;

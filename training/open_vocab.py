@@ -1,22 +1,33 @@
-"""Step 3b: fit the recency mixture of an exported model on the valid split
-and write it into the bundle (manifest `recency`, golden `recency` cases).
+"""Step 3b: the open-vocabulary extension of an exported model: the rare-word
+lexicon and the recency mixture, fitted on the valid split and written into
+the bundle (lexicon.txt, manifest `lexicon` and `recency`, golden `recency`
+cases).
 
-    /usr/bin/python3 training/recency.py --run training/runs/keyboard-long --bundle models/lstm512-keyboard
+    /usr/bin/python3 training/open_vocab.py --run training/runs/keyboard-long --bundle models/lstm512-keyboard
+
+The lexicon: every word of the TRAINING split outside the vocabulary (seen
+fewer than prepare.py's --min-count times), with its count. It shares out the
+LSTM's <unk> probability (Good-Turing: the count-1 words' share of lexicon
+tokens is kept for unseen words):
+
+    p_lstm(w) = p_lstm(<unk>) * (1 - N1/N) * count(w) / N      for a lexicon word
 
 The recency model (a unigram cache, Kuhn & De Mori 1990) is each word's share
 of the last `window` words of the text so far, out-of-vocabulary words
-included (a name a document repeats is the typical case):
+included (a name a document repeats is the typical case), mixed with the
+LSTM's (lexicon-extended) distribution:
 
     p(w | text) = (1 - weight) * p_lstm(w | text) + weight * count(w) / n
 
 with n the number of words (tokens matching the suggest pattern) in that
-window, and p = p_lstm while n = 0. An out-of-vocabulary word's p_lstm is 0:
-the LSTM's <unk> keeps its own mass and is never suggested.
+window, and p = p_lstm while n = 0. A word neither in the vocabulary nor in
+the lexicon has p_lstm 0; <unk> itself is never suggested.
 
 Fit: perplexity over the valid split (documents in order, the LSTM's state
-carried through each document; an out-of-vocabulary target scores
-(1 - weight) p_lstm(<unk>) + weight * count / n) for a grid of windows and
-weights; the best pair goes into the manifest. The test split is never read.
+carried through each document; a target outside vocabulary and lexicon
+scores as the class "unseen word", p_lstm(<unk>) * N1/N, plus its recent
+share) for a grid of windows and weights; the best pair goes into the
+manifest. The test split is never read.
 Golden: short text contexts with repeated and out-of-vocabulary words, and
 the mixture's log-probs of words in and out of the window, computed here with
 the bundle's weights, for the service's parity test.
@@ -36,6 +47,7 @@ import train as T
 
 SUGGEST = re.compile(tokenizer.SUGGEST_PATTERN)
 GOLDEN_TEXTS = [
+    "The binomial model. A binomial coefficient counts the ways, and the binomial",
     "The whale, the whale! Ahab saw the whale and Queequeg saw the sea.",
     "Cady met Partlow at the mill. Partlow told Cady that the mill",
     "We the people of the United States, in order to form a more perfect union, the people",
@@ -43,7 +55,7 @@ GOLDEN_TEXTS = [
 
 
 def is_word(token):
-    return bool(SUGGEST.match(token))
+    return token is not None and bool(SUGGEST.match(token))
 
 
 @torch.no_grad()
@@ -67,22 +79,34 @@ def counts_before(tokens, window):
         yield counts, min(len(recent), window)
 
 
-def mixture_nll(docs, window, weight):
+class Lexicon:
+    def __init__(self, counts):
+        self.counts = counts
+        self.tokens = sum(counts.values())
+        self.unseen = sum(1 for c in counts.values() if c == 1) / self.tokens
+
+    def share(self, word):
+        """log of word's share of p(<unk>); None outside the lexicon."""
+        c = self.counts.get(word)
+        return math.log((1 - self.unseen) * c / self.tokens) if c else None
+
+
+def mixture_nll(docs, window, weight, lexicon):
+    """docs: (tokens, lp, oov) with lp[i] = log p_lstm(tokens[i] | <bos> tokens[:i]) and oov[i] its
+    lexicon share (log), or log(unseen) outside the lexicon, or 0 for vocabulary words."""
     total, count = 0.0, 0
-    for tokens, lp in docs:  # tokens exclude <bos>; lp[i] is log p(tokens[i] | <bos> tokens[:i])
-        total -= lp[0]
-        count += 1
-        for i, (counts, n) in enumerate(counts_before(tokens[:-1], window)):
-            p = math.exp(lp[i + 1])
+    for tokens, lp, oov in docs:
+        for i, (counts, n) in enumerate(counts_before([None] + tokens[:-1], window)):
+            p = math.exp(lp[i] + oov[i])
             if n:
-                p = (1 - weight) * p + weight * counts.get(tokens[i + 1], 0) / n
+                p = (1 - weight) * p + weight * counts.get(tokens[i], 0) / n
             total -= math.log(p)
             count += 1
     return total, count
 
 
 def mixed_log_prob(lp_lstm, counts, n, word, weight):
-    """log p(word) under the mixture; None when it has no probability (out of vocabulary, not recent)."""
+    """log p(word) under the mixture, given its (lexicon-extended) LSTM log-prob or None; None: no probability."""
     if n == 0:
         return lp_lstm
     p = weight * counts.get(word, 0) / n + ((1 - weight) * math.exp(lp_lstm) if lp_lstm is not None else 0.0)
@@ -126,19 +150,37 @@ def main():
     bos, unk = index[tokenizer.BOS], index[tokenizer.UNK]
     ids_of = lambda tokens: [bos] + [index.get(t, unk) for t in tokens]  # noqa: E731
 
+    counts = {}
+    with open(os.path.join(targs.data, "train.txt"), encoding="utf-8") as f:
+        for line in f:
+            for t in tokenizer.tokenize(line):
+                if t not in index and is_word(t):
+                    counts[t] = counts.get(t, 0) + 1
+    lexicon = Lexicon(counts)
+    print(f"lexicon: {len(counts)} words outside the vocabulary, {lexicon.tokens} training tokens, "
+          f"unseen share {lexicon.unseen:.3f}")
+
+    def oov_share(t):
+        if t in index:
+            return 0.0
+        share = lexicon.share(t)
+        return share if share is not None else math.log(lexicon.unseen)
+
     docs = []
     with open(os.path.join(targs.data, "valid.txt"), encoding="utf-8") as f:
         for line in f:
             tokens = tokenizer.tokenize(line)
             if tokens:
-                docs.append((tokens, doc_log_probs(lm, ids_of(tokens))))
-    base, n = mixture_nll(docs, 1, 0.0)
+                docs.append((tokens, doc_log_probs(lm, ids_of(tokens)), [oov_share(t) for t in tokens]))
+    plain, n = mixture_nll([(t, lp, [0.0] * len(t)) for t, lp, _ in docs], 1, 0.0, lexicon)
+    base, _ = mixture_nll(docs, 1, 0.0, lexicon)
     alone = math.exp(base / n)
-    print(f"lstm alone: valid ppl {alone:.2f} over {n} targets in {len(docs)} documents")
+    print(f"lstm alone: valid ppl {math.exp(plain / n):.2f} (<unk> a word), {alone:.2f} (<unk> shared out by the "
+          f"lexicon) over {n} targets in {len(docs)} documents")
     best = (alone, None, 0.0)
     for window in args.windows:
         for weight in args.weights:
-            nll, _ = mixture_nll(docs, window, weight)
+            nll, _ = mixture_nll(docs, window, weight, lexicon)
             ppl = math.exp(nll / n)
             print(f"window {window:4d} weight {weight:.2f}: valid ppl {ppl:.2f}", flush=True)
             if ppl < best[0]:
@@ -152,25 +194,38 @@ def main():
     for text in GOLDEN_TEXTS:
         tokens = tokenizer.tokenize(text)
         lp_all = lm.output.log_prob(lm.hidden(torch.tensor([ids_of(tokens)]))[0][0, -1:])[0]
-        *_, (counts, n_recent) = counts_before(tokens, window)
-        candidates = sorted({t for t in tokens if is_word(t)} | {"the", "of", "and", "zzyzx"})
+        *_, (recent, n_recent) = counts_before(tokens, window)
+        frequent_rare = sorted(counts, key=lambda w: (-counts[w], w))[:2]  # lexicon words, not in the text
+        candidates = sorted({t for t in tokens if is_word(t)} | {"the", "of", "and", "zzyzx", *frequent_rare})
         out = []
         for w in candidates:
-            lp = float(lp_all[index[w]]) if w in index and w not in (tokenizer.BOS, tokenizer.UNK) else None
-            out.append(mixed_log_prob(lp, counts, n_recent, w, weight))
+            if w in index:
+                lp = float(lp_all[index[w]])
+            else:
+                share = lexicon.share(w)
+                lp = float(lp_all[unk]) + share if share is not None else None
+            out.append(mixed_log_prob(lp, recent, n_recent, w, weight))
         cases.append({"text": text, "words": candidates, "logProbs": out})
 
+    lexicon_path = os.path.join(args.bundle, "lexicon.txt")
+    with open(lexicon_path, "w", encoding="utf-8") as f:
+        f.writelines(f"{w}\t{c}\n" for w, c in sorted(counts.items()))
     golden_path = os.path.join(args.bundle, manifest.get("golden", "golden.json"))
     golden = json.load(open(golden_path))
-    golden["recency"] = {"note": "text contexts (fewer tokens than the service's window); logProbs of the "
-                                 "mixture, natural log, PyTorch; null: no probability", "cases": cases}
+    golden["recency"] = {"note": "text contexts (fewer tokens than the service's window); logProbs with the "
+                                 "lexicon and the recency mixture, natural log, PyTorch; null: no probability",
+                         "cases": cases}
     with open(golden_path, "w") as f:
         json.dump(golden, f)
     if args.version:
         manifest["version"] = args.version
+    manifest["lexicon"] = {"file": "lexicon.txt", "words": len(counts), "tokens": lexicon.tokens,
+                           "unseenShare": lexicon.unseen, "source": "training split, words outside the vocabulary"}
     manifest["recency"] = {"window": window, "weight": weight, "fitOn": "valid",
-                           "validPerplexity": {"lstm": round(alone, 3), "mixture": round(ppl, 3)}}
-    manifest["checksums"][os.path.basename(golden_path)] = sha256(golden_path)
+                           "validPerplexity": {"lstmUnkAWord": round(math.exp(plain / n), 3),
+                                               "lstmWithLexicon": round(alone, 3), "mixture": round(ppl, 3)}}
+    for path in (golden_path, lexicon_path):
+        manifest["checksums"][os.path.basename(path)] = sha256(path)
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=2)
     print(json.dumps(manifest["recency"]))
