@@ -15,11 +15,11 @@
  * is over its own vocabulary (<unk> is a word), so bundles with different
  * vocabularies (the tiny fixture) do not compare one to one.
  *
- * A bundle with a recency fit also gets a "+ recency" row from the same pass:
- * each target's mixture log-prob (model/recency.ts) over the last
- * recency.window words of its document within its stream (an <unk> target
- * mixes p(<unk>) with its own word's recent share, as training/open_vocab.py
- * fits it).
+ * A bundle with a lexicon or a recency fit also gets an "open vocabulary" row
+ * from the same pass, as training/open_vocab.py fits it: an <unk> target
+ * scores p(<unk>) times its lexicon share (a word outside the lexicon: the
+ * unseen share, as one class), and every target mixes in its recent share
+ * over the last recency.window words of its document within its stream.
  *
  * The full-softmax twin ships only its output layer (dense_head.onnx), so
  * its figures are the PyTorch ones from its manifest.
@@ -55,13 +55,13 @@ interface SplitResult {
   split: string;
   tokens: number;
   perplexity: number;
-  /** With the bundle's recency mixture; null without one. */
+  /** With the bundle's lexicon and recency mixture; null without either. */
   mixedPerplexity: number | null;
   pytorch: number | null;
   seconds: number;
 }
 
-/** Summed -log p (the LSTM's, and the recency mixture's when the bundle has one) and the number of counted targets over one split. */
+/** Summed -log p (the LSTM's, and the open vocabulary's when the bundle has a lexicon or recency) and the number of counted targets over one split. */
 async function evaluate(
   bundle: Bundle,
   graphs: ModelGraphs,
@@ -81,6 +81,9 @@ async function evaluate(
     }
   }
   const recency = bundle.manifest.recency ? new Recency(bundle.manifest.recency) : null;
+  const { lexicon } = bundle;
+  const open = recency !== null || lexicon !== null;
+  const unseen = Math.log(bundle.manifest.lexicon?.unseenShare ?? 1);
   // Per stream: the current document's words so far, oldest first, and the counts of the last `window`.
   const recent = Array.from({ length: streams }, () => ({ seen: [] as string[], counts: new Map<string, number>() }));
   const lp = new Float64Array(streams);
@@ -142,14 +145,17 @@ async function evaluate(
       if (Number.isNaN(lp[s]!)) continue;
       count++;
       nll -= lp[s]!;
-      if (!recency) continue;
+      if (!open) continue;
+      const target = s * n + t + 1;
+      const word = words[target]; // punctuation (null) is never a recent word
+      let lstm = lp[s]!;
+      if (lexicon && ids[target] === tok.unkId) lstm += (word ? lexicon.shareOf(word) : null) ?? unseen;
       const r = recent[s]!;
-      const inWindow = Math.min(r.seen.length, recency.spec.window);
-      const word = words[s * n + t + 1]; // punctuation (null) is never a recent word
-      nllMixed -= inWindow === 0 ? lp[s]! : recency.logProb(lp[s]!, (word && r.counts.get(word)) || 0, inWindow)!;
+      const inWindow = recency ? Math.min(r.seen.length, recency.spec.window) : 0;
+      nllMixed -= inWindow === 0 ? lstm : recency!.logProb(lstm, (word && r.counts.get(word)) || 0, inWindow)!;
     }
   }
-  return { nll, nllMixed: recency ? nllMixed : null, count };
+  return { nll, nllMixed: open ? nllMixed : null, count };
 }
 
 async function main(): Promise<void> {
@@ -191,8 +197,9 @@ async function main(): Promise<void> {
       const diff = r.pytorch !== null && sameText ? `${((100 * (r.perplexity - r.pytorch)) / r.pytorch).toFixed(4)}%` : "-";
       rows.push([bundle.manifest.name, `${bundle.vocab.length}`, seen, r.split, num(r.tokens), r.perplexity.toFixed(2), pt, diff]);
       if (r.mixedPerplexity !== null) {
-        const { window, weight } = bundle.manifest.recency!;
-        rows.push([`${bundle.manifest.name} + recency (${window} words, weight ${weight})`, `${bundle.vocab.length}`, seen, r.split, num(r.tokens), r.mixedPerplexity.toFixed(2), "-", "-"]);
+        const { recency } = bundle.manifest;
+        const parts = [bundle.lexicon ? "lexicon" : "", recency ? `recency (${recency.window} words, weight ${recency.weight})` : ""].filter(Boolean);
+        rows.push([`${bundle.manifest.name} + ${parts.join(" + ")} (<unk> shared out)`, `${bundle.vocab.length}`, seen, r.split, num(r.tokens), r.mixedPerplexity.toFixed(2), "-", "-"]);
       }
     }
     results.push({ dir: bundle.dir, name: bundle.manifest.name, vocabSize: bundle.vocab.length, tokensSeen: training.tokensSeen ?? null, splits: perSplit });
