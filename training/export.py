@@ -238,14 +238,7 @@ def main():
                          "perplexities are of the exported weights) and store them as float16: -7 MB")
     args = ap.parse_args()
 
-    ck = torch.load(os.path.join(args.run, "checkpoint.pt"))
-    targs = T.parse(["--layout", ck["args"]["layout"], "--run", args.run] +
-                    sum(([f"--{k.replace('_', '-')}"] + ([str(x) for x in v] if isinstance(v, list) else [str(v)])
-                         for k, v in ck["args"].items() if k not in ("layout", "run")), []))
-    words = T.load_words(targs.data)
-    lay, _, lm = T.build(targs, words)
-    lm.load_state_dict(ck["model"])
-    lm.eval()
+    ck, targs, words, lay, inv, lm = T.load_run(args.run)
     result_path = os.path.join(args.run, "result.json")
     result = json.load(open(result_path)) if os.path.exists(result_path) else {}
     half = args.half_tail_tables and lm.kind != "full"
@@ -253,9 +246,7 @@ def main():
         with torch.no_grad():
             for table in lm.output.export_weights()["emb"]:
                 table.copy_(table.half().float())
-        words_bos = T.load_words(targs.data).index(tokenizer.BOS)
-        _, inv, _ = T.build(targs, words)
-        bos = int(inv[words_bos])
+        bos = int(inv[words.index(tokenizer.BOS)])
         for split, key in (("valid", "valid_ppl"), ("test", "test_ppl")):
             ids = inv[T.streams(np.load(os.path.join(targs.data, f"{split}.npy")), 16)]
             result[key] = T.evaluate(lm, ids, bos)

@@ -8,9 +8,9 @@ cases).
 The lexicon: every word of the TRAINING split outside the vocabulary (seen
 fewer than prepare.py's --min-count times), with its count. It shares out the
 LSTM's <unk> probability (Good-Turing: the count-1 words' share of lexicon
-tokens is kept for unseen words):
+tokens is kept for unseen words; N1/(N + 1), so that it stays below 1):
 
-    p_lstm(w) = p_lstm(<unk>) * (1 - N1/N) * count(w) / N      for a lexicon word
+    p_lstm(w) = p_lstm(<unk>) * (1 - N1/(N+1)) * count(w) / N      for a lexicon word
 
 The recency model (a unigram cache, Kuhn & De Mori 1990) is each word's share
 of the last `window` words of the text so far, out-of-vocabulary words
@@ -83,7 +83,8 @@ class Lexicon:
     def __init__(self, counts):
         self.counts = counts
         self.tokens = sum(counts.values())
-        self.unseen = sum(1 for c in counts.values() if c == 1) / self.tokens
+        # Good-Turing's N1/N, with N + 1 so that it stays below 1 (a lexicon of count-1 words only)
+        self.unseen = sum(1 for c in counts.values() if c == 1) / (self.tokens + 1)
 
     def share(self, word):
         """log of word's share of p(<unk>); None outside the lexicon."""
@@ -132,14 +133,7 @@ def main():
 
     manifest_path = os.path.join(args.bundle, "manifest.json")
     manifest = json.load(open(manifest_path))
-    ck = torch.load(os.path.join(args.run, "checkpoint.pt"))
-    targs = T.parse(["--layout", ck["args"]["layout"], "--run", args.run] +
-                    sum(([f"--{k.replace('_', '-')}"] + ([str(x) for x in v] if isinstance(v, list) else [str(v)])
-                         for k, v in ck["args"].items() if k not in ("layout", "run")), []))
-    words = T.load_words(targs.data)
-    _, inv, lm = T.build(targs, words)
-    lm.load_state_dict(ck["model"])
-    lm.eval()
+    _, targs, words, _, _, lm = T.load_run(args.run)
     if manifest.get("training", {}).get("tailTablesFloat16"):
         with torch.no_grad():
             for table in lm.output.export_weights()["emb"]:

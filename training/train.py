@@ -61,6 +61,20 @@ def build(args, words):
     return lay, inv, lm
 
 
+def load_run(run):
+    """A run's checkpoint, its training args, the vocabulary and the model with
+    its weights, in eval mode: (ck, targs, words, layout, inv, lm)."""
+    ck = torch.load(os.path.join(run, "checkpoint.pt"))
+    targs = parse(["--layout", ck["args"]["layout"], "--run", run] +
+                  sum(([f"--{k.replace('_', '-')}"] + ([str(x) for x in v] if isinstance(v, list) else [str(v)])
+                       for k, v in ck["args"].items() if k not in ("layout", "run")), []))
+    words = load_words(targs.data)
+    lay, inv, lm = build(targs, words)
+    lm.load_state_dict(ck["model"])
+    lm.eval()
+    return ck, targs, words, lay, inv, lm
+
+
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layout", choices=["keyboard", "paper", "full"], required=True)

@@ -1,8 +1,8 @@
 /**
  * The rare-word lexicon (training/open_vocab.py writes lexicon.txt): words of
  * the training split outside the vocabulary, with their counts. They share
- * out the LSTM's <unk> probability, Good-Turing style (the count-1 words'
- * share of lexicon tokens stays with unseen words):
+ * out the LSTM's <unk> probability, Good-Turing style (unseenShare, about
+ * the count-1 words' share of lexicon tokens, stays with unseen words):
  *
  *     log p_lstm(w) = log p_lstm(<unk>) + share(w),
  *     share(w) = log((1 - unseenShare) * count(w) / tokens)
