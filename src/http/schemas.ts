@@ -118,7 +118,7 @@ export const predictSchema = {
             required: ["word", "probability", "logProb"],
             additionalProperties: false,
             properties: {
-              word: { type: "string" },
+              word: { type: "string", description: "Normalized (lowercase); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context." },
               probability: { type: "number" },
               logProb: { type: "number", description: "Natural log of probability." },
             },
@@ -169,7 +169,7 @@ export const scoreSchema = {
             properties: {
               word: { type: "string" },
               inVocabulary: { type: "boolean" },
-              logProb: { type: ["number", "null"], description: "null for an out-of-vocabulary word that is not among the context's recent words" },
+              logProb: { type: ["number", "null"], description: "null for a word outside the vocabulary that is neither in the lexicon nor among the context's recent words" },
               probability: { type: ["number", "null"], description: "null when logProb is" },
             },
           },

@@ -54,8 +54,8 @@ export interface WordScore {
   word: string;
   /**
    * False for out-of-vocabulary words. Their logProb/probability are null
-   * (never guessed) unless the recency model gives them one: the word is
-   * among the context's recent words.
+   * (never guessed) unless the lexicon (a rare training word) or the recency
+   * model (a recent word of the context) gives them one.
    */
   inVocabulary: boolean;
   logProb: number | null;
