@@ -117,7 +117,9 @@ function fullLogProbs(m: Model, row: Row): Float64Array {
   return lp;
 }
 
-const isCandidate = (m: Model, prefix: string, id: number) => m.index.suggestable[id] === 1 && m.vocab[id]!.startsWith(prefix);
+/** A word completing the prefix: starts with it, is not the prefix itself, may be suggested. */
+const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);
+const isCandidate = (m: Model, prefix: string, id: number) => m.index.suggestable[id] === 1 && completes(m.vocab[id]!, prefix);
 
 function bruteForce(m: Model, row: Row): { ids: number[]; logProbs: number[] } {
   const lp = fullLogProbs(m, row);
@@ -127,7 +129,7 @@ function bruteForce(m: Model, row: Row): { ids: number[]; logProbs: number[] } {
   return { ids: top, logProbs: top.map((id) => lp[id]!) };
 }
 
-t.test("prefix ranges hold exactly the words starting with the prefix", async (t) => {
+t.test("prefix ranges hold exactly the words completing the prefix (starting with it, not equal to it)", async (t) => {
   const r = rng(1);
   let checked = 0;
   for (let trial = 0; trial < 60; trial++) {
@@ -141,7 +143,7 @@ t.test("prefix ranges hold exactly the words starting with the prefix", async (t
         const count = gi === 0 ? ranges.headCount : ranges.count[gi - 1]!;
         const got = Array.from(g.byWord.subarray(lo, hi)).sort((a, b) => a - b);
         const want: number[] = [];
-        for (let id = g.start; id < g.end; id++) if (m.vocab[id]!.startsWith(prefix)) want.push(id);
+        for (let id = g.start; id < g.end; id++) if (completes(m.vocab[id]!, prefix)) want.push(id);
         if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`group ${gi} prefix "${prefix}": ${got} vs ${want}`);
         if (count !== want.filter((id) => m.index.suggestable[id]).length) t.fail(`group ${gi} prefix "${prefix}": count ${count}`);
         if (gi > 0 && g.alphabetical && want.length > 0 && (want[0] !== g.start + lo || want.at(-1) !== g.start + hi - 1)) {
@@ -254,7 +256,7 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
       if (isCandidate(m, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, recent)!);
     });
     for (const w of [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]) {
-      if (ids.has(w) || !w.startsWith(row.prefix) || !SUGGEST.test(w)) continue;
+      if (ids.has(w) || !completes(w, row.prefix) || !SUGGEST.test(w)) continue;
       const x = open.logProb(w, null, lpUnk, recent);
       if (x !== null) byWord.set(w, x);
     }
@@ -341,7 +343,7 @@ t.test("unsorted clusters: a permutation, or an error when alphabetical order is
 });
 
 t.test("planRound groups rows by the cluster each needs next", async (t) => {
-  const vocab = ["<bos>", "a", "b", "c", "d"];
+  const vocab = ["<bos>", "a", "b", "c", "da"];
   const layout = new SoftmaxLayout(1, [
     { start: 1, end: 3 },
     { start: 3, end: 5 },

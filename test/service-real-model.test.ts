@@ -59,6 +59,10 @@ if (!existsSync(`${dir}manifest.json`)) {
     const [scored] = (await h.service.score({ context, words: ["Zorvath"] })).scores;
     t.same([scored!.inVocabulary, scored!.logProb], [false, predicted.predictions[0]!.logProb], "score agrees with predict");
 
+    // A word typed in full is no completion of itself.
+    const typed = await h.service.predict({ context: "it was", prefix: "a", k: 50 });
+    t.ok(typed.predictions.length === 50 && typed.predictions.every((p) => p.word.startsWith("a") && p.word !== "a"), 'prefix "a": 50 completions, "a" itself not among them');
+
     // A rare training word outside the vocabulary, completed from its first letters through the lexicon.
     const lexicon = bundle.lexicon!;
     const rare = lexicon.words.find((w) => w.length >= 8 && /^[a-z]+$/.test(w) && !bundle.vocab.some((v) => v.startsWith(w.slice(0, 5))))!;

@@ -85,7 +85,7 @@ export const predictBody = {
     prefix: {
       type: "string",
       maxLength: LIMITS.prefixMaxChars,
-      description: "Letters typed of the current word; only words starting with it are returned.",
+      description: "Letters typed of the current word; only words completing it are returned (starting with it; the prefix itself, already typed in full, is not).",
       examples: ["b"],
     },
     k: {

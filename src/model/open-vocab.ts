@@ -82,7 +82,7 @@ export class OpenVocab {
     const extraQ: number[] = [];
     if (mixing) {
       for (const [word, count] of recent!.counts) {
-        if (!word.startsWith(prefix) || !suggestable(word)) continue;
+        if (!word.startsWith(prefix) || word === prefix || !suggestable(word)) continue;
         const q = (weight * count) / recent!.n;
         const id = vocabId(word);
         if (id === null) {
@@ -97,10 +97,14 @@ export class OpenVocab {
       }
     }
     if (this.lexicon) {
-      // The k best lexicon words not already extras (those carry their share).
-      const skip = new Set(extraWords);
+      // The k best lexicon words that complete the prefix and are not already extras (those carry their share).
+      const skip = new Set([...extraWords, prefix]);
       const { words, shares } = this.lexicon;
-      const pick = (best: Int32Array) => (skip.size === 0 ? best : best.filter((i) => !skip.has(words[i]!))).subarray(0, k);
+      const pick = (best: Int32Array) => {
+        const out: number[] = [];
+        for (let j = 0; j < best.length && out.length < k; j++) if (!skip.has(words[best[j]!]!)) out.push(best[j]!);
+        return out;
+      };
       let picked = pick(this.lexicon.best(prefix));
       if (picked.length < k && this.lexicon.best(prefix).length === Lexicon.TOP) picked = pick(this.lexicon.best(prefix, true));
       for (const i of picked) {

@@ -22,8 +22,9 @@ export interface WordGroup {
 }
 
 /**
- * For one prefix: per group, the positions [lo, hi) of the words starting with
- * it, and how many of those are suggestable. For an alphabetical cluster
+ * For one prefix: per group, the positions [lo, hi) of the words completing
+ * it (starting with it, the prefix itself excluded), and how many of those
+ * are suggestable. For an alphabetical cluster
  * (keyboard layout) the ids are the contiguous range [start + lo, start + hi).
  */
 export interface PrefixRanges {
@@ -120,14 +121,25 @@ export class PrefixIndex {
     for (let c = 0; c < C; c++) {
       const g = this.clusters[c]!;
       if (parent && parent.lo[c] === parent.hi[c]) continue;
-      const [a, b] = prefixRun(this.vocab, g.byWord, prefix, parent?.lo[c] ?? 0, parent?.hi[c] ?? g.byWord.length);
+      const [a, b] = this.completions(g, prefix, parent?.lo[c] ?? 0, parent?.hi[c] ?? g.byWord.length);
       lo[c] = a;
       hi[c] = b;
       count[c] = g.suggestCum[b]! - g.suggestCum[a]!;
     }
-    const [headLo, headHi] = prefixRun(this.vocab, this.head.byWord, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
+    const [headLo, headHi] = this.completions(this.head, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
     const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
     return { prefix, headLo, headHi, headCount, lo, hi, count };
+  }
+
+  /**
+   * The run of group g's words that complete `prefix` within [lo, hi): they
+   * start with it and are not the prefix itself (a word already typed in
+   * full is no suggestion: the space bar commits it). That word, when there
+   * is one, sorts first in the run.
+   */
+  private completions(g: WordGroup, prefix: string, lo: number, hi: number): [number, number] {
+    const [a, b] = prefixRun(this.vocab, g.byWord, prefix, lo, hi);
+    return prefix !== "" && a < b && this.vocab[g.byWord[a]!] === prefix ? [a + 1, b] : [a, b];
   }
 }
 

@@ -11,6 +11,9 @@ import type { Bundle } from "../../src/model/bundle-types.js";
 import { packRows } from "../../src/model/encoder-batch.js";
 import { ModelGraphs } from "../../src/model/ort-graphs.js";
 
+/** A word the service may suggest for a prefix: it starts with it and is not the prefix itself. */
+const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);
+
 export interface RefTopK {
   words: string[];
   logProbs: number[];
@@ -95,8 +98,8 @@ export class Reference {
   }
 
   /**
-   * Top k of the suggestable words starting with `prefix` (already
-   * normalized), by (log-prob desc, then vocabulary words by id before
+   * Top k of the suggestable words completing `prefix` (already normalized;
+   * the prefix itself is no completion), by (log-prob desc, then vocabulary words by id before
    * out-of-vocabulary ones). With `lexicon`, the bundle's lexicon words are
    * candidates at p(<unk>) times their share; with `recent`, log-probs are
    * the recency mixture's and recent out-of-vocabulary words are candidates.
@@ -114,11 +117,11 @@ export class Reference {
       return p > 0 ? Math.log(p) : null;
     };
     for (let id = 0; id < vocab.length; id++) {
-      if (this.suggestable[id] && vocab[id]!.startsWith(prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! });
+      if (this.suggestable[id] && completes(vocab[id]!, prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! });
     }
     const outside = new Set<string>();
-    if (lexicon) for (const w of lexicon.words) if (w.startsWith(prefix)) outside.add(w);
-    for (const w of recent?.counts.keys() ?? []) if (w.startsWith(prefix) && tokenizer.idOf(w) === tokenizer.unkId) outside.add(w);
+    if (lexicon) for (const w of lexicon.words) if (completes(w, prefix)) outside.add(w);
+    for (const w of recent?.counts.keys() ?? []) if (completes(w, prefix) && tokenizer.idOf(w) === tokenizer.unkId) outside.add(w);
     const unk = tokenizer.unkId;
     for (const word of outside) {
       const count = lexicon ? this.lexiconCounts.get(word) : undefined;
