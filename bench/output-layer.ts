@@ -151,7 +151,8 @@ async function main(): Promise<void> {
     let c = denseCandidates.get(prefix);
     if (!c) {
       const ids: number[] = [];
-      for (let id = 0; id < denseWords.length; id++) if (denseSuggestable[id] && denseWords[id]!.startsWith(prefix)) ids.push(id);
+      // Completions, as the service returns them: the prefix itself is not one.
+      for (let id = 0; id < denseWords.length; id++) if (denseSuggestable[id] && denseWords[id]!.startsWith(prefix) && denseWords[id] !== prefix) ids.push(id);
       c = Int32Array.from(ids);
       denseCandidates.set(prefix, c);
     }
