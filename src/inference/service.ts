@@ -10,9 +10,9 @@
  *   (batch-executor.ts).
  *
  * Everything computed lands in the cache; a row's LSTM numbers depend only on
- * its window, so cached and fresh answers are the same. The recency mix
- * (model/recency.ts) is applied per request on top, from the context's
- * memoized recent words.
+ * its window, so cached and fresh answers are the same. The open vocabulary
+ * (model/open-vocab.ts: lexicon and recency mixture) is applied per request
+ * on top, from the context's memoized recent words.
  */
 import { Batcher, systemClock, type Clock } from "../batching/batcher.js";
 import type { Config } from "../config.js";
@@ -69,7 +69,6 @@ export interface ServiceDeps {
   /** Deadlines and queue timers; the wall clock by default. */
   clock?: Clock;
 }
-
 
 /** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: the LSTM alone). */
 interface ContextWindow {

@@ -68,7 +68,12 @@ export class OpenVocab {
     readonly recency: Recency | null,
     readonly lexicon: Lexicon | null,
     private readonly deps: OpenVocabDeps,
-  ) {}
+  ) {
+    // Extras' LSTM log-probs are read from the head row at unkId.
+    if (lexicon && !(deps.unkId >= 0 && deps.unkId < deps.layout.shortlist)) {
+      throw new RangeError(`a lexicon needs <unk> among the head words: unkId ${deps.unkId}, shortlist ${deps.layout.shortlist}`);
+    }
+  }
 
   /** One top-k row's mix: `recent` are the context's recent words (null: none, or no recency), `prefix` normalized. */
   rowMix(recent: RecentWords | null, prefix: string, k: number): RowMix {
