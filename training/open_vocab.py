@@ -33,7 +33,6 @@ the mixture's log-probs of words in and out of the window, computed here with
 the bundle's weights, for the service's parity test.
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,7 @@ import torch
 
 import tokenizer
 import train as T
+from export import sha256
 
 SUGGEST = re.compile(tokenizer.SUGGEST_PATTERN)
 GOLDEN_TEXTS = [
@@ -98,10 +98,7 @@ def mixture_nll(docs, window, weight, lexicon):
     total, count = 0.0, 0
     for tokens, lp, oov in docs:
         for i, (counts, n) in enumerate(counts_before([None] + tokens[:-1], window)):
-            p = math.exp(lp[i] + oov[i])
-            if n:
-                p = (1 - weight) * p + weight * counts.get(tokens[i], 0) / n
-            total -= math.log(p)
+            total -= mixed_log_prob(lp[i] + oov[i], counts, n, tokens[i], weight)
             count += 1
     return total, count
 
@@ -112,11 +109,6 @@ def mixed_log_prob(lp_lstm, counts, n, word, weight):
         return lp_lstm
     p = weight * counts.get(word, 0) / n + ((1 - weight) * math.exp(lp_lstm) if lp_lstm is not None else 0.0)
     return math.log(p) if p > 0 else None
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main():

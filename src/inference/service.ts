@@ -200,8 +200,8 @@ export class NextwordService implements InferenceService {
       const scores = words.map((word, i): WordScore => {
         const inVocabulary = ids[i] !== null;
         const lstm = inVocabulary ? logProbs[next++]! : null;
-        const token = tokens[i];
-        const logProb = token === null || token === undefined ? null : this.openVocab.logProb(token, lstm, lpUnk, recent);
+        const token = tokens[i] ?? null;
+        const logProb = token === null ? null : this.openVocab.logProb(token, lstm, lpUnk, recent);
         return { word, inVocabulary, logProb, probability: logProb === null ? null : Math.exp(logProb) };
       });
       return { scores, model: { ...this.modelRef } };

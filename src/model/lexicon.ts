@@ -10,6 +10,7 @@
  * so a long rare word can be completed from its first letters. Pure, no I/O.
  */
 import { Lru } from "../util/lru.js";
+import { prefixRun } from "./prefix-index.js";
 
 export interface LexiconSpec {
   file: string;
@@ -99,18 +100,6 @@ export class Lexicon {
 
   /** Entries [lo, hi) starting with `prefix`. */
   private range(prefix: string): [number, number] {
-    const first = (pred: (w: string) => boolean) => {
-      let lo = 0;
-      let hi = this.words.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (pred(this.words[mid]!)) hi = mid;
-        else lo = mid + 1;
-      }
-      return lo;
-    };
-    const lo = first((w) => w >= prefix);
-    const hi = first((w) => w >= prefix && !w.startsWith(prefix));
-    return [lo, hi];
+    return prefixRun((i) => this.words[i]!, prefix, 0, this.words.length);
   }
 }

@@ -110,8 +110,9 @@ export class OpenVocab {
         for (let j = 0; j < best.length && out.length < k; j++) if (!skip.has(words[best[j]!]!)) out.push(best[j]!);
         return out;
       };
-      let picked = pick(this.lexicon.best(prefix));
-      if (picked.length < k && this.lexicon.best(prefix).length === Lexicon.TOP) picked = pick(this.lexicon.best(prefix, true));
+      const best = this.lexicon.best(prefix);
+      let picked = pick(best);
+      if (picked.length < k && best.length === Lexicon.TOP) picked = pick(this.lexicon.best(prefix, true));
       for (const i of picked) {
         extraWords.push(words[i]!);
         extraShare.push(shares[i]!);

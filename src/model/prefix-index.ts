@@ -138,8 +138,9 @@ export class PrefixIndex {
    * is one, sorts first in the run.
    */
   private completions(g: WordGroup, prefix: string, lo: number, hi: number): [number, number] {
-    const [a, b] = prefixRun(this.vocab, g.byWord, prefix, lo, hi);
-    return prefix !== "" && a < b && this.vocab[g.byWord[a]!] === prefix ? [a + 1, b] : [a, b];
+    const wordAt = (p: number) => this.vocab[g.byWord[p]!]!;
+    const [a, b] = prefixRun(wordAt, prefix, lo, hi);
+    return prefix !== "" && a < b && wordAt(a) === prefix ? [a + 1, b] : [a, b];
   }
 }
 
@@ -167,7 +168,11 @@ function firstDescent(vocab: readonly string[], start: number, end: number): num
  * Positions [lo, hi) of byWord whose words start with `prefix`, searched
  * within [from, to), which must contain them all (byWord is in word order).
  */
-function prefixRun(vocab: readonly string[], byWord: Int32Array, prefix: string, from: number, to: number): [number, number] {
+/**
+ * Positions [lo, hi) within [from, to) of the words starting with `prefix`,
+ * where wordAt(p) is the word at position p, in code-unit order.
+ */
+export function prefixRun(wordAt: (p: number) => string, prefix: string, from: number, to: number): [number, number] {
   if (prefix === "") return [from, to];
   // lo: first word >= prefix. hi: first word after lo that does not start with prefix;
   // words starting with prefix are >= prefix and sort before every other word >= prefix.
@@ -175,14 +180,14 @@ function prefixRun(vocab: readonly string[], byWord: Int32Array, prefix: string,
   let b = to;
   while (a < b) {
     const m = (a + b) >> 1;
-    if (vocab[byWord[m]!]! < prefix) a = m + 1;
+    if (wordAt(m) < prefix) a = m + 1;
     else b = m;
   }
   const lo = a;
   b = to;
   while (a < b) {
     const m = (a + b) >> 1;
-    if (vocab[byWord[m]!]!.startsWith(prefix)) a = m + 1;
+    if (wordAt(m).startsWith(prefix)) a = m + 1;
     else b = m;
   }
   return [lo, a];
