@@ -31,6 +31,7 @@
  * Latency percentiles are over every completed response (all status codes).
  * Writes bench/out/http-<model>-<time>.json; server logs in bench/out/logs/.
  */
+import { availableParallelism } from "node:os";
 import path from "node:path";
 
 import { loadConfig } from "../src/config.js";
@@ -40,7 +41,7 @@ import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
+import { checkBuilt, scrape, serviceFigures, startChild, threadCpu, type ChildServer } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/http.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -119,6 +120,8 @@ async function main(): Promise<void> {
     load: LoadFigures;
     service: Record<string, number> | null;
     source: Record<string, number>;
+    /** CPU µs per completed request: the server's event loop, its other threads, and the load generator (this process). */
+    cpuUs: { main: number; others: number; loadgen: number } | null;
   }
   const rows: Row[] = [];
   for (const workload of workloads) {
@@ -134,9 +137,18 @@ async function main(): Promise<void> {
         const load = { url: server.url, path: "/v1/predict", connections: c, pipelining, timeoutS, body: () => source.next() };
         if (warmup > 0) await runLoad({ ...load, seconds: warmup });
         const before = workload === "trivial" ? null : await scrape(server.url);
+        const cpu0 = threadCpu(server.pid);
+        const gen0 = process.cpuUsage();
         const figures = await runLoad({ ...load, seconds });
+        const gen = process.cpuUsage(gen0);
+        const cpu1 = threadCpu(server.pid);
         const service = before ? serviceFigures(before, await scrape(server.url)) : null;
-        rows.push({ workload, load: figures, service, source: source.stats() });
+        const perReq = (s: number) => (s / Math.max(1, figures.requests)) * 1e6;
+        const cpuUs =
+          cpu0 && cpu1
+            ? { main: perReq(cpu1.main - cpu0.main), others: perReq(cpu1.others - cpu0.others), loadgen: perReq((gen.user + gen.system) / 1e6) }
+            : null;
+        rows.push({ workload, load: figures, service, source: source.stats(), cpuUs });
         process.stderr.write(`  ${workload} x ${c}: ${num(figures.reqPerSec)} req/s\n`);
       }
     } finally {
@@ -148,7 +160,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(
     table(
-      ["workload", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors", "timeouts", "cache hit/extend/miss", "mean batch"],
+      ["workload", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors", "timeouts", "cache hit/extend/miss", "mean batch", "CPU µs/req main+other+loadgen"],
       rows.map((r) => {
         const s = r.service;
         const lookups = s ? s.cacheHit! + s.cacheExtend! + s.cacheMiss! : 0;
@@ -166,6 +178,7 @@ async function main(): Promise<void> {
           String(r.load.timeouts),
           s && lookups > 0 ? `${pct(s.cacheHit! / lookups)} / ${pct(s.cacheExtend! / lookups)} / ${pct(s.cacheMiss! / lookups)}` : "-",
           s ? num(s.meanBatchSize) : "-",
+          r.cpuUs ? `${num(r.cpuUs.main)} + ${num(r.cpuUs.others)} + ${num(r.cpuUs.loadgen)}` : "-",
         ];
       }),
     ),
@@ -183,6 +196,16 @@ async function main(): Promise<void> {
   if (trivial && keys) console.log(`  keystrokes / trivial fastify: ${pct(keys.load.reqPerSec / trivial.load.reqPerSec)} (${num(keys.load.reqPerSec)} vs ${num(trivial.load.reqPerSec)} req/s)`);
   if (trivial && cold) console.log(`  cold / trivial fastify: ${pct(cold.load.reqPerSec / trivial.load.reqPerSec)}`);
   if (encoder && cold) console.log(`  cold req/s / raw ORT encoder rows/s: ${pct(cold.load.reqPerSec / encoder.rowsPerSec)} (${num(cold.load.reqPerSec)} vs ${num(encoder.rowsPerSec)})`);
+
+  // The machine's CPU budget: at R req/s every request may use at most cores / R seconds of CPU, all threads together.
+  const cores = availableParallelism();
+  for (const r of [trivial, keys, cold]) {
+    if (!r?.cpuUs) continue;
+    const total = r.cpuUs.main + r.cpuUs.others + r.cpuUs.loadgen;
+    console.log(
+      `  CPU per ${r.workload} request (${r.load.connections} conns): ${num(total)} µs (event loop ${num(r.cpuUs.main)}, other server threads ${num(r.cpuUs.others)}, load generator ${num(r.cpuUs.loadgen)}): ${cores} cores allow at most ${num((cores / total) * 1e6)} req/s`,
+    );
+  }
 
   const targets: { name: string; value: number; threshold: string; met: boolean }[] = [];
   const ksRuns = rows.filter((r) => r.workload === "keystrokes");

@@ -242,7 +242,8 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
     }
     const ids = new Map(m.vocab.map((w, id) => [w, id]));
     const open = new OpenVocab(recency, lexicon, { layout: m.layout, unkId, vocabId: (w) => ids.get(w) ?? null, suggestable: (w) => SUGGEST.test(w) });
-    const mix = open.rowMix(recent, row.prefix, row.k);
+    const table = open.recentTable(recent);
+    const mix = open.rowMix(table, row.prefix, row.k);
     const planner = new RowTopK(m.index, row.head, row.k, m.index.ranges(row.prefix), mix);
     for (let cs = planner.nextClusters(2); cs.length > 0; cs = planner.nextClusters(2)) for (const c of cs) planner.supply(c, row.within[c]!);
     const got = planner.result();
@@ -253,11 +254,11 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
     const lpUnk = unkId < m.layout.shortlist ? row.head[unkId]! : -Infinity;
     const byWord = new Map<string, number>();
     m.vocab.forEach((w, id) => {
-      if (isCandidate(m, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, recent)!);
+      if (isCandidate(m, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, table)!);
     });
     for (const w of [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]) {
       if (ids.has(w) || !completes(w, row.prefix) || !SUGGEST.test(w)) continue;
-      const x = open.logProb(w, null, lpUnk, recent);
+      const x = open.logProb(w, null, lpUnk, table);
       if (x !== null) byWord.set(w, x);
     }
     const want = [...byWord].sort((a, b) => b[1] - a[1]).slice(0, row.k);

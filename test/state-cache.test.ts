@@ -1,10 +1,10 @@
 import t from "tap";
 
-import { StateCache, contextWindow, type ContextState } from "../src/inference/state-cache.js";
+import { StateCache, contextWindow, windowKey, type ContextState } from "../src/inference/state-cache.js";
 
 function state(window: number[]): ContextState {
   const f = new Float32Array(1);
-  return { key: StateCache.key(window), window, head: f, bandHidden: [f], h: f, c: f, tails: new Map() };
+  return { key: windowKey(window), window, head: f, bandHidden: [f], h: f, c: f, tails: new Map() };
 }
 
 t.test("contextWindow keeps the last maxTokens ids", async (t) => {
@@ -19,9 +19,24 @@ t.test("contextWindow keeps the last maxTokens ids", async (t) => {
   t.same(contextWindow(twelve.slice(0, 8), 8, 4), twelve.slice(0, 8), "at most maxTokens: all of it");
 });
 
-t.test("keys are unambiguous", async (t) => {
-  t.not(StateCache.key([1, 23]), StateCache.key([12, 3]));
-  t.not(StateCache.key([1]), StateCache.key([11]));
+t.test("window keys: distinct for distinct windows, safe integers", async (t) => {
+  t.not(windowKey([1, 23]), windowKey([12, 3]));
+  t.not(windowKey([1, 2]), windowKey([2, 1]));
+  t.not(windowKey([0]), windowKey([0, 0]));
+  const seen = new Set<number>();
+  for (let a = 0; a < 60; a++) for (let b = 0; b < 60; b++) for (const c of [0, 7, 32657]) seen.add(windowKey([a, b, c]));
+  t.equal(seen.size, 60 * 60 * 3, "no collision among 10,800 short windows");
+  t.ok([...seen].every(Number.isSafeInteger));
+});
+
+t.test("a key collision is a miss, never another window's state", async (t) => {
+  const cache = new StateCache(10);
+  const impostor: ContextState = { ...state([4, 4, 4]), key: windowKey([0, 5]) };
+  cache.set(impostor);
+  t.equal(cache.lookup([0, 5]).kind, "miss");
+  t.equal(cache.lookup([0, 5, 6]).kind, "miss", "not an extend of [0, 5] either");
+  t.equal(cache.peek([0, 5]), undefined);
+  t.equal(cache.peek([4, 4, 4], windowKey([0, 5])), impostor);
 });
 
 t.test("hit, extend from the longest cached strict prefix, miss", async (t) => {
@@ -58,14 +73,14 @@ t.test("bounded LRU: lookups refresh recency, the least recently used goes first
   t.equal(cache.lookup([0, 1]).kind, "hit"); // [0,1] is now the most recent
   cache.set(state([0, 3]));
   t.equal(cache.size, 2);
-  t.ok(cache.peek("0,1"), "recently used entry kept");
-  t.notOk(cache.peek("0,2"), "least recently used entry evicted");
-  t.ok(cache.peek("0,3"));
+  t.ok(cache.peek([0, 1]), "recently used entry kept");
+  t.notOk(cache.peek([0, 2]), "least recently used entry evicted");
+  t.ok(cache.peek([0, 3]));
   // An extend lookup refreshes its base too.
   t.equal(cache.lookup([0, 1, 9]).kind, "extend");
   cache.set(state([0, 4]));
-  t.ok(cache.peek("0,1"));
-  t.notOk(cache.peek("0,3"));
+  t.ok(cache.peek([0, 1]));
+  t.notOk(cache.peek([0, 3]));
   // Replacing a key keeps one entry.
   cache.set(state([0, 4]));
   t.equal(cache.size, 2);

@@ -5,7 +5,7 @@
  * is polled up to a deadline, and stop() escalates SIGTERM -> SIGKILL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -127,6 +127,38 @@ export async function startChild(o: { name: string; script: string; env: Record<
     await sleep(200);
   }
   return { name: o.name, url, pid: child.pid!, logFile, stop };
+}
+
+// ---------------------------------------------------------------------------
+// CPU time of a child's threads (Linux /proc)
+
+/** USER_HZ: the unit of utime/stime in /proc (100 on Linux x86 and arm). */
+const TICKS_PER_S = 100;
+
+/**
+ * CPU seconds (user + system) a process's threads have used so far: its main
+ * thread (the event loop) and all its other threads together (runner
+ * workers, V8's GC and compiler threads, libuv); null without /proc.
+ */
+export function threadCpu(pid: number): { main: number; others: number } | null {
+  const dir = `/proc/${pid}/task`;
+  if (!existsSync(dir)) return null;
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(dir)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`${dir}/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const seconds = (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+    if (Number(tid) === pid) main = seconds;
+    else others += seconds;
+  }
+  return { main, others };
 }
 
 // ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import type { CallOptions, InferenceService, PredictResult, ScoreResult } from "
 import { LIMITS } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import { LazyAbort } from "../util/lazy-abort.js";
 import { toGrpcError } from "./error-mapper.js";
 
 // --- messages (proto-loader objects, keepCase: the .proto's snake_case field names, longs as numbers) ---
@@ -108,14 +109,18 @@ function callScope(
   config: HandlerDeps["config"],
 ) {
   const clientDeadline = deadlineMs(call.getDeadline());
-  const abort = new AbortController();
+  const abort = new LazyAbort();
   const scope = {
     clientDeadline,
-    signal: abort.signal,
     /** Set when the call was cancelled: CANCELLED, or DEADLINE_EXCEEDED when the client's deadline passed. */
     cancelCode: null as ErrorCode | null,
     options(): CallOptions {
-      return { deadline: Math.min(clientDeadline, Date.now() + config.requestTimeoutMs), signal: abort.signal };
+      return {
+        deadline: Math.min(clientDeadline, Date.now() + config.requestTimeoutMs),
+        get signal() {
+          return abort.signal;
+        },
+      };
     },
   };
   const onCancel = () => {

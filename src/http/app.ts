@@ -27,6 +27,7 @@ import { ServiceError, unavailable } from "../errors.js";
 import type { CallOptions, InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import { LazyAbort } from "../util/lazy-abort.js";
 import { errorHandler, resultCode, sendError, setResultCode } from "./error-mapper.js";
 import { registerDocs } from "./routes/docs.js";
 import { inferenceRoutes } from "./routes/inference.js";
@@ -133,17 +134,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     let timeoutMs = config.requestTimeoutMs;
     const header = request.headers["x-deadline-ms"];
     if (typeof header === "string" && DEADLINE_HEADER.test(header)) timeoutMs = Math.min(timeoutMs, Number(header));
-    const abort = new AbortController();
-    request.callOptions = { deadline: Date.now() + timeoutMs, signal: abort.signal };
+    const cancel = new LazyAbort();
+    request.callOptions = {
+      deadline: Date.now() + timeoutMs,
+      get signal() {
+        return cancel.signal;
+      },
+    };
 
-    // The client went away before the response was written: drop its queued work.
-    let finished = false;
-    reply.raw.once("finish", () => {
-      finished = true;
-    });
+    // One listener: 'close' comes after the response was ended, or alone when the client went away first.
     reply.raw.once("close", () => {
+      const finished = reply.raw.writableEnded;
       if (!finished) {
-        abort.abort(new ServiceError("CANCELLED", "request cancelled by the client"));
+        cancel.abort(new ServiceError("CANCELLED", "request cancelled by the client"));
         if (reply.statusCode < 400) setResultCode(request, "CANCELLED");
       }
       const seconds = (performance.now() - started) / 1000;

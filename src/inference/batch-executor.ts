@@ -25,7 +25,8 @@ export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowM
 /** One queued row. */
 export interface Item {
   window: number[];
-  key: string;
+  /** windowKey(window). */
+  key: number;
   /** What the cache held at submit time; a hit's or extend's state is used even if evicted since. */
   lookup: CacheLookup;
   task: Task;
@@ -77,23 +78,21 @@ export class BatchExecutor {
     // 1. A state per row: cached (at submit time, or computed since), or encoded now.
     const states: (ContextState | undefined)[] = new Array(items.length);
     const encodeRows: EncodeRow[] = [];
-    const encodeKeys: string[] = [];
-    const encodeWindows: number[][] = [];
-    const pending = new Map<string, number[]>(); // key -> items waiting for that encoder row
+    const encodeItems: number[][] = []; // per encoder row: the items it serves (same window)
+    const rowOfKey = new Map<number, number>();
     items.forEach((item, i) => {
-      const known = item.lookup.kind === "hit" ? item.lookup.state : this.deps.cache.peek(item.key);
+      const known = item.lookup.kind === "hit" ? item.lookup.state : this.deps.cache.peek(item.window, item.key);
       if (known) {
         states[i] = known;
         return;
       }
-      const waiting = pending.get(item.key);
-      if (waiting) {
-        waiting.push(i);
+      const r = rowOfKey.get(item.key);
+      if (r !== undefined && sameIds(items[encodeItems[r]![0]!]!.window, item.window)) {
+        encodeItems[r]!.push(i);
         return;
       }
-      pending.set(item.key, [i]);
-      encodeKeys.push(item.key);
-      encodeWindows.push(item.window);
+      if (r === undefined) rowOfKey.set(item.key, encodeRows.length);
+      encodeItems.push([i]);
       const base = item.lookup.kind === "extend" ? item.lookup : null;
       encodeRows.push(base ? { tokens: base.tokens, h: base.base.h, c: base.base.c } : { tokens: item.window });
     });
@@ -101,9 +100,10 @@ export class BatchExecutor {
       const encoded = await pool.encode(encodeRows);
       metrics.headDuration.observe(encoded.seconds);
       encoded.rows.forEach((row, r) => {
-        const state: ContextState = { key: encodeKeys[r]!, window: encodeWindows[r]!, ...row, tails: new Map() };
+        const first = items[encodeItems[r]![0]!]!;
+        const state: ContextState = { key: first.key, window: first.window, ...row, tails: new Map() };
         this.deps.cache.set(state);
-        for (const i of pending.get(state.key)!) states[i] = state;
+        for (const i of encodeItems[r]!) states[i] = state;
       });
     }
 
@@ -188,6 +188,10 @@ export function supplyCached(planner: RowTopK, state: ContextState, lookahead: n
     if (cached === undefined) return next;
     planner.supply(cached, state.tails.get(cached)!);
   }
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  return a === b || (a.length === b.length && a.every((id, j) => id === b[j]));
 }
 
 /** log p of `ids` from a state whose tails hold every cluster they need. */

@@ -21,15 +21,15 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../model/lazy-top-k.js";
 import { PrefixIndex } from "../model/prefix-index.js";
-import { OpenVocab, type RowMix } from "../model/open-vocab.js";
-import { Recency, type RecentWords } from "../model/recency.js";
+import { OpenVocab, type RecentTable, type RowMix } from "../model/open-vocab.js";
+import { Recency } from "../model/recency.js";
 import { clustersForWords } from "../model/scoring.js";
 import { SoftmaxLayout } from "../model/softmax-layout.js";
 import type { Bundle } from "../model/bundle-types.js";
 import type { ModelRunner } from "../model/runner-pool.js";
 import { Lru } from "../util/lru.js";
 import { BatchExecutor, scoreState, supplyCached, type Item, type Output, type Task } from "./batch-executor.js";
-import { StateCache, contextWindow, type CacheLookup } from "./state-cache.js";
+import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import { validatePredict, validateScore } from "./validation.js";
 import {
   type CallOptions,
@@ -70,11 +70,11 @@ export interface ServiceDeps {
   clock?: Clock;
 }
 
-/** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: the LSTM alone). */
+/** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: no recency mixture). */
 interface ContextWindow {
   window: number[];
-  key: string;
-  recent: RecentWords | null;
+  key: number;
+  recent: RecentTable | null;
 }
 
 /** Context strings whose tokenization the service remembers. */
@@ -251,8 +251,8 @@ export class NextwordService implements InferenceService {
       const ids = tokenizer.contextIds(tokens);
       if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
-      const recent = this.openVocab.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null;
-      w = { window, key: StateCache.key(window), recent };
+      const recent = this.openVocab.recentTable(this.openVocab.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null);
+      w = { window, key: windowKey(window), recent };
       this.recentContexts.set(context, w);
     }
     return w;

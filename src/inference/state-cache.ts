@@ -19,8 +19,8 @@
 import { Lru } from "../util/lru.js";
 
 export interface ContextState {
-  /** StateCache.key(window). */
-  readonly key: string;
+  /** windowKey(window). */
+  readonly key: number;
   /** Token ids the encoder consumed for this state, oldest first. */
   readonly window: readonly number[];
   /** [headSize] head log-probs (head words, then one entry per cluster). */
@@ -55,15 +55,45 @@ export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1
   return over > 0 ? ids.slice(Math.ceil(over / hop) * hop) : [...ids];
 }
 
+/**
+ * A window's cache key: a 53-bit hash of its ids, computed left to right, so
+ * the keys of all its prefixes come out of one pass (windowKeys). A key
+ * selects an entry; the entry's window is then compared id for id, so a
+ * collision costs a miss, never a wrong answer.
+ */
+export function windowKey(window: readonly number[]): number {
+  return windowKeys(window, window.length)[window.length - 1] ?? 0;
+}
+
+/** keys[j] = windowKey(window.slice(0, j + 1)) for j < n. */
+function windowKeys(window: readonly number[], n: number): Float64Array {
+  const keys = new Float64Array(n);
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let j = 0; j < n; j++) {
+    const id = window[j]!;
+    a = Math.imul(a ^ id, 0x85ebca6b);
+    a ^= a >>> 13;
+    b = Math.imul(b + id + 1, 0xc2b2ae35);
+    b ^= b >>> 16;
+    keys[j] = (a >>> 11) * 0x1_0000_0000 + (b >>> 0);
+  }
+  return keys;
+}
+
+/** Whether `state` was computed for exactly the first n ids of `window`. */
+function holds(state: ContextState, window: readonly number[], n: number): boolean {
+  const w = state.window;
+  if (w.length !== n) return false;
+  for (let j = 0; j < n; j++) if (w[j] !== window[j]) return false;
+  return true;
+}
+
 export class StateCache {
-  private readonly entries: Lru<string, ContextState>;
+  private readonly entries: Lru<number, ContextState>;
 
   constructor(readonly capacity: number) {
     this.entries = new Lru(capacity);
-  }
-
-  static key(window: readonly number[]): string {
-    return window.join(",");
   }
 
   get enabled(): boolean {
@@ -75,25 +105,25 @@ export class StateCache {
   }
 
   /** Finds the window, or the longest cached strict prefix of it; marks what it finds as recently used. */
-  lookup(window: readonly number[], key: string = StateCache.key(window)): CacheLookup {
+  lookup(window: readonly number[], key: number = windowKey(window)): CacheLookup {
     if (!this.enabled) return { kind: "miss" };
     const exact = this.entries.get(key);
-    if (exact) return { kind: "hit", state: exact };
-    // Prefix keys are the key cut before one of its commas: the comma after
-    // id j - 1 ends the key of window[0, j).
-    for (let end = key.lastIndexOf(","), j = window.length - 1; end > 0; end = key.lastIndexOf(",", end - 1), j--) {
-      const base = this.entries.get(key.slice(0, end));
-      if (base) return { kind: "extend", base, tokens: window.slice(j) };
+    if (exact && holds(exact, window, window.length)) return { kind: "hit", state: exact };
+    const prefixKeys = windowKeys(window, window.length - 1);
+    for (let n = window.length - 1; n > 0; n--) {
+      const base = this.entries.get(prefixKeys[n - 1]!);
+      if (base && holds(base, window, n)) return { kind: "extend", base, tokens: window.slice(n) };
     }
     return { kind: "miss" };
   }
 
-  /** The entry for `key`, without changing its recency. */
-  peek(key: string): ContextState | undefined {
-    return this.entries.peek(key);
+  /** The entry for exactly `window` (its key given), without changing its recency. */
+  peek(window: readonly number[], key: number = windowKey(window)): ContextState | undefined {
+    const state = this.entries.peek(key);
+    return state && holds(state, window, window.length) ? state : undefined;
   }
 
-  /** Stores a state (replacing one with the same key), evicting the least recently used beyond capacity. */
+  /** Stores a state (replacing the entry under its key), evicting the least recently used beyond capacity. */
   set(state: ContextState): void {
     this.entries.set(state.key, state);
   }

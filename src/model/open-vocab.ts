@@ -6,6 +6,7 @@
  */
 import { Lexicon } from "./lexicon.js";
 import { mixRecent, type Recency, type RecentWords } from "./recency.js";
+import { prefixRun } from "./prefix-index.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 
 /**
@@ -63,6 +64,30 @@ export interface OpenVocabDeps {
   suggestable(word: string): boolean;
 }
 
+/**
+ * A context's recent words, prepared once (the service memoizes it with the
+ * context) for every rowMix and logProb of that context: the suggestable
+ * ones in code-unit order with their q = weight * count / n, vocabulary id
+ * (-1 outside) and lexicon share, and the vocabulary part of a prefix-less
+ * row (the most frequent query: the first keystroke of every word).
+ */
+export interface RecentTable {
+  readonly recent: RecentWords;
+  readonly words: readonly string[];
+  readonly q: Float64Array;
+  readonly ids: Int32Array;
+  /** Per word outside the vocabulary: its lexicon share (-Infinity outside the lexicon). */
+  readonly shares: Float64Array;
+  readonly noPrefix: VocabPart;
+}
+
+/** The recent vocabulary candidates of a row: ids ascending, their q, and the largest q per cluster. */
+interface VocabPart {
+  recentIds: Int32Array;
+  recentQ: Float64Array;
+  qMax: Float64Array;
+}
+
 export class OpenVocab {
   constructor(
     readonly recency: Recency | null,
@@ -75,30 +100,35 @@ export class OpenVocab {
     }
   }
 
-  /** One top-k row's mix: `recent` are the context's recent words (null: none, or no recency), `prefix` normalized. */
-  rowMix(recent: RecentWords | null, prefix: string, k: number): RowMix {
-    const { layout, vocabId, suggestable } = this.deps;
-    const mixing = this.recency !== null && recent !== null;
-    const weight = mixing ? this.recency!.spec.weight : 0;
-    const vocab: Array<[number, number]> = []; // [id, q] of recent vocabulary words
-    const qMax = new Float64Array(layout.clusterCount);
+  /** Prepares a context's recent words (null: none, or no recency: the mix then has no recent part). */
+  recentTable(recent: RecentWords | null): RecentTable | null {
+    if (!this.recency || !recent) return null;
+    const { vocabId, suggestable } = this.deps;
+    const weight = this.recency.spec.weight;
+    const words = [...recent.counts.keys()].filter(suggestable).sort();
+    const ids = Int32Array.from(words, (w) => vocabId(w) ?? -1);
+    const shares = Float64Array.from(words, (w, j) => (ids[j]! >= 0 ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity)));
+    const q = Float64Array.from(words, (w) => (weight * recent.counts.get(w)!) / recent.n);
+    const table = { recent, words, q, ids, shares };
+    return { ...table, noPrefix: this.vocabPart(table, 0, words.length) };
+  }
+
+  /** One top-k row's mix: `table` is the context's recent words (recentTable), `prefix` normalized. */
+  rowMix(table: RecentTable | null, prefix: string, k: number): RowMix {
     const extraWords: string[] = [];
     const extraShare: number[] = [];
     const extraQ: number[] = [];
-    if (mixing) {
-      for (const [word, count] of recent!.counts) {
-        if (!word.startsWith(prefix) || word === prefix || !suggestable(word)) continue;
-        const q = (weight * count) / recent!.n;
-        const id = vocabId(word);
-        if (id === null) {
-          extraWords.push(word);
-          extraShare.push(this.lexicon?.shareOf(word) ?? -Infinity);
-          extraQ.push(q);
-          continue;
-        }
-        vocab.push([id, q]);
-        const c = layout.clusterOf(id);
-        if (c >= 0 && q > qMax[c]!) qMax[c] = q;
+    let part: VocabPart | null = null;
+    if (table) {
+      // The recent words completing the prefix: a run of the sorted words, the prefix itself first when recent.
+      let [lo, hi] = prefixRun((j) => table.words[j]!, prefix, 0, table.words.length);
+      if (prefix !== "" && lo < hi && table.words[lo] === prefix) lo++;
+      part = prefix === "" ? table.noPrefix : this.vocabPart(table, lo, hi);
+      for (let j = lo; j < hi; j++) {
+        if (table.ids[j]! >= 0) continue;
+        extraWords.push(table.words[j]!);
+        extraShare.push(table.shares[j]!);
+        extraQ.push(table.q[j]!);
       }
     }
     if (this.lexicon) {
@@ -119,19 +149,19 @@ export class OpenVocab {
         extraQ.push(0);
       }
     }
-    if (!mixing && extraWords.length === 0) return NO_MIX;
-    vocab.sort((a, b) => a[0] - b[0]);
-    const keep = 1 - weight;
-    const logKeep = mixing ? this.recency!.logKeep : 0;
+    if (!part && extraWords.length === 0) return NO_MIX;
+    const keep = part ? this.recency!.keep : 1;
+    const logKeep = part ? this.recency!.logKeep : 0;
+    const qMax = part?.qMax;
     return {
       keep,
       logKeep,
-      recentIds: Int32Array.from(vocab, (r) => r[0]),
-      recentQ: Float64Array.from(vocab, (r) => r[1]),
+      recentIds: part?.recentIds ?? NO_MIX.recentIds,
+      recentQ: part?.recentQ ?? NO_MIX.recentQ,
       // The max keeps the bound above a non-recent word's lp + logKeep even
       // where mixRecent(keep, b, q) rounds below b + logKeep.
       clusterBound(c, b) {
-        const q = qMax[c]!;
+        const q = qMax ? qMax[c]! : 0;
         return q === 0 ? b + logKeep : Math.max(b + logKeep, mixRecent(keep, b, q));
       },
       unkId: this.deps.unkId,
@@ -141,18 +171,32 @@ export class OpenVocab {
     };
   }
 
+  /** The vocabulary words among the table's words [lo, hi). */
+  private vocabPart(table: Omit<RecentTable, "noPrefix">, lo: number, hi: number): VocabPart {
+    const { layout } = this.deps;
+    const at: number[] = [];
+    for (let j = lo; j < hi; j++) if (table.ids[j]! >= 0) at.push(j);
+    at.sort((x, y) => table.ids[x]! - table.ids[y]!);
+    const qMax = new Float64Array(layout.clusterCount);
+    for (const j of at) {
+      const c = layout.clusterOf(table.ids[j]!);
+      if (c >= 0 && table.q[j]! > qMax[c]!) qMax[c] = table.q[j]!;
+    }
+    return { recentIds: Int32Array.from(at, (j) => table.ids[j]!), recentQ: Float64Array.from(at, (j) => table.q[j]!), qMax };
+  }
+
   /**
    * log p of a scored word: `lp` is its LSTM log-prob for a vocabulary word,
    * null outside the vocabulary (then `lpUnk`, the head's <unk> log-prob,
    * and the lexicon give it one). Null: no probability.
    */
-  logProb(word: string, lp: number | null, lpUnk: number, recent: RecentWords | null): number | null {
+  logProb(word: string, lp: number | null, lpUnk: number, table: RecentTable | null): number | null {
     let lstm = lp;
     if (lstm === null) {
       const share = this.lexicon?.shareOf(word);
       lstm = share === undefined || share === null ? null : lpUnk + share;
     }
-    if (!this.recency || !recent) return lstm;
-    return this.recency.logProb(lstm, recent.counts.get(word) ?? 0, recent.n);
+    if (!this.recency || !table) return lstm;
+    return this.recency.logProb(lstm, table.recent.counts.get(word) ?? 0, table.recent.n);
   }
 }
