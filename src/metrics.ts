@@ -9,7 +9,7 @@
  * matters: a cached keystroke costs well under a millisecond).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { BatcherHooks, RejectReason } from "./batching/batcher.js";
+import type { BatcherHooks, RejectReason } from "./batching/batcher-options.js";
 
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,

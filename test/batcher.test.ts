@@ -5,7 +5,9 @@
  */
 import t from "tap";
 
-import { Batcher, type BatcherHooks, type BatcherOptions, type Clock } from "../src/batching/batcher.js";
+import type { BatcherHooks, BatcherOptions } from "../src/batching/batcher-options.js";
+import { Batcher } from "../src/batching/batcher.js";
+import type { Clock } from "../src/batching/clock.js";
 import { ServiceError } from "../src/errors.js";
 
 class FakeClock implements Clock {

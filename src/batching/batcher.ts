@@ -25,57 +25,10 @@
  * Scheduling is deferred to a microtask, so submits made in the same tick
  * join the same batch even with maxQueueDelayMs == 0.
  */
-import { ServiceError, cancelled, deadlineExceeded, overloaded, unavailable, type ErrorCode } from "../errors.js";
+import { ServiceError, cancelled, deadlineExceeded, overloaded, unavailable } from "../errors.js";
+import type { BatcherHooks, BatcherOptions, RejectReason, SubmitOptions } from "./batcher-options.js";
+import { systemClock, type Clock } from "./clock.js";
 import { decide } from "./policy.js";
-
-/** Injectable time source; the default is the wall clock (deadlines are ms since epoch). */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
-/** Why the batcher settled an entry without running it: the lower-cased error code. */
-export type RejectReason = Lowercase<ErrorCode>;
-
-export interface BatcherHooks {
-  /** Seconds an entry waited in the queue before its batch started. */
-  onQueueWait?(seconds: number): void;
-  /** Size of each batch handed to `run`. */
-  onBatch?(size: number): void;
-  /** One call per entry settled without running (overloaded, deadline, cancelled, shutdown). */
-  onReject?(reason: RejectReason): void;
-  /** Queue depth after every change. */
-  onDepth?(depth: number): void;
-  /** A hook threw; the error is swallowed after this call (for logging). */
-  onHookError?(err: unknown): void;
-}
-
-export interface BatcherOptions<I, O> {
-  run: (items: I[]) => Promise<O[]>;
-  /** Max batches in flight at once (>= 1). */
-  runners: number;
-  maxBatchSize: number;
-  maxQueueDelayMs: number;
-  /** Max entries waiting; beyond it submit refuses with OVERLOADED. */
-  queueBound: number;
-  /** retryAfterMs carried by OVERLOADED refusals (default 1000). */
-  overloadRetryAfterMs?: number;
-  clock?: Clock;
-  hooks?: BatcherHooks;
-}
-
-export interface SubmitOptions {
-  /** Absolute deadline on the batcher's clock (ms); Infinity for none. */
-  deadline: number;
-  signal?: AbortSignal;
-}
 
 interface Entry<I, O> {
   item: I;
@@ -202,12 +155,17 @@ export class Batcher<I, O> {
     }
   }
 
-  private release(entry: Entry<I, O>): void {
-    entry.done = true;
+  /** Stops the entry's deadline timer and abort listener. */
+  private detach(entry: Entry<I, O>): void {
     if (entry.timer !== undefined) this.clock.clearTimeout(entry.timer);
     entry.timer = undefined;
     if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
     entry.onAbort = undefined;
+  }
+
+  private release(entry: Entry<I, O>): void {
+    entry.done = true;
+    this.detach(entry);
   }
 
   private fail(entry: Entry<I, O>, err: unknown): void {
@@ -274,11 +232,7 @@ export class Batcher<I, O> {
     }
     for (const entry of batch) {
       this.queue.delete(entry);
-      // From here on the deadline and the signal no longer apply.
-      if (entry.timer !== undefined) this.clock.clearTimeout(entry.timer);
-      entry.timer = undefined;
-      if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
-      entry.onAbort = undefined;
+      this.detach(entry); // from here on the deadline and the signal no longer apply
       this.running.add(entry);
       this.emit("onQueueWait", Math.max(0, now - entry.enqueuedAt) / 1000);
     }

@@ -14,7 +14,8 @@
  * (model/open-vocab.ts: lexicon and recency mixture) is applied per request
  * on top, from the context's memoized recent words.
  */
-import { Batcher, systemClock, type Clock } from "../batching/batcher.js";
+import { Batcher } from "../batching/batcher.js";
+import { systemClock, type Clock } from "../batching/clock.js";
 import type { Config } from "../config.js";
 import { ServiceError, asServiceError, invalidArgument, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";

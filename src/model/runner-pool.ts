@@ -8,26 +8,17 @@
  * Failures: a job the worker reports as failed rejects with INTERNAL (the
  * cause is logged, not sent). A worker that dies (crash, uncaught error,
  * terminate) fails its in-flight job with UNAVAILABLE, is logged, and is
- * restarted after a back-off; queued jobs wait for a live worker, and fail
- * with UNAVAILABLE if a restart fails while no worker is up. Nothing here
+ * restarted after a back-off (each worker's lifecycle is a RunnerSlot,
+ * ./runner-slot.ts); queued jobs wait for a live worker, and fail with
+ * UNAVAILABLE if a restart fails while no worker is up. Nothing here
  * crashes the process. `close()` terminates the workers (idempotent).
  */
-import { Worker } from "node:worker_threads";
-
 import { ServiceError, unavailable } from "../errors.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Bundle } from "./bundle-types.js";
-import type {
-  EncodeResult,
-  EncodeRow,
-  GraphProvider,
-  TailCall,
-  TailsResult,
-  WorkerInit,
-  WorkerMessage,
-  WorkerRequest,
-} from "./worker-protocol.js";
+import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
+import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerRequest } from "./worker-protocol.js";
 
 export type { EncodeResult, EncodeRow, EncodedRow, TailCall, TailsResult } from "./worker-protocol.js";
 
@@ -65,36 +56,6 @@ export interface RunnerPoolOptions {
   };
 }
 
-type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] };
-
-interface Job {
-  body: JobBody;
-  transfer: ArrayBuffer[];
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-
-interface Slot {
-  index: number;
-  worker: Worker | null;
-  generation: number;
-  ready: boolean;
-  job: { id: number; job: Job } | null;
-  restartDelayMs: number;
-  restartTimer: ReturnType<typeof setTimeout> | null;
-}
-
-const MAX_RESTART_DELAY_MS = 10_000;
-
-/** The worker's module: worker.ts when running from sources (tests), worker.js when built. */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-}
-
-function summarize(providers: readonly string[]): string {
-  return [...new Set(providers)].join(",");
-}
-
 /** The pool's share of the service config (one place maps config to pool options). */
 export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "executionProviders" | "tailExecutionProviders"> {
   return {
@@ -106,7 +67,7 @@ export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "worker
 }
 
 export class RunnerPool implements ModelRunner {
-  private readonly slots: Slot[];
+  private readonly slots: RunnerSlot[];
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
@@ -116,22 +77,35 @@ export class RunnerPool implements ModelRunner {
   private constructor(private readonly opts: RunnerPoolOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
     this.log = opts.logger.child({ component: "runner-pool" });
-    this.slots = Array.from({ length: opts.workers }, (_, index) => ({
-      index,
-      worker: null,
-      generation: 0,
-      ready: false,
-      job: null,
-      restartDelayMs: opts.restartDelayMs ?? 100,
-      restartTimer: null,
-    }));
+    const init: WorkerInit = {
+      bundle: { manifest: opts.bundle.manifest, paths: opts.bundle.paths },
+      executionProviders: opts.executionProviders,
+      tailExecutionProviders: opts.tailExecutionProviders,
+      threads: opts.threadsPerWorker,
+    };
+    const events = {
+      ready: (slot: RunnerSlot, graphs: GraphProvider[]) => {
+        if (this.graphProviders.length === 0) this.graphProviders = graphs;
+        this.callHook(() => this.opts.hooks?.onWorkerReady?.(slot.index));
+        this.dispatch();
+      },
+      free: () => this.dispatch(),
+      startFailed: (slot: RunnerSlot) => {
+        // Nobody can run the queued jobs now: fail them rather than let them hang.
+        if (this.slots.some((s) => s.ready)) return;
+        const err = unavailable("model runner is not available; retry later", slot.restartDelayMs);
+        for (const job of this.queue.splice(0)) job.reject(err);
+      },
+      closed: () => this.closed,
+    };
+    this.slots = Array.from({ length: opts.workers }, (_, index) => new RunnerSlot(index, init, opts.restartDelayMs ?? 100, this.log, events));
   }
 
   /** Starts every worker and resolves once all have opened their graphs; rejects (and stops them) if one cannot. */
   static async start(opts: RunnerPoolOptions): Promise<RunnerPool> {
     const pool = new RunnerPool(opts);
     try {
-      await Promise.all(pool.slots.map((slot) => pool.spawn(slot)));
+      await Promise.all(pool.slots.map((slot) => slot.start()));
     } catch (err) {
       await pool.close();
       throw err;
@@ -208,7 +182,7 @@ export class RunnerPool implements ModelRunner {
   async terminateWorker(index: number): Promise<void> {
     const slot = this.slots[index];
     if (!slot) throw new RangeError(`no worker ${index} (${this.slots.length} workers)`);
-    await slot.worker?.terminate();
+    await slot.kill();
   }
 
   async close(): Promise<void> {
@@ -216,19 +190,7 @@ export class RunnerPool implements ModelRunner {
     this.closed = true;
     const err = unavailable("model runner is shutting down");
     for (const job of this.queue.splice(0)) job.reject(err);
-    await Promise.all(
-      this.slots.map(async (slot) => {
-        if (slot.restartTimer) clearTimeout(slot.restartTimer);
-        slot.restartTimer = null;
-        slot.ready = false;
-        const w = slot.worker;
-        slot.worker = null;
-        const running = slot.job;
-        slot.job = null;
-        running?.job.reject(err);
-        await w?.terminate();
-      }),
-    );
+    await Promise.all(this.slots.map((slot) => slot.stop(err)));
   }
 
   private submit(body: JobBody, transfer: ArrayBuffer[]): Promise<unknown> {
@@ -239,22 +201,14 @@ export class RunnerPool implements ModelRunner {
     });
   }
 
+  /** Hands queued jobs, oldest first, to free workers. */
   private dispatch(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
-      if (!slot.ready || slot.job || !slot.worker) continue;
+      if (!slot.free) continue;
       const job = this.queue.shift()!;
-      const id = this.nextId++;
-      slot.job = { id, job };
       this.callHook(() => this.opts.hooks?.onDispatch?.(slot.index, job.body.type));
-      try {
-        slot.worker.postMessage({ id, ...job.body } satisfies WorkerRequest, job.transfer);
-      } catch (err) {
-        slot.job = null;
-        this.log.error({ err, worker: slot.index }, "cannot post a job to a runner worker");
-        job.reject(new ServiceError("INTERNAL", "internal error"));
-        continue;
-      }
+      if (!slot.run(this.nextId++, job)) job.reject(new ServiceError("INTERNAL", "internal error"));
     }
   }
 
@@ -264,117 +218,5 @@ export class RunnerPool implements ModelRunner {
     } catch (err) {
       this.log.warn({ err }, "runner pool hook threw");
     }
-  }
-
-  /** Starts the slot's worker; resolves when it is ready, rejects when it cannot open the graphs or dies first. */
-  private spawn(slot: Slot): Promise<void> {
-    const generation = ++slot.generation;
-    const init: WorkerInit = {
-      bundle: { manifest: this.opts.bundle.manifest, paths: this.opts.bundle.paths },
-      executionProviders: this.opts.executionProviders,
-      tailExecutionProviders: this.opts.tailExecutionProviders,
-      threads: this.opts.threadsPerWorker,
-    };
-    const worker = new Worker(workerUrl(), { workerData: init, name: `nextword-runner-${slot.index}` });
-    slot.worker = worker;
-    slot.ready = false;
-    const wlog = this.log.child({ worker: slot.index });
-    const current = () => slot.generation === generation && slot.worker === worker;
-
-    return new Promise<void>((resolve, reject) => {
-      let started = false;
-      worker.on("message", (msg: WorkerMessage) => {
-        if (!current()) return;
-        switch (msg.type) {
-          case "log":
-            wlog[msg.level](msg.detail ?? {}, msg.msg);
-            return;
-          case "ready": {
-            started = true;
-            slot.ready = true;
-            slot.restartDelayMs = this.opts.restartDelayMs ?? 100;
-            if (this.graphProviders.length === 0) this.graphProviders = msg.graphs;
-            const enc = msg.graphs[0]?.provider ?? "none";
-            wlog.info(
-              { encoderHead: enc, tails: summarize(msg.graphs.slice(1).map((g) => g.provider)) },
-              `runner worker ${slot.index} ready: encoder+head on ${enc}`,
-            );
-            wlog.debug({ graphs: msg.graphs }, "provider of each graph");
-            resolve();
-            this.callHook(() => this.opts.hooks?.onWorkerReady?.(slot.index));
-            this.dispatch();
-            return;
-          }
-          case "init-failed":
-            wlog.error({ error: msg.error }, `runner worker ${slot.index} cannot open the model`);
-            started = true; // the exit that follows is not a crash of a running worker
-            reject(new Error(msg.error));
-            slot.worker = null;
-            void worker.terminate();
-            this.onInitFailed(slot);
-            return;
-          default:
-            this.settle(slot, msg);
-        }
-      });
-      worker.on("error", (err) => {
-        if (!current()) return;
-        wlog.error({ err }, `runner worker ${slot.index} failed with an uncaught error`);
-      });
-      worker.on("exit", (code) => {
-        if (slot.generation !== generation) return;
-        if (slot.worker === worker) slot.worker = null;
-        slot.ready = false;
-        const running = slot.job;
-        slot.job = null;
-        if (this.closed) return;
-        if (!started) {
-          const err = new Error(`runner worker ${slot.index} exited with code ${code} before it was ready`);
-          wlog.error({ code }, err.message);
-          reject(err);
-          this.onInitFailed(slot);
-          return;
-        }
-        if (slot.restartTimer) return; // init-failed already scheduled the retry
-        wlog.error({ code, failedJob: running?.job.body.type ?? null }, `runner worker ${slot.index} exited (code ${code}); restarting`);
-        running?.job.reject(unavailable("model runner worker failed; retry the request", 100));
-        this.scheduleRestart(slot);
-      });
-    });
-  }
-
-  private settle(slot: Slot, msg: Extract<WorkerMessage, { id: number }>): void {
-    const running = slot.job;
-    if (!running || running.id !== msg.id) {
-      this.log.warn({ worker: slot.index, id: msg.id }, "runner worker answered a job it was not running");
-      return;
-    }
-    slot.job = null;
-    if (msg.ok) running.job.resolve(msg.result);
-    else {
-      this.log.error({ worker: slot.index, job: running.job.body.type, error: msg.error }, "runner worker job failed");
-      running.job.reject(new ServiceError("INTERNAL", "internal error"));
-    }
-    this.dispatch();
-  }
-
-  private onInitFailed(slot: Slot): void {
-    if (this.closed) return;
-    // Nobody can run the queued jobs now: fail them rather than let them hang.
-    if (!this.slots.some((s) => s.ready)) {
-      const err = unavailable("model runner is not available; retry later", slot.restartDelayMs);
-      for (const job of this.queue.splice(0)) job.reject(err);
-    }
-    this.scheduleRestart(slot);
-    slot.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, slot.restartDelayMs * 2);
-  }
-
-  private scheduleRestart(slot: Slot): void {
-    if (this.closed || slot.restartTimer) return;
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = null;
-      if (this.closed) return;
-      this.spawn(slot).catch(() => {}); // failures are logged and retried by spawn's handlers
-    }, slot.restartDelayMs); // not unref'd: jobs may be waiting for this worker
   }
 }

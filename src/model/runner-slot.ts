@@ -1,0 +1,201 @@
+/**
+ * One runner worker thread of the pool (./runner-pool.ts), across its
+ * restarts. The slot owns the thread's lifecycle: start it, learn the
+ * provider each graph got, run one job at a time, and when the thread dies
+ * (crash, uncaught error, terminate) fail that job with UNAVAILABLE and
+ * start a new thread after a back-off (doubling, up to 10 s, while starts
+ * keep failing). The pool owns the queue and decides what each slot runs.
+ */
+import { Worker } from "node:worker_threads";
+
+import { ServiceError, unavailable } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { EncodeRow, GraphProvider, TailCall, WorkerInit, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
+
+export type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] };
+
+export interface Job {
+  body: JobBody;
+  transfer: ArrayBuffer[];
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** What the pool hears from a slot. */
+export interface SlotEvents {
+  /** The thread is up (at start and after each restart) with these graph providers. */
+  ready(slot: RunnerSlot, graphs: GraphProvider[]): void;
+  /** The slot finished its job (or lost it) and can take another. */
+  free(slot: RunnerSlot): void;
+  /** A start failed; the slot retries on its own. */
+  startFailed(slot: RunnerSlot): void;
+  /** The pool is closed: no restarts. */
+  closed(): boolean;
+}
+
+const MAX_RESTART_DELAY_MS = 10_000;
+
+/** The worker's module: worker.ts when running from sources (tests), worker.js when built. */
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+}
+
+export function summarize(providers: readonly string[]): string {
+  return [...new Set(providers)].join(",");
+}
+
+export class RunnerSlot {
+  private worker: Worker | null = null;
+  private generation = 0;
+  private job: { id: number; job: Job } | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly log: Logger;
+  /** True while the thread is up and has opened its graphs. */
+  ready = false;
+  /** The delay before the next restart. */
+  restartDelayMs: number;
+
+  constructor(
+    readonly index: number,
+    private readonly init: WorkerInit,
+    private readonly firstRestartDelayMs: number,
+    log: Logger,
+    private readonly events: SlotEvents,
+  ) {
+    this.restartDelayMs = firstRestartDelayMs;
+    this.log = log.child({ worker: index });
+  }
+
+  /** Up, and not running a job. */
+  get free(): boolean {
+    return this.ready && this.worker !== null && this.job === null;
+  }
+
+  /** Posts a job to the thread; false (and the job untouched) when it cannot be posted. */
+  run(id: number, job: Job): boolean {
+    if (!this.free) return false;
+    this.job = { id, job };
+    try {
+      this.worker!.postMessage({ id, ...job.body } satisfies WorkerRequest, job.transfer);
+      return true;
+    } catch (err) {
+      this.job = null;
+      this.log.error({ err }, "cannot post a job to a runner worker");
+      return false;
+    }
+  }
+
+  /** Terminates the thread as if it had crashed (it is restarted). */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  /** For close(): no restart, the running job fails with `err`, the thread is terminated. */
+  async stop(err: ServiceError): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.ready = false;
+    const w = this.worker;
+    this.worker = null;
+    const running = this.job;
+    this.job = null;
+    running?.job.reject(err);
+    await w?.terminate();
+  }
+
+  /** Starts a thread; resolves when it is ready, rejects when it cannot open the graphs or dies first. */
+  start(): Promise<void> {
+    const generation = ++this.generation;
+    const worker = new Worker(workerUrl(), { workerData: this.init, name: `nextword-runner-${this.index}` });
+    this.worker = worker;
+    this.ready = false;
+    const { log } = this;
+    const current = () => this.generation === generation && this.worker === worker;
+
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      worker.on("message", (msg: WorkerMessage) => {
+        if (!current()) return;
+        switch (msg.type) {
+          case "log":
+            log[msg.level](msg.detail ?? {}, msg.msg);
+            return;
+          case "ready": {
+            started = true;
+            this.ready = true;
+            this.restartDelayMs = this.firstRestartDelayMs;
+            const enc = msg.graphs[0]?.provider ?? "none";
+            log.info({ encoderHead: enc, tails: summarize(msg.graphs.slice(1).map((g) => g.provider)) }, `runner worker ${this.index} ready: encoder+head on ${enc}`);
+            log.debug({ graphs: msg.graphs }, "provider of each graph");
+            resolve();
+            this.events.ready(this, msg.graphs);
+            return;
+          }
+          case "init-failed":
+            log.error({ error: msg.error }, `runner worker ${this.index} cannot open the model`);
+            started = true; // the exit that follows is not a crash of a running worker
+            reject(new Error(msg.error));
+            this.worker = null;
+            void worker.terminate();
+            this.onStartFailed();
+            return;
+          default:
+            this.settle(msg);
+        }
+      });
+      worker.on("error", (err) => {
+        if (current()) log.error({ err }, `runner worker ${this.index} failed with an uncaught error`);
+      });
+      worker.on("exit", (code) => {
+        if (this.generation !== generation) return;
+        if (this.worker === worker) this.worker = null;
+        this.ready = false;
+        const running = this.job;
+        this.job = null;
+        if (this.events.closed()) return;
+        if (!started) {
+          const err = new Error(`runner worker ${this.index} exited with code ${code} before it was ready`);
+          log.error({ code }, err.message);
+          reject(err);
+          this.onStartFailed();
+          return;
+        }
+        if (this.restartTimer) return; // init-failed already scheduled the retry
+        log.error({ code, failedJob: running?.job.body.type ?? null }, `runner worker ${this.index} exited (code ${code}); restarting`);
+        running?.job.reject(unavailable("model runner worker failed; retry the request", 100));
+        this.scheduleRestart();
+      });
+    });
+  }
+
+  private settle(msg: Extract<WorkerMessage, { id: number }>): void {
+    const running = this.job;
+    if (!running || running.id !== msg.id) {
+      this.log.warn({ id: msg.id }, "runner worker answered a job it was not running");
+      return;
+    }
+    this.job = null;
+    if (msg.ok) running.job.resolve(msg.result);
+    else {
+      this.log.error({ job: running.job.body.type, error: msg.error }, "runner worker job failed");
+      running.job.reject(new ServiceError("INTERNAL", "internal error"));
+    }
+    this.events.free(this);
+  }
+
+  private onStartFailed(): void {
+    if (this.events.closed()) return;
+    this.events.startFailed(this);
+    this.scheduleRestart();
+    this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.restartDelayMs * 2);
+  }
+
+  private scheduleRestart(): void {
+    if (this.events.closed() || this.restartTimer) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.events.closed()) return;
+      this.start().catch(() => {}); // failures are logged and retried by start's handlers
+    }, this.restartDelayMs); // not unref'd: jobs may be waiting for this worker
+  }
+}
