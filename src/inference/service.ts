@@ -252,7 +252,14 @@ export class NextwordService implements InferenceService {
       const ids = tokenizer.contextIds(tokens);
       if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
-      const recent = this.openVocab.recentTable(this.openVocab.recency?.recent(tokens, (t) => tokenizer.isSuggestable(t)) ?? null);
+      // A vocabulary token is a word when its id is suggestable (the mask the index holds): no regex for most tokens.
+      const offset = ids.length - tokens.length;
+      const { suggestable } = this.index;
+      const isWord = (t: string, i: number) => {
+        const id = ids[i + offset]!;
+        return id !== tokenizer.unkId ? suggestable[id] === 1 : tokenizer.isSuggestable(t);
+      };
+      const recent = this.openVocab.recentTable(this.openVocab.recency?.recent(tokens, isWord) ?? null);
       w = { window, key: windowKey(window), recent };
       this.recentContexts.set(context, w);
     }

@@ -104,13 +104,23 @@ export class OpenVocab {
   recentTable(recent: RecentWords | null): RecentTable | null {
     if (!this.recency || !recent) return null;
     const { vocabId, suggestable } = this.deps;
-    const weight = this.recency.spec.weight;
-    const words = [...recent.counts.keys()].filter(suggestable).sort();
-    const ids = Int32Array.from(words, (w) => vocabId(w) ?? -1);
-    const shares = Float64Array.from(words, (w, j) => (ids[j]! >= 0 ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity)));
-    const q = Float64Array.from(words, (w) => (weight * recent.counts.get(w)!) / recent.n);
+    const words: string[] = [];
+    for (const w of recent.counts.keys()) if (suggestable(w)) words.push(w);
+    words.sort();
+    const n = words.length;
+    const ids = new Int32Array(n);
+    const shares = new Float64Array(n);
+    const q = new Float64Array(n);
+    const { weight } = this.recency.spec;
+    for (let j = 0; j < n; j++) {
+      const w = words[j]!;
+      const id = vocabId(w);
+      ids[j] = id ?? -1;
+      shares[j] = id !== null ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity);
+      q[j] = (weight * recent.counts.get(w)!) / recent.n; // as Recency.logProb computes it, to the last bit
+    }
     const table = { recent, words, q, ids, shares };
-    return { ...table, noPrefix: this.vocabPart(table, 0, words.length) };
+    return { ...table, noPrefix: this.vocabPart(table, 0, n) };
   }
 
   /** One top-k row's mix: `table` is the context's recent words (recentTable), `prefix` normalized. */
@@ -177,12 +187,18 @@ export class OpenVocab {
     const at: number[] = [];
     for (let j = lo; j < hi; j++) if (table.ids[j]! >= 0) at.push(j);
     at.sort((x, y) => table.ids[x]! - table.ids[y]!);
+    const recentIds = new Int32Array(at.length);
+    const recentQ = new Float64Array(at.length);
     const qMax = new Float64Array(layout.clusterCount);
-    for (const j of at) {
-      const c = layout.clusterOf(table.ids[j]!);
-      if (c >= 0 && table.q[j]! > qMax[c]!) qMax[c] = table.q[j]!;
+    for (let i = 0; i < at.length; i++) {
+      const id = table.ids[at[i]!]!;
+      const qj = table.q[at[i]!]!;
+      recentIds[i] = id;
+      recentQ[i] = qj;
+      const c = layout.clusterOf(id);
+      if (c >= 0 && qj > qMax[c]!) qMax[c] = qj;
     }
-    return { recentIds: Int32Array.from(at, (j) => table.ids[j]!), recentQ: Float64Array.from(at, (j) => table.q[j]!), qMax };
+    return { recentIds, recentQ, qMax };
   }
 
   /**

@@ -28,13 +28,13 @@ export interface RecentWords {
   n: number;
 }
 
-/** Counts the last `window` tokens that are words; null when there is none. */
-export function recentWords(tokens: readonly string[], isWord: (token: string) => boolean, window: number): RecentWords | null {
+/** Counts the last `window` tokens that are words (isWord gets each token and its index); null when there is none. */
+export function recentWords(tokens: readonly string[], isWord: (token: string, i: number) => boolean, window: number): RecentWords | null {
   const counts = new Map<string, number>();
   let n = 0;
   for (let i = tokens.length - 1; i >= 0 && n < window; i--) {
     const t = tokens[i]!;
-    if (!isWord(t)) continue;
+    if (!isWord(t, i)) continue;
     counts.set(t, (counts.get(t) ?? 0) + 1);
     n++;
   }
@@ -54,7 +54,7 @@ export class Recency {
   }
 
   /** The recent words of a tokenized text (null: none, so the LSTM alone answers). */
-  recent(tokens: readonly string[], isWord: (token: string) => boolean): RecentWords | null {
+  recent(tokens: readonly string[], isWord: (token: string, i: number) => boolean): RecentWords | null {
     return recentWords(tokens, isWord, this.spec.window);
   }
 
