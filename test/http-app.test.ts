@@ -188,7 +188,7 @@ t.test("CallOptions: deadline from REQUEST_TIMEOUT_MS or a smaller x-deadline-ms
   let before = Date.now();
   await predict({ context: "of the" });
   let opts = seen.at(-1)!;
-  t.ok(opts.signal instanceof AbortSignal && !opts.signal.aborted, "a live AbortSignal");
+  t.ok(opts.signal !== undefined && !opts.signal.aborted, "a live cancel signal");
   t.ok(opts.deadline! >= before + h.config.requestTimeoutMs && opts.deadline! <= Date.now() + h.config.requestTimeoutMs, "default deadline");
 
   before = Date.now();

@@ -93,7 +93,7 @@ t.test("a client disconnect aborts the request's signal; close() drains in-fligh
   const aborted = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   gone.req.destroy();
   await aborted;
-  t.ok(signal.aborted, "client disconnect -> AbortSignal fired");
+  t.ok(signal.aborted, "client disconnect -> cancel signal fired");
   held[0]!.release(); // the real service now sees an aborted signal: CANCELLED, never runs
   await new Promise((r) => setTimeout(r, 50));
   const metrics = await h.metrics.render();

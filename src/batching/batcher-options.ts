@@ -1,5 +1,6 @@
 /** The Batcher's options, hooks and reasons (./batcher.ts states the contracts). */
 import type { ErrorCode } from "../errors.js";
+import type { CancelSignal } from "../util/cancellation.js";
 import type { Clock } from "./clock.js";
 
 /** Why the batcher settled an entry without running it: the lower-cased error code. */
@@ -35,5 +36,5 @@ export interface BatcherOptions<I, O> {
 export interface SubmitOptions {
   /** Absolute deadline on the batcher's clock (ms); Infinity for none. */
   deadline: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }

@@ -26,6 +26,7 @@
  * join the same batch even with maxQueueDelayMs == 0.
  */
 import { ServiceError, cancelled, deadlineExceeded, overloaded, unavailable } from "../errors.js";
+import type { CancelSignal } from "../util/cancellation.js";
 import type { BatcherHooks, BatcherOptions, RejectReason, SubmitOptions } from "./batcher-options.js";
 import { systemClock, type Clock } from "./clock.js";
 import { decide } from "./policy.js";
@@ -34,7 +35,7 @@ interface Entry<I, O> {
   item: I;
   deadline: number;
   enqueuedAt: number;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   resolve(value: O): void;
   reject(err: unknown): void;
   done: boolean;

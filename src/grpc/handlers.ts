@@ -5,7 +5,7 @@
  *
  * Per call:
  * - CallOptions: deadline = min(the client's deadline (grpc-timeout), now +
- *   REQUEST_TIMEOUT_MS); an AbortSignal that fires when the call is
+ *   REQUEST_TIMEOUT_MS); a cancel signal that fires when the call is
  *   cancelled (client cancel, client deadline, connection lost), so queued
  *   work is dropped before a batch forms;
  * - nextword_request_duration_seconds{transport="grpc", method, code}, method
@@ -18,7 +18,7 @@ import type { CallOptions, InferenceService, PredictResult, ScoreResult } from "
 import { LIMITS } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { LazyAbort } from "../util/lazy-abort.js";
+import { Cancellation } from "../util/cancellation.js";
 import { toGrpcError } from "./error-mapper.js";
 
 // --- messages (proto-loader objects, keepCase: the .proto's snake_case field names, longs as numbers) ---
@@ -109,18 +109,13 @@ function callScope(
   config: HandlerDeps["config"],
 ) {
   const clientDeadline = deadlineMs(call.getDeadline());
-  const abort = new LazyAbort();
+  const abort = new Cancellation();
   const scope = {
     clientDeadline,
     /** Set when the call was cancelled: CANCELLED, or DEADLINE_EXCEEDED when the client's deadline passed. */
     cancelCode: null as ErrorCode | null,
     options(): CallOptions {
-      return {
-        deadline: Math.min(clientDeadline, Date.now() + config.requestTimeoutMs),
-        get signal() {
-          return abort.signal;
-        },
-      };
+      return { deadline: Math.min(clientDeadline, Date.now() + config.requestTimeoutMs), signal: abort };
     },
   };
   const onCancel = () => {

@@ -7,7 +7,7 @@
  *   echoed as x-request-id and bound to `request.log` (pino child, `reqId`),
  *   so every log line of the request carries it;
  * - CallOptions for the service: an absolute deadline (REQUEST_TIMEOUT_MS, or
- *   a smaller x-deadline-ms header) and an AbortSignal that fires when the
+ *   a smaller x-deadline-ms header) and a cancel signal that fires when the
  *   client goes away before the response is written;
  * - nextword_request_duration_seconds{transport="http",method,code} and one
  *   "request completed" log line, for every response (also 404s, rejected
@@ -27,7 +27,7 @@ import { ServiceError, unavailable } from "../errors.js";
 import type { CallOptions, InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { LazyAbort } from "../util/lazy-abort.js";
+import { Cancellation } from "../util/cancellation.js";
 import { errorHandler, resultCode, sendError, setResultCode } from "./error-mapper.js";
 import { registerDocs } from "./routes/docs.js";
 import { inferenceRoutes } from "./routes/inference.js";
@@ -134,13 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     let timeoutMs = config.requestTimeoutMs;
     const header = request.headers["x-deadline-ms"];
     if (typeof header === "string" && DEADLINE_HEADER.test(header)) timeoutMs = Math.min(timeoutMs, Number(header));
-    const cancel = new LazyAbort();
-    request.callOptions = {
-      deadline: Date.now() + timeoutMs,
-      get signal() {
-        return cancel.signal;
-      },
-    };
+    const cancel = new Cancellation();
+    request.callOptions = { deadline: Date.now() + timeoutMs, signal: cancel };
 
     // One listener: 'close' comes after the response was ended, or alone when the client went away first.
     reply.raw.once("close", () => {

@@ -4,6 +4,8 @@
  * and gRPC give the same messages), tokenizes, batches, runs the exact lazy
  * top-k and shapes results. Failures are ServiceErrors (src/errors.ts).
  */
+import type { CancelSignal } from "../util/cancellation.js";
+
 export const LIMITS = {
   kMin: 1,
   kMax: 50,
@@ -23,7 +25,7 @@ export interface CallOptions {
   /** Absolute deadline (ms since epoch, the service clock); default from config. */
   deadline?: number;
   /** Aborts queued work: the request is dropped before a batch forms. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface PredictRequest {
