@@ -165,10 +165,6 @@ function firstDescent(vocab: readonly string[], start: number, end: number): num
 }
 
 /**
- * Positions [lo, hi) of byWord whose words start with `prefix`, searched
- * within [from, to), which must contain them all (byWord is in word order).
- */
-/**
  * Positions [lo, hi) within [from, to) of the words starting with `prefix`,
  * where wordAt(p) is the word at position p, in code-unit order.
  */

@@ -89,7 +89,7 @@ export class RunnerPool implements ModelRunner {
         this.callHook(() => this.opts.hooks?.onWorkerReady?.(slot.index));
         this.dispatch();
       },
-      free: () => this.dispatch(),
+      jobDone: () => this.dispatch(),
       startFailed: (slot: RunnerSlot) => {
         // Nobody can run the queued jobs now: fail them rather than let them hang.
         if (this.slots.some((s) => s.ready)) return;

@@ -25,8 +25,8 @@ export interface Job {
 export interface SlotEvents {
   /** The thread is up (at start and after each restart) with these graph providers. */
   ready(slot: RunnerSlot, graphs: GraphProvider[]): void;
-  /** The slot finished its job (or lost it) and can take another. */
-  free(slot: RunnerSlot): void;
+  /** The slot's job was answered: it can take another. */
+  jobDone(slot: RunnerSlot): void;
   /** A start failed; the slot retries on its own. */
   startFailed(slot: RunnerSlot): void;
   /** The pool is closed: no restarts. */
@@ -180,7 +180,7 @@ export class RunnerSlot {
       this.log.error({ job: running.job.body.type, error: msg.error }, "runner worker job failed");
       running.job.reject(new ServiceError("INTERNAL", "internal error"));
     }
-    this.events.free(this);
+    this.events.jobDone(this);
   }
 
   private onStartFailed(): void {
