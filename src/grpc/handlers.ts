@@ -20,65 +20,16 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { Cancellation } from "../util/cancellation.js";
 import { toGrpcError } from "./error-mapper.js";
-
-// --- messages (proto-loader objects, keepCase: the .proto's snake_case field names, longs as numbers) ---
-
-export interface PredictRequestMsg {
-  context?: string;
-  prefix?: string;
-  /** Absent when the client did not set it (proto3 optional). */
-  k?: number | null;
-}
-
-export interface ScoreRequestMsg {
-  context?: string;
-  words?: string[];
-}
-
-export interface PredictionMsg {
-  word: string;
-  probability: number;
-  log_prob: number;
-}
-
-export interface ModelRefMsg {
-  name: string;
-  version: string;
-}
-
-export interface PredictResponseMsg {
-  predictions: PredictionMsg[];
-  model: ModelRefMsg;
-}
-
-export interface WordScoreMsg {
-  word: string;
-  in_vocabulary: boolean;
-  log_prob?: number;
-  probability?: number;
-}
-
-export interface ScoreResponseMsg {
-  scores: WordScoreMsg[];
-  model: ModelRefMsg;
-}
-
-export interface SessionEventMsg {
-  set_context?: string | null;
-  commit?: string | null;
-  set_prefix?: string | null;
-  set_k?: number | null;
-  /** Which member of the oneof is set (proto-loader `oneofs: true`). */
-  event?: "set_context" | "commit" | "set_prefix" | "set_k";
-}
-
-export interface SuggestionsMsg {
-  seq: number;
-  predictions: PredictionMsg[];
-  model: ModelRefMsg;
-}
-
-// ---------------------------------------------------------------------------
+import {
+  predictResponse,
+  scoreResponse,
+  type PredictRequestMsg,
+  type PredictResponseMsg,
+  type ScoreRequestMsg,
+  type ScoreResponseMsg,
+  type SessionEventMsg,
+  type SuggestionsMsg,
+} from "./messages.js";
 
 export interface HandlerDeps {
   service: InferenceService;
@@ -127,26 +78,6 @@ function callScope(
   call.on("cancelled", onCancel);
   if (call.cancelled) onCancel();
   return scope;
-}
-
-const modelMsg = (m: { name: string; version: string }): ModelRefMsg => ({ name: m.name, version: m.version });
-
-export function predictResponse(r: PredictResult): PredictResponseMsg {
-  return {
-    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb })),
-    model: modelMsg(r.model),
-  };
-}
-
-export function scoreResponse(r: ScoreResult): ScoreResponseMsg {
-  return {
-    scores: r.scores.map((s) =>
-      s.logProb !== null && s.probability !== null
-        ? { word: s.word, in_vocabulary: s.inVocabulary, log_prob: s.logProb, probability: s.probability }
-        : { word: s.word, in_vocabulary: s.inVocabulary },
-    ),
-    model: modelMsg(r.model),
-  };
 }
 
 /** Keeps the last LIMITS.contextMaxChars characters, cut at whitespace (tokens never span it). */
