@@ -4,6 +4,7 @@
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/http.js --model models/lstm512-keyboard --duration 10
  *   node dist-bench/bench/http.js --model models/tiny --duration 2 --warmup 1 --encoder-seconds 1   # smoke run
+ *   node dist-bench/bench/http.js --url http://10.0.0.5:8080   # load a service on another machine
  *
  * The server is `node dist/main.js` in a CHILD process on a free 127.0.0.1
  * port (LOG_LEVEL=warn, otherwise the service's defaults; change them with
@@ -57,6 +58,7 @@ const args = new Args(
   {
     model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
+    url: { def: "", help: "load an already running service at this base URL (e.g. on another machine) instead of starting one: keystrokes and cold only, no server CPU figures, no raw encoder run" },
     workloads: { def: "trivial,keystrokes,cold", help: "which workloads, in this order" },
     duration: { def: "10", help: "measured seconds per workload and connection count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
@@ -77,7 +79,12 @@ const args = new Args(
 
 async function main(): Promise<void> {
   const modelDir = args.string("model");
-  const workloads = args.list("workloads");
+  const remote = args.string("url").replace(/\/+$/, "");
+  // Remote: the trivial handler would run here, not there; and cold goes first, since the server is not restarted
+  // between workloads and keystrokes would leave states that cold contexts from the same documents extend.
+  const workloads = remote
+    ? args.list("workloads").filter((w) => w !== "trivial").sort((x, y) => Number(y === "cold") - Number(x === "cold"))
+    : args.list("workloads");
   for (const w of workloads) if (!["trivial", "keystrokes", "cold"].includes(w)) throw new Error(`--workloads: unknown workload "${w}" (trivial, keystrokes, cold)`);
   const seconds = args.number("duration", 0.5, 3600);
   const warmup = args.number("warmup", 0, 600);
@@ -90,18 +97,20 @@ async function main(): Promise<void> {
   const serverEnv = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
   // The server's configuration as it will see it (defaults filled in), to mirror it in the raw encoder run.
   const config = loadConfig({ ...process.env, ...serverEnv });
-  const script = workloads.some((w) => w !== "trivial") ? checkBuilt(args.string("server")) : "";
+  const script = !remote && workloads.some((w) => w !== "trivial") ? checkBuilt(args.string("server")) : "";
   const trivialScript = path.join(REPO_ROOT, "dist-bench", "bench", "trivial-server.js");
 
   const bundle = await loadBundle(modelDir);
   const docs = readTestDocs(args.string("text"));
-  console.log(
-    `http: ${bundle.manifest.name} (${bundle.manifest.model.layout}, V=${bundle.vocab.length}); server ${args.string("server")}: WORKERS=${config.workers} THREADS_PER_WORKER=${config.threadsPerWorker} MAX_BATCH_SIZE=${config.maxBatchSize} MAX_QUEUE_DELAY_MS=${config.maxQueueDelayMs} CACHE_SIZE=${config.cacheSize}`,
-  );
-  console.log(`load: autocannon, ${connections.join("/")} connections, pipelining ${pipelining}, ${warmup} s warm-up + ${seconds} s measured per run, 127.0.0.1`);
+  const serverDesc = remote
+    ? `${remote} (already running; it must serve ${bundle.manifest.name}, whose vocabulary shapes the keystrokes)`
+    : `${args.string("server")}: WORKERS=${config.workers} THREADS_PER_WORKER=${config.threadsPerWorker} MAX_BATCH_SIZE=${config.maxBatchSize} MAX_QUEUE_DELAY_MS=${config.maxQueueDelayMs} CACHE_SIZE=${config.cacheSize}`;
+  console.log(`http: ${bundle.manifest.name} (${bundle.manifest.model.layout}, V=${bundle.vocab.length}); server ${serverDesc}`);
+  console.log(`load: autocannon, ${connections.join("/")} connections, pipelining ${pipelining}, ${warmup} s warm-up + ${seconds} s measured per run, ${remote || "127.0.0.1"}`);
 
   // --- raw encoder ceiling -------------------------------------------------------
-  const encSeconds = args.number("encoder-seconds", 0, 600);
+  // The raw encoder belongs on the server's machine: a remote run skips it.
+  const encSeconds = remote ? 0 : args.number("encoder-seconds", 0, 600);
   const encBatch = args.string("encoder-batch") === "" ? config.maxBatchSize : args.int("encoder-batch", 1, 4096);
   type EncoderFigures = Awaited<ReturnType<typeof encoderRate>>;
   const encoderRuns: EncoderFigures[] = [];
@@ -138,8 +147,9 @@ async function main(): Promise<void> {
     const maxConn = Math.max(...connections);
     const source: BodySource =
       workload === "cold" ? new ColdContexts(docs, seed, 20, 40, k) : keystrokes(bundle, docs, maxConn, contextWords, seed, k);
-    const server: ChildServer =
-      workload === "trivial"
+    const server: ChildServer = remote
+      ? { name: remote, url: remote, pid: -1, logFile: "", stop: async () => {} } // not ours: no /proc figures (threadCpu gives null)
+      : workload === "trivial"
         ? await startChild({ name: "http-trivial", script: trivialScript, env: {}, readyTimeoutS: 30 })
         : await startChild({ name: `http-${workload}`, script, env: serverEnv, readyTimeoutS: args.int("ready-timeout", 1) });
     try {
@@ -247,7 +257,7 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     machine: machine(),
     model: { dir: bundle.dir, name: bundle.manifest.name, layout: bundle.manifest.model.layout, vocabSize: bundle.vocab.length },
-    server: { script: args.string("server"), env: serverEnv, config },
+    server: remote ? { url: remote } : { script: args.string("server"), env: serverEnv, config },
     settings: { workloads, seconds, warmup, connections, pipelining, contextWords, k, seed, text: args.string("text") },
     rawEncoder: encoder,
     rawEncoderRuns: encoderRuns,
