@@ -5,7 +5,7 @@
  * needs of both (RowMix), and the log-probs /v1/score returns. Pure.
  */
 import { Lexicon } from "./lexicon.js";
-import { mixRecent, type Recency, type RecentWords } from "./recency.js";
+import { mixRecent, mixedLogProb, type Recency, type RecentWords } from "./recency.js";
 import { prefixRun } from "./prefix-index.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 
@@ -50,9 +50,7 @@ export const NO_MIX: RowMix = {
 /** Extra candidate j's log-prob, given the head's <unk> log-prob. */
 export function extraLogProb(mix: RowMix, lpUnk: number, j: number): number {
   const share = mix.extraShare[j]!;
-  const q = mix.extraQ[j]!;
-  if (q === 0) return lpUnk + share + mix.logKeep;
-  return share === -Infinity ? Math.log(q) : mixRecent(mix.keep, lpUnk + share, q);
+  return mixedLogProb(mix.keep, mix.logKeep, share === -Infinity ? null : lpUnk + share, mix.extraQ[j]!) ?? -Infinity;
 }
 
 export interface OpenVocabDeps {
@@ -111,13 +109,12 @@ export class OpenVocab {
     const ids = new Int32Array(n);
     const shares = new Float64Array(n);
     const q = new Float64Array(n);
-    const { weight } = this.recency.spec;
     for (let j = 0; j < n; j++) {
       const w = words[j]!;
       const id = vocabId(w);
       ids[j] = id ?? -1;
       shares[j] = id !== null ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity);
-      q[j] = (weight * recent.counts.get(w)!) / recent.n; // as Recency.logProb computes it, to the last bit
+      q[j] = this.recency.recentShare(recent.counts.get(w)!, recent.n); // as Recency.logProb computes it
     }
     const table = { recent, words, q, ids, shares };
     return { ...table, noPrefix: this.vocabPart(table, 0, n) };

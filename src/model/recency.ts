@@ -15,6 +15,17 @@ export function mixRecent(keep: number, lp: number, q: number): number {
   return Math.log(keep * Math.exp(lp) + q);
 }
 
+/**
+ * log p under the mixture, for lp = log p_lstm (null: outside the vocabulary
+ * and the lexicon) and q = weight * count / n (0: not recent); null when
+ * neither gives the word a probability. The one formula behind the top-k's
+ * extra words and /v1/score, so that they agree to the last bit.
+ */
+export function mixedLogProb(keep: number, logKeep: number, lp: number | null, q: number): number | null {
+  if (q === 0) return lp === null ? null : lp + logKeep;
+  return lp === null ? Math.log(q) : mixRecent(keep, lp, q);
+}
+
 export interface RecencySpec {
   /** Words of the text counted, the latest ones (>= 1). */
   window: number;
@@ -58,10 +69,13 @@ export class Recency {
     return recentWords(tokens, isWord, this.spec.window);
   }
 
+  /** q = weight * count / n: a word's share of the recent-word distribution (0 when count is 0). */
+  recentShare(count: number, n: number): number {
+    return (this.spec.weight * count) / n;
+  }
+
   /** log p of a word under the mixture: lp is its LSTM log-prob (null out of vocabulary); null when it has no probability. */
   logProb(lp: number | null, count: number, n: number): number | null {
-    if (count === 0) return lp === null ? null : lp + this.logKeep;
-    const q = (this.spec.weight * count) / n;
-    return lp === null ? Math.log(q) : mixRecent(this.keep, lp, q);
+    return mixedLogProb(this.keep, this.logKeep, lp, this.recentShare(count, n));
   }
 }
