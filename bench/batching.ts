@@ -26,7 +26,7 @@ import path from "node:path";
 
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
-import { loadBundle } from "../src/model/bundle.js";
+import { loadBundle } from "../src/bundle/bundle.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate, type EncoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";

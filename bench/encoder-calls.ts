@@ -1,6 +1,6 @@
 /**
  * Encoder call shapes: why the runner worker splits a batch's rows by length
- * (splitByLength in src/model/encoder-batch.ts), and the figures behind its
+ * (splitByLength in src/runtime/encoder-batch.ts), and the figures behind its
  * cost constants.
  *
  *   npx tsc -p bench
@@ -17,9 +17,9 @@
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { loadBundle } from "../src/model/bundle.js";
-import { DEFAULT_ENCODER_COST, packRows, splitByLength } from "../src/model/encoder-batch.js";
-import { ModelGraphs } from "../src/model/ort-graphs.js";
+import { loadBundle } from "../src/bundle/bundle.js";
+import { DEFAULT_ENCODER_COST, packRows, splitByLength } from "../src/runtime/encoder-batch.js";
+import { ModelGraphs } from "../src/runtime/ort-graphs.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { machine, median, num, ratio, runMain, table, writeResult } from "./lib/report.js";
 

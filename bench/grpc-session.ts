@@ -31,7 +31,7 @@ import { PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_ROOT } from "../src/grpc/server
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { machine, num, runMain, table, writeResult } from "./lib/report.js";
 import { checkBuilt, freePort, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
-import { rng } from "../src/util/rng.js";
+import { rng } from "./lib/rng.js";
 import { DEFAULT_TEXT, readTestDocs, shuffle } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/grpc-session.js [flags]   (build first: npm run build && npx tsc -p bench)

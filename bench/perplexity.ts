@@ -29,11 +29,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
-import { Recency } from "../src/model/recency.js";
-import { SoftmaxLayout } from "../src/model/softmax-layout.js";
-import { loadBundle } from "../src/model/bundle.js";
-import type { Bundle } from "../src/model/bundle-types.js";
-import { ModelGraphs } from "../src/model/ort-graphs.js";
+import { Recency } from "../src/softmax/recency.js";
+import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
+import { loadBundle } from "../src/bundle/bundle.js";
+import type { Bundle } from "../src/bundle/bundle-types.js";
+import { ModelGraphs } from "../src/runtime/ort-graphs.js";
 import { Args } from "./lib/args.js";
 import { machine, num, runMain, table, writeResult } from "./lib/report.js";
 import { readTestDocs } from "./lib/text.js";

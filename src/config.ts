@@ -42,14 +42,14 @@ export interface Config {
    */
   tailLookahead: number;
   /**
-   * Mix in the recency model the manifest fitted (model/recency.ts): words of
+   * Mix in the recency model the manifest fitted (softmax/recency.ts): words of
    * the context's last manifest.recency.window words gain probability. No
    * effect on a bundle without one; false: the LSTM alone.
    */
   recency: boolean;
   /**
    * Share the LSTM's <unk> probability out over the bundle's rare-word
-   * lexicon (model/lexicon.ts), so words the vocabulary lacks can be
+   * lexicon (softmax/lexicon.ts), so words the vocabulary lacks can be
    * completed. No effect on a bundle without one; false: never suggested.
    */
   lexicon: boolean;

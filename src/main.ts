@@ -23,60 +23,18 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { unavailable } from "./errors.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
 import { createService, type NextwordService } from "./inference/service.js";
-import type {
-  CallOptions,
-  InferenceService,
-  ModelInfo,
-  PredictRequest,
-  PredictResult,
-  ScoreRequest,
-  ScoreResult,
-} from "./inference/types.js";
+import { DeferredService } from "./inference/deferred-service.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
-import { loadBundle } from "./model/bundle.js";
-import { poolOptionsFrom, RunnerPool } from "./model/runner-pool.js";
+import { loadBundle } from "./bundle/bundle.js";
+import { poolOptionsFrom, RunnerPool } from "./runtime/runner-pool.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
 /** gRPC calls still open this long after shutdown began are cancelled (within SHUTDOWN_TIMEOUT_MS). */
 export const GRPC_SHUTDOWN_GRACE_MS = 10_000;
-
-/**
- * The service the transports hold from the start: not ready, and answering
- * UNAVAILABLE (retry later), until the real one is attached once the model
- * and the runners are up.
- */
-export class DeferredService implements InferenceService {
-  private inner: InferenceService | null = null;
-
-  attach(service: InferenceService): void {
-    this.inner = service;
-  }
-
-  get attached(): boolean {
-    return this.inner !== null;
-  }
-
-  ready(): boolean {
-    return this.inner?.ready() ?? false;
-  }
-
-  models(): ModelInfo[] {
-    return this.inner?.models() ?? [];
-  }
-
-  predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
-    return this.inner ? this.inner.predict(req, opts) : Promise.reject(unavailable("the model is still loading", 1000));
-  }
-
-  score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
-    return this.inner ? this.inner.score(req, opts) : Promise.reject(unavailable("the model is still loading", 1000));
-  }
-}
 
 export interface Server {
   app: App;

@@ -6,14 +6,14 @@
  */
 import t from "tap";
 
-import { RowTopK, gatherRows, planRound, runRounds } from "../src/model/lazy-top-k.js";
-import { PrefixIndex } from "../src/model/prefix-index.js";
-import { Lexicon } from "../src/model/lexicon.js";
-import { OpenVocab } from "../src/model/open-vocab.js";
-import { Recency, type RecentWords } from "../src/model/recency.js";
-import { clustersForWords, planScoring, scoreWords } from "../src/model/scoring.js";
-import { SoftmaxLayout } from "../src/model/softmax-layout.js";
-import { rng } from "../src/util/rng.js";
+import { RowTopK, gatherRows, planRound, runRounds } from "../src/softmax/lazy-top-k.js";
+import { PrefixIndex } from "../src/softmax/prefix-index.js";
+import { Lexicon } from "../src/softmax/lexicon.js";
+import { OpenVocab } from "../src/softmax/open-vocab.js";
+import { Recency, type RecentWords } from "../src/softmax/recency.js";
+import { clustersForWords, planScoring, scoreWords } from "../src/softmax/scoring.js";
+import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
+import { rng } from "../bench/lib/rng.js";
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive

@@ -2,8 +2,8 @@ import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import t, { type Test } from "tap";
 
-import { loadBundle } from "../src/model/bundle.js";
-import { BundleError, parseManifest } from "../src/model/manifest.js";
+import { loadBundle } from "../src/bundle/bundle.js";
+import { BundleError, parseManifest } from "../src/bundle/manifest.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 
 /** A scratch copy of models/tiny that a test may damage. */

@@ -1,6 +1,6 @@
 import t from "tap";
 
-import { packRows, splitByLength, type EncoderCost } from "../src/model/encoder-batch.js";
+import { packRows, splitByLength, type EncoderCost } from "../src/runtime/encoder-batch.js";
 
 /** The cost splitByLength minimizes, for checking its answer against every partition. */
 function cost(lengths: readonly number[], groups: number[][], c: EncoderCost): number {

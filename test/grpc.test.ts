@@ -16,7 +16,8 @@ import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mappe
 import { trimContext } from "../src/grpc/handlers.js";
 import { createGrpcServer } from "../src/grpc/server.js";
 import type { CallOptions, PredictRequest } from "../src/inference/types.js";
-import { DeferredService, startServer } from "../src/main.js";
+import { DeferredService } from "../src/inference/deferred-service.js";
+import { startServer } from "../src/main.js";
 import { Metrics } from "../src/metrics.js";
 import { counter } from "./helpers/service.js";
 import {

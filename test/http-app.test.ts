@@ -6,7 +6,7 @@ import t, { type Test } from "tap";
 import { buildApp } from "../src/http/app.js";
 import type { CallOptions, PredictResult, ScoreResult } from "../src/inference/types.js";
 import { LIMITS } from "../src/inference/types.js";
-import { DeferredService } from "../src/main.js";
+import { DeferredService } from "../src/inference/deferred-service.js";
 import { Metrics } from "../src/metrics.js";
 import { captureLogger, startHttp, startRealService, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
 

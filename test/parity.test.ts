@@ -6,13 +6,13 @@
  */
 import t from "tap";
 
-import { RowTopK, gatherRows, runRounds, type ClusterCall } from "../src/model/lazy-top-k.js";
-import { PrefixIndex } from "../src/model/prefix-index.js";
-import { planScoring, scoreWords } from "../src/model/scoring.js";
-import { SoftmaxLayout } from "../src/model/softmax-layout.js";
-import { loadBundle } from "../src/model/bundle.js";
-import { packRows } from "../src/model/encoder-batch.js";
-import { ModelGraphs, type EncoderOutput } from "../src/model/ort-graphs.js";
+import { RowTopK, gatherRows, runRounds, type ClusterCall } from "../src/softmax/lazy-top-k.js";
+import { PrefixIndex } from "../src/softmax/prefix-index.js";
+import { planScoring, scoreWords } from "../src/softmax/scoring.js";
+import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
+import { loadBundle } from "../src/bundle/bundle.js";
+import { packRows } from "../src/runtime/encoder-batch.js";
+import { ModelGraphs, type EncoderOutput } from "../src/runtime/ort-graphs.js";
 import { readGolden, TINY_DIR } from "./helpers/tiny.js";
 
 const TOLERANCE = 1e-4;

@@ -7,7 +7,7 @@
 import t from "tap";
 
 import { loadConfig } from "../src/config.js";
-import { Recency, recentWords } from "../src/model/recency.js";
+import { Recency, recentWords } from "../src/softmax/recency.js";
 
 const isWord = (w: string) => /^[a-z0-9]/.test(w);
 

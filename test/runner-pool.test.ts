@@ -8,10 +8,10 @@ import t from "tap";
 
 import { ServiceError } from "../src/errors.js";
 import { createLogger } from "../src/logger.js";
-import { loadBundle } from "../src/model/bundle.js";
-import { packRows } from "../src/model/encoder-batch.js";
-import { ModelGraphs } from "../src/model/ort-graphs.js";
-import { RunnerPool, type RunnerPoolOptions } from "../src/model/runner-pool.js";
+import { loadBundle } from "../src/bundle/bundle.js";
+import { packRows } from "../src/runtime/encoder-batch.js";
+import { ModelGraphs } from "../src/runtime/ort-graphs.js";
+import { RunnerPool, type RunnerPoolOptions } from "../src/runtime/runner-pool.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 
 const bundle = await loadBundle(TINY_DIR);

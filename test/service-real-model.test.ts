@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 
-import { loadBundle } from "../src/model/bundle.js";
+import { loadBundle } from "../src/bundle/bundle.js";
 import { Reference } from "./helpers/reference.js";
 import { checkLazyTopK, histogram, startService } from "./helpers/service.js";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 
-import { loadBundle } from "../src/model/bundle.js";
+import { loadBundle } from "../src/bundle/bundle.js";
 import { Tokenizer, TokenizerSpecError, type TokenizerSpec } from "../src/text/tokenizer.js";
 import { readGolden, TINY_DIR, type GoldenTokenizerVector } from "./helpers/tiny.js";
 

@@ -3,7 +3,7 @@
  * manifest.json of format "nextword-dense-head/1" and dense_head.onnx,
  * `hidden` [rows, d] -> `logprobs` [rows, V]).
  *
- * It is opened through src/model/ort-graphs.ts (the only file importing
+ * It is opened through src/runtime/ort-graphs.ts (the only file importing
  * onnxruntime-node): a dense output layer has exactly the shape contract of
  * a tail graph ([rows, dim] -> log-softmax [rows, size]), so it is opened as
  * the one cluster [0, V) of a one-band bundle. TailGraph then checks its
@@ -12,9 +12,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
-import type { Bundle } from "../../src/model/bundle-types.js";
-import { parseVocab } from "../../src/model/bundle.js";
-import { TailGraph, type GraphBundle, type GraphOptions } from "../../src/model/ort-graphs.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
+import { parseVocab } from "../../src/bundle/bundle.js";
+import { TailGraph, type GraphBundle, type GraphOptions } from "../../src/runtime/ort-graphs.js";
 
 export const DENSE_FORMAT = "nextword-dense-head/1";
 

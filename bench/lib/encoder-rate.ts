@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 
-import type { Bundle } from "../../src/model/bundle-types.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
 import type { EncoderWorkerInit, EncoderWorkerMessage } from "./encoder-worker.js";
 
 export interface EncoderRate {

@@ -8,8 +8,8 @@
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { packRows, splitByLength } from "../../src/model/encoder-batch.js";
-import { EncoderHeadGraph, type GraphBundle } from "../../src/model/ort-graphs.js";
+import { packRows, splitByLength } from "../../src/runtime/encoder-batch.js";
+import { EncoderHeadGraph, type GraphBundle } from "../../src/runtime/ort-graphs.js";
 
 export interface EncoderWorkerInit {
   bundle: GraphBundle;

@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { contextWindow } from "../../src/inference/state-cache.js";
-import type { Bundle } from "../../src/model/bundle-types.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
 import { REPO_ROOT } from "./report.js";
-import { rng } from "../../src/util/rng.js";
+import { rng } from "./rng.js";
 
 
 export const DEFAULT_TEXT = path.join("training", "data", "test.txt");

@@ -11,13 +11,13 @@
 import { ServiceError, asServiceError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import type { ModelSpec } from "../model/bundle-types.js";
-import { RowTopK, type TopK } from "../model/lazy-top-k.js";
-import type { PrefixIndex, PrefixRanges } from "../model/prefix-index.js";
-import type { RowMix } from "../model/open-vocab.js";
-import { clustersForWords, scoreWords } from "../model/scoring.js";
-import type { SoftmaxLayout } from "../model/softmax-layout.js";
-import type { EncodeRow, ModelRunner, TailCall } from "../model/runner-pool.js";
+import type { ModelSpec } from "../bundle/bundle-types.js";
+import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
+import type { PrefixIndex, PrefixRanges } from "../softmax/prefix-index.js";
+import type { RowMix } from "../softmax/open-vocab.js";
+import { clustersForWords, scoreWords } from "../softmax/scoring.js";
+import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
+import type { EncodeRow, ModelRunner, TailCall } from "../runtime/runner-pool.js";
 import type { CacheLookup, ContextState, StateCache } from "./state-cache.js";
 
 export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };

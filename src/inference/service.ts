@@ -11,7 +11,7 @@
  *
  * Everything computed lands in the cache; a row's LSTM numbers depend only on
  * its window, so cached and fresh answers are the same. The open vocabulary
- * (model/open-vocab.ts: lexicon and recency mixture) is applied per request
+ * (softmax/open-vocab.ts: lexicon and recency mixture) is applied per request
  * on top, from the context's memoized recent words.
  */
 import { Batcher } from "../batching/batcher.js";
@@ -20,14 +20,14 @@ import type { Config } from "../config.js";
 import { ServiceError, asServiceError, invalidArgument, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { RowTopK, type TopK } from "../model/lazy-top-k.js";
-import { PrefixIndex } from "../model/prefix-index.js";
-import { OpenVocab, type RecentTable, type RowMix } from "../model/open-vocab.js";
-import { Recency } from "../model/recency.js";
-import { clustersForWords } from "../model/scoring.js";
-import { SoftmaxLayout } from "../model/softmax-layout.js";
-import type { Bundle } from "../model/bundle-types.js";
-import type { ModelRunner } from "../model/runner-pool.js";
+import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
+import { PrefixIndex } from "../softmax/prefix-index.js";
+import { OpenVocab, type RecentTable, type RowMix } from "../softmax/open-vocab.js";
+import { Recency } from "../softmax/recency.js";
+import { clustersForWords } from "../softmax/scoring.js";
+import { SoftmaxLayout } from "../softmax/softmax-layout.js";
+import type { Bundle } from "../bundle/bundle-types.js";
+import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
 import { BatchExecutor, scoreState, supplyCached, type Item, type Output, type Task } from "./batch-executor.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";

@@ -9,9 +9,9 @@ import { createService, type NextwordService } from "../../src/inference/service
 import type { InferenceService } from "../../src/inference/types.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
-import type { Bundle } from "../../src/model/bundle-types.js";
-import { loadBundle } from "../../src/model/bundle.js";
-import { poolOptionsFrom, RunnerPool } from "../../src/model/runner-pool.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
+import { loadBundle } from "../../src/bundle/bundle.js";
+import { poolOptionsFrom, RunnerPool } from "../../src/runtime/runner-pool.js";
 import { TINY_DIR } from "./tiny.js";
 
 export interface LogCapture {

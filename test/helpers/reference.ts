@@ -7,9 +7,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-import type { Bundle } from "../../src/model/bundle-types.js";
-import { packRows } from "../../src/model/encoder-batch.js";
-import { ModelGraphs } from "../../src/model/ort-graphs.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
+import { packRows } from "../../src/runtime/encoder-batch.js";
+import { ModelGraphs } from "../../src/runtime/ort-graphs.js";
 
 /** A word the service may suggest for a prefix: it starts with it and is not the prefix itself. */
 const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);

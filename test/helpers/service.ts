@@ -11,7 +11,7 @@ import { createService, type NextwordService } from "../../src/inference/service
 import type { Prediction } from "../../src/inference/types.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
-import type { Bundle } from "../../src/model/bundle-types.js";
+import type { Bundle } from "../../src/bundle/bundle-types.js";
 import {
   poolOptionsFrom,
   RunnerPool,
@@ -21,8 +21,8 @@ import {
   type RunnerPoolOptions,
   type TailCall,
   type TailsResult,
-} from "../../src/model/runner-pool.js";
-import { rng } from "../../src/util/rng.js";
+} from "../../src/runtime/runner-pool.js";
+import { rng } from "../../bench/lib/rng.js";
 import type { RefTopK, Reference } from "./reference.js";
 
 /** Forwards to the real pool and records what the service asked of it. */

@@ -11,7 +11,7 @@ import path from "node:path";
 
 import type { Bundle } from "./bundle-types.js";
 import { Tokenizer } from "../text/tokenizer.js";
-import { Lexicon } from "./lexicon.js";
+import { Lexicon } from "../softmax/lexicon.js";
 import { BundleError, MANIFEST, parseManifest, referencedFiles } from "./manifest.js";
 
 export interface LoadBundleOptions {

@@ -16,7 +16,7 @@
 import { ServiceError, unavailable } from "../errors.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
-import type { Bundle } from "./bundle-types.js";
+import type { Bundle } from "../bundle/bundle-types.js";
 import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
 import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerRequest } from "./worker-protocol.js";
 

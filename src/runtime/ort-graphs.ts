@@ -11,7 +11,7 @@
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
 
-import type { Bundle, ClusterSpec } from "./bundle-types.js";
+import type { Bundle, ClusterSpec } from "../bundle/bundle-types.js";
 import type { EncoderBatch } from "./encoder-batch.js";
 
 /**

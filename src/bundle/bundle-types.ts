@@ -3,8 +3,8 @@
  * training/export.py writes it. Ids are layout ids: the order of vocab.txt.
  */
 import type { Tokenizer, TokenizerSpec } from "../text/tokenizer.js";
-import type { Lexicon, LexiconSpec } from "./lexicon.js";
-import type { RecencySpec } from "./recency.js";
+import type { Lexicon, LexiconSpec } from "../softmax/lexicon.js";
+import type { RecencySpec } from "../softmax/recency.js";
 
 export const BUNDLE_FORMAT = "nextword-bundle/1";
 
@@ -60,9 +60,9 @@ export interface Manifest {
   model: ModelSpec;
   graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec };
   golden?: string;
-  /** The recency mixture training/open_vocab.py fitted (model/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
+  /** The recency mixture training/open_vocab.py fitted (softmax/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
   recency?: RecencySpec & Record<string, unknown>;
-  /** The rare-word lexicon training/open_vocab.py wrote (model/lexicon.ts); absent: none. */
+  /** The rare-word lexicon training/open_vocab.py wrote (softmax/lexicon.ts); absent: none. */
   lexicon?: LexiconSpec & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
   training?: Record<string, unknown>;

@@ -17,8 +17,8 @@ import {
   type TailGraphSpec,
 } from "./bundle-types.js";
 import type { TokenizerSpec } from "../text/tokenizer.js";
-import type { LexiconSpec } from "./lexicon.js";
-import type { RecencySpec } from "./recency.js";
+import type { LexiconSpec } from "../softmax/lexicon.js";
+import type { RecencySpec } from "../softmax/recency.js";
 
 export class BundleError extends Error {
   override name = "BundleError";
