@@ -14,8 +14,8 @@
  * Timed, per batch of B rows (B in --batches), top-k over the output layer only:
  * - lazy: the default model's head log-probs are given (the encoder+head graph
  *   computed them); time = RowTopK planners + tail rounds through the real
- *   tail graphs (runRounds, gatherRows) + results. That is what the service
- *   does after the encoder call.
+ *   tail graphs (runTailRounds, the service's own loop) + results. That is
+ *   what the service does after the encoder call.
  *   With --lookahead (the service's TAIL_LOOKAHEAD) clusters per row per round.
  * The prefix ranges of each row (PrefixIndex.ranges: binary searches per
  * cluster, memoized per prefix) are computed once, untimed, and given to every
@@ -49,9 +49,10 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { defaultContextHop, loadConfig } from "../src/config.js";
-import { RowTopK, gatherRows, runRounds, type TopK } from "../src/softmax/lazy-top-k.js";
+import { RowTopK, type TopK } from "../src/softmax/lazy-top-k.js";
 import { PrefixIndex, type PrefixRanges } from "../src/softmax/prefix-index.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
+import { runTailRounds, type TailCall, type TailRow } from "../src/softmax/tail-rounds.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { packRows } from "../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
@@ -200,14 +201,17 @@ async function main(): Promise<void> {
   async function lazy(s: Slices, m: Mode, record: boolean, recordRounds: boolean): Promise<number> {
     const t0 = performance.now();
     const planners: RowTopK[] = new Array(s.B);
+    const tailRows: TailRow[] = new Array(s.B);
     for (let j = 0; j < s.B; j++) {
       const r = s.first + j;
-      planners[j] = new RowTopK(index, headRow(r), k, ranges[r]![m]!);
+      const head = headRow(r);
+      planners[j] = new RowTopK(index, head, k, ranges[r]![m]!);
+      const bandHidden = dims.map((d, b) => s.band[b]!.subarray(j * d, (j + 1) * d));
+      tailRows[j] = { state: { head, bandHidden, tails: new Map() }, planner: planners[j]! };
     }
-    const rounds = await runRounds(layout, planners, (c, callRows) => {
-      const b = bandOf[c]!;
-      return graphs.tails[c]!.run(gatherRows(s.band[b]!, dims[b]!, callRows), callRows.length);
-    }, lookahead);
+    const evaluate = (calls: TailCall[]) =>
+      Promise.all(calls.map(({ cluster, rows: packed }) => graphs.tails[cluster]!.run(packed, packed.length / dims[bandOf[cluster]!]!)));
+    const rounds = await runTailRounds(tailRows, evaluate, { layout, bandOf, lookahead });
     const results = planners.map((p) => p.result());
     const ms = performance.now() - t0;
     if (record) {
@@ -469,3 +473,10 @@ async function main(): Promise<void> {
 }
 
 runMain("output-layer", main);
+
+/** Copies the given rows of a row-major [*, dim] matrix into a new [rows.length, dim] matrix. */
+function gatherRows(matrix: Float32Array, dim: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, j) => out.set(matrix.subarray(r * dim, (r + 1) * dim), j * dim));
+  return out;
+}

@@ -6,13 +6,14 @@
  */
 import t from "tap";
 
-import { RowTopK, gatherRows, planRound, runRounds } from "../src/softmax/lazy-top-k.js";
+import { RowTopK } from "../src/softmax/lazy-top-k.js";
 import { PrefixIndex } from "../src/softmax/prefix-index.js";
 import { Lexicon } from "../src/softmax/lexicon.js";
 import { OpenVocab } from "../src/softmax/open-vocab.js";
 import { Recency, type RecentWords } from "../src/softmax/recency.js";
-import { clustersForWords, planScoring, scoreWords } from "../src/softmax/scoring.js";
+import { clustersForWords, scoreWords } from "../src/softmax/scoring.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
+import { runTailRounds, scoreState, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
 import { rng } from "../bench/lib/rng.js";
 
 type Rand = () => number;
@@ -101,10 +102,14 @@ function randomRow(r: Rand, m: Model): Row {
     head = logSoftmax(Array.from({ length: layout.headSize }, logit));
     within = Array.from({ length: layout.clusterCount }, (_, c) => logSoftmax(Array.from({ length: layout.clusterSize(c) }, logit)));
   }
+  return { head, within, ...randomQuery(r, m) };
+}
+
+/** A keyboard query: a prefix (often a real word's first letters) and k in 1..50, small k likelier. */
+function randomQuery(r: Rand, m: Model): { prefix: string; k: number } {
   const word = pick(r, m.vocab);
   const prefix = pick(r, ["", "", word.slice(0, 1), word.slice(0, 2), word.slice(0, 3), "q", "&", "<", word]);
-  const k = 1 + Math.floor(r() * r() * 50);
-  return { head, within, prefix, k };
+  return { prefix, k: 1 + Math.floor(r() * r() * 50) };
 }
 
 function fullLogProbs(m: Model, row: Row): Float64Array {
@@ -156,55 +161,91 @@ t.test("prefix ranges hold exactly the words completing the prefix (starting wit
   t.ok(checked > 1000, `${checked} group/prefix pairs checked`);
 });
 
-t.test("lazy top-k equals brute-force top-k, for every lookahead", async (t) => {
+/**
+ * A batch as the service forms it: rows on a few states (rows with the same
+ * window share one), some clusters already cached in a state, top-k rows and
+ * scoring rows mixed. Each state's band hidden row is its index (dim 1), so
+ * the evaluator knows which state a packed row is.
+ */
+t.test("lazy top-k through the tail rounds equals brute-force top-k, for every lookahead", async (t) => {
   const r = rng(2);
   let rows = 0;
+  let scored = 0;
   let skippedSome = 0; // rows that evaluated fewer clusters than have candidates
   let prunedByPrefix = 0; // rows where the prefix ruled clusters out
   let evaluatedClusters = 0;
   let candidateClusters = 0;
   let fewerRounds = 0; // rows whose clusters took fewer rounds than clusters thanks to lookahead
+  let shared = 0; // tail rows that served more than one batch row
+  let fromCache = 0; // clusters supplied from a state's cache
   for (let trial = 0; trial < 250; trial++) {
     const m = randomModel(r);
-    const batch = Array.from({ length: int(r, 1, 6) }, () => randomRow(r, m));
-    const ranges = batch.map((row) => m.index.ranges(row.prefix));
-    const planners = batch.map((row, i) => new RowTopK(m.index, row.head, row.k, ranges[i]!));
-    const evaluate = (cluster: number, rowIds: Int32Array): Float32Array => {
-      const size = m.layout.clusterSize(cluster);
-      const out = new Float32Array(rowIds.length * size);
-      rowIds.forEach((i, j) => {
-        const row = batch[i]!;
-        if (![...Array(size).keys()].some((p) => isCandidate(m, row.prefix, m.layout.clusterStart[cluster]! + p))) {
-          t.fail(`row ${i} evaluated cluster ${cluster}, which has no candidate for "${row.prefix}"`);
-        }
-        out.set(row.within[cluster]!, j * size);
+    const dists = Array.from({ length: int(r, 1, 4) }, () => randomRow(r, m));
+    const states: TailState[] = dists.map((d, s) => ({ head: d.head, bandHidden: [Float32Array.of(s)], tails: new Map() }));
+    const cached = states.map((st, s) => {
+      const pre = new Set<number>();
+      for (let c = 0; c < m.layout.clusterCount; c++) if (r() < 0.15) pre.add(c);
+      for (const c of pre) st.tails.set(c, dists[s]!.within[c]!.slice());
+      return pre;
+    });
+    const queries = Array.from({ length: int(r, 1, 6) }, () => ({ s: int(r, 0, states.length - 1), ...randomQuery(r, m) }));
+    const batch: TailRow[] = queries.map((q) => ({ state: states[q.s]!, planner: new RowTopK(m.index, dists[q.s]!.head, q.k, m.index.ranges(q.prefix)) }));
+    const scoring = Array.from({ length: int(r, 0, 2) }, () => ({ s: int(r, 0, states.length - 1), ids: Array.from({ length: int(r, 1, 5) }, () => int(r, 0, m.layout.vocabSize - 1)) }));
+    for (const q of scoring) batch.push({ state: states[q.s]!, words: q.ids });
+
+    const evaluated = new Set<string>(); // `${state}/${cluster}`
+    const evaluate = async (calls: TailCall[]): Promise<Float32Array[]> =>
+      calls.map(({ cluster, rows: packed }) => {
+        const size = m.layout.clusterSize(cluster);
+        const out = new Float32Array(packed.length * size);
+        packed.forEach((s, j) => {
+          const key = `${s}/${cluster}`;
+          if (evaluated.has(key) || cached[s]!.has(cluster)) t.fail(`trial ${trial}: state ${s} cluster ${cluster} evaluated again`);
+          evaluated.add(key);
+          const wanted =
+            queries.some((q) => q.s === s && [...Array(size).keys()].some((p) => isCandidate(m, q.prefix, m.layout.clusterStart[cluster]! + p))) ||
+            scoring.some((q) => q.s === s && q.ids.some((id) => m.layout.clusterOf(id) === cluster));
+          if (!wanted) t.fail(`trial ${trial}: state ${s} evaluated cluster ${cluster}, which no row of it can use`);
+          out.set(dists[s]!.within[cluster]!, j * size);
+        });
+        if (packed.length > 1) shared++;
+        return out;
       });
-      return out;
-    };
     const lookahead = int(r, 1, 4);
-    const rounds = await runRounds(m.layout, planners, evaluate, lookahead);
-    batch.forEach((row, i) => {
-      const got = planners[i]!.result();
-      const want = bruteForce(m, row);
+    const rounds = await runTailRounds(batch, evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead });
+    queries.forEach((q, i) => {
+      const planner = (batch[i] as { planner: RowTopK }).planner;
+      const got = planner.result();
+      const want = bruteForce(m, { ...dists[q.s]!, prefix: q.prefix, k: q.k });
       rows++;
       if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(want.ids) || JSON.stringify(Array.from(got.logProbs)) !== JSON.stringify(want.logProbs)) {
-        t.fail(`trial ${trial} row ${i} (k=${row.k}, prefix "${row.prefix}"): got ${got.ids}, want ${want.ids}`);
+        t.fail(`trial ${trial} row ${i} (k=${q.k}, prefix "${q.prefix}"): got ${got.ids}, want ${want.ids}`);
       }
-      const evaluated = planners[i]!.evaluated;
-      const candidates = ranges[i]!.count.filter((n) => n > 0).length;
-      if (new Set(evaluated).size !== evaluated.length) t.fail(`trial ${trial} row ${i}: a cluster was evaluated twice`);
-      if (rounds * lookahead < evaluated.length) t.fail(`trial ${trial}: ${rounds} rounds of ${lookahead} for ${evaluated.length} clusters`);
-      if (lookahead > 1 && rounds < evaluated.length) fewerRounds++;
-      evaluatedClusters += evaluated.length;
+      const used = planner.evaluated;
+      const candidates = m.index.ranges(q.prefix).count.filter((n) => n > 0).length;
+      if (new Set(used).size !== used.length) t.fail(`trial ${trial} row ${i}: a cluster was supplied twice`);
+      const called = used.filter((c) => !cached[q.s]!.has(c)).length;
+      // A row alone on its state asks for every cluster it gets that was not cached, at most `lookahead` per round.
+      const alone = batch.filter((row) => row.state === states[q.s]).length === 1;
+      if (alone && rounds * lookahead < called) t.fail(`trial ${trial}: ${rounds} rounds of ${lookahead} for ${called} evaluated clusters`);
+      if (alone && lookahead > 1 && rounds < called) fewerRounds++;
+      fromCache += used.length - called;
+      evaluatedClusters += used.length;
       candidateClusters += candidates;
-      if (evaluated.length < candidates) skippedSome++;
+      if (used.length < candidates) skippedSome++;
       if (candidates < m.layout.clusterCount) prunedByPrefix++;
     });
+    for (const q of scoring) {
+      const full = fullLogProbs(m, dists[q.s]!);
+      t.same(Array.from(scoreState(m.layout, states[q.s]!, q.ids)), q.ids.map((id) => full[id]), `trial ${trial}: scored log-probs`);
+      scored++;
+    }
   }
-  t.pass(`${rows} rows compared with brute force`);
+  t.pass(`${rows} top-k rows compared with brute force, ${scored} scoring rows`);
   t.ok(skippedSome > 0, `the bound skipped clusters in ${skippedSome} of ${rows} rows`);
   t.ok(prunedByPrefix > 0, `the prefix ruled clusters out in ${prunedByPrefix} of ${rows} rows`);
   t.ok(fewerRounds > 0, `lookahead saved rounds for ${fewerRounds} rows`);
+  t.ok(shared > 0 && fromCache > 0, `${shared} tail calls served several rows of one state; ${fromCache} clusters came from a state's cache`);
   t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
 });
 
@@ -245,7 +286,9 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
     const table = open.recentTable(recent);
     const mix = open.rowMix(table, row.prefix, row.k);
     const planner = new RowTopK(m.index, row.head, row.k, m.index.ranges(row.prefix), mix);
-    for (let cs = planner.nextClusters(2); cs.length > 0; cs = planner.nextClusters(2)) for (const c of cs) planner.supply(c, row.within[c]!);
+    const state: TailState = { head: row.head, bandHidden: [new Float32Array(1)], tails: new Map() };
+    const evaluate = async (calls: TailCall[]) => calls.map((c) => row.within[c.cluster]!);
+    await runTailRounds([{ state, planner }], evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead: 2 });
     const got = planner.result();
     const gotWords = Array.from(got.ids, (id) => (id < m.layout.vocabSize ? m.vocab[id]! : mix.extraWords[id - m.layout.vocabSize]!));
 
@@ -343,29 +386,54 @@ t.test("unsorted clusters: a permutation, or an error when alphabetical order is
   t.same(Array.from(index.clusters[0]!.byWord.subarray(ranges.lo[0]!, ranges.hi[0]!)), [2]);
 });
 
-t.test("planRound groups rows by the cluster each needs next", async (t) => {
+t.test("tail rounds: one call per cluster and round over distinct states; cached clusters are supplied without a call", async (t) => {
   const vocab = ["<bos>", "a", "b", "c", "da"];
   const layout = new SoftmaxLayout(1, [
     { start: 1, end: 3 },
     { start: 3, end: 5 },
   ]);
   const index = PrefixIndex.build(layout, vocab, suggestableMask(vocab));
-  const all = index.ranges("");
   const f32 = (xs: number[]) => Float32Array.from(xs);
-  const rows = [
-    new RowTopK(index, f32([-9, -0.1, -3]), 4, all), // wants 0 then 1
-    new RowTopK(index, f32([-9, -3, -0.1]), 4, all), // wants 1 then 0
-    new RowTopK(index, f32([-9, -0.1, -3]), 4, index.ranges("d")), // wants 1 only
-  ];
-  const round1 = planRound(rows);
-  t.same(round1.map((c) => [c.cluster, Array.from(c.rows)]), [[0, [0]], [1, [1, 2]]]);
-  t.same(
-    planRound(rows, 2).map((c) => [c.cluster, Array.from(c.rows)]),
-    [[0, [0, 1]], [1, [0, 1, 2]]],
-    "lookahead 2: rows 0 and 1 ask for both clusters at once",
-  );
-  const hidden = f32([1, 2, 3, 4, 5, 6]); // [3 rows, dim 2]
-  t.same(Array.from(gatherRows(hidden, 2, round1[1]!.rows)), [3, 4, 5, 6]);
+  const within = [f32([-0.5, -1]), f32([-0.25, -2])];
+  const run = async (lookahead: number, cachedInS1: number[] = []) => {
+    // Band hidden rows 10 and 20 stand for states S0 and S1.
+    const s0: TailState = { head: f32([-9, -0.1, -3]), bandHidden: [f32([10])], tails: new Map() };
+    const s1: TailState = { head: f32([-9, -3, -0.1]), bandHidden: [f32([20])], tails: new Map(cachedInS1.map((c) => [c, within[c]!])) };
+    const all = index.ranges("");
+    const rows: TailRow[] = [
+      { state: s0, planner: new RowTopK(index, s0.head, 4, all) }, // wants 0 then 1
+      { state: s1, planner: new RowTopK(index, s1.head, 4, all) }, // wants 1 then 0
+      { state: s0, planner: new RowTopK(index, s0.head, 4, index.ranges("d")) }, // wants 1 only
+      { state: s1, words: [0, 3] }, // scores "<bos>" (head) and "c" (cluster 1)
+    ];
+    const calls: Array<Array<[number, number[]]>> = [];
+    const rounds = await runTailRounds(
+      rows,
+      async (cs) => {
+        calls.push(cs.map((c) => [c.cluster, Array.from(c.rows)]));
+        return cs.map((c) => {
+          const out = new Float32Array(c.rows.length * layout.clusterSize(c.cluster));
+          for (let j = 0; j < c.rows.length; j++) out.set(within[c.cluster]!, j * layout.clusterSize(c.cluster));
+          return out;
+        });
+      },
+      { layout, bandOf: [0, 0], lookahead },
+    );
+    const answers = rows.map((row) => ("planner" in row ? Array.from(row.planner.result().ids) : Array.from(scoreState(layout, row.state, row.words))));
+    return { rounds, calls, answers, tails: [[...s0.tails.keys()], [...s1.tails.keys()]] };
+  };
+  const one = await run(1);
+  t.same(one.calls, [[[0, [10]], [1, [20, 10]]], [[0, [20]]]], "lookahead 1: round 1 one call per cluster (S0 once for two rows), round 2 what is left");
+  t.equal(one.rounds, 2);
+  t.same(one.answers.slice(0, 3), [[1, 2, 3, 4], [3, 4, 1, 2], [4]]);
+  t.same(one.answers[3], [-9, Math.fround(-0.1) - 0.25]);
+  t.same(one.tails, [[0, 1], [1, 0]], "evaluated tails land in their states");
+  const two = await run(2);
+  t.same(two.calls, [[[0, [10, 20]], [1, [10, 20]]]], "lookahead 2: every cluster in one round");
+  t.same(two.answers, one.answers, "the same answers for every lookahead");
+  const cached = await run(1, [0, 1]);
+  t.same(cached.calls, [[[0, [10]], [1, [10]]]], "S1 has both clusters cached: only S0's are called");
+  t.same(cached.answers, one.answers);
 });
 
 t.test("scoring: log p of given ids and the clusters they need", async (t) => {
@@ -390,7 +458,5 @@ t.test("scoring: log p of given ids and the clusters they need", async (t) => {
     { start: 2, end: 4 },
     { start: 4, end: 5 },
   ]);
-  const calls = planScoring(layout, [[0, 3], [1], [4, 2, 3]]);
-  t.same(calls.map((c) => [c.cluster, Array.from(c.rows)]), [[0, [0, 2]], [1, [2]]]);
   t.throws(() => layout.clusterOf(5), /outside the vocabulary/);
 });

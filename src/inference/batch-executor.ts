@@ -2,22 +2,22 @@
  * One batch of the service's rows (docs/DESIGN.md section 2): one batched
  * encoder + head call for the rows whose window has no state yet (fresh
  * windows from zeros, extended windows from the cached state of their
- * longest cached prefix), then tail ROUNDS: round r asks every row still open
- * for its next needed clusters (up to tailLookahead; clusters cached for its
- * window are supplied without a call), one batched graph call per cluster
- * over just the rows that need it. Rows with the same window share one
- * encoder row and one tail row; everything computed lands in the cache.
+ * longest cached prefix), then the tail rounds of softmax/tail-rounds.ts
+ * (the one loop the tests and benchmarks drive too). Rows with the same
+ * window share one encoder row and one state, hence one tail row; everything
+ * computed lands in the cache.
+ *
+ * Errors propagate as they are: the service wraps them (asServiceError keeps
+ * the cause) and the transport logs each failed request once.
  */
-import { ServiceError, asServiceError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { ModelSpec } from "../bundle/bundle-types.js";
 import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
 import type { PrefixIndex, PrefixRanges } from "../softmax/prefix-index.js";
 import type { RowMix } from "../softmax/open-vocab.js";
-import { clustersForWords, scoreWords } from "../softmax/scoring.js";
+import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
-import type { EncodeRow, ModelRunner, TailCall } from "../runtime/runner-pool.js";
+import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
 import type { CacheLookup, ContextState, StateCache } from "./state-cache.js";
 
 export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };
@@ -44,15 +44,17 @@ export interface BatchExecutorDeps {
   cache: StateCache;
   pool: ModelRunner;
   metrics: Metrics;
-  log: Logger;
   tailLookahead: number;
 }
 
 export class BatchExecutor {
   private readonly clusterLabels: string[];
+  private readonly rounds: TailRoundsOptions;
 
   constructor(private readonly deps: BatchExecutorDeps) {
-    this.clusterLabels = deps.model.clusters.map((_, c) => String(c));
+    const { model, layout, tailLookahead } = deps;
+    this.clusterLabels = model.clusters.map((_, c) => String(c));
+    this.rounds = { layout, bandOf: model.clusters.map((c) => c.band), lookahead: tailLookahead };
   }
 
   /** Counts, per cluster, the rows whose bound made it unnecessary. */
@@ -65,15 +67,6 @@ export class BatchExecutor {
 
   /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
   async run(items: Item[]): Promise<Output[]> {
-    try {
-      return await this.runUnguarded(items);
-    } catch (err) {
-      if (!(err instanceof ServiceError)) this.deps.log.error({ err, rows: items.length }, "batch failed with an unexpected error");
-      throw asServiceError(err);
-    }
-  }
-
-  private async runUnguarded(items: Item[]): Promise<Output[]> {
     const { pool, metrics } = this.deps;
     // 1. A state per row: cached (at submit time, or computed since), or encoded now.
     const states: (ContextState | undefined)[] = new Array(items.length);
@@ -107,94 +100,33 @@ export class BatchExecutor {
       });
     }
 
-    // 2. Planners (predict) and the clusters scoring needs.
-    const planners: (RowTopK | null)[] = items.map((item, i) => {
-      if (item.task.kind !== "predict") return null;
-      return item.planner ?? new RowTopK(this.deps.index, states[i]!.head, item.task.k, item.task.ranges, item.task.mix);
+    // 2. Tail rounds (softmax/tail-rounds.ts), one batched call per cluster and round.
+    const rows: TailRow[] = items.map((item, i) => {
+      const state = states[i]!;
+      const { task } = item;
+      if (task.kind === "score") return { state, words: task.ids };
+      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.ranges, task.mix) };
     });
-    const scoreNeeds = items.map((item) => (item.task.kind === "score" ? clustersForWords(this.deps.layout, item.task.ids) : []));
+    await runTailRounds(rows, this.evaluateTails, this.rounds);
 
-    // 3. Tail rounds.
-    let firstRound = true;
-    for (;;) {
-      const needs = new Map<number, Set<ContextState>>();
-      const need = (c: number, s: ContextState) => {
-        const set = needs.get(c);
-        if (set) set.add(s);
-        else needs.set(c, new Set([s]));
-      };
-      planners.forEach((p, i) => {
-        if (!p) return;
-        const state = states[i]!;
-        for (const c of supplyCached(p, state, this.deps.tailLookahead)) need(c, state);
-      });
-      if (firstRound) {
-        scoreNeeds.forEach((clusters, i) => {
-          for (const c of clusters) if (!states[i]!.tails.has(c)) need(c, states[i]!);
-        });
-        firstRound = false;
-      }
-      if (needs.size === 0) break;
-      await this.evaluateTails(needs);
-    }
-
-    this.countSkipped(planners.filter((p): p is RowTopK => p !== null));
-    return items.map((item, i) =>
-      item.task.kind === "predict" ? planners[i]!.result() : scoreState(this.deps.layout, states[i]!, item.task.ids),
-    );
+    const planners = rows.flatMap((row) => ("planner" in row ? [row.planner] : []));
+    this.countSkipped(planners);
+    return rows.map((row) => ("planner" in row ? row.planner.result() : scoreState(this.deps.layout, row.state, row.words)));
   }
 
-  /** One round: one batched call per cluster over the states that need it; results land in each state's tails. */
-  private async evaluateTails(needs: Map<number, Set<ContextState>>): Promise<void> {
-    const { model } = this.deps;
-    const calls: TailCall[] = [];
-    const rows: ContextState[][] = [];
-    for (const [cluster, set] of [...needs].sort((a, b) => a[0] - b[0])) {
-      const states = [...set];
-      const band = model.clusters[cluster]!.band;
-      const dim = model.bands[band]!.dim;
-      const packed = new Float32Array(states.length * dim);
-      states.forEach((s, j) => packed.set(s.bandHidden[band]!, j * dim));
-      calls.push({ cluster, rows: packed });
-      rows.push(states);
-    }
+  /** One round's calls on a runner worker, observed per cluster. */
+  private readonly evaluateTails = async (calls: TailCall[]): Promise<Float32Array[]> => {
     const out = await this.deps.pool.tails(calls);
-    const { metrics } = this.deps;
+    const { metrics, model } = this.deps;
     calls.forEach((call, i) => {
       const label = { cluster: this.clusterLabels[call.cluster]! };
-      const states = rows[i]!;
       metrics.tailDuration.observe(label, out.seconds[i]!);
-      metrics.tailEvaluations.inc(label, states.length);
-      const size = this.deps.layout.clusterSize(call.cluster);
-      const lp = out.logProbs[i]!;
-      if (lp.length !== states.length * size) {
-        throw new Error(`cluster ${call.cluster}: runner returned ${lp.length} log-probs for ${states.length} x ${size}`);
-      }
-      // Each state owns its copy: a cached state must not keep a whole call's output alive.
-      states.forEach((s, j) => s.tails.set(call.cluster, lp.slice(j * size, (j + 1) * size)));
+      metrics.tailEvaluations.inc(label, call.rows.length / model.bands[model.clusters[call.cluster]!.band]!.dim);
     });
-  }
-}
-
-/**
- * Supplies a planner with the clusters already evaluated for its state (each
- * may rule later ones out), until its top-k is final (returns []) or the up to
- * `lookahead` clusters it asks for are all uncached (returned).
- */
-export function supplyCached(planner: RowTopK, state: ContextState, lookahead: number): number[] {
-  for (;;) {
-    const next = planner.nextClusters(lookahead);
-    const cached = next.find((c) => state.tails.has(c));
-    if (cached === undefined) return next;
-    planner.supply(cached, state.tails.get(cached)!);
-  }
+    return out.logProbs;
+  };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   return a === b || (a.length === b.length && a.every((id, j) => id === b[j]));
-}
-
-/** log p of `ids` from a state whose tails hold every cluster they need. */
-export function scoreState(layout: SoftmaxLayout, state: ContextState, ids: number[]): Float64Array {
-  return scoreWords(layout, state.head, ids, (c) => state.tails.get(c)!);
 }

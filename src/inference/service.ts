@@ -17,7 +17,7 @@
 import { Batcher } from "../batching/batcher.js";
 import { systemClock, type Clock } from "../batching/clock.js";
 import type { Config } from "../config.js";
-import { ServiceError, asServiceError, invalidArgument, unavailable } from "../errors.js";
+import { asServiceError, invalidArgument, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
@@ -26,10 +26,11 @@ import { OpenVocab, type RecentTable, type RowMix } from "../softmax/open-vocab.
 import { Recency } from "../softmax/recency.js";
 import { clustersForWords } from "../softmax/scoring.js";
 import { SoftmaxLayout } from "../softmax/softmax-layout.js";
+import { scoreState, supplyCached } from "../softmax/tail-rounds.js";
 import type { Bundle } from "../bundle/bundle-types.js";
 import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
-import { BatchExecutor, scoreState, supplyCached, type Item, type Output, type Task } from "./batch-executor.js";
+import { BatchExecutor, type Item, type Output, type Task } from "./batch-executor.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import { validatePredict, validateScore } from "./validation.js";
 import {
@@ -119,7 +120,6 @@ export class NextwordService implements InferenceService {
       cache: this.cache,
       pool: deps.pool,
       metrics,
-      log: this.log,
       tailLookahead: config.tailLookahead,
     });
     this.batcher = new Batcher<Item, Output>({
@@ -220,12 +220,11 @@ export class NextwordService implements InferenceService {
 
   // -------------------------------------------------------------------------
 
+  /** Every failure leaves as a ServiceError; an unexpected one as INTERNAL with its cause, which the transport logs (once). */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ServiceError) throw err;
-      this.log.error({ err }, "request failed with an unexpected error");
       throw asServiceError(err);
     }
   }

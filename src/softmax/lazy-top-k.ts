@@ -1,12 +1,11 @@
 /**
  * The exact lazy top-k (docs/DESIGN.md section 1): a per-row planner that
- * asks for tail clusters by decreasing bound, and the batch rounds that feed
- * it. Pure typed-array code, no I/O, no ONNX (the caller evaluates clusters).
+ * asks for tail clusters by decreasing bound (tail-rounds.ts feeds it a
+ * batch's clusters). Pure typed-array code, no I/O, no ONNX.
  */
 import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
 import { NO_MIX, extraLogProb, type RowMix } from "./open-vocab.js";
 import { mixRecent } from "./recency.js";
-import type { SoftmaxLayout } from "./softmax-layout.js";
 import { TopKHeap } from "./top-k-heap.js";
 
 export interface TopK {
@@ -158,69 +157,6 @@ export class RowTopK {
   result(): TopK {
     return this.heap.sorted();
   }
-}
-
-// ---------------------------------------------------------------------------
-// Batches: tails evaluated in rounds
-
-/** One batched tail call: cluster c for these rows (indices into the batch, ascending). */
-export interface ClusterCall {
-  cluster: number;
-  rows: Int32Array;
-}
-
-/**
- * Round r of a batch: for every row still needing clusters, the (up to
- * `lookahead`) ones it needs next, grouped into one call per cluster
- * (ascending cluster). Empty when every row is final.
- */
-export function planRound(rows: readonly RowTopK[], lookahead = 1): ClusterCall[] {
-  const byCluster = new Map<number, number[]>();
-  rows.forEach((row, i) => {
-    for (const c of row.nextClusters(lookahead)) {
-      const list = byCluster.get(c);
-      if (list) list.push(i);
-      else byCluster.set(c, [i]);
-    }
-  });
-  return [...byCluster.entries()].sort((a, b) => a[0] - b[0]).map(([cluster, r]) => ({ cluster, rows: Int32Array.from(r) }));
-}
-
-/** Hands a call's output, [call.rows.length, clusterSize] row-major, to its rows' planners. */
-export function supplyCall(rows: readonly RowTopK[], call: ClusterCall, logProbs: Float32Array, clusterSize: number): void {
-  if (logProbs.length !== call.rows.length * clusterSize) {
-    throw new RangeError(`cluster ${call.cluster}: expected ${call.rows.length} x ${clusterSize} log-probs, got ${logProbs.length}`);
-  }
-  call.rows.forEach((r, j) => rows[r]!.supply(call.cluster, logProbs.subarray(j * clusterSize, (j + 1) * clusterSize)));
-}
-
-/** Evaluates cluster `cluster` for the given batch rows: returns [rows.length, clusterSize] row-major. */
-export type EvaluateCluster = (cluster: number, rows: Int32Array) => Promise<Float32Array> | Float32Array;
-
-/** Runs rounds until every row is final; the calls of one round run concurrently. Returns the number of rounds. */
-export async function runRounds(
-  layout: SoftmaxLayout,
-  rows: readonly RowTopK[],
-  evaluate: EvaluateCluster,
-  lookahead = 1,
-): Promise<number> {
-  let rounds = 0;
-  for (let calls = planRound(rows, lookahead); calls.length > 0; calls = planRound(rows, lookahead)) {
-    const outputs = await Promise.all(calls.map((call) => evaluate(call.cluster, call.rows)));
-    calls.forEach((call, i) => supplyCall(rows, call, outputs[i]!, layout.clusterSize(call.cluster)));
-    rounds++;
-  }
-  return rounds;
-}
-
-/** Copies the given rows of a row-major [*, dim] matrix into a new [rows.length, dim] matrix. */
-export function gatherRows(matrix: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  for (let j = 0; j < rows.length; j++) {
-    const r = rows[j]!;
-    out.set(matrix.subarray(r * dim, (r + 1) * dim), j * dim);
-  }
-  return out;
 }
 
 /** The first index of a sorted array whose value is >= x. */

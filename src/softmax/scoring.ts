@@ -2,7 +2,6 @@
  * Scoring given words (POST /v1/score): the clusters their log-probs need and
  * the log-probs themselves. Pure, no I/O.
  */
-import type { ClusterCall } from "./lazy-top-k.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 
 /** Distinct clusters (ascending) whose within-cluster log-probs scoring `ids` needs. */
@@ -13,22 +12,6 @@ export function clustersForWords(layout: SoftmaxLayout, ids: ArrayLike<number>):
     if (c >= 0) set.add(c);
   }
   return [...set].sort((a, b) => a - b);
-}
-
-/**
- * Calls for scoring a batch: row r needs the clusters of idsPerRow[r]. One call
- * per cluster over the rows that need it; all calls form a single round.
- */
-export function planScoring(layout: SoftmaxLayout, idsPerRow: ReadonlyArray<ArrayLike<number>>): ClusterCall[] {
-  const byCluster = new Map<number, number[]>();
-  idsPerRow.forEach((ids, r) => {
-    for (const c of clustersForWords(layout, ids)) {
-      const list = byCluster.get(c);
-      if (list) list.push(r);
-      else byCluster.set(c, [r]);
-    }
-  });
-  return [...byCluster.entries()].sort((a, b) => a[0] - b[0]).map(([cluster, r]) => ({ cluster, rows: Int32Array.from(r) }));
 }
 
 /**

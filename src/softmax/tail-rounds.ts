@@ -1,0 +1,112 @@
+/**
+ * The tail rounds of a batch (docs/DESIGN.md section 1): the one loop that
+ * evaluates tail clusters, for the service (inference/batch-executor.ts), the
+ * tests and the benchmarks alike. Pure: the caller's `evaluate` runs the
+ * graphs.
+ *
+ * Round r asks every open row for the clusters it needs next: a top-k row
+ * (RowTopK) for up to `lookahead` clusters still above its k-th best, a
+ * scoring row (first round only) for the clusters of its words. Clusters its
+ * state already holds are supplied without a call. What remains becomes one
+ * batched call per cluster (ascending), over the distinct states that need it:
+ * rows sharing a state (the same window) share its tail rows. Each call's
+ * output lands in its states' `tails`, where the next round supplies it.
+ * Ends when no row needs a cluster.
+ */
+import type { RowTopK } from "./lazy-top-k.js";
+import { clustersForWords, scoreWords } from "./scoring.js";
+import type { SoftmaxLayout } from "./softmax-layout.js";
+
+/** What the rounds read and write for one window (a cached ContextState is one). */
+export interface TailState {
+  /** head log-probs, [headSize]. */
+  readonly head: Float32Array;
+  /** bandHidden[b]: the window's projection for band b, the input of band b's tails. */
+  readonly bandHidden: readonly Float32Array[];
+  /** Within-cluster log-probs evaluated so far, by cluster; the rounds add to it. */
+  readonly tails: Map<number, Float32Array>;
+}
+
+/** A top-k row (its planner) or a scoring row (the ids to score). */
+export type TailRow = { state: TailState; planner: RowTopK } | { state: TailState; words: ArrayLike<number> };
+
+/** One batched tail call: cluster `cluster` over rows packed [n, band dim]. */
+export interface TailCall {
+  cluster: number;
+  rows: Float32Array;
+}
+
+/** Runs a round's calls; returns, per call, its [n, clusterSize] within-cluster log-probs. */
+export type EvaluateTails = (calls: TailCall[]) => Promise<Float32Array[]>;
+
+export interface TailRoundsOptions {
+  layout: SoftmaxLayout;
+  /** bandOf[c]: the band whose hidden rows cluster c's graph takes. */
+  bandOf: ArrayLike<number>;
+  /** Clusters a top-k row may ask for per round (exact for any value >= 1). */
+  lookahead: number;
+}
+
+/** Runs rounds until every row is final; returns the number of rounds (calls to evaluate). */
+export async function runTailRounds(rows: readonly TailRow[], evaluate: EvaluateTails, opts: TailRoundsOptions): Promise<number> {
+  const { layout, bandOf, lookahead } = opts;
+  let rounds = 0;
+  for (;;) {
+    const needs = new Map<number, Set<TailState>>();
+    for (const row of rows) {
+      const wanted =
+        "planner" in row
+          ? supplyCached(row.planner, row.state, lookahead)
+          : rounds === 0
+            ? clustersForWords(layout, row.words).filter((c) => !row.state.tails.has(c))
+            : [];
+      for (const c of wanted) {
+        const set = needs.get(c);
+        if (set) set.add(row.state);
+        else needs.set(c, new Set([row.state]));
+      }
+    }
+    if (needs.size === 0) return rounds;
+
+    const order = [...needs.keys()].sort((a, b) => a - b);
+    const states = order.map((c) => [...needs.get(c)!]);
+    const calls = order.map((cluster, i) => ({ cluster, rows: packBand(states[i]!, bandOf[cluster]!) }));
+    const out = await evaluate(calls);
+    order.forEach((c, i) => {
+      const size = layout.clusterSize(c);
+      const lp = out[i]!;
+      const group = states[i]!;
+      if (lp.length !== group.length * size) throw new Error(`cluster ${c}: got ${lp.length} log-probs for ${group.length} x ${size}`);
+      // Each state owns its copy: a cached state must not keep a whole call's output alive.
+      group.forEach((s, j) => s.tails.set(c, lp.slice(j * size, (j + 1) * size)));
+    });
+    rounds++;
+  }
+}
+
+/**
+ * Supplies a planner with the clusters its state already holds (each may rule
+ * later ones out), until its top-k is final (returns []) or the up to
+ * `lookahead` clusters it asks for are all missing (returned).
+ */
+export function supplyCached(planner: RowTopK, state: TailState, lookahead: number): number[] {
+  for (;;) {
+    const next = planner.nextClusters(lookahead);
+    const cached = next.find((c) => state.tails.has(c));
+    if (cached === undefined) return next;
+    planner.supply(cached, state.tails.get(cached)!);
+  }
+}
+
+/** log p of `ids` from a state whose tails hold every cluster they need. */
+export function scoreState(layout: SoftmaxLayout, state: TailState, ids: ArrayLike<number>): Float64Array {
+  return scoreWords(layout, state.head, ids, (c) => state.tails.get(c)!);
+}
+
+/** The states' hidden rows of one band, packed [states.length, dim]. */
+function packBand(states: readonly TailState[], band: number): Float32Array {
+  const dim = states[0]!.bandHidden[band]!.length;
+  const out = new Float32Array(states.length * dim);
+  states.forEach((s, j) => out.set(s.bandHidden[band]!, j * dim));
+  return out;
+}
