@@ -2,7 +2,9 @@
  * One typed configuration object, built once at start from environment
  * variables and `--flag=value` arguments (flags win), validated, then passed
  * to modules; nothing else reads process.env. A bad value stops the start
- * with a message naming the variable and the bound.
+ * with a message naming the variable and the bound. An empty (or blank) value
+ * means unset, for every variable: `FOO=` in a compose file or `--foo=` gives
+ * the default.
  */
 import path from "node:path";
 import { availableParallelism } from "node:os";
@@ -80,55 +82,100 @@ export class ConfigError extends Error {
 
 type Source = Record<string, string | undefined>;
 
-/** `--max-batch-size=64` -> MAX_BATCH_SIZE=64. */
+/** Every variable loadConfig reads; a flag must name one of them. */
+export const CONFIG_VARIABLES = [
+  "HOST",
+  "PORT",
+  "GRPC_PORT",
+  "MODEL_DIR",
+  "MAX_BATCH_SIZE",
+  "MAX_QUEUE_DELAY_MS",
+  "QUEUE_BOUND",
+  "REQUEST_TIMEOUT_MS",
+  "CACHE_SIZE",
+  "MAX_CONTEXT_TOKENS",
+  "CONTEXT_HOP_TOKENS",
+  "TAIL_LOOKAHEAD",
+  "RECENCY",
+  "LEXICON",
+  "EXECUTION_PROVIDERS",
+  "TAIL_EXECUTION_PROVIDERS",
+  "WORKERS",
+  "THREADS_PER_WORKER",
+  "LOG_LEVEL",
+] as const;
+
+const KNOWN = new Set<string>(CONFIG_VARIABLES);
+
+/** `--max-batch-size=64` -> MAX_BATCH_SIZE=64. A misspelt flag is refused rather than silently ignored. */
 export function flagsToEnv(argv: readonly string[]): Source {
   const out: Source = {};
   for (const arg of argv) {
     const m = /^--([a-z0-9-]+)=(.*)$/.exec(arg);
-    if (!m) throw new ConfigError(`unrecognized argument "${arg}" (expected --name=value)`);
-    out[m[1]!.replace(/-/g, "_").toUpperCase()] = m[2];
+    const name = m ? m[1]!.replace(/-/g, "_").toUpperCase() : "";
+    if (!m || !KNOWN.has(name)) throw new ConfigError(`unrecognized argument "${arg}" (expected --name=value, name one of ${flagNames()})`);
+    out[name] = m[2];
   }
   return out;
 }
 
-function int(src: Source, name: string, def: number, min: number, max: number): number {
+function flagNames(): string {
+  return CONFIG_VARIABLES.map((v) => v.toLowerCase().replace(/_/g, "-")).join(", ");
+}
+
+/** The variable's value, or undefined when unset, empty or blank (then every reader uses its default). */
+function value(src: Source, name: string): string | undefined {
   const raw = src[name];
-  if (raw === undefined || raw === "") return def;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
+  return raw === undefined || raw.trim() === "" ? undefined : raw;
+}
+
+function int(src: Source, name: string, def: number, min: number, max: number): number {
+  const raw = value(src, name);
+  if (raw === undefined) return def;
+  // Decimal digits only: Number() would also take "0x10", "1e3" and "1.0".
+  const v = /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
     throw new ConfigError(`${name}: must be an integer in [${min}, ${max}], got "${raw}"`);
   }
   return v;
 }
 
 function bool(src: Source, name: string, def: boolean): boolean {
-  const raw = (src[name] ?? "").toLowerCase();
-  if (raw === "") return def;
-  if (raw === "true" || raw === "1" || raw === "on") return true;
-  if (raw === "false" || raw === "0" || raw === "off") return false;
-  throw new ConfigError(`${name}: must be one of true, false, 1, 0, on, off, got "${src[name]}"`);
+  const raw = value(src, name);
+  if (raw === undefined) return def;
+  const v = raw.trim().toLowerCase();
+  if (v === "true" || v === "1" || v === "on") return true;
+  if (v === "false" || v === "0" || v === "off") return false;
+  throw new ConfigError(`${name}: must be one of true, false, 1, 0, on, off, got "${raw}"`);
 }
 
 function providers(src: Source, name: string, def: string): string[] {
-  const list = (src[name] ?? def).split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  if (list.length === 0) throw new ConfigError(`${name}: must list at least one execution provider`);
+  const raw = value(src, name) ?? def;
+  const list = raw.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (list.length === 0) throw new ConfigError(`${name}: must list at least one execution provider, got "${raw}"`);
   for (const p of list) {
     if (!PROVIDERS.has(p)) throw new ConfigError(`${name}: unknown execution provider "${p}" (known: ${[...PROVIDERS].join(", ")})`);
   }
   return list;
 }
 
+function logLevel(src: Source): Config["logLevel"] {
+  const raw = value(src, "LOG_LEVEL");
+  if (raw === undefined) return "info";
+  const v = raw.trim().toLowerCase();
+  if (!LOG_LEVELS.has(v)) throw new ConfigError(`LOG_LEVEL: must be one of ${[...LOG_LEVELS].join(", ")}, got "${raw}"`);
+  return v as Config["logLevel"];
+}
+
 export function loadConfig(env: Source = {}, argv: readonly string[] = []): Config {
   const src: Source = { ...env, ...flagsToEnv(argv) };
-  const logLevel = (src.LOG_LEVEL ?? "info").toLowerCase();
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL: must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
   const cores = availableParallelism();
   const maxContextTokens = int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024);
   return {
-    host: src.HOST || "0.0.0.0",
+    host: value(src, "HOST")?.trim() ?? "0.0.0.0",
     port: int(src, "PORT", 8080, 0, 65535),
     grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
-    modelDir: src.MODEL_DIR || DEFAULT_MODEL_DIR,
+    modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
     maxBatchSize: int(src, "MAX_BATCH_SIZE", 64, 1, 4096),
     maxQueueDelayMs: int(src, "MAX_QUEUE_DELAY_MS", 0, 0, 1000),
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),
@@ -143,6 +190,6 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),
     threadsPerWorker: int(src, "THREADS_PER_WORKER", 1, 1, 64),
-    logLevel: logLevel as Config["logLevel"],
+    logLevel: logLevel(src),
   };
 }

@@ -14,28 +14,38 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "INTERNAL";
 
+export interface ServiceErrorOptions {
+  /** For INVALID_ARGUMENT: the request field at fault, e.g. "k". */
+  field?: string;
+  /** For OVERLOADED/UNAVAILABLE: when a retry makes sense. */
+  retryAfterMs?: number;
+  /** What went wrong underneath (Error.cause): logged, never sent to a client. */
+  cause?: unknown;
+}
+
 export class ServiceError extends Error {
   override name = "ServiceError";
+  readonly field?: string;
+  readonly retryAfterMs?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** For INVALID_ARGUMENT: the request field at fault, e.g. "k". */
-    readonly field?: string,
-    /** For OVERLOADED/UNAVAILABLE: when a retry makes sense. */
-    readonly retryAfterMs?: number,
+    options: ServiceErrorOptions = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.field = options.field;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
 export const invalidArgument = (field: string, message: string): ServiceError =>
-  new ServiceError("INVALID_ARGUMENT", `${field}: ${message}`, field);
+  new ServiceError("INVALID_ARGUMENT", `${field}: ${message}`, { field });
 
 export const overloaded = (message: string, retryAfterMs = 1000): ServiceError =>
-  new ServiceError("OVERLOADED", message, undefined, retryAfterMs);
+  new ServiceError("OVERLOADED", message, { retryAfterMs });
 
 export const unavailable = (message: string, retryAfterMs = 1000): ServiceError =>
-  new ServiceError("UNAVAILABLE", message, undefined, retryAfterMs);
+  new ServiceError("UNAVAILABLE", message, { retryAfterMs });
 
 export const deadlineExceeded = (message = "deadline exceeded before the request could run"): ServiceError =>
   new ServiceError("DEADLINE_EXCEEDED", message);
@@ -43,8 +53,8 @@ export const deadlineExceeded = (message = "deadline exceeded before the request
 export const cancelled = (message = "request cancelled by the client"): ServiceError =>
   new ServiceError("CANCELLED", message);
 
-/** Anything else becomes INTERNAL with a generic message; the cause is logged, not sent. */
+/** Anything else becomes INTERNAL with a generic message, keeping err as its cause: logged, not sent. */
 export function asServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
-  return new ServiceError("INTERNAL", "internal error");
+  return new ServiceError("INTERNAL", "internal error", { cause: err });
 }

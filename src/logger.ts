@@ -7,7 +7,6 @@
  * that carry it (context, prefix, words) are redacted wherever they appear at
  * the top level or one object down; do not log them under other names.
  */
-import { randomUUID } from "node:crypto";
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { Config } from "./config.js";
 
@@ -23,9 +22,4 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: Des
     redact: { paths: [...TEXT_FIELDS, ...TEXT_FIELDS.map((f) => `*.${f}`)], censor: "[redacted]" },
   };
   return destination ? pino(options, destination) : pino(options);
-}
-
-/** A child logger whose every line carries `reqId` (given by the client, or a fresh UUID). */
-export function requestLogger(logger: Logger, reqId: string = randomUUID()): Logger {
-  return logger.child({ reqId });
 }

@@ -40,7 +40,8 @@ export class Metrics {
 
   readonly batchSize = new Histogram({
     name: "nextword_batch_size",
-    help: "Rows per encoder+head batch",
+    // The batcher's batch (its onBatch hook): requests, not encoder rows; cached and repeated windows add no encoder row.
+    help: "Requests per batch the batcher hands to the batch executor",
     buckets: [...BATCH_SIZE_BUCKETS],
     registers: [this.registry],
   });

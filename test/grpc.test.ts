@@ -302,11 +302,11 @@ t.test("bad input -> INVALID_ARGUMENT naming the field and the bound", async (t)
   const cases: Array<[string, "Predict" | "Score", object, string, RegExp]> = [
     ["k=0", "Predict", { context: "the", k: 0 }, "k", /^k: must be an integer in \[1, 50\], got 0$/],
     ["k=51", "Predict", { context: "the", k: 51 }, "k", /^k: must be an integer in \[1, 50\], got 51$/],
-    ["context too long", "Predict", { context: "a ".repeat(2001) }, "context", /^context: must be at most 4000 characters, got 4002$/],
-    ["prefix too long", "Predict", { context: "the", prefix: "x".repeat(65) }, "prefix", /^prefix: must be at most 64 characters, got 65$/],
-    ["empty words", "Score", { context: "the", words: [] }, "words", /^words: must be an array of 1 to 100 strings, got 0$/],
-    ["101 words", "Score", { context: "the", words: Array(101).fill("a") }, "words", /^words: must be an array of 1 to 100 strings, got 101$/],
-    ["word too long", "Score", { context: "the", words: ["ok", "y".repeat(65)] }, "words[1]", /^words\[1\]: must be at most 64 characters, got 65$/],
+    ["context too long", "Predict", { context: "a ".repeat(2001) }, "context", /^context: must be a string of at most 4000 characters, got 4002 characters$/],
+    ["prefix too long", "Predict", { context: "the", prefix: "x".repeat(65) }, "prefix", /^prefix: must be a string of at most 64 characters, got 65 characters$/],
+    ["empty words", "Score", { context: "the", words: [] }, "words", /^words: must be an array of 1 to 100 strings, got 0 items$/],
+    ["101 words", "Score", { context: "the", words: Array(101).fill("a") }, "words", /^words: must be an array of 1 to 100 strings, got 101 items$/],
+    ["word too long", "Score", { context: "the", words: ["ok", "y".repeat(65)] }, "words[1]", /^words\[1\]: must be a string of at most 64 characters, got 65 characters$/],
   ];
   for (const [name, method, req, field, details] of cases) {
     const err = await unary(h.client, method, req).catch((e: unknown) => e);

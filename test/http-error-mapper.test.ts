@@ -1,7 +1,9 @@
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import t from "tap";
 
-import { ServiceError, cancelled, deadlineExceeded, invalidArgument, overloaded, unavailable } from "../src/errors.js";
-import { describeValidationError, fieldFromPath, mapError } from "../src/http/error-mapper.js";
+import { ServiceError, asServiceError, cancelled, deadlineExceeded, invalidArgument, overloaded, unavailable } from "../src/errors.js";
+import { errorHandler, mapError } from "../src/http/error-mapper.js";
+import { createLogger } from "../src/logger.js";
 
 t.test("ServiceError codes map to their HTTP status", async (t) => {
   const cases: Array<[ServiceError, number]> = [
@@ -45,42 +47,6 @@ t.test("INTERNAL and unknown errors never leak their message or stack", async (t
   }
 });
 
-t.test("fastify validation errors become 400 naming the field and the bound", async (t) => {
-  const v = (validation: unknown[], validationContext = "body") =>
-    mapError(Object.assign(new Error("body/k must be <= 50"), { statusCode: 400, code: "FST_ERR_VALIDATION", validation, validationContext }));
-
-  let m = v([{ keyword: "maximum", instancePath: "/k", params: { limit: 50 }, message: "must be <= 50" }]);
-  t.equal(m.status, 400);
-  t.same(m.body, { error: { code: "INVALID_ARGUMENT", message: "k: must be <= 50", field: "k" } });
-
-  m = v([{ keyword: "required", instancePath: "", params: { missingProperty: "context" }, message: "must have required property 'context'" }]);
-  t.same(m.body.error, { code: "INVALID_ARGUMENT", message: "context: is required", field: "context" });
-
-  m = v([{ keyword: "additionalProperties", instancePath: "", params: { additionalProperty: "foo" }, message: "must NOT have additional properties" }]);
-  t.same(m.body.error, { code: "INVALID_ARGUMENT", message: "foo: unknown property", field: "foo" });
-
-  m = v([{ keyword: "maxLength", instancePath: "/words/3", params: { limit: 64 }, message: "must NOT have more than 64 characters" }]);
-  t.same(m.body.error, { code: "INVALID_ARGUMENT", message: "words[3]: must NOT have more than 64 characters", field: "words[3]" });
-
-  m = v([{ keyword: "type", instancePath: "", params: { type: "object" }, message: "must be object" }]);
-  t.same(m.body.error, { code: "INVALID_ARGUMENT", message: "body: must be object", field: "body" });
-
-  m = v([{ keyword: "pattern", instancePath: "/x-deadline-ms", params: {}, message: 'must match pattern "^[1-9]"' }], "headers");
-  t.equal(m.body.error.field, "x-deadline-ms");
-});
-
-t.test("field paths", async (t) => {
-  t.equal(fieldFromPath("", "body"), "body");
-  t.equal(fieldFromPath("/k", "body"), "k");
-  t.equal(fieldFromPath("/words/0", "body"), "words[0]");
-  t.equal(fieldFromPath("/a/b/2/c", "body"), "a.b[2].c");
-  t.equal(fieldFromPath("/a~1b", "body"), "a/b");
-  t.same(describeValidationError({ keyword: "required", instancePath: "/opts", params: { missingProperty: "n" } }), {
-    field: "opts.n",
-    message: "opts.n: is required",
-  });
-});
-
 t.test("fastify client errors keep their status, in the same body shape", async (t) => {
   const fe = (code: string, statusCode: number, message = "raw fastify text") => mapError(Object.assign(new Error(message), { code, statusCode }));
   let m = fe("FST_ERR_CTP_BODY_TOO_LARGE", 413);
@@ -98,4 +64,83 @@ t.test("fastify client errors keep their status, in the same body shape", async 
   t.equal(m.code, "NOT_FOUND");
   m = fe("FST_ERR_SOMETHING_INTERNAL", 500);
   t.same(m.body, { error: { code: "INTERNAL", message: "internal error" } });
+});
+
+/** A bare fastify app with the service's error handler; `fail` is thrown by GET /fail. Log lines are captured. */
+async function failingApp(fail: () => unknown) {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ logLevel: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, logController: new Fastify.LogController({ disableRequestLogging: true }) });
+  app.setErrorHandler(errorHandler);
+  app.get("/fail", async () => {
+    throw fail();
+  });
+  await app.ready();
+  const res = await app.inject({ method: "GET", url: "/fail" });
+  await app.close();
+  return { res, failed: lines.filter((l) => l.msg === "request failed") };
+}
+
+t.test("asServiceError keeps the original error as its cause", async (t) => {
+  const original = new TypeError("x is undefined");
+  const wrapped = asServiceError(original);
+  t.equal(wrapped.code, "INTERNAL");
+  t.equal(wrapped.message, "internal error");
+  t.equal(wrapped.cause, original);
+  t.equal(asServiceError("a string").cause, "a string", "non-Error values are kept too");
+  const se = invalidArgument("k", "must be <= 50");
+  t.equal(asServiceError(se), se, "a ServiceError passes through unchanged");
+  t.notOk("cause" in se, "no cause unless one is given");
+  t.equal(new ServiceError("INTERNAL", "x", { cause: original }).cause, original);
+});
+
+t.test("an INTERNAL error is logged with its cause's message and stack; the body says only 'internal error'", async (t) => {
+  const original = new RangeError("tensor shape [3,4] at /secret/path");
+  const { res, failed } = await failingApp(() => asServiceError(original));
+  t.equal(res.statusCode, 500);
+  t.same(res.json(), { error: { code: "INTERNAL", message: "internal error" } });
+  t.notMatch(res.body, /secret|tensor|RangeError|\.ts:|at /, "neither the cause's text nor a stack reaches the client");
+
+  t.equal(failed.length, 1);
+  const line = failed[0]!;
+  t.equal(line.level, 50, "logged at error");
+  t.equal(line.code, "INTERNAL");
+  t.equal(line.status, 500);
+  const err = line.err as { type: string; message: string; stack: string };
+  t.equal(err.type, "RangeError", "the cause is logged, not the generic wrapper");
+  t.equal(err.message, "tensor shape [3,4] at /secret/path");
+  t.match(err.stack, /^RangeError: tensor shape \[3,4\] at \/secret\/path\n\s+at /, "with its own stack");
+  t.match(err.stack, /http-error-mapper\.test\.ts/, "pointing where it was thrown");
+});
+
+t.test("the cause's own cause chain is logged too", async (t) => {
+  const root = new Error("ENOENT: model.onnx");
+  const { failed } = await failingApp(() => asServiceError(new Error("session failed", { cause: root })));
+  const err = failed[0]!.err as { message: string; stack: string };
+  t.equal(err.message, "session failed: ENOENT: model.onnx");
+  t.match(err.stack, /caused by: Error: ENOENT: model\.onnx/);
+});
+
+t.test("a non-Error cause is logged as is", async (t) => {
+  const { res, failed } = await failingApp(() => asServiceError("worker said no: secret"));
+  t.same(res.json(), { error: { code: "INTERNAL", message: "internal error" } });
+  t.equal(failed[0]!.err, "worker said no: secret");
+});
+
+t.test("an INTERNAL ServiceError without a cause is logged itself (its message is for the log only)", async (t) => {
+  const { res, failed } = await failingApp(() => new ServiceError("INTERNAL", "batch runner returned 3 results for 4 items"));
+  t.same(res.json(), { error: { code: "INTERNAL", message: "internal error" } });
+  const err = failed[0]!.err as { type: string; message: string };
+  t.equal(err.type, "ServiceError");
+  t.equal(err.message, "batch runner returned 3 results for 4 items");
+});
+
+t.test("expected 5xx (overload) are logged at warn without a stack, with Retry-After", async (t) => {
+  const { res, failed } = await failingApp(() => overloaded("queue full", 1500));
+  t.equal(res.statusCode, 503);
+  t.equal(res.headers["retry-after"], "2");
+  t.same(res.json(), { error: { code: "OVERLOADED", message: "queue full" } });
+  t.equal(failed[0]!.level, 40);
+  t.equal(failed[0]!.cause, "queue full");
+  t.equal(failed[0]!.err, undefined);
 });

@@ -1,6 +1,6 @@
 import t from "tap";
 
-import { createLogger, requestLogger } from "../src/logger.js";
+import { createLogger } from "../src/logger.js";
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -24,17 +24,6 @@ t.test("silent logs nothing", async (t) => {
   const { lines, stream } = capture();
   createLogger({ logLevel: "silent" }, stream).fatal("no");
   t.equal(lines.length, 0);
-});
-
-t.test("request child loggers carry reqId", async (t) => {
-  const { lines, stream } = capture();
-  const log = createLogger({ logLevel: "info" }, stream);
-  requestLogger(log, "abc-1").info("done");
-  requestLogger(log).info("fresh id");
-  log.info("no id");
-  t.equal(lines[0]!.reqId, "abc-1");
-  t.match(lines[1]!.reqId, /^[0-9a-f-]{36}$/, "a UUID when none is given");
-  t.equal(lines[2]!.reqId, undefined);
 });
 
 t.test("users' typed text is redacted", async (t) => {

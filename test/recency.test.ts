@@ -6,7 +6,6 @@
  */
 import t from "tap";
 
-import { loadConfig } from "../src/config.js";
 import { Recency, recentWords } from "../src/softmax/recency.js";
 
 const isWord = (w: string) => /^[a-z0-9]/.test(w);
@@ -32,10 +31,8 @@ t.test("mixture log-probs", async (t) => {
   t.equal(r.logProb(null, 0, 4), null, "out of vocabulary, not recent: no probability");
 });
 
-t.test("spec bounds, and RECENCY in the config", async (t) => {
+// RECENCY in the config: test/config.test.ts.
+t.test("spec bounds", async (t) => {
   t.throws(() => new Recency({ window: 0, weight: 0.1 }), /window must be an integer >= 1/);
   t.throws(() => new Recency({ window: 5, weight: 0 }), /weight must be in \(0, 1\)/);
-  t.equal(loadConfig({}).recency, true, "on by default (a bundle without a fit is unaffected)");
-  t.equal(loadConfig({ RECENCY: "off" }).recency, false);
-  t.throws(() => loadConfig({ RECENCY: "maybe" }), /RECENCY: must be one of true, false, 1, 0, on, off, got "maybe"/);
 });

@@ -2,7 +2,8 @@
  * The runner pool against models/tiny through onnxruntime-node in real worker
  * threads: outputs equal the graphs run directly, provider fallback is logged
  * and reported, a killed worker fails only its job and comes back, a bundle
- * that cannot open fails the start, close() refuses further work.
+ * that cannot open fails the start; close() drains (queued and running jobs
+ * finish) and destroy() fails them, both safe to call twice.
  */
 import t from "tap";
 
@@ -144,6 +145,14 @@ t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, a
   t.ok(pool.ready());
 });
 
+/** Settles to the job's result or its error, so a test can look at both. */
+function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+}
+
 t.test("jobs spread over free workers; close() refuses further work", async (t) => {
   const used = new Set<number>();
   const pool = await RunnerPool.start(options({ workers: 2, hooks: { onDispatch: (w) => void used.add(w) } }));
@@ -154,4 +163,82 @@ t.test("jobs spread over free workers; close() refuses further work", async (t) 
   await pool.close(); // idempotent
   t.notOk(pool.ready());
   await t.rejects(pool.encode([{ tokens: [0] }]), { code: "UNAVAILABLE" });
+});
+
+t.test("close() finishes queued and running jobs, then stops the workers; twice is safe", async (t) => {
+  const dispatched: number[] = [];
+  const pool = await RunnerPool.start(options({ hooks: { onDispatch: (w) => void dispatched.push(w) } }));
+  // One worker: the first job runs at once, the other two wait in the queue.
+  const jobs = [0, 1, 2].map((i) => outcome(pool.encode([{ tokens: [0, 5 + i] }])));
+  t.equal(dispatched.length, 1, "one job running, two queued");
+  const closing = pool.close();
+  t.equal(pool.close(), closing, "a second close() is the same drain");
+  t.notOk(pool.ready(), "not ready once closing");
+  await t.rejects(pool.encode([{ tokens: [0] }]), { code: "UNAVAILABLE" }, "new jobs are refused while draining");
+  await closing;
+  const done = await Promise.all(jobs);
+  t.same(done.map((d) => d.ok), [true, true, true], "every job accepted before close() finished");
+  t.equal(dispatched.length, 3, "the queued jobs ran after close()");
+  t.equal(pool.readyWorkers, 0, "the workers are stopped");
+  await pool.close();
+  await pool.destroy(); // after close: nothing left to fail
+  await t.rejects(pool.tails([]), { code: "UNAVAILABLE" });
+});
+
+t.test("destroy(err) fails queued and running jobs at once and stops the workers; twice is safe", async (t) => {
+  const pool = await RunnerPool.start(options());
+  const jobs = [0, 1, 2].map((i) => outcome(pool.encode([{ tokens: [0, 5 + i] }])));
+  let workersGone = false;
+  // The worker is terminated only once its running ORT call returns: terminating it mid-call can abort this process.
+  const stopped = pool.destroy(new ServiceError("UNAVAILABLE", "going away")).then(() => void (workersGone = true));
+  const again = pool.destroy();
+  const done = await Promise.all(jobs);
+  t.notOk(workersGone, "the callers are failed before the workers are gone");
+  t.same(
+    done.map((d) => (d.ok ? "ok" : (d.err as ServiceError).message)),
+    ["going away", "going away", "going away"],
+    "the running job and both queued jobs fail with destroy's error",
+  );
+  await Promise.all([stopped, again]);
+  t.equal(pool.readyWorkers, 0);
+  t.notOk(pool.ready());
+  await t.rejects(pool.encode([{ tokens: [0] }]), { code: "UNAVAILABLE" });
+});
+
+t.test("destroy() during a close() drain fails what is left, and the close() resolves", async (t) => {
+  const pool = await RunnerPool.start(options());
+  const jobs = [0, 1, 2].map((i) => outcome(pool.encode([{ tokens: [0, 5 + i] }])));
+  const closing = pool.close();
+  await pool.destroy();
+  await closing;
+  const done = await Promise.all(jobs);
+  t.same(done.map((d) => d.ok), [false, false, false], "nothing had finished yet: all fail");
+  t.same(done.map((d) => (d.ok ? null : (d.err as ServiceError).code)), ["UNAVAILABLE", "UNAVAILABLE", "UNAVAILABLE"]);
+});
+
+t.test("a worker that dies during a close() drain is restarted and the queue still drains", async (t) => {
+  let kill = true;
+  let readies = 0;
+  let pool: RunnerPool | undefined;
+  pool = await RunnerPool.start(
+    options({
+      hooks: {
+        onDispatch: (w) => {
+          if (kill) {
+            kill = false;
+            void pool!.terminateWorker(w);
+          }
+        },
+        onWorkerReady: () => void readies++,
+      },
+    }),
+  );
+  const first = outcome(pool.encode([{ tokens: [0, 1] }]));
+  const queued = outcome(pool.encode([{ tokens: [0, 2] }]));
+  await pool.close();
+  const [a, b] = await Promise.all([first, queued]);
+  t.equal(a.ok ? null : (a.err as ServiceError).code, "UNAVAILABLE", "the killed job fails");
+  t.ok(b.ok, "the queued job runs on the restarted worker");
+  t.equal(readies, 2, "restarted once, during the drain");
+  t.equal(pool.readyWorkers, 0);
 });

@@ -204,39 +204,6 @@ t.test("concurrent requests batch together: one encoder call for many rows", asy
   t.equal(await counter(h.metrics.cacheRequests, { result: "miss" }), 24);
 });
 
-t.test("validation errors name the field and the bound", async (t) => {
-  const cases: Array<[unknown, string, RegExp]> = [
-    [{ context: "a", k: 0 }, "k", /^k: must be an integer in \[1, 50\], got 0$/],
-    [{ context: "a", k: 51 }, "k", /^k: must be an integer in \[1, 50\], got 51$/],
-    [{ context: "a", k: 2.5 }, "k", /^k: must be an integer in \[1, 50\], got 2\.5$/],
-    [{ context: "a", k: "3" }, "k", /^k: must be an integer in \[1, 50\], got "3"$/],
-    [{ context: "x".repeat(4001) }, "context", /^context: must be at most 4000 characters, got 4001$/],
-    [{ context: 5 }, "context", /^context: must be a string, got 5$/],
-    [{ context: "a", prefix: "p".repeat(65) }, "prefix", /^prefix: must be at most 64 characters, got 65$/],
-  ];
-  for (const [req, field, message] of cases) {
-    const err = await errorOf(main.service.predict(req as never));
-    t.equal(err.code, "INVALID_ARGUMENT");
-    t.equal(err.field, field);
-    t.match(err.message, message);
-  }
-  // Characters, not UTF-16 units: 4000 emoji are fine.
-  t.ok(await main.service.predict({ context: "😀".repeat(4000), k: 1 }));
-  const scoreCases: Array<[unknown, string, RegExp]> = [
-    [{ context: "a", words: [] }, "words", /^words: must be an array of 1 to 100 strings, got 0$/],
-    [{ context: "a", words: Array(101).fill("a") }, "words", /^words: must be an array of 1 to 100 strings, got 101$/],
-    [{ context: "a", words: "a" }, "words", /^words: must be an array of 1 to 100 strings, got "a"$/],
-    [{ context: "a", words: ["ok", "w".repeat(65)] }, "words[1]", /^words\[1\]: must be at most 64 characters, got 65$/],
-    [{ context: "a", words: ["ok", 3] }, "words[1]", /^words\[1\]: must be a string, got 3$/],
-  ];
-  for (const [req, field, message] of scoreCases) {
-    const err = await errorOf(main.service.score(req as never));
-    t.equal(err.code, "INVALID_ARGUMENT");
-    t.equal(err.field, field);
-    t.match(err.message, message);
-  }
-});
-
 t.test("a worker killed mid-run fails that request with UNAVAILABLE; the service lives and the next request succeeds", async (t) => {
   let armed = true;
   let h: Harness | undefined;

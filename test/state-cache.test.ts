@@ -17,6 +17,7 @@ t.test("contextWindow keeps the last maxTokens ids", async (t) => {
   t.same(contextWindow(twelve, 8, 4), [4, 5, 6, 7, 8, 9, 10, 11], "start at the first multiple of hop leaving <= 8");
   t.same(contextWindow(twelve.slice(0, 9), 8, 4), [4, 5, 6, 7, 8], "one over: the start hops by 4");
   t.same(contextWindow(twelve.slice(0, 8), 8, 4), twelve.slice(0, 8), "at most maxTokens: all of it");
+  t.throws(() => contextWindow(twelve, 3, 5), RangeError, "a hop above maxTokens would leave no id");
 });
 
 t.test("window keys: distinct for distinct windows, safe integers", async (t) => {

@@ -1,7 +1,8 @@
 /**
- * The nextword.v1.NextWord handlers: decode, call the service, shape the
- * reply. No model logic; validation of bounds is the service's (so REST and
- * gRPC give the same messages); every failure goes through error-mapper.ts.
+ * The nextword.v1.NextWord handlers: decode, validate (inference/
+ * validation.ts, the check REST runs: the same messages), call the service,
+ * shape the reply. No model logic; every failure goes through
+ * error-mapper.ts.
  *
  * Per call:
  * - CallOptions: deadline = min(the client's deadline (grpc-timeout), now +
@@ -14,8 +15,9 @@
 import type { Deadline, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Config } from "../config.js";
 import { cancelled, deadlineExceeded, unavailable, type ErrorCode } from "../errors.js";
-import type { CallOptions, InferenceService, PredictResult, ScoreResult } from "../inference/types.js";
+import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
+import { validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { Cancellation } from "../util/cancellation.js";
@@ -134,23 +136,23 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
 
   const Predict = unary<PredictRequestMsg, PredictResult, PredictResponseMsg>(
     "predict",
-    (req, opts) => {
-      const r: { context: string; prefix: string; k?: number } = { context: req.context ?? "", prefix: req.prefix ?? "" };
+    async (req, opts) => {
+      const r: PredictRequest = { context: req.context ?? "", prefix: req.prefix ?? "" };
       if (req.k !== undefined && req.k !== null) r.k = req.k;
-      return service.predict(r, opts);
+      return service.predict(validatePredict(r), opts);
     },
     predictResponse,
   );
 
   const Score = unary<ScoreRequestMsg, ScoreResult, ScoreResponseMsg>(
     "score",
-    (req, opts) => service.score({ context: req.context ?? "", words: req.words ?? [] }, opts),
+    async (req, opts) => service.score(validateScore({ context: req.context ?? "", words: req.words ?? [] }), opts),
     scoreResponse,
   );
 
   function Session(call: ServerDuplexStream<SessionEventMsg, SuggestionsMsg>): void {
     const scope = callScope(call, config);
-    const state: { context: string; prefix: string; k?: number } = { context: "", prefix: "" };
+    const state: PredictRequest = { context: "", prefix: "" };
     const queue: SessionEventMsg[] = [];
     let seq = 0;
     let paused = false;
@@ -218,7 +220,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
           const started = performance.now();
           try {
             apply(ev);
-            const res = await service.predict({ ...state }, scope.options());
+            const res = await service.predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
               observe("session", scope.cancelCode, started);
               break;

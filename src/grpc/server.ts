@@ -97,7 +97,6 @@ export interface GrpcServerDeps {
 }
 
 export interface GrpcServer {
-  readonly server: Server;
   /** Binds host:port (0: any free port) with insecure credentials; resolves to the bound port. */
   bind(host: string, port: number): Promise<number>;
   /** Health now: SERVING when the service is ready and close() has not begun. */
@@ -162,7 +161,6 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   refreshHealth();
 
   return {
-    server,
     get openSessions() {
       return registry.sessions.size;
     },

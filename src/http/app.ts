@@ -13,9 +13,10 @@
  *   "request completed" log line, for every response (also 404s, rejected
  *   bodies, and requests whose client disconnected).
  *
- * Validation is strict: no type coercion and no silent removal of unknown
- * properties (fastify's ajv defaults do both), so `"k": "5"` and
- * `{"context": "", "x": 1}` are 400s. All errors go through error-mapper.ts.
+ * Validation is inference/validation.ts's, the check gRPC runs too (same
+ * messages): no type coercion and no silent removal of unknown properties
+ * (fastify's ajv defaults do both), so `"k": "5"` and `{"context": "",
+ * "x": 1}` are 400s. All errors go through error-mapper.ts.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -25,6 +26,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
 import { ServiceError, unavailable } from "../errors.js";
 import type { CallOptions, InferenceService } from "../inference/types.js";
+import { compileCheck } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { Cancellation } from "../util/cancellation.js";
@@ -108,18 +110,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     // Closing is answered by the onRequest hook below, in the API's error shape.
     return503OnClosing: false,
-    ajv: {
-      customOptions: {
-        coerceTypes: false,
-        removeAdditional: false,
-        useDefaults: true,
-        allErrors: false,
-      },
-    },
   }) as unknown as FastifyInstance;
 
   app.decorateRequest("callOptions", null as unknown as CallOptions);
   app.addSchema(errorBody);
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = compileCheck(schema, httpPart ?? "body");
+    return (data: unknown) => {
+      const error = check(data);
+      return error ? { error } : { value: data };
+    };
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0]!.slice(0, 200);

@@ -2,8 +2,9 @@
  * The one mapping from failures to HTTP responses. Every non-2xx answer of
  * the REST API has the body {error: {code, message, field?}}:
  *
- * - fastify validation errors -> 400 INVALID_ARGUMENT, message "<field>: <bound>"
- *   (e.g. "k: must be <= 50"), field set;
+ * - validation errors (ServiceErrors from inference/validation.ts, the
+ *   route's validator) -> 400 INVALID_ARGUMENT, message "<field>: <bound>,
+ *   got <value>", field set;
  * - fastify's own client errors (malformed JSON 400, body too large 413,
  *   unsupported media type 415, ...) keep their status, code INVALID_ARGUMENT;
  * - ServiceErrors by code: INVALID_ARGUMENT 400, NOT_FOUND 404, OVERLOADED 503
@@ -40,43 +41,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   DEADLINE_EXCEEDED: 504,
 };
 
-/** The ajv error fields fastify attaches to a validation error (err.validation[i]). */
-interface AjvError {
-  keyword: string;
-  instancePath: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-
-type FastifyLikeError = Partial<Pick<FastifyError, "code" | "statusCode" | "validation" | "validationContext">> & Error;
-
-/** "/words/3" -> "words[3]", "/k" -> "k", "" -> fallback. */
-export function fieldFromPath(instancePath: string, fallback: string): string {
-  const parts = instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-  if (parts.length === 0) return fallback;
-  let out = "";
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
-  return out;
-}
-
-/** One ajv error -> {field, message} with the message naming the field and the bound. */
-export function describeValidationError(e: AjvError, context = "body"): { field: string; message: string } {
-  const base = fieldFromPath(e.instancePath, context);
-  switch (e.keyword) {
-    case "required": {
-      const missing = String(e.params.missingProperty ?? "");
-      const field = base === context ? missing : `${base}.${missing}`;
-      return { field, message: `${field}: is required` };
-    }
-    case "additionalProperties": {
-      const extra = String(e.params.additionalProperty ?? "");
-      const field = base === context ? extra : `${base}.${extra}`;
-      return { field, message: `${field}: unknown property` };
-    }
-    default:
-      return { field: base, message: `${base}: ${e.message ?? "is invalid"}` };
-  }
-}
+type FastifyLikeError = Partial<Pick<FastifyError, "code" | "statusCode">> & Error;
 
 function body(code: ErrorCode, message: string, field?: string): ErrorBody {
   return { error: field === undefined ? { code, message } : { code, message, field } };
@@ -118,10 +83,6 @@ export function mapError(err: unknown): MappedError {
     return mapped;
   }
   const e = (err instanceof Error ? err : new Error(String(err))) as FastifyLikeError;
-  if (Array.isArray(e.validation) && e.validation.length > 0) {
-    const { field, message } = describeValidationError(e.validation[0] as AjvError, e.validationContext ?? "body");
-    return { status: 400, code: "INVALID_ARGUMENT", body: body("INVALID_ARGUMENT", message, field) };
-  }
   const status = e.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     const code: ErrorCode = status === 404 ? "NOT_FOUND" : "INVALID_ARGUMENT";
@@ -159,7 +120,8 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   const mapped = mapError(err);
   setResultCode(request, mapped.code);
   if (mapped.code === "INTERNAL") {
-    // The cause (with its stack) goes to the log only, never to the client.
+    // The cause (with its stack) goes to the log only, never to the client. asServiceError keeps
+    // the thrown value as the cause; logged as `err`, pino shows its message, stack and own causes.
     const cause = err instanceof ServiceError && err.cause !== undefined ? err.cause : err;
     request.log.error({ err: cause, code: mapped.code, status: mapped.status }, "request failed");
   } else if (mapped.status >= 500) {

@@ -1,11 +1,12 @@
 /**
- * JSON schemas of the REST API. They drive both request validation (ajv,
- * configured strict in app.ts: no coercion, no silent removal of unknown
- * properties) and the OpenAPI document served at /openapi.json and /docs.
- * Bounds come from LIMITS, the same constants the service checks, so REST,
- * gRPC and the docs agree.
+ * The REST routes' schemas: the request and result shapes of the service API
+ * (inference/api-schema.ts, shared with gRPC), plus what only REST has
+ * (headers, error statuses, ops routes). They drive request validation
+ * (inference/validation.ts, installed as fastify's validator compiler in
+ * app.ts), response serialization and the OpenAPI document at /openapi.json
+ * and /docs.
  */
-import { LIMITS } from "../inference/types.js";
+import { ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/api-schema.js";
 
 /** Error body of every non-2xx response: {error: {code, message, field?}}. */
 export const errorBody = {
@@ -33,23 +34,6 @@ export const errorBody = {
 
 const errorRef = { $ref: "ErrorResponse#" } as const;
 
-const modelRef = {
-  type: "object",
-  required: ["name", "version"],
-  additionalProperties: false,
-  properties: {
-    name: { type: "string" },
-    version: { type: "string" },
-  },
-} as const;
-
-const context = {
-  type: "string",
-  maxLength: LIMITS.contextMaxChars,
-  description: "Text typed so far, before the current word.",
-  examples: ["I would like to"],
-} as const;
-
 /** Optional request headers of the inference routes (documented; parsed in app.ts). */
 const callHeaders = {
   type: "object",
@@ -76,75 +60,15 @@ const inferenceErrors = {
   504: { description: "Deadline exceeded", ...errorRef },
 } as const;
 
-export const predictBody = {
-  type: "object",
-  required: ["context"],
-  additionalProperties: false,
-  properties: {
-    context,
-    prefix: {
-      type: "string",
-      maxLength: LIMITS.prefixMaxChars,
-      description: "Letters typed of the current word; only words completing it are returned (starting with it; the prefix itself, already typed in full, is not).",
-      examples: ["b"],
-    },
-    k: {
-      type: "integer",
-      minimum: LIMITS.kMin,
-      maximum: LIMITS.kMax,
-      default: LIMITS.kDefault,
-      description: "How many predictions to return (at most).",
-    },
-  },
-} as const;
-
 export const predictSchema = {
   operationId: "predict",
   tags: ["inference"],
   summary: "Top-k next words (exact), optionally completing a typed prefix",
   headers: callHeaders,
-  body: predictBody,
+  body: PredictRequest,
   response: {
-    200: {
-      type: "object",
-      required: ["predictions", "model"],
-      additionalProperties: false,
-      properties: {
-        predictions: {
-          type: "array",
-          description: "Sorted by probability, highest first; at most k.",
-          items: {
-            type: "object",
-            required: ["word", "probability", "logProb"],
-            additionalProperties: false,
-            properties: {
-              word: { type: "string", description: "Normalized (lowercase); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context." },
-              probability: { type: "number" },
-              logProb: { type: "number", description: "Natural log of probability." },
-            },
-          },
-        },
-        model: modelRef,
-      },
-    },
+    200: PredictResult,
     ...inferenceErrors,
-  },
-} as const;
-
-export const scoreBody = {
-  type: "object",
-  required: ["context", "words"],
-  additionalProperties: false,
-  properties: {
-    context,
-    words: {
-      type: "array",
-      minItems: 1,
-      maxItems: LIMITS.scoreMaxWords,
-      items: { type: "string", maxLength: LIMITS.wordMaxChars },
-      description: "Candidate next words to score.",
-      examples: [["be", "go", "xyzzyq"]],
-    },
   },
 } as const;
 
@@ -153,30 +77,9 @@ export const scoreSchema = {
   tags: ["inference"],
   summary: "Probability of each given word as the next word",
   headers: callHeaders,
-  body: scoreBody,
+  body: ScoreRequest,
   response: {
-    200: {
-      type: "object",
-      required: ["scores", "model"],
-      additionalProperties: false,
-      properties: {
-        scores: {
-          type: "array",
-          items: {
-            type: "object",
-            required: ["word", "inVocabulary", "logProb", "probability"],
-            additionalProperties: false,
-            properties: {
-              word: { type: "string" },
-              inVocabulary: { type: "boolean" },
-              logProb: { type: ["number", "null"], description: "null for a word outside the vocabulary that is neither in the lexicon nor among the context's recent words" },
-              probability: { type: ["number", "null"], description: "null when logProb is" },
-            },
-          },
-        },
-        model: modelRef,
-      },
-    },
+    200: ScoreResult,
     ...inferenceErrors,
   },
 } as const;
@@ -191,30 +94,7 @@ export const modelsSchema = {
       required: ["models"],
       additionalProperties: false,
       properties: {
-        models: {
-          type: "array",
-          items: {
-            type: "object",
-            required: ["name", "version", "vocabularySize", "layout", "clusters", "executionProviders"],
-            additionalProperties: false,
-            properties: {
-              name: { type: "string" },
-              version: { type: "string" },
-              vocabularySize: { type: "integer" },
-              layout: { type: "string" },
-              clusters: { type: "integer" },
-              executionProviders: {
-                type: "object",
-                additionalProperties: false,
-                properties: {
-                  encoderHead: { type: "string" },
-                  tails: { type: "string" },
-                },
-              },
-              training: { type: "object", additionalProperties: true },
-            },
-          },
-        },
+        models: { type: "array", items: ModelInfo },
       },
     },
   },

@@ -116,12 +116,14 @@ export class BatchExecutor {
 
   /** One round's calls on a runner worker, observed per cluster. */
   private readonly evaluateTails = async (calls: TailCall[]): Promise<Float32Array[]> => {
-    const out = await this.deps.pool.tails(calls);
-    const { metrics, model } = this.deps;
+    const { metrics, model, pool } = this.deps;
+    // Counted before the call: the pool transfers the rows' buffers to its worker.
+    const rows = calls.map((call) => call.rows.length / model.bands[model.clusters[call.cluster]!.band]!.dim);
+    const out = await pool.tails(calls);
     calls.forEach((call, i) => {
       const label = { cluster: this.clusterLabels[call.cluster]! };
       metrics.tailDuration.observe(label, out.seconds[i]!);
-      metrics.tailEvaluations.inc(label, call.rows.length / model.bands[model.clusters[call.cluster]!.band]!.dim);
+      metrics.tailEvaluations.inc(label, rows[i]!);
     });
     return out.logProbs;
   };

@@ -21,10 +21,6 @@ export class DeferredService implements InferenceService {
     this.inner = service;
   }
 
-  get attached(): boolean {
-    return this.inner !== null;
-  }
-
   ready(): boolean {
     return this.inner?.ready() ?? false;
   }

@@ -1,6 +1,6 @@
 /**
  * The inference service (docs/DESIGN.md section 2): the only API the
- * transports call. Per request: validate bounds (LIMITS), tokenize the context
+ * transports call, with requests they validated. Per request: tokenize the context
  * exactly as training did, take its window (its last ids, contextWindow),
  * look it up in the context-state cache, then
  *
@@ -17,7 +17,7 @@
 import { Batcher } from "../batching/batcher.js";
 import { systemClock, type Clock } from "../batching/clock.js";
 import type { Config } from "../config.js";
-import { asServiceError, invalidArgument, unavailable } from "../errors.js";
+import { asServiceError, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
@@ -32,8 +32,8 @@ import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
 import { BatchExecutor, type Item, type Output, type Task } from "./batch-executor.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
-import { validatePredict, validateScore } from "./validation.js";
 import {
+  LIMITS,
   type CallOptions,
   type InferenceService,
   type ModelInfo,
@@ -160,7 +160,8 @@ export class NextwordService implements InferenceService {
 
   async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
     return this.guard(async () => {
-      const { context, prefix, k } = validatePredict(req);
+      // Requests arrive validated (validation.ts, run by the transports); in-process callers may leave defaults out.
+      const { context, prefix = "", k = LIMITS.kDefault } = req;
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
       const ranges = this.index.ranges(normalized);
       const { window, key, recent, lookup } = this.lookup(context);
@@ -183,7 +184,7 @@ export class NextwordService implements InferenceService {
 
   async score(req: ScoreRequest, opts: CallOptions = {}): Promise<ScoreResult> {
     return this.guard(async () => {
-      const { context, words } = validateScore(req);
+      const { context, words } = req;
       const tokens = words.map((w) => this.wordToken(w));
       const ids = tokens.map((t) => (t === null ? null : this.vocabId(t)));
       const known = ids.filter((id): id is number => id !== null);
@@ -249,7 +250,6 @@ export class NextwordService implements InferenceService {
       const { tokenizer } = this.deps.bundle;
       const tokens = tokenizer.tokenize(context);
       const ids = tokenizer.contextIds(tokens);
-      if (ids.length === 0) throw invalidArgument("context", "must contain at least one token");
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
       // A vocabulary token is a word when its id is suggestable (the mask the index holds): no regex for most tokens.
       const offset = ids.length - tokens.length;

@@ -48,8 +48,9 @@ export type CacheLookup =
  * of encoding a shifted one from scratch; hop 1 is a plain sliding window.
  */
 export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1): number[] {
-  if (!Number.isInteger(maxTokens) || maxTokens < 1 || !Number.isInteger(hop) || hop < 1) {
-    throw new RangeError(`contextWindow: maxTokens and hop must be integers >= 1, got ${maxTokens} and ${hop}`);
+  // hop > maxTokens could hop past every id and leave an empty window.
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || !Number.isInteger(hop) || hop < 1 || hop > maxTokens) {
+    throw new RangeError(`contextWindow: maxTokens and hop must be integers with 1 <= hop <= maxTokens, got ${maxTokens} and ${hop}`);
   }
   const over = ids.length - maxTokens;
   return over > 0 ? ids.slice(Math.ceil(over / hop) * hop) : [...ids];
@@ -126,9 +127,5 @@ export class StateCache {
   /** Stores a state (replacing the entry under its key), evicting the least recently used beyond capacity. */
   set(state: ContextState): void {
     this.entries.set(state.key, state);
-  }
-
-  clear(): void {
-    this.entries.clear();
   }
 }

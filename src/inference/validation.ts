@@ -1,58 +1,127 @@
 /**
- * Request validation shared by every transport (the schemas of REST and the
- * proto only shape-check): bounds from LIMITS, and messages that name the
- * field and the bound.
+ * The one request check (docs/DESIGN.md section 2): api-schema.ts's schemas
+ * compiled once by ajv and run by both transports, REST as fastify's
+ * validator compiler (bodies and headers), gRPC in its handlers. A failure is
+ * an INVALID_ARGUMENT ServiceError whose message names the field, its whole
+ * contract and the value received, written from the field's schema (not
+ * from the keyword that failed), so a bad value gets the same message
+ * whichever bound it breaks and whichever transport it came by:
+ *
+ *   k: must be an integer in [1, 50], got 51
+ *   words[1]: must be a string of at most 64 characters, got 65 characters
+ *
+ * Defaults from the schemas are filled in (k = 3); nothing is coerced and
+ * unknown properties are refused.
  */
-import { invalidArgument } from "../errors.js";
-import { LIMITS, type PredictRequest, type ScoreRequest } from "./types.js";
+import { Ajv, type AnySchema, type ErrorObject } from "ajv";
+import { invalidArgument, type ServiceError } from "../errors.js";
+import { PredictRequest, ScoreRequest } from "./api-schema.js";
 
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
+/** A JSON Schema as ajv reads it. */
+type Schema = Record<string, unknown>;
+
+const ajv = new Ajv({
+  coerceTypes: false,
+  useDefaults: true,
+  removeAdditional: false,
+  allErrors: false,
+  // parentSchema and data on each error: the message is written from them.
+  verbose: true,
+  // OpenAPI-only keywords (examples, description) are annotations.
+  strict: false,
+});
+
+/** Checks a value (filling defaults in); returns the first violation, or null. */
+export type Check = (value: unknown) => ServiceError | null;
+
+/** Compiles a schema into a Check; `root` names the value itself in messages ("body", "headers"). */
+export function compileCheck(schema: object, root = "body"): Check {
+  const validate = ajv.compile(schema as AnySchema);
+  return (value) => (validate(value) ? null : describe(validate.errors![0]!, root));
 }
 
-function boundedString(v: unknown, field: string, max: number): string {
-  if (typeof v !== "string") throw invalidArgument(field, `must be a string, got ${describe(v)}`);
-  if (v.length > max) {
-    const n = codePoints(v);
-    if (n > max) throw invalidArgument(field, `must be at most ${max} characters, got ${n}`);
+const predictCheck = compileCheck(PredictRequest);
+const scoreCheck = compileCheck(ScoreRequest);
+
+/** Throws INVALID_ARGUMENT unless `req` is a valid predict request; fills k's default. */
+export function validatePredict(req: unknown): PredictRequest {
+  const err = predictCheck(req);
+  if (err) throw err;
+  return req as PredictRequest;
+}
+
+/** Throws INVALID_ARGUMENT unless `req` is a valid score request. */
+export function validateScore(req: unknown): ScoreRequest {
+  const err = scoreCheck(req);
+  if (err) throw err;
+  return req as ScoreRequest;
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+/** "/words/3" -> "words[3]"; "" -> root. */
+function fieldOf(instancePath: string, root: string): string {
+  let out = "";
+  for (const p of instancePath.split("/").slice(1)) {
+    out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
   }
-  return v;
+  return out === "" ? root : out;
 }
 
-function describe(v: unknown): string {
+function describe(e: ErrorObject, root: string): ServiceError {
+  const at = fieldOf(e.instancePath, root);
+  const child = (name: unknown) => (at === root ? String(name) : `${at}.${String(name)}`);
+  if (e.keyword === "required") return invalidArgument(child(e.params.missingProperty), "is required");
+  if (e.keyword === "additionalProperties") return invalidArgument(child(e.params.additionalProperty), "unknown property");
+  const schema = (e.parentSchema ?? {}) as Schema;
+  return invalidArgument(at, `must be ${contract(schema)}, got ${received(e.data, e.keyword)}`);
+}
+
+/** What a schema asks for, in words: "an integer in [1, 50]", "a string of at most 64 characters". */
+function contract(s: Schema): string {
+  const n = (k: string) => (typeof s[k] === "number" ? (s[k] as number) : undefined);
+  const range = (lo: number | undefined, hi: number | undefined, unit: string) =>
+    lo !== undefined && hi !== undefined ? `${lo} to ${hi} ${unit}` : hi !== undefined ? `at most ${hi} ${unit}` : lo !== undefined ? `at least ${lo} ${unit}` : "";
+  if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => JSON.stringify(v)).join(", ")}`;
+  switch (s.type) {
+    case "integer":
+    case "number": {
+      const what = s.type === "integer" ? "an integer" : "a number";
+      const lo = n("minimum");
+      const hi = n("maximum");
+      return lo !== undefined && hi !== undefined ? `${what} in [${lo}, ${hi}]` : lo !== undefined ? `${what} >= ${lo}` : hi !== undefined ? `${what} <= ${hi}` : what;
+    }
+    case "string": {
+      const length = range(n("minLength"), n("maxLength"), "characters");
+      const pattern = typeof s.pattern === "string" ? `matching ${s.pattern}` : "";
+      return ["a string", length && `of ${length}`, pattern].filter(Boolean).join(" ");
+    }
+    case "array": {
+      const items = s.items as Schema | undefined;
+      const of = typeof items?.type === "string" ? `${items.type}s` : "items";
+      const count = range(n("minItems"), n("maxItems"), of);
+      return count ? `an array of ${count}` : `an array of ${of}`;
+    }
+    case "object":
+      return "an object";
+    case "boolean":
+      return "a boolean";
+    default:
+      return "valid";
+  }
+}
+
+/** The value received, briefly: a length for a string or array that broke a length bound, else the value or its kind. */
+function received(v: unknown, keyword: string): string {
+  if (typeof v === "string") {
+    if (keyword === "maxLength" || keyword === "minLength") return `${[...v].length} characters`;
+    const chars = [...v];
+    return JSON.stringify(chars.length > 20 ? `${chars.slice(0, 20).join("")}…` : v);
+  }
+  if (Array.isArray(v)) return keyword === "maxItems" || keyword === "minItems" ? `${v.length} items` : "an array";
   if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v);
+  if (v === undefined) return "nothing";
   if (typeof v === "object") return "an object";
-  return typeof v === "number" ? String(v) : typeof v;
-}
-
-function requestObject(req: unknown): Record<string, unknown> {
-  if (typeof req !== "object" || req === null || Array.isArray(req)) throw invalidArgument("request", "must be an object");
-  return req as Record<string, unknown>;
-}
-
-export function validatePredict(req: PredictRequest): { context: string; prefix: string; k: number } {
-  const r = requestObject(req);
-  const context = boundedString(r.context, "context", LIMITS.contextMaxChars);
-  const prefix = r.prefix === undefined || r.prefix === null ? "" : boundedString(r.prefix, "prefix", LIMITS.prefixMaxChars);
-  const k = r.k === undefined || r.k === null ? LIMITS.kDefault : r.k;
-  if (typeof k !== "number" || !Number.isInteger(k) || k < LIMITS.kMin || k > LIMITS.kMax) {
-    throw invalidArgument("k", `must be an integer in [${LIMITS.kMin}, ${LIMITS.kMax}], got ${describe(k)}`);
-  }
-  return { context, prefix, k };
-}
-
-export function validateScore(req: ScoreRequest): { context: string; words: string[] } {
-  const r = requestObject(req);
-  const context = boundedString(r.context, "context", LIMITS.contextMaxChars);
-  const words = r.words;
-  if (!Array.isArray(words)) throw invalidArgument("words", `must be an array of 1 to ${LIMITS.scoreMaxWords} strings, got ${describe(words)}`);
-  if (words.length < 1 || words.length > LIMITS.scoreMaxWords) {
-    throw invalidArgument("words", `must be an array of 1 to ${LIMITS.scoreMaxWords} strings, got ${words.length}`);
-  }
-  words.forEach((w, i) => boundedString(w, `words[${i}]`, LIMITS.wordMaxChars));
-  return { context, words: words as string[] };
+  return String(v);
 }

@@ -1,9 +1,10 @@
 /**
  * The bundle's ONNX graphs behind small typed wrappers. This is the only file
  * that imports onnxruntime-node (docs/DESIGN.md section 2): the runner's
- * workers use it, and so do tests. `InferenceSession.run` does its work
- * synchronously on the calling thread, so serving code calls these from
- * worker threads, never from the event loop that answers requests.
+ * workers use it, and so do tests and benchmarks. `InferenceSession.run`
+ * does its work synchronously on the calling thread, so serving code calls
+ * these from worker threads, never from the event loop that answers
+ * requests.
  *
  * At open, each graph's input/output names and fixed dimensions are checked
  * against the manifest, so a mismatched bundle fails at start, not mid-request.
@@ -11,7 +12,7 @@
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
 
-import type { Bundle, ClusterSpec } from "../bundle/bundle-types.js";
+import type { Bundle } from "../bundle/bundle-types.js";
 import type { EncoderBatch } from "./encoder-batch.js";
 
 /**
@@ -107,7 +108,6 @@ export interface EncoderInput extends EncoderBatch {
 }
 
 export interface EncoderOutput {
-  batch: number;
   /** [batch, headSize] */
   headLogProbs: Float32Array;
   /** bandHidden[b]: [batch, bands[b].dim] */
@@ -170,7 +170,6 @@ export class EncoderHeadGraph {
     const names = [outputs.headLogProbs, ...outputs.bandHidden, outputs.hn, outputs.cn];
     const out = await run(this.session, this.file, feeds, names);
     return {
-      batch,
       headLogProbs: out[outputs.headLogProbs]!,
       bandHidden: outputs.bandHidden.map((n) => out[n]!),
       hn: out[outputs.hn]!,
@@ -185,18 +184,13 @@ export class EncoderHeadGraph {
 
 /** tail_NN.onnx: band hidden rows [rows, dim] -> within-cluster log-probs [rows, clusterSize]. */
 export class TailGraph {
-  readonly size: number;
-
   private constructor(
     private readonly session: InferenceSession,
     readonly file: string,
-    readonly cluster: ClusterSpec,
     readonly dim: number,
     private readonly input: string,
     private readonly output: string,
-  ) {
-    this.size = cluster.end - cluster.start;
-  }
+  ) {}
 
   static async open(bundle: GraphBundle, c: number, options: GraphOptions = {}): Promise<TailGraph> {
     const { model, graphs } = bundle.manifest;
@@ -214,10 +208,10 @@ export class TailGraph {
       await session.release();
       throw err;
     }
-    return new TailGraph(session, file, cluster, dim, graphs.tail.input, graphs.tail.output);
+    return new TailGraph(session, file, dim, graphs.tail.input, graphs.tail.output);
   }
 
-  /** hidden: [rows, dim] row-major. Returns [rows, size]; no graph call for 0 rows. */
+  /** hidden: [rows, dim] row-major. Returns [rows, cluster size]; no graph call for 0 rows. */
   async run(hidden: Float32Array, rows: number): Promise<Float32Array> {
     if (hidden.length !== rows * this.dim) throw new RangeError(`${this.file}: got ${hidden.length} values for ${rows} x ${this.dim}`);
     if (rows === 0) return new Float32Array(0);
@@ -238,12 +232,12 @@ export class ModelGraphs {
     readonly tails: TailGraph[],
   ) {}
 
-  static async open(bundle: GraphBundle, options: GraphOptions & { tailOptions?: GraphOptions } = {}): Promise<ModelGraphs> {
+  static async open(bundle: GraphBundle, options: GraphOptions = {}): Promise<ModelGraphs> {
     const encoderHead = await EncoderHeadGraph.open(bundle, options);
     const tails: TailGraph[] = [];
     try {
       for (let c = 0; c < bundle.manifest.model.clusters.length; c++) {
-        tails.push(await TailGraph.open(bundle, c, options.tailOptions ?? options));
+        tails.push(await TailGraph.open(bundle, c, options));
       }
     } catch (err) {
       await Promise.all([encoderHead.release(), ...tails.map((t) => t.release())]);

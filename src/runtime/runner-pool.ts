@@ -11,7 +11,19 @@
  * restarted after a back-off (each worker's lifecycle is a RunnerSlot,
  * ./runner-slot.ts); queued jobs wait for a live worker, and fail with
  * UNAVAILABLE if a restart fails while no worker is up. Nothing here
- * crashes the process. `close()` terminates the workers (idempotent).
+ * crashes the process.
+ *
+ * Shutdown, as the batcher's (undici's) contract: `close()` refuses new jobs,
+ * lets queued and running ones finish (a worker that dies meanwhile is still
+ * restarted, so its queue can drain), then terminates the workers;
+ * `destroy(err)` fails queued and running jobs with `err` at once and
+ * terminates each worker once it is idle: a running ORT call cannot be
+ * interrupted (terminating its thread mid-call can abort the process), so
+ * destroy resolves after running calls have returned, their answers
+ * dropped. Both are safe to call twice, and `destroy` during a `close` ends
+ * that close's drain. Draining has no time limit: a caller that needs one
+ * calls `destroy` when it runs out (or exits the process, as src/main.ts
+ * does after SHUTDOWN_TIMEOUT_MS).
  */
 import { ServiceError, unavailable } from "../errors.js";
 import type { Config } from "../config.js";
@@ -20,7 +32,7 @@ import type { Bundle } from "../bundle/bundle-types.js";
 import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
 import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerRequest } from "./worker-protocol.js";
 
-export type { EncodeResult, EncodeRow, EncodedRow, TailCall, TailsResult } from "./worker-protocol.js";
+export type { EncodeResult, EncodeRow, TailCall, TailsResult } from "./worker-protocol.js";
 
 /** What the service needs of a model runner; RunnerPool is the real one. */
 export interface ModelRunner {
@@ -32,6 +44,7 @@ export interface ModelRunner {
   readonly providers: { encoderHead: string; tails: string };
   /** True while at least one worker is up and the pool is not closed. */
   ready(): boolean;
+  /** Refuses new jobs, finishes queued and running ones, then stops; idempotent. */
   close(): Promise<void>;
 }
 
@@ -70,7 +83,12 @@ export class RunnerPool implements ModelRunner {
   private readonly slots: RunnerSlot[];
   private readonly queue: Job[] = [];
   private nextId = 1;
-  private closed = false;
+  /** Set by close(): resolves once the queue and the workers are idle (or destroy() emptied them). */
+  private draining: { stopped: Promise<void>; idle: () => void } | null = null;
+  /** Set by destroy(): resolves once every worker is terminated. */
+  private stopping: Promise<void> | null = null;
+  /** True from the start of destroy(): no restarts, no new jobs. */
+  private destroyed = false;
   private readonly log: Logger;
   private graphProviders: GraphProvider[] = [];
 
@@ -89,14 +107,18 @@ export class RunnerPool implements ModelRunner {
         this.callHook(() => this.opts.hooks?.onWorkerReady?.(slot.index));
         this.dispatch();
       },
-      jobDone: () => this.dispatch(),
+      jobDone: () => {
+        this.dispatch();
+        this.checkIdle();
+      },
       startFailed: (slot: RunnerSlot) => {
         // Nobody can run the queued jobs now: fail them rather than let them hang.
         if (this.slots.some((s) => s.ready)) return;
         const err = unavailable("model runner is not available; retry later", slot.restartDelayMs);
         for (const job of this.queue.splice(0)) job.reject(err);
+        this.checkIdle();
       },
-      closed: () => this.closed,
+      stopped: () => this.destroyed,
     };
     this.slots = Array.from({ length: opts.workers }, (_, index) => new RunnerSlot(index, init, opts.restartDelayMs ?? 100, this.log, events));
   }
@@ -107,7 +129,7 @@ export class RunnerPool implements ModelRunner {
     try {
       await Promise.all(pool.slots.map((slot) => slot.start()));
     } catch (err) {
-      await pool.close();
+      await pool.destroy();
       throw err;
     }
     const byProvider = new Map<string, string[]>();
@@ -135,22 +157,13 @@ export class RunnerPool implements ModelRunner {
     return this.graphProviders;
   }
 
-  get size(): number {
-    return this.slots.length;
-  }
-
   /** Workers up now. */
   get readyWorkers(): number {
     return this.slots.filter((s) => s.ready).length;
   }
 
-  /** Jobs waiting for a free worker. */
-  get queued(): number {
-    return this.queue.length;
-  }
-
   ready(): boolean {
-    return !this.closed && this.slots.some((s) => s.ready);
+    return this.accepting && this.slots.some((s) => s.ready);
   }
 
   encode(rows: EncodeRow[]): Promise<EncodeResult> {
@@ -178,23 +191,46 @@ export class RunnerPool implements ModelRunner {
     return this.submit({ type: "tails", calls }, [...new Set(transfer)]) as Promise<TailsResult>;
   }
 
-  /** Terminates worker `index` as if it had crashed (for tests and operators); it is restarted. */
+  /** Terminates worker `index` as if it had crashed (for tests); it is restarted. */
   async terminateWorker(index: number): Promise<void> {
     const slot = this.slots[index];
     if (!slot) throw new RangeError(`no worker ${index} (${this.slots.length} workers)`);
     await slot.kill();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const err = unavailable("model runner is shutting down");
-    for (const job of this.queue.splice(0)) job.reject(err);
-    await Promise.all(this.slots.map((slot) => slot.stop(err)));
+  /** Refuses new jobs, lets queued and running ones finish, then terminates the workers. Idempotent. */
+  close(): Promise<void> {
+    if (!this.draining) {
+      let idle!: () => void;
+      const drained = new Promise<void>((resolve) => (idle = resolve));
+      this.draining = { stopped: drained.then(() => this.destroy()), idle };
+      this.checkIdle();
+    }
+    return this.draining.stopped;
+  }
+
+  /** Fails queued and running jobs with `err` now, and terminates each worker once its running call returns; resolves when all are gone. Idempotent. */
+  destroy(err: ServiceError = unavailable("model runner is shutting down")): Promise<void> {
+    if (!this.stopping) {
+      this.destroyed = true;
+      for (const job of this.queue.splice(0)) job.reject(err);
+      this.stopping = Promise.all(this.slots.map((slot) => slot.stop(err))).then(() => undefined);
+      this.checkIdle(); // a close() still draining ends with this destroy
+    }
+    return this.stopping;
+  }
+
+  private get accepting(): boolean {
+    return this.draining === null && !this.destroyed;
+  }
+
+  /** Resolves close()'s drain once nothing is queued or running. */
+  private checkIdle(): void {
+    if (this.draining && this.queue.length === 0 && !this.slots.some((s) => s.busy)) this.draining.idle();
   }
 
   private submit(body: JobBody, transfer: ArrayBuffer[]): Promise<unknown> {
-    if (this.closed) return Promise.reject(unavailable("model runner is shutting down"));
+    if (!this.accepting) return Promise.reject(unavailable("model runner is shutting down"));
     return new Promise((resolve, reject) => {
       this.queue.push({ body, transfer, resolve, reject });
       this.dispatch();

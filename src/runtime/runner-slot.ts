@@ -25,12 +25,12 @@ export interface Job {
 export interface SlotEvents {
   /** The thread is up (at start and after each restart) with these graph providers. */
   ready(slot: RunnerSlot, graphs: GraphProvider[]): void;
-  /** The slot's job was answered: it can take another. */
+  /** The slot's job settled: answered, or failed because the thread died. */
   jobDone(slot: RunnerSlot): void;
   /** A start failed; the slot retries on its own. */
   startFailed(slot: RunnerSlot): void;
-  /** The pool is closed: no restarts. */
-  closed(): boolean;
+  /** The pool is stopping its workers (destroy, or the end of close's drain): no restarts. */
+  stopped(): boolean;
 }
 
 const MAX_RESTART_DELAY_MS = 10_000;
@@ -49,6 +49,8 @@ export class RunnerSlot {
   private generation = 0;
   private job: { id: number; job: Job } | null = null;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set by stop() while it waits for the running job's answer (or the thread's exit). */
+  private onJobSettled: (() => void) | null = null;
   private readonly log: Logger;
   /** True while the thread is up and has opened its graphs. */
   ready = false;
@@ -71,6 +73,11 @@ export class RunnerSlot {
     return this.ready && this.worker !== null && this.job === null;
   }
 
+  /** Running a job (posted, not yet settled). */
+  get busy(): boolean {
+    return this.job !== null;
+  }
+
   /** Posts a job to the thread; false (and the job untouched) when it cannot be posted. */
   run(id: number, job: Job): boolean {
     if (!this.free) return false;
@@ -90,16 +97,23 @@ export class RunnerSlot {
     await this.worker?.terminate();
   }
 
-  /** For close(): no restart, the running job fails with `err`, the thread is terminated. */
+  /**
+   * For the pool's shutdown: no restart; the running job (if any) fails with
+   * `err` now, and the thread is terminated once it has answered that job:
+   * terminating a thread inside an ORT call can abort the whole process
+   * ("terminate called after throwing an instance of 'Napi::Error'").
+   */
   async stop(err: ServiceError): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     this.ready = false;
+    const running = this.job;
+    if (running) {
+      running.job.reject(err); // the caller is released now; the late answer is dropped
+      await new Promise<void>((resolve) => (this.onJobSettled = resolve));
+    }
     const w = this.worker;
     this.worker = null;
-    const running = this.job;
-    this.job = null;
-    running?.job.reject(err);
     await w?.terminate();
   }
 
@@ -152,7 +166,12 @@ export class RunnerSlot {
         this.ready = false;
         const running = this.job;
         this.job = null;
-        if (this.events.closed()) return;
+        if (this.events.stopped()) {
+          // stop() already failed the running job and waits for it to end.
+          if (running) this.events.jobDone(this);
+          this.jobSettled();
+          return;
+        }
         if (!started) {
           const err = new Error(`runner worker ${this.index} exited with code ${code} before it was ready`);
           log.error({ code }, err.message);
@@ -164,6 +183,7 @@ export class RunnerSlot {
         log.error({ code, failedJob: running?.job.body.type ?? null }, `runner worker ${this.index} exited (code ${code}); restarting`);
         running?.job.reject(unavailable("model runner worker failed; retry the request", 100));
         this.scheduleRestart();
+        if (running) this.events.jobDone(this);
       });
     });
   }
@@ -181,20 +201,27 @@ export class RunnerSlot {
       running.job.reject(new ServiceError("INTERNAL", "internal error"));
     }
     this.events.jobDone(this);
+    this.jobSettled();
+  }
+
+  private jobSettled(): void {
+    const done = this.onJobSettled;
+    this.onJobSettled = null;
+    done?.();
   }
 
   private onStartFailed(): void {
-    if (this.events.closed()) return;
+    if (this.events.stopped()) return;
     this.events.startFailed(this);
     this.scheduleRestart();
     this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.restartDelayMs * 2);
   }
 
   private scheduleRestart(): void {
-    if (this.events.closed() || this.restartTimer) return;
+    if (this.events.stopped() || this.restartTimer) return;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      if (this.events.closed()) return;
+      if (this.events.stopped()) return;
       this.start().catch(() => {}); // failures are logged and retried by start's handlers
     }, this.restartDelayMs); // not unref'd: jobs may be waiting for this worker
   }

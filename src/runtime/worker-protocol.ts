@@ -1,7 +1,16 @@
 /**
  * Messages between the runner pool (main thread) and its workers
- * (./worker.ts). Plain structured-clone data; typed-array buffers travel in
- * the transfer list, never copied. No onnxruntime here.
+ * (./worker.ts). Plain structured-clone data (token ids are cloned). Typed
+ * arrays travel in the transfer list, with one copy where the sender must
+ * keep its own:
+ * - encode: each row's h/c state is copied once on the main thread (the cache
+ *   keeps the original) and the copy is transferred;
+ * - tails: each call's rows are transferred when the array owns its whole
+ *   buffer (the packed rows do), else cloned (a view clones its whole buffer);
+ * - replies: the worker copies each encoder row's outputs into one buffer of
+ *   its own, and a tail output that does not own its buffer into a fresh one,
+ *   then transfers them.
+ * No onnxruntime here.
  */
 import type { GraphBundle } from "./ort-graphs.js";
 

@@ -1,6 +1,6 @@
 /**
  * A request's cancellation, as cheap as a plain object. The batcher needs
- * only `aborted`, `reason` and one abort listener per queued entry; an
+ * only `aborted` and one abort listener per queued entry; an
  * AbortController with EventTarget listeners cost ~10 µs per keystroke
  * request on this project's machine (most of them answered from the cache,
  * never queued). CancelSignal is the part of AbortSignal the service uses,

@@ -1,0 +1,120 @@
+/**
+ * The service API's requests and results, each written once: TypeBox
+ * schemas (plain JSON Schema) from which
+ * - validation.ts compiles the one check both transports run (REST as
+ *   fastify's validator, gRPC in its handlers), with the same messages;
+ * - @fastify/swagger writes the OpenAPI document (descriptions, examples,
+ *   bounds), and fastify serializes responses;
+ * - Static<> gives the TypeScript types the service and the transports use.
+ */
+import { Type, type Static } from "typebox";
+
+/** Request bounds. */
+export const LIMITS = {
+  kMin: 1,
+  kMax: 50,
+  kDefault: 3,
+  contextMaxChars: 4000,
+  prefixMaxChars: 64,
+  scoreMaxWords: 100,
+  wordMaxChars: 64,
+} as const;
+
+// String bounds count code points (Unicode characters), as ajv's maxLength does.
+const context = Type.String({
+  maxLength: LIMITS.contextMaxChars,
+  description: "Text typed so far, before the current word.",
+  examples: ["I would like to"],
+});
+
+export const PredictRequest = Type.Object(
+  {
+    context,
+    prefix: Type.Optional(
+      Type.String({
+        maxLength: LIMITS.prefixMaxChars,
+        description:
+          "Letters typed of the current word; only words completing it are returned (starting with it; the prefix itself, already typed in full, is not).",
+        examples: ["b"],
+      }),
+    ),
+    k: Type.Optional(
+      Type.Integer({
+        minimum: LIMITS.kMin,
+        maximum: LIMITS.kMax,
+        default: LIMITS.kDefault,
+        description: "How many predictions to return (at most).",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PredictRequest = Static<typeof PredictRequest>;
+
+export const ScoreRequest = Type.Object(
+  {
+    context,
+    words: Type.Array(Type.String({ maxLength: LIMITS.wordMaxChars }), {
+      minItems: 1,
+      maxItems: LIMITS.scoreMaxWords,
+      description: "Candidate next words to score.",
+      examples: [["be", "go", "xyzzyq"]],
+    }),
+  },
+  { additionalProperties: false },
+);
+export type ScoreRequest = Static<typeof ScoreRequest>;
+
+const ModelRef = Type.Object({ name: Type.String(), version: Type.String() }, { additionalProperties: false });
+export type ModelRef = Static<typeof ModelRef>;
+
+const Prediction = Type.Object(
+  {
+    word: Type.String({
+      description: "Normalized (lowercase); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context.",
+    }),
+    probability: Type.Number(),
+    logProb: Type.Number({ description: "Natural log of probability." }),
+  },
+  { additionalProperties: false },
+);
+export type Prediction = Static<typeof Prediction>;
+
+export const PredictResult = Type.Object(
+  {
+    predictions: Type.Array(Prediction, { description: "Sorted by probability, highest first; at most k; exact (never approximated)." }),
+    model: ModelRef,
+  },
+  { additionalProperties: false },
+);
+export type PredictResult = Static<typeof PredictResult>;
+
+const WordScore = Type.Object(
+  {
+    word: Type.String(),
+    inVocabulary: Type.Boolean({ description: "False for a word outside the model's vocabulary." }),
+    logProb: Type.Union([Type.Number(), Type.Null()], {
+      description: "null for a word outside the vocabulary that is neither in the lexicon nor among the context's recent words (never guessed)",
+    }),
+    probability: Type.Union([Type.Number(), Type.Null()], { description: "null when logProb is" }),
+  },
+  { additionalProperties: false },
+);
+export type WordScore = Static<typeof WordScore>;
+
+export const ScoreResult = Type.Object({ scores: Type.Array(WordScore), model: ModelRef }, { additionalProperties: false });
+export type ScoreResult = Static<typeof ScoreResult>;
+
+export const ModelInfo = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.String(),
+    vocabularySize: Type.Integer(),
+    layout: Type.String(),
+    clusters: Type.Integer(),
+    executionProviders: Type.Object({ encoderHead: Type.String(), tails: Type.String() }, { additionalProperties: false }),
+    training: Type.Record(Type.String(), Type.Unknown(), { description: "The training record of the bundle's manifest." }),
+  },
+  { additionalProperties: false },
+);
+export type ModelInfo = Static<typeof ModelInfo>;

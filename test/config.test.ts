@@ -1,0 +1,196 @@
+/**
+ * loadConfig, one table row per variable: its default, good values (from the
+ * environment and as a --flag), every bound it refuses with the exact message,
+ * and the empty string meaning unset.
+ */
+import { availableParallelism } from "node:os";
+import t, { type Test } from "tap";
+
+import { CONFIG_VARIABLES, ConfigError, DEFAULT_MODEL_DIR, loadConfig, type Config } from "../src/config.js";
+
+type Env = Record<string, string>;
+
+interface Row {
+  name: string;
+  key: keyof Config;
+  def: unknown;
+  /** [raw value, parsed value] */
+  good: Array<[string, unknown]>;
+  /** [raw value, exact ConfigError message] */
+  bad: Array<[string, string]>;
+  /** Other variables this row's cases run with. */
+  base?: Env;
+}
+
+/** An integer variable: min and max accepted, one past either end and non-integers refused. */
+function intRow(name: string, key: keyof Config, def: number, min: number, max: number, base?: Env): Row {
+  const msg = (raw: string) => `${name}: must be an integer in [${min}, ${max}], got "${raw}"`;
+  const notInts = ["abc", "1.5", "1.0", "0x10", "1e2", "12px", "- 1", "Infinity"];
+  return {
+    name,
+    key,
+    def,
+    base,
+    good: [
+      [String(min), min],
+      [String(max), max],
+      [` ${min} `, min],
+    ],
+    bad: [[String(min - 1), msg(String(min - 1))], [String(max + 1), msg(String(max + 1))], ...notInts.map((raw): [string, string] => [raw, msg(raw)])],
+  };
+}
+
+const BOOL_MSG = (name: string, raw: string) => `${name}: must be one of true, false, 1, 0, on, off, got "${raw}"`;
+const boolRow = (name: string, key: keyof Config): Row => ({
+  name,
+  key,
+  def: true,
+  good: [
+    ["off", false],
+    ["on", true],
+    ["false", false],
+    ["TRUE", true],
+    ["0", false],
+    ["1", true],
+  ],
+  bad: [
+    ["maybe", BOOL_MSG(name, "maybe")],
+    ["yes", BOOL_MSG(name, "yes")],
+    ["2", BOOL_MSG(name, "2")],
+  ],
+});
+
+const KNOWN_PROVIDERS = "cpu, cuda, webgpu, dml, coreml, tensorrt";
+const providersRow = (name: string, key: keyof Config): Row => ({
+  name,
+  key,
+  def: ["cpu"],
+  good: [
+    ["cuda", ["cuda"]],
+    ["CUDA, cpu", ["cuda", "cpu"]],
+    ["tensorrt,cuda,,cpu", ["tensorrt", "cuda", "cpu"]],
+  ],
+  bad: [
+    ["cpu,tpu", `${name}: unknown execution provider "tpu" (known: ${KNOWN_PROVIDERS})`],
+    ["gpu", `${name}: unknown execution provider "gpu" (known: ${KNOWN_PROVIDERS})`],
+    [",", `${name}: must list at least one execution provider, got ","`],
+    [" , ", `${name}: must list at least one execution provider, got " , "`],
+  ],
+});
+
+const rows: Row[] = [
+  { name: "HOST", key: "host", def: "0.0.0.0", good: [["127.0.0.1", "127.0.0.1"], ["::", "::"], [" localhost ", "localhost"]], bad: [] },
+  intRow("PORT", "port", 8080, 0, 65535),
+  intRow("GRPC_PORT", "grpcPort", 50051, 0, 65535),
+  { name: "MODEL_DIR", key: "modelDir", def: DEFAULT_MODEL_DIR, good: [["models/tiny", "models/tiny"], ["/abs/dir", "/abs/dir"]], bad: [] },
+  intRow("MAX_BATCH_SIZE", "maxBatchSize", 64, 1, 4096),
+  intRow("MAX_QUEUE_DELAY_MS", "maxQueueDelayMs", 0, 0, 1000),
+  intRow("QUEUE_BOUND", "queueBound", 1024, 1, 1_000_000),
+  intRow("REQUEST_TIMEOUT_MS", "requestTimeoutMs", 2000, 1, 600_000),
+  intRow("CACHE_SIZE", "cacheSize", 10_000, 0, 10_000_000),
+  intRow("MAX_CONTEXT_TOKENS", "maxContextTokens", 64, 1, 1024),
+  // Its default is a quarter of MAX_CONTEXT_TOKENS, its max MAX_CONTEXT_TOKENS (more cases below).
+  intRow("CONTEXT_HOP_TOKENS", "contextHopTokens", 16, 1, 64),
+  intRow("CONTEXT_HOP_TOKENS", "contextHopTokens", 8, 1, 32, { MAX_CONTEXT_TOKENS: "32" }),
+  intRow("TAIL_LOOKAHEAD", "tailLookahead", 64, 1, 4096),
+  boolRow("RECENCY", "recency"),
+  boolRow("LEXICON", "lexicon"),
+  providersRow("EXECUTION_PROVIDERS", "executionProviders"),
+  providersRow("TAIL_EXECUTION_PROVIDERS", "tailExecutionProviders"),
+  intRow("WORKERS", "workers", Math.max(1, Math.min(2, availableParallelism())), 1, 64),
+  intRow("THREADS_PER_WORKER", "threadsPerWorker", 1, 1, 64),
+  {
+    name: "LOG_LEVEL",
+    key: "logLevel",
+    def: "info",
+    good: [["fatal", "fatal"], ["error", "error"], ["warn", "warn"], ["info", "info"], ["DEBUG", "debug"], ["trace", "trace"], ["silent", "silent"]],
+    bad: [
+      ["verbose", `LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"`],
+      ["warning", `LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "warning"`],
+    ],
+  },
+];
+
+const flag = (name: string, raw: string) => `--${name.toLowerCase().replace(/_/g, "-")}=${raw}`;
+
+/** The ConfigError fn throws (a test failure, and undefined, if it throws none or another kind). */
+function configError(t: Test, fn: () => unknown, what: string): ConfigError | undefined {
+  try {
+    fn();
+  } catch (err) {
+    t.type(err, ConfigError, `${what}: a ConfigError`);
+    return err instanceof ConfigError ? err : undefined;
+  }
+  t.fail(`${what}: should have thrown`);
+  return undefined;
+}
+
+t.test("the table covers every variable of the Config", async (t) => {
+  const keys = Object.keys(loadConfig({})).sort();
+  t.same([...new Set(rows.map((r) => r.key))].sort(), keys, "one row (at least) per Config field");
+  t.same([...new Set(rows.map((r) => r.name))].sort(), [...CONFIG_VARIABLES].sort(), "one row (at least) per variable");
+});
+
+for (const row of rows) {
+  const base = row.base ?? {};
+  const label = Object.keys(base).length ? `${row.name} (with ${Object.entries(base).map(([k, v]) => `${k}=${v}`).join(", ")})` : row.name;
+  t.test(label, async (t) => {
+    t.same(loadConfig(base)[row.key], row.def, "default when unset");
+    t.same(loadConfig({ ...base, [row.name]: "" })[row.key], row.def, "default when empty");
+    t.same(loadConfig({ ...base, [row.name]: "   " })[row.key], row.def, "default when blank");
+    t.same(loadConfig(base, [flag(row.name, "")])[row.key], row.def, "default when the flag is empty");
+    for (const [raw, want] of row.good) {
+      t.same(loadConfig({ ...base, [row.name]: raw })[row.key], want, `${JSON.stringify(raw)} from the environment`);
+      t.same(loadConfig(base, [flag(row.name, raw)])[row.key], want, `${JSON.stringify(raw)} as a flag`);
+    }
+    for (const [raw, message] of row.bad) {
+      t.equal(configError(t, () => loadConfig({ ...base, [row.name]: raw }), raw)?.message, message, `${JSON.stringify(raw)} refused`);
+      t.equal(configError(t, () => loadConfig(base, [flag(row.name, raw)]), raw)?.message, message, `${JSON.stringify(raw)} refused as a flag`);
+    }
+  });
+}
+
+t.test("an example message, spelt out", async (t) => {
+  t.throws(() => loadConfig({ MAX_BATCH_SIZE: "0" }), new ConfigError('MAX_BATCH_SIZE: must be an integer in [1, 4096], got "0"'));
+  t.throws(() => loadConfig({ LOG_LEVEL: "" }, ["--log-level=loud"]), new ConfigError('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'));
+});
+
+t.test("CONTEXT_HOP_TOKENS: its default follows MAX_CONTEXT_TOKENS, its max is MAX_CONTEXT_TOKENS", async (t) => {
+  const hop = (env: Env, argv: string[] = []) => loadConfig(env, argv).contextHopTokens;
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "10" }), 2, "a quarter, rounded down");
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "3" }), 1, "at least 1");
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "1" }), 1);
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "1024" }), 256);
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "" }), 16, "an empty MAX_CONTEXT_TOKENS gives its default, so the hop's");
+  t.equal(hop({}, ["--max-context-tokens=40"]), 10, "the flag's value counts");
+  t.equal(hop({ MAX_CONTEXT_TOKENS: "1", CONTEXT_HOP_TOKENS: "1" }), 1);
+  t.equal(
+    configError(t, () => loadConfig({ MAX_CONTEXT_TOKENS: "1", CONTEXT_HOP_TOKENS: "2" }), "hop above a window of 1")?.message,
+    'CONTEXT_HOP_TOKENS: must be an integer in [1, 1], got "2"',
+  );
+});
+
+t.test("flags override the environment", async (t) => {
+  const c = loadConfig({ PORT: "1000", LOG_LEVEL: "warn", RECENCY: "on", EXECUTION_PROVIDERS: "cuda" }, [
+    "--port=2000",
+    "--log-level=debug",
+    "--recency=off",
+    "--execution-providers=cpu",
+  ]);
+  t.equal(c.port, 2000);
+  t.equal(c.logLevel, "debug");
+  t.equal(c.recency, false);
+  t.same(c.executionProviders, ["cpu"]);
+  t.equal(loadConfig({ PORT: "1000" }, ["--port="]).port, 8080, "an empty flag means unset: the default, not the environment's value");
+  t.equal(loadConfig({}, ["--port=1", "--port=2"]).port, 2, "the last flag wins");
+  t.equal(loadConfig({ PORT: "1000" }, ["--grpc-port=1"]).port, 1000, "the environment still counts for what no flag names");
+  t.equal(loadConfig({ UNRELATED: "x", PATH: "/bin" }).port, 8080, "unknown environment variables are ignored");
+});
+
+t.test("an unrecognized argument is refused", async (t) => {
+  for (const arg of ["--port", "port=1", "-p=1", "--PORT=1", "--max_batch_size=8", "--max-batchsize=8", "--nope=1", "8080", ""]) {
+    const err = configError(t, () => loadConfig({}, [arg]), JSON.stringify(arg));
+    t.match(err?.message, new RegExp(`^unrecognized argument ${JSON.stringify(arg).replace(/[-[\]/{}()*+?.\\^$|]/g, "\\$&")} \\(expected --name=value, name one of host, port, grpc-port, `), JSON.stringify(arg));
+  }
+  t.match(configError(t, () => loadConfig({}, ["--nope=1"]), "--nope")?.message, /log-level\)$/, "the message lists every flag");
+});
