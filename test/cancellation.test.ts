@@ -2,7 +2,7 @@ import t from "tap";
 
 import { Cancellation } from "../src/util/cancellation.js";
 
-t.test("abort runs each listener once, with the first reason; removed listeners do not run", async (t) => {
+t.test("abort runs each listener once, on the first abort; removed listeners do not run", async (t) => {
   const c = new Cancellation();
   const calls: string[] = [];
   const a = () => calls.push("a");
@@ -11,11 +11,10 @@ t.test("abort runs each listener once, with the first reason; removed listeners 
   c.addEventListener("abort", b);
   c.removeEventListener("abort", a);
   t.equal(c.aborted, false);
-  c.abort("gone");
-  c.abort("again");
+  c.abort();
+  c.abort();
   t.same(calls, ["b"]);
   t.equal(c.aborted, true);
-  t.equal(c.reason, "gone", "the first reason stays");
   c.addEventListener("abort", a);
   t.same(calls, ["b"], "a listener added after the abort never runs (callers check `aborted` first)");
 });

@@ -14,7 +14,7 @@
  */
 import type { Deadline, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Config } from "../config.js";
-import { cancelled, deadlineExceeded, unavailable, type ErrorCode } from "../errors.js";
+import { unavailable, type ErrorCode } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
 import { validatePredict, validateScore } from "../inference/validation.js";
@@ -75,7 +75,7 @@ function callScope(
     if (scope.cancelCode) return;
     const expired = Date.now() >= clientDeadline;
     scope.cancelCode = expired ? "DEADLINE_EXCEEDED" : "CANCELLED";
-    abort.abort(expired ? deadlineExceeded("the client's deadline passed") : cancelled());
+    abort.abort();
   };
   call.on("cancelled", onCancel);
   if (call.cancelled) onCancel();

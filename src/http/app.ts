@@ -1,6 +1,6 @@
 /**
- * The REST transport as a fastify instance that never listens (fastify/demo
- * style): src/main.ts listens, tests call `inject()`.
+ * The REST transport: buildApp(deps) returns a ready fastify instance that
+ * never listens; src/main.ts listens, tests call `inject()`.
  *
  * Per request:
  * - a request id: the client's x-request-id when sane, else a fresh UUID;
@@ -142,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.raw.once("close", () => {
       const finished = reply.raw.writableEnded;
       if (!finished) {
-        cancel.abort(new ServiceError("CANCELLED", "request cancelled by the client"));
+        cancel.abort();
         if (reply.statusCode < 400) setResultCode(request, "CANCELLED");
       }
       const seconds = (performance.now() - started) / 1000;

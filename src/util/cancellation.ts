@@ -8,14 +8,12 @@
  */
 export interface CancelSignal {
   readonly aborted: boolean;
-  readonly reason?: unknown;
   addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
   removeEventListener(type: "abort", listener: () => void): void;
 }
 
 export class Cancellation implements CancelSignal {
   aborted = false;
-  reason: unknown = undefined;
   private listeners: Array<() => void> = [];
 
   /** Listeners run once, on the first abort() (none after it: check `aborted` first); they must not throw. */
@@ -28,10 +26,9 @@ export class Cancellation implements CancelSignal {
     if (at >= 0) this.listeners.splice(at, 1);
   }
 
-  abort(reason: unknown): void {
+  abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.reason = reason;
     const listeners = this.listeners;
     this.listeners = [];
     for (const listener of listeners) listener();
