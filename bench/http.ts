@@ -18,6 +18,10 @@
  *   connections; for each word, the same context (the document so far, at
  *   most --context-words words) with the prefix growing letter by letter
  *   ("", "t", "th", "the"), k=3. The context-state cache should serve most.
+ *   Casing and blocking on, as by default.
+ * - keystrokes-plain: the same keystrokes with casing and blocking off
+ *   (`casing: false, blockOffensive: false`): beside keystrokes, the cost
+ *   of both layers (add it to --workloads).
  * - cold: new 20-40-word contexts, each used once, no prefix, k=3: every
  *   request needs an encoder row (the cache figures printed show it).
  * - trivial: a fastify handler returning a fixed answer
@@ -48,6 +52,10 @@ import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
+
+const WORKLOADS = ["trivial", "keystrokes", "keystrokes-plain", "cold"];
+/** keystrokes-plain's extra body fields: the model's lower-case words, nothing blocked. */
+const PLAIN = { casing: false, blockOffensive: false };
 import { checkBuilt, scrape, serviceFigures, startChild, threadCpu, type ChildServer } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
@@ -85,7 +93,7 @@ async function main(): Promise<void> {
   const workloads = remote
     ? args.list("workloads").filter((w) => w !== "trivial").sort((x, y) => Number(y === "cold") - Number(x === "cold"))
     : args.list("workloads");
-  for (const w of workloads) if (!["trivial", "keystrokes", "cold"].includes(w)) throw new Error(`--workloads: unknown workload "${w}" (trivial, keystrokes, cold)`);
+  for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`--workloads: unknown workload "${w}" (${WORKLOADS.join(", ")})`);
   const seconds = args.number("duration", 0.5, 3600);
   const warmup = args.number("warmup", 0, 600);
   const connections = args.ints("connections", 1, 10_000);
@@ -146,7 +154,9 @@ async function main(): Promise<void> {
   for (const workload of workloads) {
     const maxConn = Math.max(...connections);
     const source: BodySource =
-      workload === "cold" ? new ColdContexts(docs, seed, 20, 40, k) : keystrokes(bundle, docs, maxConn, contextWords, seed, k);
+      workload === "cold"
+        ? new ColdContexts(docs, seed, 20, 40, k)
+        : keystrokes(bundle, docs, maxConn, contextWords, seed, k, workload === "keystrokes-plain" ? PLAIN : {});
     const server: ChildServer = remote
       ? { name: remote, url: remote, pid: -1, logFile: "", stop: async () => {} } // not ours: no /proc figures (threadCpu gives null)
       : workload === "trivial"
@@ -223,8 +233,20 @@ async function main(): Promise<void> {
   }
 
   // The machine's CPU budget: at R req/s every request may use at most cores / R seconds of CPU, all threads together.
+  const plain = best("keystrokes-plain");
+  if (keys && plain) {
+    for (const c of connections) {
+      const [on, off] = ["keystrokes", "keystrokes-plain"].map((w) => rows.find((r) => r.workload === w && r.load.connections === c));
+      if (!on?.cpuUs || !off?.cpuUs) continue;
+      const server = (r: Row) => r.cpuUs!.main + r.cpuUs!.others;
+      console.log(
+        `  casing + blocking on / off, ${c} conns: server CPU ${num(server(on))} vs ${num(server(off))} µs/req (${pct(server(on) / server(off))}), p99 ${num(on.load.latencyMs.p99)} vs ${num(off.load.latencyMs.p99)} ms, ${num(on.load.reqPerSec)} vs ${num(off.load.reqPerSec)} req/s`,
+      );
+    }
+  }
+
   const cores = availableParallelism();
-  for (const r of [trivial, keys, cold]) {
+  for (const r of [trivial, keys, plain, cold]) {
     if (!r?.cpuUs) continue;
     const total = r.cpuUs.main + r.cpuUs.others + r.cpuUs.loadgen;
     console.log(

@@ -14,6 +14,8 @@ export interface Config {
   port: number;
   grpcPort: number;
   modelDir: string;
+  /** The operator's changes to the shipped offensive-word list (inference/blocklist.ts); null: the list as shipped. */
+  blocklistFile: string | null;
   /** Most rows in one encoder+head call. */
   maxBatchSize: number;
   /** How long a batch may wait for more rows once a runner is free (0: never wait). */
@@ -88,6 +90,7 @@ export const CONFIG_VARIABLES = [
   "PORT",
   "GRPC_PORT",
   "MODEL_DIR",
+  "BLOCKLIST_FILE",
   "MAX_BATCH_SIZE",
   "MAX_QUEUE_DELAY_MS",
   "QUEUE_BOUND",
@@ -176,6 +179,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     port: int(src, "PORT", 8080, 0, 65535),
     grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
     modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
+    blocklistFile: value(src, "BLOCKLIST_FILE") ?? null,
     maxBatchSize: int(src, "MAX_BATCH_SIZE", 64, 1, 4096),
     maxQueueDelayMs: int(src, "MAX_QUEUE_DELAY_MS", 0, 0, 1000),
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),

@@ -122,6 +122,19 @@ function fullLogProbs(m: Model, row: Row): Float64Array {
   return lp;
 }
 
+/**
+ * Half the time, the model with a blocklist: a random share of its words
+ * (and of `more`, words outside the vocabulary) blocked. The returned model's
+ * index masks the blocked vocabulary words out, as the service's does.
+ */
+function withBlocklist(r: Rand, m: Model, more: readonly string[] = []): { m: Model; blocked: Set<string> | null } {
+  if (r() < 0.5) return { m, blocked: null };
+  const share = pick(r, [0.05, 0.3, 0.8]);
+  const blocked = new Set([...m.vocab, ...more].filter(() => r() < share));
+  const mask = suggestableMask(m.vocab).map((ok, id) => (ok && !blocked.has(m.vocab[id]!) ? 1 : 0));
+  return { m: { ...m, index: PrefixIndex.build(m.layout, m.vocab, mask) }, blocked };
+}
+
 /** A word completing the prefix: starts with it, is not the prefix itself, may be suggested. */
 const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);
 const isCandidate = (m: Model, prefix: string, id: number) => m.index.suggestable[id] === 1 && completes(m.vocab[id]!, prefix);
@@ -178,8 +191,9 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
   let fewerRounds = 0; // rows whose clusters took fewer rounds than clusters thanks to lookahead
   let shared = 0; // tail rows that served more than one batch row
   let fromCache = 0; // clusters supplied from a state's cache
+  let blockedRows = 0; // rows whose answer the blocklist changed
   for (let trial = 0; trial < 250; trial++) {
-    const m = randomModel(r);
+    const { m, blocked } = withBlocklist(r, randomModel(r));
     const dists = Array.from({ length: int(r, 1, 4) }, () => randomRow(r, m));
     const states: TailState[] = dists.map((d, s) => ({ head: d.head, bandHidden: [Float32Array.of(s)], tails: new Map() }));
     const cached = states.map((st, s) => {
@@ -217,6 +231,7 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
       const planner = (batch[i] as { planner: RowTopK }).planner;
       const got = planner.result();
       const want = bruteForce(m, { ...dists[q.s]!, prefix: q.prefix, k: q.k });
+      if (blocked && want.ids.join() !== bruteForce({ ...m, index: PrefixIndex.build(m.layout, m.vocab, suggestableMask(m.vocab)) }, { ...dists[q.s]!, prefix: q.prefix, k: q.k }).ids.join()) blockedRows++;
       rows++;
       if (JSON.stringify(Array.from(got.ids)) !== JSON.stringify(want.ids) || JSON.stringify(Array.from(got.logProbs)) !== JSON.stringify(want.logProbs)) {
         t.fail(`trial ${trial} row ${i} (k=${q.k}, prefix "${q.prefix}"): got ${got.ids}, want ${want.ids}`);
@@ -246,6 +261,7 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
   t.ok(prunedByPrefix > 0, `the prefix ruled clusters out in ${prunedByPrefix} of ${rows} rows`);
   t.ok(fewerRounds > 0, `lookahead saved rounds for ${fewerRounds} rows`);
   t.ok(shared > 0 && fromCache > 0, `${shared} tail calls served several rows of one state; ${fromCache} clusters came from a state's cache`);
+  t.ok(blockedRows > 50, `the blocklist changed ${blockedRows} answers (blocked words never returned)`);
   t.ok(evaluatedClusters < candidateClusters, `${evaluatedClusters} of ${candidateClusters} candidate clusters evaluated`);
 });
 
@@ -282,10 +298,11 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
       recency = new Recency({ window: 100, weight: pick(r, [0.01, 0.05, 0.25, 0.75]) });
     }
     const ids = new Map(m.vocab.map((w, id) => [w, id]));
+    const { m: mb, blocked } = withBlocklist(r, m, [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]);
     const open = new OpenVocab(recency, lexicon, { layout: m.layout, unkId, vocabId: (w) => ids.get(w) ?? null, suggestable: (w) => SUGGEST.test(w) });
     const table = open.recentTable(recent);
-    const mix = open.rowMix(table, row.prefix, row.k);
-    const planner = new RowTopK(m.index, row.head, row.k, m.index.ranges(row.prefix), mix);
+    const mix = open.rowMix(table, row.prefix, row.k, blocked);
+    const planner = new RowTopK(mb.index, row.head, row.k, mb.index.ranges(row.prefix), mix);
     const state: TailState = { head: row.head, bandHidden: [new Float32Array(1)], tails: new Map() };
     const evaluate = async (calls: TailCall[]) => calls.map((c) => row.within[c.cluster]!);
     await runTailRounds([{ state, planner }], evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead: 2 });
@@ -297,10 +314,10 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
     const lpUnk = unkId < m.layout.shortlist ? row.head[unkId]! : -Infinity;
     const byWord = new Map<string, number>();
     m.vocab.forEach((w, id) => {
-      if (isCandidate(m, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, table)!);
+      if (isCandidate(mb, row.prefix, id)) byWord.set(w, open.logProb(w, lp[id]!, lpUnk, table)!);
     });
     for (const w of [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]) {
-      if (ids.has(w) || !completes(w, row.prefix) || !SUGGEST.test(w)) continue;
+      if (ids.has(w) || !completes(w, row.prefix) || !SUGGEST.test(w) || blocked?.has(w)) continue;
       const x = open.logProb(w, null, lpUnk, table);
       if (x !== null) byWord.set(w, x);
     }

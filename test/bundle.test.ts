@@ -1,5 +1,6 @@
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 
 import { loadBundle } from "../src/bundle/bundle.js";
@@ -114,4 +115,62 @@ t.test("a lexicon loads, and its entries are validated by line", async (t) => {
   await t.rejects(withLexicon("zzqa\t2\n", 1, 3), /lexicon\.txt: counts sum to 2, manifest lexicon\.tokens is 3/);
   await t.rejects(withLexicon("zzqa\t2\n", 2, 2), /lexicon\.txt: has 1 entries, manifest lexicon\.words is 2/);
   await t.rejects(withLexicon("zz qa\t2\n", 1, 2), /is not one suggestable token/);
+});
+
+t.test("a casing table loads into bundle.casing; bad lines and checksums are refused; without one, casing is null", async (t) => {
+  const tiny = await loadBundle(TINY_DIR);
+  t.equal(tiny.casing!.size, tiny.manifest.casing!.words);
+  t.equal(tiny.casing!.get("i"), "I");
+
+  const dir = await copyTiny(t);
+  const withTable = async (text: string, words: number) => {
+    await writeFile(path.join(dir, "casing.tsv"), text);
+    await editManifest(dir, (m) => {
+      m.casing = { file: "casing.tsv", words, source: "test" };
+    });
+    return loadBundle(dir, { verifyChecksums: false });
+  };
+  const b = await withTable("gop\tGOP\ni\tI\ni'm\tI'm\nmonday\tMonday\n", 4);
+  t.same([...b.casing!], [["gop", "GOP"], ["i", "I"], ["i'm", "I'm"], ["monday", "Monday"]]);
+  t.equal(b.manifest.casing!.source, "test", "extra fields pass through");
+  t.same([...(await withTable("", 0)).casing!], [], "an empty table");
+  const bad: Array<[string, number, RegExp]> = [
+    ["i\tI\nmonday Monday\n", 2, /casing\.tsv: line 2: expected "word<TAB>form"/],
+    ["i\tI\tx\n", 1, /casing\.tsv: line 1: expected "word<TAB>form"/],
+    ["i\ti\n", 1, /casing\.tsv: line 1: "i" is not a cased spelling/],
+    ["I\tI\n", 1, /casing\.tsv: line 1: "I" is not a cased spelling of the lower-case word "I"/],
+    ["monday\tSunday\n", 1, /casing\.tsv: line 1: "Sunday" is not a cased spelling/],
+    ["monday\tMonday\ni\tI\n", 2, /casing\.tsv: line 2: "i" is not after "monday"/],
+    ["i\tI\ni\tI\n", 2, /casing\.tsv: line 2: "i" is not after "i"/],
+    ["zzqqx\tZzqqx\n", 1, /casing\.tsv: line 1: "zzqqx" is neither a vocabulary nor a lexicon word/],
+    [",\t,\n", 1, /casing\.tsv: line 1: "," is not a cased spelling/],
+    ["i\tI", 1, /casing\.tsv: last line is not terminated/],
+    ["i\tI\n", 2, /casing\.tsv: has 1 words, manifest casing\.words is 2/],
+  ];
+  for (const [text, words, message] of bad) await t.rejects(withTable(text, words), { name: "BundleError", message }, JSON.stringify(text));
+  await editManifest(dir, (m) => (m.casing.words = -1));
+  await t.rejects(loadBundle(dir, { verifyChecksums: false }), /casing\.words must be an integer >= 0/);
+  await editManifest(dir, (m) => (m.casing = { file: "../casing.tsv", words: 0 }));
+  await t.rejects(loadBundle(dir, { verifyChecksums: false }), /casing\.file must be a file name inside the bundle/);
+
+  // The committed table, edited: its checksum no longer matches.
+  const fresh = await copyTiny(t);
+  await writeFile(path.join(fresh, "casing.tsv"), (await readFile(path.join(fresh, "casing.tsv"), "utf8")).replace("\tI\n", "\tI\ni'x\tI'x\n"));
+  await t.rejects(loadBundle(fresh), { name: "BundleError", message: /casing\.tsv: sha256 .* does not match/ });
+  await editManifest(fresh, (m) => delete m.checksums["casing.tsv"]);
+  await t.rejects(loadBundle(fresh), /checksums has no entry for casing\.tsv/);
+
+  // An older bundle: no casing entry, no file.
+  await editManifest(fresh, (m) => delete m.casing);
+  await rm(path.join(fresh, "casing.tsv"));
+  t.equal((await loadBundle(fresh)).casing, null);
+});
+
+t.test("models/lstm512-keyboard's casing table: I, I'm, States, Monday; never the, a, and", async (t) => {
+  const b = await loadBundle(fileURLToPath(new URL("../models/lstm512-keyboard/", import.meta.url)));
+  t.ok(b.casing!.size > 5000);
+  const forms: Array<[string, string]> = [["i", "I"], ["i'm", "I'm"], ["states", "States"], ["monday", "Monday"], ["america", "America"], ["bbdo", "BBDO"]];
+  for (const [word, form] of forms) t.equal(b.casing!.get(word), form, word);
+  t.equal(b.lexicon!.shareOf("bbdo") !== null, true, "bbdo: a lexicon word, outside the vocabulary");
+  for (const word of ["the", "a", "and", "of", "you"]) t.notOk(b.casing!.has(word), word);
 });

@@ -83,6 +83,7 @@ const rows: Row[] = [
   intRow("PORT", "port", 8080, 0, 65535),
   intRow("GRPC_PORT", "grpcPort", 50051, 0, 65535),
   { name: "MODEL_DIR", key: "modelDir", def: DEFAULT_MODEL_DIR, good: [["models/tiny", "models/tiny"], ["/abs/dir", "/abs/dir"]], bad: [] },
+  { name: "BLOCKLIST_FILE", key: "blocklistFile", def: null, good: [["deploy/blocklist.txt", "deploy/blocklist.txt"]], bad: [] },
   intRow("MAX_BATCH_SIZE", "maxBatchSize", 64, 1, 4096),
   intRow("MAX_QUEUE_DELAY_MS", "maxQueueDelayMs", 0, 0, 1000),
   intRow("QUEUE_BOUND", "queueBound", 1024, 1, 1_000_000),

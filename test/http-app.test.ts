@@ -64,7 +64,7 @@ t.test("predict: at most k words, sorted by probability, all starting with the p
       t.ok(body.predictions[i - 1]!.probability >= body.predictions[i]!.probability, "sorted by probability");
     }
     for (const p of body.predictions) {
-      t.ok(p.word.startsWith(c.prefix.toLowerCase()), `${p.word} starts with ${c.prefix.toLowerCase()}`);
+      t.ok(p.word.toLowerCase().startsWith(c.prefix.toLowerCase()), `${p.word} starts with ${c.prefix} (case aside)`);
       t.ok(p.probability > 0 && p.probability <= 1);
       t.ok(Math.abs(Math.log(p.probability) - p.logProb) < 1e-9, "logProb = ln(probability)");
     }

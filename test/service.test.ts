@@ -35,6 +35,20 @@ t.test("lazy top-k equals the top-k of the full distribution (random contexts, p
   for (const seed of [1, 2, 3]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0 });
 });
 
+t.test("blocked words: lazy top-k equals the full distribution's top-k over the allowed words", async (t) => {
+  // Frequent head words and every 3rd tail word blocked, so that blocking changes most answers and leaves clusters room.
+  const { tokenizer, vocab } = bundle;
+  const words = vocab.filter((w, id) => tokenizer.isSuggestable(w) && (id < 60 || id % 3 === 0));
+  const h = await startService(bundle, {}, {}, words);
+  t.teardown(() => h.service.close());
+  const { answers, queries } = await checkLazyTopK(t, h, ref, { seed: 5, contexts: 16, maxWords: 30, tol: 0 });
+  const blocked = new Set(words);
+  const returned = answers.filter((a, i) => queries[i]!.req.blockOffensive).flatMap((a) => a.predictions.map((p) => p.word));
+  t.ok(returned.length > 100 && !returned.some((w) => blocked.has(w)), `no blocked word among ${returned.length} returned with blocking on`);
+  const open = answers.filter((a, i) => !queries[i]!.req.blockOffensive).flatMap((a) => a.predictions.map((p) => p.word));
+  t.ok(open.some((w) => blocked.has(w)), "blocked words come back with blocking off");
+});
+
 t.test("lookahead 1 (one cluster per row per round) answers as the default, in more rounds", async (t) => {
   const one = await startService(bundle, { TAIL_LOOKAHEAD: "1" });
   const many = await startService(bundle, { TAIL_LOOKAHEAD: "64" });
@@ -97,7 +111,7 @@ t.test("a cached context whose top-k needs an unevaluated tail runs only that ta
   // Find a prefix whose answer lives in a tail cluster.
   const prefix = ["q", "z", "x", "j", "k", "v", "y"].find((p) => ref.topK(dist!, p, 3).words.some((w) => bundle.vocab.indexOf(w) >= model.shortlist))!;
   t.ok(prefix, "a prefix answered from the tail");
-  const got = await main.service.predict({ context, prefix, k: 3 });
+  const got = await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false });
   expectTopK(t, got.predictions, ref.topK(dist!, prefix, 3), 0, "exact");
   t.equal(main.runner.encodes.length, 0, "no encoder run for a cached context");
   t.ok(main.runner.tailJobs.length >= 1, "tail rounds ran");
@@ -105,7 +119,7 @@ t.test("a cached context whose top-k needs an unevaluated tail runs only that ta
   for (const c of clusters) t.match(model.clusters[c]!.label, new RegExp(`:(${prefix}|other)$`), `cluster ${c} (${model.clusters[c]!.label}) can hold "${prefix}" words`);
   // Now that its tails are cached, the same request needs nothing.
   main.runner.reset();
-  t.same(await main.service.predict({ context, prefix, k: 3 }), got);
+  t.same(await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false }), got);
   t.equal(main.runner.tailJobs.length, 0);
 });
 
@@ -118,7 +132,7 @@ t.test("an extended context runs the encoder on the new tokens only, and equals 
   for (const b of bases) await main.service.predict({ context: b });
   const extends0 = await counter(main.metrics.cacheRequests, { result: "extend" });
   main.runner.reset();
-  const reqs = bases.flatMap((b, i) => [{ context: `${b} ${tails[i % 4]}`, prefix: ["", "a", "th", "w"][i % 4]!, k: 1 + ((i * 7) % 50) }]);
+  const reqs = bases.flatMap((b, i) => [{ context: `${b} ${tails[i % 4]}`, prefix: ["", "a", "th", "w"][i % 4]!, k: 1 + ((i * 7) % 50), casing: false, blockOffensive: false }]);
   const extended: PredictResult[] = [];
   for (const r of reqs) extended.push(await main.service.predict(r));
   t.equal(await counter(main.metrics.cacheRequests, { result: "extend" }), extends0 + reqs.length, "every lookup extended a cached context");

@@ -3,8 +3,9 @@
     /usr/bin/python3 training/check_bundle.py models/<name> [--min-vocab 30000] [--max-mb 30]
 
 checksums, onnx.checker on every graph, contiguous clusters covering the
-tails, golden log-probs covering head words and every cluster, and the
-training record. Exits non-zero with the reason on the first failure.
+tails, golden log-probs covering head words and every cluster, the optional
+lexicon, casing table and recency fit, and the training record. Exits
+non-zero with the reason on the first failure.
 """
 import argparse
 import hashlib
@@ -17,6 +18,25 @@ import onnx
 
 def fail(msg):
     sys.exit(f"bundle check failed: {msg}")
+
+
+def check_casing(d, spec, checksums, known):
+    """casing.tsv (training/casing.py): sorted unique `word<TAB>form` lines, the word lower case and known,
+    the form its written form with a capital."""
+    name = spec["file"]
+    if name not in checksums:
+        fail(f"casing file {name} has no checksum")  # present and matching: checked with every checksum
+    rows = [line.split("\t") for line in open(os.path.join(d, name), encoding="utf-8").read().split("\n")[:-1]]
+    for i, row in enumerate(rows, 1):
+        if len(row) != 2 or row[0] != row[0].lower() or row[1].lower() != row[0] or row[1] == row[0]:
+            fail(f"{name} line {i}: expected word<TAB>form, the word lower case, the form its cased spelling: {row}")
+        if row[0] not in known:
+            fail(f"{name} line {i}: {row[0]!r} is neither in the vocabulary nor in the lexicon")
+    words = [row[0] for row in rows]
+    if words != sorted(set(words)):
+        fail(f"{name} is not sorted by word, or repeats one")
+    if len(rows) != spec["words"]:
+        fail(f"{name} has {len(rows)} words, manifest casing.words is {spec['words']}")
 
 
 def main():
@@ -62,6 +82,10 @@ def main():
             fail("lexicon.txt must hold lexicon.words sorted unique words, none in the vocabulary")
         if sum(int(line.split("\t")[1]) for line in lines) != lex["tokens"]:
             fail("lexicon.txt counts do not sum to lexicon.tokens")
+    cs = m.get("casing")
+    if cs is not None:
+        lexicon_words = words if lex is not None else []  # (words: lexicon.txt's, read above)
+        check_casing(d, cs, m["checksums"], set(vocab) | set(lexicon_words))
     r = m.get("recency")
     if r is not None:
         if not (isinstance(r.get("window"), int) and r["window"] >= 1 and 0 < r.get("weight", 0) < 1):

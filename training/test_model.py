@@ -3,6 +3,7 @@ import unittest
 
 import torch
 
+import casing
 import layout as L
 import model as M
 import tokenizer
@@ -86,6 +87,41 @@ class TokenizerTest(unittest.TestCase):
         self.assertEqual(tokenizer.tokenize("Don\u2019t  CAF\u00c9-au-lait, 1984!"),
                          ["don't", "cafe", "-", "au", "-", "lait", ",", "1984", "!"])
         self.assertEqual(tokenizer.tokenize("dogs' 'em"), ["dogs", "'", "'", "em"])
+
+
+class CasingTest(unittest.TestCase):
+    def test_surface_tokens_lowercase_to_the_models_tokens(self):
+        text = "Don\u2019t  CAF\u00c9-au-lait, I'M 1984 U.S.A. \u0131stanbul \u212aelvin!"
+        self.assertEqual([t.lower() for t in casing.surface_tokens(text)], tokenizer.tokenize(text))
+        self.assertEqual(casing.surface_tokens("Don\u2019t CAF\u00c9"), ["Don't", "CAFE"])
+
+    def test_sentence_starts_are_not_counted(self):
+        forms = casing.count_forms([
+            'The cat saw Bob. He ran; "Bob," said I, (Then) nothing... Who? Me!',
+            "Bob said in 1984 The end",  # a new document starts a sentence; a number is a word
+            '"Hi" \u2014 \'Ann\' - Ann',  # Hi: quotes skipped back to the document start
+        ])
+        self.assertEqual(forms, {
+            "cat": {"cat": 1}, "saw": {"saw": 1}, "bob": {"Bob": 2}, "ran": {"ran": 1}, "said": {"said": 2},
+            "i": {"I": 1}, "then": {"Then": 1}, "nothing": {"nothing": 1}, "in": {"in": 1}, "1984": {"1984": 1},
+            "the": {"The": 1}, "end": {"end": 1}, "ann": {"Ann": 2},
+        })
+
+    def test_table_document_votes_majority_vocabulary(self):
+        votes = casing.document_votes([
+            "x Monday x monday x Monday",  # one vote: Monday
+            "x Monday x Government x Government x Government x Government",
+            "x government x May x may x may",  # may: lower case wins
+            "x government x Tie x tie",  # a tie within a document: the form seen first
+            "x Tie x Nasa x NASA x Once x U x U",  # once: one document; u: a single letter
+            "x NASA x NASA x Nasa x U x I x Zorvath x Zorvath",  # zorvath: outside the vocabulary
+            "x I x Zorvath",
+        ])
+        self.assertEqual(votes["government"], {"Government": 1, "government": 2}, "documents vote, not tokens")
+        words = {"x", "monday", "government", "may", "tie", "once", "nasa", "u", "i", "zorvath"} - {"zorvath"}
+        self.assertEqual(casing.casing_table(votes, words), {"i": "I", "monday": "Monday", "tie": "Tie"})
+        # nasa: Nasa and NASA one vote each, under two thirds; with a lower majority the first seen wins.
+        self.assertEqual(casing.casing_table(votes, words, majority=0.5)["nasa"], "Nasa")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a slice of the corpora, in about a minute:
 #   bash training/tiny.sh OUT_DIR [--open-vocab]   (models/tiny is made without; CI smoke-tests with it)
-# prepare (40 documents per corpus) -> train (d=32, 100k tokens) -> export -> checks.
+# prepare (40 documents per corpus) -> train (d=32, 100k tokens) -> export [-> lexicon, recency, casing] -> checks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: tiny.sh OUT_DIR}
@@ -15,5 +15,7 @@ $py "$here/train.py" --layout keyboard --run "$work/run" --data "$work/data" --d
 $py "$here/export.py" --run "$work/run" --out "$out" --name tiny
 if [ "${2:-}" = "--open-vocab" ]; then  # CI's smoke run; the test fixture models/tiny has no lexicon nor recency fit
   $py "$here/open_vocab.py" --run "$work/run" --bundle "$out" --windows 20 100 --weights 0.02 0.1
+  # (models/tiny's casing table is counted on the whole training split: training/README.md)
+  $py "$here/casing.py" --bundle "$out" --data "$work/data/train.txt"
 fi
 $py "$here/check_bundle.py" "$out" --max-mb 1

@@ -37,11 +37,15 @@ _apos = re.compile("[" + re.escape(APOSTROPHES) + "]")
 _token = re.compile(PATTERN)
 
 
-def normalize(text: str) -> str:
+def normalize_keeping_case(text: str) -> str:
+    """normalize() without the lowercasing (training/casing.py counts written forms)."""
     text = unicodedata.normalize("NFKD", text)
     text = _combining.sub("", text)
-    text = _apos.sub("'", text)
-    return text.lower()
+    return _apos.sub("'", text)
+
+
+def normalize(text: str) -> str:
+    return normalize_keeping_case(text).lower()
 
 
 def tokenize(text: str) -> list[str]:

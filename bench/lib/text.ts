@@ -112,9 +112,17 @@ export interface BodySource {
  * `contextWords` words) with the prefix growing letter by letter: "", "t",
  * "th", "the". Punctuation stays in the context and is not "typed". A user
  * who finishes a document takes the next one (documents in a seeded order,
- * wrapping around).
+ * wrapping around). `extra` fields go into every body (e.g. casing: false).
  */
-export function keystrokes(bundle: Bundle, docs: readonly string[], users: number, contextWords: number, seed: number, k = 3): BodySource {
+export function keystrokes(
+  bundle: Bundle,
+  docs: readonly string[],
+  users: number,
+  contextWords: number,
+  seed: number,
+  k = 3,
+  extra: Record<string, unknown> = {},
+): BodySource {
   const { tokenizer } = bundle;
   const order = shuffle(Array.from(docs, (_, i) => i), rng(seed));
   let nextDoc = 0;
@@ -166,7 +174,7 @@ export function keystrokes(bundle: Bundle, docs: readonly string[], users: numbe
       const u = people[turn]!;
       turn = (turn + 1) % people.length;
       const word = u.words[u.w]!;
-      const body = JSON.stringify({ context: u.context, prefix: word.slice(0, Math.min(u.letters, 64)), k });
+      const body = JSON.stringify({ context: u.context, prefix: word.slice(0, Math.min(u.letters, 64)), k, ...extra });
       sent++;
       if (u.letters >= word.length || u.letters >= 64) advance(u);
       else u.letters++;

@@ -50,6 +50,12 @@ export interface TailGraphSpec {
   output: string;
 }
 
+/** The casing table training/casing.py wrote: `word<TAB>form` lines (lowercase word -> its usual written form). */
+export interface CasingSpec {
+  file: string;
+  words: number;
+}
+
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
   name: string;
@@ -64,6 +70,8 @@ export interface Manifest {
   recency?: RecencySpec & Record<string, unknown>;
   /** The rare-word lexicon training/open_vocab.py wrote (softmax/lexicon.ts); absent: none. */
   lexicon?: LexiconSpec & Record<string, unknown>;
+  /** The casing table (inference/casing.ts); absent: none. Extra fields (its source) pass through. */
+  casing?: CasingSpec & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
   training?: Record<string, unknown>;
   /** sha256 hex of every bundle file but manifest.json, by file name. */
@@ -80,6 +88,8 @@ export interface Bundle {
   tokenizer: Tokenizer;
   /** manifest.lexicon's entries (validated at load), or null. */
   lexicon: Lexicon | null;
+  /** manifest.casing's table (validated at load): lowercase word -> its usual written form, or null. */
+  casing: ReadonlyMap<string, string> | null;
   paths: {
     encoderHead: string;
     /** tails[c] is cluster c's graph. */

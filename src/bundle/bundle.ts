@@ -1,8 +1,9 @@
 /**
  * Reads and validates a model bundle directory before anything is served from
  * it: the manifest (parsed and checked by manifest.ts), vocabulary size, every
- * referenced file present, sha256 checksums, tokenizer and lexicon. Every
- * error is a BundleError naming the file and the manifest field at fault.
+ * referenced file present, sha256 checksums, tokenizer, lexicon and casing
+ * table. Every error is a BundleError naming the file and the manifest field
+ * (or the line) at fault.
  * No onnxruntime here: graphs are opened by ort-graphs.ts.
  */
 import { createHash } from "node:crypto";
@@ -47,6 +48,34 @@ export function parseVocab(text: string, expectedSize: number, file = "vocab.txt
     throw new BundleError(`${file}: has ${words.length} tokens, manifest vocab.size is ${expectedSize}`);
   }
   return words;
+}
+
+/**
+ * Parses casing.tsv (training/casing.py): "\n"-terminated `word<TAB>form` lines,
+ * words strictly ascending, each form the word's spelling with a capital.
+ * `accept` returns why a word may not be listed, or null.
+ */
+export function parseCasing(text: string, expectedWords: number, file: string, accept: (word: string) => string | null): Map<string, string> {
+  if (text.length > 0 && !text.endsWith("\n")) throw new BundleError(`${file}: last line is not terminated by a newline`);
+  const lines = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  const table = new Map<string, string>();
+  let last = "";
+  lines.forEach((line, i) => {
+    const at = `${file}: line ${i + 1}`;
+    const [word = "", form, ...rest] = line.split("\t");
+    if (form === undefined || rest.length > 0 || word === "") throw new BundleError(`${at}: expected "word<TAB>form", got ${JSON.stringify(line)}`);
+    if (word !== word.toLowerCase() || form.toLowerCase() !== word || form === word) {
+      throw new BundleError(`${at}: ${JSON.stringify(form)} is not a cased spelling of the lower-case word ${JSON.stringify(word)}`);
+    }
+    // Words are tokens ([a-z0-9'] only), so UTF-16 order is code-point order.
+    if (i > 0 && !(last < word)) throw new BundleError(`${at}: "${word}" is not after "${last}" (words must be strictly ascending)`);
+    const why = accept(word);
+    if (why) throw new BundleError(`${at}: "${word}" ${why}`);
+    table.set(word, form);
+    last = word;
+  });
+  if (table.size !== expectedWords) throw new BundleError(`${file}: has ${table.size} words, manifest casing.words is ${expectedWords}`);
+  return table;
 }
 
 /** Reads, validates and (by default) checksums the bundle at `dir`. */
@@ -98,12 +127,21 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     }
   }
 
+  let casing: Map<string, string> | null = null;
+  if (manifest.casing) {
+    const inModel = (w: string) => tokenizer.idOf(w) !== tokenizer.unkId || (lexicon !== null && lexicon.shareOf(w) !== null);
+    const known = (w: string) => (tokenizer.isSuggestable(w) && inModel(w) ? null : "is neither a vocabulary nor a lexicon word");
+    const text = (await readBundleFile(abs, manifest.casing.file)).toString("utf8");
+    casing = parseCasing(text, manifest.casing.words, path.join(abs, manifest.casing.file), known);
+  }
+
   return {
     dir: abs,
     manifest,
     vocab,
     tokenizer,
     lexicon,
+    casing,
     paths: {
       encoderHead: path.join(abs, manifest.graphs.encoderHead.file),
       tails: manifest.model.clusters.map((c) => path.join(abs, c.file)),

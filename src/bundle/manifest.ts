@@ -1,8 +1,8 @@
 /**
  * The manifest of a model bundle (docs/DESIGN.md section 4), parsed and
  * checked field by field: format, tokenizer spec, model (bands and clusters
- * tiling the tail ids), graphs and their tensor names, checksums, recency and
- * lexicon specs. Every error is a BundleError naming the manifest field at
+ * tiling the tail ids), graphs and their tensor names, checksums, recency,
+ * lexicon and casing specs. Every error is a BundleError naming the manifest field at
  * fault. Pure: bundle.ts reads the files.
  */
 import path from "node:path";
@@ -10,6 +10,7 @@ import path from "node:path";
 import {
   BUNDLE_FORMAT,
   type BandSpec,
+  type CasingSpec,
   type ClusterSpec,
   type EncoderHeadGraphSpec,
   type Manifest,
@@ -221,6 +222,11 @@ function parseLexiconSpec(f: Fields, v: unknown): LexiconSpec & Record<string, u
   return { ...l, file: f.fileName(l.file, "lexicon.file"), words: f.int(l.words, "lexicon.words", 1), tokens: f.int(l.tokens, "lexicon.tokens", 1), unseenShare };
 }
 
+function parseCasingSpec(f: Fields, v: unknown): CasingSpec & Record<string, unknown> {
+  const c = f.object(v, "casing");
+  return { ...c, file: f.fileName(c.file, "casing.file"), words: f.int(c.words, "casing.words") };
+}
+
 export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   const f = new Fields(file);
   const m = f.object(json, "manifest");
@@ -243,6 +249,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.training !== undefined) manifest.training = f.object(m.training, "training");
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
   if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
+  if (m.casing !== undefined) manifest.casing = parseCasingSpec(f, m.casing);
   const tails = new Set(model.clusters.map((c) => c.file));
   if (tails.size !== model.clusters.length) f.fail("model.clusters", "must each name a different file");
   for (const name of referencedFiles(manifest)) {
@@ -256,5 +263,6 @@ export function referencedFiles(m: Manifest): string[] {
   const files = [m.vocab.file, m.graphs.encoderHead.file, ...m.model.clusters.map((c) => c.file)];
   if (m.golden !== undefined) files.push(m.golden);
   if (m.lexicon !== undefined) files.push(m.lexicon.file);
+  if (m.casing !== undefined) files.push(m.casing.file);
   return files;
 }

@@ -139,6 +139,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     async (req, opts) => {
       const r: PredictRequest = { context: req.context ?? "", prefix: req.prefix ?? "" };
       if (req.k !== undefined && req.k !== null) r.k = req.k;
+      if (req.casing !== undefined && req.casing !== null) r.casing = req.casing;
+      if (req.block_offensive !== undefined && req.block_offensive !== null) r.blockOffensive = req.block_offensive;
       return service.predict(validatePredict(r), opts);
     },
     predictResponse,
@@ -195,6 +197,12 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
           break;
         case "set_k":
           state.k = ev.set_k ?? 0;
+          break;
+        case "set_casing":
+          state.casing = ev.set_casing ?? false;
+          break;
+        case "set_block_offensive":
+          state.blockOffensive = ev.set_block_offensive ?? false;
           break;
         default:
           break;

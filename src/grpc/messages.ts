@@ -8,8 +8,10 @@ import type { PredictResult, ScoreResult } from "../inference/types.js";
 export interface PredictRequestMsg {
   context?: string;
   prefix?: string;
-  /** Absent when the client did not set it (proto3 optional). */
+  /** Absent when the client did not set it (proto3 optional); so are casing and block_offensive. */
   k?: number | null;
+  casing?: boolean | null;
+  block_offensive?: boolean | null;
 }
 
 export interface ScoreRequestMsg {
@@ -50,8 +52,10 @@ export interface SessionEventMsg {
   commit?: string | null;
   set_prefix?: string | null;
   set_k?: number | null;
+  set_casing?: boolean | null;
+  set_block_offensive?: boolean | null;
   /** Which member of the oneof is set (proto-loader `oneofs: true`). */
-  event?: "set_context" | "commit" | "set_prefix" | "set_k";
+  event?: "set_context" | "commit" | "set_prefix" | "set_k" | "set_casing" | "set_block_offensive";
 }
 
 export interface SuggestionsMsg {

@@ -46,6 +46,19 @@ export const PredictRequest = Type.Object(
         description: "How many predictions to return (at most).",
       }),
     ),
+    casing: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          "Case each word as a keyboard shows it: its usual written form (I, States, Monday), the form the user wrote earlier in the context, a capital at a sentence start, the typed prefix's case. false: the model's lower-case words.",
+      }),
+    ),
+    blockOffensive: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: "Never suggest a word of the offensive-word list (the top-k stays exact over the other words). /v1/score still scores them.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -57,7 +70,7 @@ export const ScoreRequest = Type.Object(
     words: Type.Array(Type.String({ maxLength: LIMITS.wordMaxChars }), {
       minItems: 1,
       maxItems: LIMITS.scoreMaxWords,
-      description: "Candidate next words to score.",
+      description: "Candidate next words to score, in any case (a word is scored in its normalized, lower-case form, so a cased suggestion scores its predicted logProb).",
       examples: [["be", "go", "xyzzyq"]],
     }),
   },
@@ -71,7 +84,8 @@ export type ModelRef = Static<typeof ModelRef>;
 const Prediction = Type.Object(
   {
     word: Type.String({
-      description: "Normalized (lowercase); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context.",
+      description:
+        "Cased as the request's `casing` says (lower case with casing false); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context.",
     }),
     probability: Type.Number(),
     logProb: Type.Number({ description: "Natural log of probability." }),

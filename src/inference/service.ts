@@ -30,7 +30,9 @@ import { scoreState, supplyCached } from "../softmax/tail-rounds.js";
 import type { Bundle } from "../bundle/bundle-types.js";
 import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
-import { BatchExecutor, type Item, type Output, type Task } from "./batch-executor.js";
+import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
+import { readBlocklist } from "./blocklist.js";
+import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import {
   LIMITS,
@@ -70,13 +72,16 @@ export interface ServiceDeps {
   logger: Logger;
   /** Deadlines and queue timers; the wall clock by default. */
   clock?: Clock;
+  /** Offensive-word entries (readBlocklist); the shipped list by default. */
+  blocklist?: readonly string[];
 }
 
-/** A context's encoder window (shared by the requests that send that context: never modified), its cache key and its recent words (null: no recency mixture). */
+/** A context's encoder window (shared by the requests that send that context: never modified), its cache key, its recent words (null: no recency mixture) and what casing needs of it. */
 interface ContextWindow {
   window: number[];
   key: number;
   recent: RecentTable | null;
+  casing: ContextCasing;
 }
 
 /** Context strings whose tokenization the service remembers. */
@@ -84,7 +89,11 @@ const CONTEXT_MEMO_SIZE = 1024;
 
 export class NextwordService implements InferenceService {
   private readonly layout: SoftmaxLayout;
+  /** Prefix ranges over the suggestable words, and over those not blocked (blockOffensive, the default). */
   private readonly index: PrefixIndex;
+  private readonly allowedIndex: PrefixIndex;
+  /** Blocked words, normalized: the vocabulary's are out of allowedIndex, the lexicon's and recent ones out of the mix. */
+  private readonly blocked: ReadonlySet<string>;
   private readonly cache: StateCache;
   private readonly recentContexts = new Lru<string, ContextWindow>(CONTEXT_MEMO_SIZE);
   private readonly batcher: Batcher<Item, Output>;
@@ -100,7 +109,16 @@ export class NextwordService implements InferenceService {
     const { bundle, config, metrics } = deps;
     const { model } = bundle.manifest;
     this.layout = new SoftmaxLayout(model.shortlist, model.clusters);
-    this.index = PrefixIndex.build(this.layout, bundle.vocab, bundle.tokenizer.suggestableMask());
+    const suggestable = bundle.tokenizer.suggestableMask();
+    this.index = PrefixIndex.build(this.layout, bundle.vocab, suggestable);
+    const blocked = new Set<string>();
+    for (const entry of deps.blocklist ?? readBlocklist(null)) {
+      const token = this.wordToken(entry);
+      if (token !== null) blocked.add(token);
+    }
+    this.blocked = blocked;
+    const allowed = suggestable.map((ok, id) => (ok && !blocked.has(bundle.vocab[id]!) ? 1 : 0));
+    this.allowedIndex = PrefixIndex.build(this.layout, bundle.vocab, allowed);
     this.cache = new StateCache(config.cacheSize);
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: "service" });
@@ -161,24 +179,23 @@ export class NextwordService implements InferenceService {
   async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
     return this.guard(async () => {
       // Requests arrive validated (validation.ts, run by the transports); in-process callers may leave defaults out.
-      const { context, prefix = "", k = LIMITS.kDefault } = req;
+      const { context, prefix = "", k = LIMITS.kDefault, casing = true, blockOffensive = true } = req;
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
-      const ranges = this.index.ranges(normalized);
-      const { window, key, recent, lookup } = this.lookup(context);
-      const mix = this.openVocab.rowMix(recent, normalized, k);
-      const task: Task = { kind: "predict", k, ranges, mix };
+      const ranges = (blockOffensive ? this.allowedIndex : this.index).ranges(normalized);
+      const w = this.lookup(context);
+      const mix = this.openVocab.rowMix(w.recent, normalized, k, blockOffensive ? this.blocked : null);
+      const shape = (top: TopK) => this.shapePredictions(top, mix, casing ? { ctx: w.casing, typed: prefix } : null);
       let planner: RowTopK | undefined;
-      if (lookup.kind === "hit") {
-        planner = new RowTopK(this.index, lookup.state.head, k, ranges, mix);
-        if (supplyCached(planner, lookup.state, 1).length === 0) {
+      if (w.lookup.kind === "hit") {
+        planner = new RowTopK(this.index, w.lookup.state.head, k, ranges, mix);
+        if (supplyCached(planner, w.lookup.state, 1).length === 0) {
           this.executor.countSkipped([planner]);
-          return this.shapePredictions(planner.result(), mix);
+          return shape(planner.result());
         }
       }
-      const item: Item = { window, key, lookup, task };
+      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, ranges, mix } };
       if (planner) item.planner = planner;
-      const out = (await this.submit(item, opts)) as TopK;
-      return this.shapePredictions(out, mix);
+      return shape((await this.submit(item, opts)) as TopK);
     });
   }
 
@@ -259,7 +276,7 @@ export class NextwordService implements InferenceService {
         return id !== tokenizer.unkId ? suggestable[id] === 1 : tokenizer.isSuggestable(t);
       };
       const recent = this.openVocab.recentTable(this.openVocab.recency?.recent(tokens, isWord) ?? null);
-      w = { window, key: windowKey(window), recent };
+      w = { window, key: windowKey(window), recent, casing: contextCasing(tokenizer, context) };
       this.recentContexts.set(context, w);
     }
     return w;
@@ -278,13 +295,13 @@ export class NextwordService implements InferenceService {
     return id === tokenizer.unkId ? null : id;
   }
 
-  /** Ids past the vocabulary are the mix's extra words (lexicon, recent). */
-  private shapePredictions(top: TopK, mix: RowMix): PredictResult {
-    const { vocab } = this.deps.bundle;
+  /** Ids past the vocabulary are the mix's extra words (lexicon, recent); words are cased unless `casing` is null. */
+  private shapePredictions(top: TopK, mix: RowMix, casing: { ctx: ContextCasing; typed: string } | null): PredictResult {
+    const { vocab, casing: table } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
       const word = id < vocab.length ? vocab[id]! : mix.extraWords[id - vocab.length]!;
-      return { word, probability: Math.exp(logProb), logProb };
+      return { word: casing ? caseWord(word, casing.ctx, table, casing.typed) : word, probability: Math.exp(logProb), logProb };
     });
     return { predictions, model: { ...this.modelRef } };
   }

@@ -21,11 +21,13 @@ export interface TopK {
  *       for (const c of cs) row.supply(c, withinLogProbsOfCluster(c));
  *     row.result();
  *
- * Clusters with a suggestable word for the prefix are visited by decreasing
+ * Clusters with a candidate for the prefix (a word completing it that the
+ * ranges' mask allows: suggestable, and not blocked when blocking is on)
+ * are visited by decreasing
  * head[shortlist + c] (then lower index). A visit stops when the heap is full
  * and the cluster's bound is below the k-th best; on an exact tie it skips
  * the cluster unless one of its ids could win the tie (ids below the k-th
- * best's). The result equals sorting every suggestable word starting with the
+ * best's). The result equals sorting every candidate word completing the
  * prefix by (log-prob desc, id asc) and taking k.
  *
  * With a RowMix (open-vocab.ts: the lexicon and the recency mixture) every
@@ -81,7 +83,7 @@ export class RowTopK {
    */
   private offerRun(byWord: Int32Array, lo: number, hi: number, lps: Float32Array, offset: number, base: number): void {
     const { heap } = this;
-    const { suggestable } = this.index;
+    const { suggestable } = this.ranges;
     const { logKeep } = this.mix;
     let min = -Infinity;
     for (let p = lo; p < hi; p++) {
@@ -96,9 +98,10 @@ export class RowTopK {
   /** Re-offers the recent ids in [from, to) at their mixture log-prob (above the plain one offerRun gave them). */
   private offerRecent(from: number, to: number, lps: Float32Array, offset: number, base: number): void {
     const { recentIds, recentQ, keep } = this.mix;
+    const { suggestable } = this.ranges;
     for (let j = lowerBound(recentIds, from); j < recentIds.length && recentIds[j]! < to; j++) {
       const id = recentIds[j]!;
-      this.heap.raise(mixRecent(keep, base + lps[id - offset]!, recentQ[j]!), id);
+      if (suggestable[id]) this.heap.raise(mixRecent(keep, base + lps[id - offset]!, recentQ[j]!), id); // a blocked recent word stays out
     }
   }
 

@@ -120,8 +120,12 @@ export class OpenVocab {
     return { ...table, noPrefix: this.vocabPart(table, 0, n) };
   }
 
-  /** One top-k row's mix: `table` is the context's recent words (recentTable), `prefix` normalized. */
-  rowMix(table: RecentTable | null, prefix: string, k: number): RowMix {
+  /**
+   * One top-k row's mix: `table` is the context's recent words (recentTable),
+   * `prefix` normalized. Words in `blocked` are never extras (recent
+   * vocabulary words are kept out by the row's mask, see RowTopK).
+   */
+  rowMix(table: RecentTable | null, prefix: string, k: number, blocked: ReadonlySet<string> | null = null): RowMix {
     const extraWords: string[] = [];
     const extraShare: number[] = [];
     const extraQ: number[] = [];
@@ -132,7 +136,7 @@ export class OpenVocab {
       if (prefix !== "" && lo < hi && table.words[lo] === prefix) lo++;
       part = prefix === "" ? table.noPrefix : this.vocabPart(table, lo, hi);
       for (let j = lo; j < hi; j++) {
-        if (table.ids[j]! >= 0) continue;
+        if (table.ids[j]! >= 0 || blocked?.has(table.words[j]!)) continue;
         extraWords.push(table.words[j]!);
         extraShare.push(table.shares[j]!);
         extraQ.push(table.q[j]!);
@@ -144,7 +148,10 @@ export class OpenVocab {
       const { words, shares } = this.lexicon;
       const pick = (best: Int32Array) => {
         const out: number[] = [];
-        for (let j = 0; j < best.length && out.length < k; j++) if (!skip.has(words[best[j]!]!)) out.push(best[j]!);
+        for (let j = 0; j < best.length && out.length < k; j++) {
+          const w = words[best[j]!]!;
+          if (!skip.has(w) && !blocked?.has(w)) out.push(best[j]!);
+        }
         return out;
       };
       const best = this.lexicon.best(prefix);

@@ -29,6 +29,8 @@ export interface WordGroup {
  */
 export interface PrefixRanges {
   prefix: string;
+  /** The index's mask: the ids these ranges' counts include and the top-k may return. */
+  suggestable: Uint8Array;
   headLo: number;
   headHi: number;
   headCount: number;
@@ -50,7 +52,11 @@ export class PrefixIndex {
   private constructor(
     readonly layout: SoftmaxLayout,
     readonly vocab: readonly string[],
-    /** suggestable[id] = 1 when the id may be returned by top-k. */
+    /**
+     * suggestable[id] = 1 when the id may be returned by top-k. The service
+     * builds one index per mask (suggestable; suggestable and not blocked):
+     * a request's ranges carry the mask they were counted with.
+     */
     readonly suggestable: Uint8Array,
   ) {
     this.head = group(vocab, suggestable, 0, layout.shortlist);
@@ -128,7 +134,7 @@ export class PrefixIndex {
     }
     const [headLo, headHi] = this.completions(this.head, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
     const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
-    return { prefix, headLo, headHi, headCount, lo, hi, count };
+    return { prefix, suggestable: this.suggestable, headLo, headHi, headCount, lo, hi, count };
   }
 
   /**

@@ -42,6 +42,8 @@ export class Tokenizer {
   private readonly ids: ReadonlyMap<string, number>;
   private readonly specials: ReadonlySet<string>;
   private readonly token: RegExp;
+  /** `token`, case-insensitive. */
+  private readonly surface: RegExp;
   private readonly suggest: RegExp;
   private readonly apostrophe: RegExp | null;
 
@@ -59,6 +61,7 @@ export class Tokenizer {
       throw new TokenizerSpecError(`tokenizer.flags is "${spec.flags}", only "g" (match globally) is implemented`);
     }
     this.token = compilePythonPattern(spec.pattern);
+    this.surface = new RegExp(this.token.source, `${this.token.flags}i`);
     this.suggest = compilePythonMatch(spec.suggestPattern);
     this.apostrophe = spec.apostrophes.length > 0 ? new RegExp(`[${escapeForClass(spec.apostrophes)}]`, "gu") : null;
 
@@ -88,9 +91,18 @@ export class Tokenizer {
   }
 
   normalize(text: string): string {
-    let s = text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
-    if (this.apostrophe) s = s.replace(this.apostrophe, "'");
-    return s.toLowerCase();
+    return this.normalizeKeepingCase(text).toLowerCase();
+  }
+
+  /** normalize() without the lowercasing: the text as written, for casing suggestions. */
+  normalizeKeepingCase(text: string): string {
+    const s = text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
+    return this.apostrophe ? s.replace(this.apostrophe, "'") : s;
+  }
+
+  /** The tokens of a normalizeKeepingCase() text as written, with their positions (each one's lowercase is a token of tokenize()). */
+  surfaceTokens(normalized: string): IterableIterator<RegExpMatchArray> {
+    return normalized.matchAll(this.surface);
   }
 
   tokenize(text: string): string[] {

@@ -1,5 +1,5 @@
 /**
- * The REST app over the REAL service on models/tiny: real bundle, real
+ * The REST app over the REAL service on models/tiny (or MODEL_DIR): real bundle, real
  * RunnerPool (worker threads, ONNX graphs), real createService. Log lines are
  * captured for assertions.
  */
@@ -45,7 +45,7 @@ export interface RealService {
 }
 
 export async function startRealService(config: Config, logger: Logger, metrics: Metrics): Promise<RealService> {
-  const bundle = await tiny();
+  const bundle = config.modelDir === TINY_DIR ? await tiny() : await loadBundle(config.modelDir);
   const pool = await RunnerPool.start({
     bundle,
     ...poolOptionsFrom(config),

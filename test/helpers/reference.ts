@@ -102,9 +102,10 @@ export class Reference {
    * the prefix itself is no completion), by (log-prob desc, then vocabulary words by id before
    * out-of-vocabulary ones). With `lexicon`, the bundle's lexicon words are
    * candidates at p(<unk>) times their share; with `recent`, log-probs are
-   * the recency mixture's and recent out-of-vocabulary words are candidates.
+   * the recency mixture's and recent out-of-vocabulary words are candidates;
+   * words in `blocked` never are.
    */
-  topK(dist: Float64Array, prefix: string, k: number, open: { recent?: RefRecent | null; lexicon?: boolean } = {}): RefTopK {
+  topK(dist: Float64Array, prefix: string, k: number, open: { recent?: RefRecent | null; lexicon?: boolean; blocked?: ReadonlySet<string> | null } = {}): RefTopK {
     const { vocab, tokenizer, manifest } = this.bundle;
     const recent = open.recent ?? null;
     const lexicon = open.lexicon && this.bundle.lexicon;
@@ -129,9 +130,16 @@ export class Reference {
       const lp = mixed(lstm, word);
       if (lp !== null) cands.push({ word, id: vocab.length, lp });
     }
-    cands.sort((a, b) => b.lp - a.lp || a.id - b.id);
-    const top = cands.slice(0, k);
-    return { words: top.map((c) => c.word), logProbs: top.map((c) => c.lp), all: new Map(cands.map((c) => [c.word, c.lp])) };
+    const allowed = open.blocked ? cands.filter((c) => !open.blocked!.has(c.word)) : cands;
+    allowed.sort((a, b) => b.lp - a.lp || a.id - b.id);
+    const top = allowed.slice(0, k);
+    return { words: top.map((c) => c.word), logProbs: top.map((c) => c.lp), all: new Map(allowed.map((c) => [c.word, c.lp])) };
+  }
+
+  /** Blocklist entries as words the service can suggest: those that are one token. */
+  blockedWords(entries: readonly string[]): Set<string> {
+    const words = entries.map((e) => this.bundle.tokenizer.tokenize(e)).filter((ts) => ts.length === 1);
+    return new Set(words.map((ts) => ts[0]!));
   }
 }
 

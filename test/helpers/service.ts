@@ -7,6 +7,7 @@
 import type { Test } from "tap";
 
 import { loadConfig, type Config } from "../../src/config.js";
+import { readBlocklist } from "../../src/inference/blocklist.js";
 import { createService, type NextwordService } from "../../src/inference/service.js";
 import type { Prediction } from "../../src/inference/types.js";
 import { createLogger, type Logger } from "../../src/logger.js";
@@ -66,6 +67,8 @@ export class RecordingRunner implements ModelRunner {
 
 export interface Harness {
   service: NextwordService;
+  /** The offensive-word entries the service was given. */
+  blocklist: readonly string[];
   runner: RecordingRunner;
   pool: RunnerPool;
   metrics: Metrics;
@@ -77,6 +80,7 @@ export async function startService(
   bundle: Bundle,
   env: Record<string, string> = {},
   poolOptions: Partial<RunnerPoolOptions> = {},
+  blocklist: readonly string[] = readBlocklist(null),
 ): Promise<Harness> {
   const config = loadConfig({ WORKERS: "1", THREADS_PER_WORKER: "1", LOG_LEVEL: "warn", ...env });
   const logger = createLogger(config, { write: () => {} });
@@ -90,8 +94,8 @@ export async function startService(
   const { model } = bundle.manifest;
   const runner = new RecordingRunner(pool, (c) => model.bands[model.clusters[c]!.band]!.dim);
   const metrics = new Metrics();
-  const service = createService({ config, bundle, pool: runner, metrics, logger });
-  return { service, runner, pool, metrics, config, logger };
+  const service = createService({ config, bundle, pool: runner, metrics, logger, blocklist });
+  return { service, blocklist, runner, pool, metrics, config, logger };
 }
 
 /** What tests read of a prom-client metric. */
@@ -189,14 +193,16 @@ export async function checkLazyTopK(t: Test, h: Harness, ref: Reference, o: Lazy
   const queries = contexts.flatMap((context, ci) =>
     randomPrefixes(bundle, next).map((prefix, pi) => ({
       ci,
-      req: { context, prefix, k: pi === 0 ? 50 : pi === 1 ? 1 : 1 + Math.floor(next() * 50) },
+      // The model's own words (casing off); blocking on for most queries, as by default.
+      req: { context, prefix, k: pi === 0 ? 50 : pi === 1 ? 1 : 1 + Math.floor(next() * 50), casing: false, blockOffensive: next() < 0.7 },
     })),
   );
   const answers = await Promise.all(queries.map((q) => h.service.predict(q.req)));
+  const blocked = ref.blockedWords(h.blocklist);
   let failures = 0;
   let empty = 0;
   queries.forEach((q, i) => {
-    const open = { recent: h.config.recency ? ref.recent(q.req.context) : null, lexicon: h.config.lexicon };
+    const open = { recent: h.config.recency ? ref.recent(q.req.context) : null, lexicon: h.config.lexicon, blocked: q.req.blockOffensive ? blocked : null };
     const want = ref.topK(dists[q.ci]!, bundle.tokenizer.normalize(q.req.prefix), q.req.k, open);
     if (want.words.length === 0) empty++;
     const ok = expectTopK(t, answers[i]!.predictions, want, o.tol, `seed ${o.seed} query ${i}: prefix ${JSON.stringify(q.req.prefix)} k=${q.req.k}`);
