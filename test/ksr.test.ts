@@ -5,7 +5,17 @@
  */
 import t from "tap";
 
-import { addResults, cutContext, emptyResult, ksr, simulateText, type Query } from "../bench/ksr/simulate.js";
+import {
+  addResults,
+  cutContext,
+  emptyResult,
+  isSentenceStart,
+  keyboardCase,
+  keyboardCasing,
+  ksr,
+  simulateText,
+  type Query,
+} from "../bench/ksr/simulate.js";
 
 /** A predictor over a ranked word list: the first k words starting with the prefix. Records every query. */
 function dictionary(words: readonly string[]) {
@@ -126,8 +136,8 @@ t.test("a predictor may be async; results add up over documents", async (t) => {
   const predict = async (q: Query) => (q.prefix === "" ? ["a"] : []);
   const a = await simulateText("a b", predict, { k: 1 });
   const b = await simulateText("b a", predict, { k: 1 });
-  t.same(a, { characters: 3, keystrokes: 2, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
-  t.same(b, { characters: 3, keystrokes: 3, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
+  t.same(a, { characters: 3, baseKeystrokes: 3, keystrokes: 2, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
+  t.same(b, { characters: 3, baseKeystrokes: 3, keystrokes: 3, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
   const s = addResults(addResults(emptyResult(), a), b);
   t.equal(s.characters, 6);
   t.equal(s.keystrokes, 5);
@@ -144,4 +154,120 @@ t.test("context cut to its last characters, starting after a whitespace", async 
   const { predict, queries } = dictionary([]);
   await simulateText("one two three x", predict, { k: 1, contextChars: 6 });
   t.equal(queries.at(-1)!.context, "three ");
+});
+
+// ---------------------------------------------------------------------------
+// caseMode "exact": case kept, shift costs, exact-case matching
+
+/** An engine without casing: lower-case words, the prefix matched case-insensitively (as presage with LOWERCASE_MODE). */
+function uncased(words: readonly string[]) {
+  const queries: Query[] = [];
+  const predict = (q: Query) => {
+    queries.push(q);
+    return words.filter((w) => w.startsWith(q.prefix.toLowerCase())).slice(0, q.k);
+  };
+  return { predict, queries };
+}
+
+t.test("sentence starts: start of text, . ! ? or a new line, looking back past other punctuation", async (t) => {
+  t.equal(isSentenceStart(""), true);
+  t.equal(isSentenceStart("   "), true);
+  t.equal(isSentenceStart("he left . "), true);
+  t.equal(isSentenceStart("he left! "), true);
+  t.equal(isSentenceStart("why? "), true);
+  t.equal(isSentenceStart("he said . \" ( "), true, "past quote and parenthesis to the period");
+  t.equal(isSentenceStart("first line\n"), true);
+  t.equal(isSentenceStart("one , \" "), false, "a comma is other punctuation: back to the word");
+  t.equal(isSentenceStart("the "), false);
+  t.equal(isSentenceStart("in 1961 "), false, "a digit stops the look-back");
+  t.equal(isSentenceStart("un café "), false, "a non-ASCII letter stops it");
+  t.equal(isSentenceStart("a 𝐀 "), false, "a letter outside the BMP stops it");
+  t.equal(isSentenceStart("Mr. "), true, "no abbreviation list: a keyboard capitalizes after Mr. too");
+});
+
+t.test("exact case: a capital costs shift + letter, except a sentence start's first letter", async (t) => {
+  const { predict, queries } = dictionary([]);
+  const r = await simulateText("I met Bob. He left", predict, { k: 3, caseMode: "exact" });
+  t.equal(r.characters, 18);
+  t.equal(r.baseKeystrokes, 19, "I and H auto-capitalized (1 each), B of Bob shift + b (2)");
+  t.equal(r.keystrokes, 19);
+  t.equal(ksr(r), 0, "no suggestion taken: no savings against typing with shift");
+  t.same(
+    queries.filter((q) => q.prefix === "").map((q) => q.context),
+    ["", "I ", "I met ", "I met Bob. ", "I met Bob. He "],
+    "context as written",
+  );
+  t.ok(queries.some((q) => q.prefix === "Bo"), "prefix as typed");
+
+  const caps = await simulateText("NASA and. iPhone", predict, { k: 3, caseMode: "exact" });
+  // NASA: N auto (1) + 3 x (shift + letter) = 7; " and. " 6; iPhone: i undoes the auto-capital (2), P (2), hone (4) = 8
+  t.equal(caps.characters, 16);
+  t.equal(caps.baseKeystrokes, 21);
+  t.equal(caps.keystrokes, 21);
+
+  const quoted = await simulateText('X . " Yes , " Yes', predict, { k: 3, caseMode: "exact" });
+  t.equal(quoted.baseKeystrokes, quoted.characters + 1, "Yes after '. \"' auto-capitalized, after ', \"' shifted");
+
+  const lower = await simulateText("I met Bob. He left", predict, { k: 3 });
+  t.equal(lower.baseKeystrokes, 18, "the lower-case mode: no shift");
+  t.equal(lower.keystrokes, 18);
+  await t.rejects(simulateText("a", predict, { k: 1, caseMode: "upper" as never }), RangeError);
+});
+
+t.test("exact case: a suggestion counts only with the word's exact case; shifted letters cost 2 until then", async (t) => {
+  const text = "I met Bob";
+  const cased = await simulateText(text, (q) => (q.prefix === "B" ? ["Bob"] : []), { k: 3, caseMode: "exact" });
+  t.equal(cased.baseKeystrokes, 10);
+  t.equal(cased.keystrokes, 9, "I, space, m e t, space, shift+B, select");
+  t.equal(cased.selected, 1);
+  t.equal(ksr(cased), 1 - 9 / 10);
+  const wrongCase = await simulateText(text, (q) => (q.prefix === "B" ? ["bob", "BOB"] : []), { k: 3, caseMode: "exact" });
+  t.equal(wrongCase.selected, 0, "bob and BOB are not Bob");
+  t.equal(wrongCase.keystrokes, 10);
+
+  const lowerEngine = await simulateText("The end", uncased(["the", "end"]).predict, { k: 3, caseMode: "exact" });
+  t.equal(lowerEngine.keystrokes, 5, "The typed in full (T auto-capitalized: 3), space, select end");
+  t.equal(lowerEngine.hitTopK, 1);
+  t.equal(lowerEngine.hitTop1, 0, "end is second");
+  const rightCase = await simulateText("The end", uncased(["The", "end"]).predict, { k: 3, caseMode: "exact" });
+  t.equal(rightCase.keystrokes, 2);
+  t.equal(rightCase.hitTop1, 1);
+  t.equal(ksr(rightCase), 1 - 2 / 7);
+  const sameInLower = await simulateText("The end", uncased(["the", "end"]).predict, { k: 3 });
+  t.equal(sameInLower.keystrokes, 2, "the lower-case mode matches the lowercased word");
+});
+
+t.test("keyboard casing of an engine without casing", async (t) => {
+  t.equal(keyboardCase("see", false, ""), "see");
+  t.equal(keyboardCase("see", false, "s"), "see");
+  t.equal(keyboardCase("see", true, ""), "See", "sentence start");
+  t.equal(keyboardCase("see", true, "s"), "See", "sentence start, even after a lower-case letter");
+  t.equal(keyboardCase("see", false, "Se"), "See", "prefix starting with a capital");
+  t.equal(keyboardCase("see", false, "S"), "See", "one capital is not all capitals");
+  t.equal(keyboardCase("see", false, "SE"), "SEE", "two or more capitals");
+  t.equal(keyboardCase("see", true, "SE"), "SEE");
+  t.equal(keyboardCase("i'm", false, "I'"), "I'm", "the apostrophe is not a letter");
+  t.equal(keyboardCase("don't", false, "DON'"), "DON'T");
+  t.equal(keyboardCase("see", false, "sE"), "see");
+
+  const text = "The cat. The CAT sat";
+  const engine = uncased(["the", "cat", "sat"]);
+  const r = await simulateText(text, keyboardCasing(engine.predict), { k: 3, caseMode: "exact" });
+  // The: [The, Cat, Sat] at the start, select (1); cat: select (1); ". " (2); The: select (1);
+  // CAT: shift+C (2), "C" -> Cat; shift+A (2), "CA" -> CAT, select (1); sat: select (1).
+  t.equal(r.characters, 20);
+  t.equal(r.baseKeystrokes, 23);
+  t.equal(r.keystrokes, 11);
+  t.equal(r.selected, 5);
+  t.equal(r.hitTopK, 4, "all but CAT before their first letter");
+  t.equal(r.hitTop1, 2, "The twice");
+  t.equal(ksr(r), 1 - 11 / 23);
+  t.same(
+    engine.queries.map((q) => q.prefix),
+    ["", "", "", "", "C", "CA", ""],
+    "the engine gets the prefix as typed",
+  );
+  const raw = await simulateText(text, uncased(["the", "cat", "sat"]).predict, { k: 3, caseMode: "exact" });
+  t.equal(raw.keystrokes, 19, "without the keyboard's casing: The twice and CAT typed in full");
+  t.equal(raw.selected, 2);
 });

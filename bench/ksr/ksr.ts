@@ -12,9 +12,21 @@
  * HTTP on loopback for the service, a pipe to the driver process for presage
  * (the driver also reports the time inside Presage::predict()).
  *
+ * `--case lower` (the default): the text lowercased, the service asked for
+ * its model's lower-case words (casing and blockOffensive off, the protocol
+ * the figures of bench/RESULTS.md section 5 were measured with). `--case
+ * exact`: the text as written, shift costs, exact-case matching (simulate.ts);
+ * the service is asked with its defaults (casing and blockOffensive on), and
+ * presage, which has no casing (LOWERCASE_MODE, lower-case db), gets what a
+ * keyboard does around such an engine: its suggestions cased by
+ * keyboardCasing (capital first letter at a sentence start or after a capital,
+ * all capitals after two or more typed capitals).
+ *
  * Writes bench/out/ksr.json and gnuplot data under bench/out/ksr/ (plotted by
- * bench/plots/ksr.gp). Run everything with `bash bench/ksr/run.sh [--docs N]`;
- * this script expects the driver and the db to exist (run.sh builds them).
+ * bench/plots/ksr.gp); with --case exact, bench/out/ksr-exact.json and
+ * bench/out/ksr-exact/ (bench/plots/ksr-exact.gp). Run everything with `bash
+ * bench/ksr/run.sh [--docs N]`; this script expects the driver and the db to
+ * exist (run.sh builds them).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -25,7 +37,7 @@ import { Args, DEFAULT_BENCH_MODEL, fail } from "../lib/args.js";
 import { OUT_DIR, REPO_ROOT, machine, pct, table } from "../lib/report.js";
 import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "../lib/text.js";
-import { addResults, emptyResult, ksr, simulateText, type Predictor, type TextResult } from "./simulate.js";
+import { addResults, emptyResult, keyboardCasing, ksr, simulateText, type CaseMode, type Predictor, type TextResult } from "./simulate.js";
 
 const USAGE = `
 bench/ksr: keystroke savings, next-word hit rate and latency per query of the
@@ -46,9 +58,11 @@ const args = new Args(
     "presage-driver": { def: "bench/out/presage/driver", help: "compiled bench/presage/driver.cpp" },
     "presage-db": { def: "bench/out/presage/train-3gram.db", help: "text2ngram sqlite db (1- to 3-grams of the training split)" },
     "presage-config": { def: "bench/presage/presage.xml.in", help: "presage XML config template (@DBFILENAME@, @SUGGESTIONS@)" },
+    case: { def: "lower", help: "lower: the text lowercased (the service's casing off); exact: case kept, shift costs, exact-case matching, the service's defaults, presage cased as a keyboard would" },
+    request: { def: "", help: 'extra fields of every service request, JSON (empty: {"casing":false,"blockOffensive":false} with --case lower, {} with --case exact)' },
     env: { def: "", help: "extra service env, KEY=VALUE,..." },
-    out: { def: "bench/out/ksr.json", help: "result file" },
-    "plot-data": { def: "bench/out/ksr", help: "folder for the gnuplot data files" },
+    out: { def: "", help: "result file (empty: bench/out/ksr.json, or bench/out/ksr-exact.json with --case exact)" },
+    "plot-data": { def: "", help: "folder for the gnuplot data files (empty: bench/out/ksr, or bench/out/ksr-exact with --case exact)" },
   },
   USAGE,
 );
@@ -66,6 +80,21 @@ const allDocs = readTestDocs(textFile);
 const select = args.string("select");
 if (select !== "first" && select !== "spread") fail(`--select: first or spread, got "${select}"`);
 const concurrency = args.int("concurrency", 1, 64);
+const caseArg = args.string("case");
+if (caseArg !== "lower" && caseArg !== "exact") fail(`--case: lower or exact, got "${caseArg}"`);
+const caseMode: CaseMode = caseArg;
+const exact = caseMode === "exact";
+let requestExtra: Record<string, unknown> = exact ? {} : { casing: false, blockOffensive: false };
+if (args.string("request") !== "") {
+  try {
+    requestExtra = JSON.parse(args.string("request")) as Record<string, unknown>;
+  } catch (e) {
+    fail(`--request: not JSON (${String(e)})`);
+  }
+  if (typeof requestExtra !== "object" || requestExtra === null || Array.isArray(requestExtra)) fail("--request: a JSON object");
+}
+const outArg = args.string("out") || (exact ? "bench/out/ksr-exact.json" : "bench/out/ksr.json");
+const plotDataArg = args.string("plot-data") || (exact ? "bench/out/ksr-exact" : "bench/out/ksr");
 const docs =
   nDocs <= 0 || nDocs >= allDocs.length
     ? allDocs
@@ -143,7 +172,7 @@ async function runKs(predictors: readonly Predictor[], lat: number[]): Promise<O
       };
       for (const [i, k] of ks.entries()) {
         // Await first, then read totals: with --concurrency > 1 another worker may have added to them meanwhile.
-        const r = await simulateText(doc, shared, { k, contextChars });
+        const r = await simulateText(doc, shared, { k, contextChars, caseMode });
         totals[i] = addResults(totals[i]!, r);
       }
       d++;
@@ -262,7 +291,7 @@ async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailR
       const res = await fetch(`${server.url}/v1/predict`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify(q),
+        body: JSON.stringify({ ...q, ...requestExtra }),
       });
       const body = (await res.json()) as { predictions?: { word: string }[]; error?: unknown };
       if (res.status !== 200 || !body.predictions) throw new Error(`service: HTTP ${res.status} ${JSON.stringify(body)} for ${JSON.stringify(q).slice(0, 200)}`);
@@ -352,13 +381,16 @@ async function runPresage(): Promise<{ runs: KRun[]; cdf: number[] }> {
     }
     const lat: number[] = [];
     const inner: number[] = [];
-    const predictors = drivers.map((p) =>
-      timed(async (q: { context: string; prefix: string }) => {
+    const predictors = drivers.map((p) => {
+      // Context and prefix as the simulator sends them (presage lowercases them itself: LOWERCASE_MODE).
+      const engine = async (q: Parameters<Predictor>[0]): Promise<readonly string[]> => {
         const a = await p.query(q.context, q.prefix);
         inner.push(a.us / 1000);
         return a.suggestions;
-      }, lat),
-    );
+      };
+      const shown = exact ? keyboardCasing(engine) : engine;
+      return timed(async (q) => shown(q), lat);
+    });
     const runs = (await runKs(predictors, lat)).map((r) => ({ ...r, latencyMs: latency(lat), predictMs: latency(inner) }));
     for (const r of runs) process.stderr.write(`presage  k=${r.k}: KSR ${pct(r.ksr)}\n`);
     process.stderr.write(`presage: ${lat.length} queries in ${runs[0]!.seconds.toFixed(1)} s\n`);
@@ -415,32 +447,37 @@ const result = {
   documentsInText: allDocs.length,
   select,
   concurrency,
+  caseMode,
   characters,
+  baseKeystrokes: (service ?? presage)?.runs[0]?.totals.baseKeystrokes ?? 0,
   words,
   apostropheWords,
   ks,
   contextChars,
-  protocol:
-    "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters",
+  protocol: exact
+    ? "case kept; words [A-Za-z']+; other chars 1 keystroke; a capital A-Z costs shift + letter (2) except a word's first letter at a sentence start (start of text, or after . ! ? or a new line looking back past other punctuation): 1, auto-capitalized (a lower-case letter there: 2); before each letter ask k suggestions (context = text before the word as written, prefix = letters typed as written); hit (exact case): 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/baseKeystrokes (the text typed letter by letter with those costs)"
+    : "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters",
   queriesSentAskFor: maxK,
-  service: service && { runs: service.runs, queriesSent: service.cdf.length, tailLatency: service.tails, cache: service.cache },
+  service: service && { request: requestExtra, runs: service.runs, queriesSent: service.cdf.length, tailLatency: service.tails, cache: service.cache },
   presage: presage && {
     runs: presage.runs,
     queriesSent: presage.cdf.length,
     db: args.string("presage-db"),
     config: args.string("presage-config"),
-    note: "SmoothedNgramPredictor only (deltas 0.01 0.1 0.89) over text2ngram -n 1..3 -l of training/data/train.txt; text2ngram splits words at apostrophes",
+    note:
+      "SmoothedNgramPredictor only (deltas 0.01 0.1 0.89) over text2ngram -n 1..3 -l of training/data/train.txt; text2ngram splits words at apostrophes" +
+      (exact ? "; suggestions cased as a keyboard would (simulate.ts keyboardCasing)" : ""),
   },
   perplexity: perplexities(),
   machine: machine(),
 };
 
-const outFile = path.resolve(REPO_ROOT, args.string("out"));
+const outFile = path.resolve(REPO_ROOT, outArg);
 mkdirSync(path.dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
 
 // gnuplot data
-const dataDir = path.resolve(REPO_ROOT, args.string("plot-data"));
+const dataDir = path.resolve(REPO_ROOT, plotDataArg);
 mkdirSync(dataDir, { recursive: true });
 const byK = (runs: KRun[] | undefined, k: number) => runs?.find((r) => r.k === k);
 writeFileSync(
@@ -472,7 +509,7 @@ writeFileSync(
   "# i label calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster} ${t.label}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
 );
 const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
-const label = `model ${modelName}, ${which} documents of ${path.basename(textFile)} (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
+const label = `${exact ? "exact case, " : ""}model ${modelName}, ${which} documents of ${path.basename(textFile)} (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
 writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${maxK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
 
 // table

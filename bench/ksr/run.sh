@@ -2,6 +2,7 @@
 # Keystroke savings: the service vs presage, side by side, one command.
 #
 #   bash bench/ksr/run.sh [--docs N] [any flag of bench/ksr/ksr.ts, e.g. --model models/tiny --ks 1,3]
+#   bash bench/ksr/run.sh --case exact [...]   # case kept, shift costs, exact-case matching
 #
 # 1. builds the presage n-gram db (cached: bench/out/presage/train-3gram.db,
 #    rebuilt when training/data/train.txt is newer): text2ngram -n 1, 2, 3
@@ -11,7 +12,10 @@
 # 4. runs bench/ksr/ksr.ts: starts the service (node dist/main.js) as a child,
 #    runs the simulator against it and against presage for every k, writes
 #    bench/out/ksr.json and bench/out/ksr/*.dat;
-# 5. plots bench/plots/*.png with gnuplot (bench/plots/ksr.gp).
+# 5. plots bench/plots/*.png with gnuplot (bench/plots/ksr.gp); with --case
+#    exact, writes bench/out/ksr-exact.json and bench/out/ksr-exact/*.dat and
+#    plots only bench/plots/ksr-exact-vs-k.png (bench/plots/ksr-exact.gp: both
+#    modes, the lower-case one from bench/out/ksr/ when there).
 #
 # Needs: presage libpresage-dev gnuplot-nox g++ (apt), training/data/*.txt
 # (/usr/bin/python3 training/prepare.py). Waits while /tmp/nextword-bench.lock
@@ -60,5 +64,17 @@ npx tsc -p bench
 
 wait_lock
 node dist-bench/bench/ksr/ksr.js "$@"
-gnuplot bench/plots/ksr.gp
-echo "ksr: plots in bench/plots/ (ksr-vs-k.png, hit-vs-k.png, latency.png, tail-latency.png)" >&2
+CASE=lower
+prev=
+for a in "$@"; do
+  case "$a" in --case=*) CASE=${a#--case=} ;; esac
+  [ "$prev" = --case ] && CASE=$a
+  prev=$a
+done
+if [ "$CASE" = exact ]; then
+  gnuplot bench/plots/ksr-exact.gp
+  echo "ksr: plot in bench/plots/ksr-exact-vs-k.png" >&2
+else
+  gnuplot bench/plots/ksr.gp
+  echo "ksr: plots in bench/plots/ (ksr-vs-k.png, hit-vs-k.png, latency.png, tail-latency.png)" >&2
+fi

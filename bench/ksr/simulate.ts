@@ -4,7 +4,7 @@
  * unit-tested with a fake one in test/ksr.test.ts and driven against the
  * service or presage by bench/ksr/ksr.ts).
  *
- * Protocol (issue #6), exactly:
+ * Protocol (issue #6), exactly (`caseMode: "lower"`, the default):
  * - the text is lowercased;
  * - a word is a maximal run of letters and apostrophes [a-z']+; every other
  *   character costs one keystroke;
@@ -21,12 +21,24 @@
  *
  * Characters are counted as code points of the lowercased text (an accented
  * letter is one "other" character costing one keystroke).
+ *
+ * `caseMode: "exact"`: the same, except that
+ * - the text keeps its case; words are [A-Za-z']+ runs; context and prefix
+ *   are sent as written; a suggestion counts only if it equals the word,
+ *   case included;
+ * - a capital A-Z costs shift + letter (2; no caps lock), except the first
+ *   letter of a word at a sentence start (isSentenceStart), which the keyboard
+ *   capitalizes by itself (1); a lower-case first letter there costs 2 (shift
+ *   to undo the automatic capital);
+ * - KSR = 1 - keystrokes / baseKeystrokes, baseKeystrokes being the cost of
+ *   typing the text letter by letter with those shift costs (characters plus
+ *   shift presses); in the lower-case mode baseKeystrokes = characters.
  */
 
 export interface Query {
-  /** The lowercased text before the word (possibly cut to its last `contextChars`). */
+  /** The text before the word (possibly cut to its last `contextChars`), lowercased unless caseMode is "exact". */
   context: string;
-  /** The letters of the word typed so far. */
+  /** The letters of the word typed so far (as written in "exact" mode). */
   prefix: string;
   k: number;
 }
@@ -36,6 +48,8 @@ export type Predictor = (q: Query) => Promise<readonly string[]> | readonly stri
 
 export interface TextResult {
   characters: number;
+  /** Keystrokes to type the text with no suggestions (characters, plus shift presses in "exact" mode). */
+  baseKeystrokes: number;
   keystrokes: number;
   words: number;
   /** Words completed by selecting a suggestion. */
@@ -55,17 +69,23 @@ export interface SimulateOptions {
    * word starts it (0: no limit). The service caps context at 4000 chars.
    */
   contextChars?: number;
+  /** "lower" (default): the text lowercased; "exact": case kept, shift costs, exact-case matching. */
+  caseMode?: CaseMode;
 }
 
+export type CaseMode = "lower" | "exact";
+
 const WORD_CHAR = /[a-z']/;
+const WORD_CHAR_EXACT = /[A-Za-z']/;
 
 export function emptyResult(): TextResult {
-  return { characters: 0, keystrokes: 0, words: 0, selected: 0, queries: 0, hitTop1: 0, hitTop3: 0, hitTopK: 0 };
+  return { characters: 0, baseKeystrokes: 0, keystrokes: 0, words: 0, selected: 0, queries: 0, hitTop1: 0, hitTop3: 0, hitTopK: 0 };
 }
 
 export function addResults(a: TextResult, b: TextResult): TextResult {
   return {
     characters: a.characters + b.characters,
+    baseKeystrokes: a.baseKeystrokes + b.baseKeystrokes,
     keystrokes: a.keystrokes + b.keystrokes,
     words: a.words + b.words,
     selected: a.selected + b.selected,
@@ -77,7 +97,7 @@ export function addResults(a: TextResult, b: TextResult): TextResult {
 }
 
 export function ksr(r: TextResult): number {
-  return r.characters === 0 ? 0 : 1 - r.keystrokes / r.characters;
+  return r.baseKeystrokes === 0 ? 0 : 1 - r.keystrokes / r.baseKeystrokes;
 }
 
 /** The last `max` code units of `before`, starting after a whitespace when cut. */
@@ -89,34 +109,97 @@ export function cutContext(before: string, max: number): string {
   return ws < 0 ? tail : tail.slice(ws + 1);
 }
 
+/**
+ * Whether a word written right after `before` starts a sentence, as a phone
+ * keyboard's auto-capitalization sees it: `before` is empty, or, looking back
+ * past spaces and punctuation other than `.` `!` `?`, the first thing found
+ * is `.`, `!`, `?`, a new line or the start of the text (a letter or digit
+ * first: no).
+ */
+export function isSentenceStart(before: string): boolean {
+  for (let i = before.length - 1; i >= 0; i--) {
+    let ch = before[i]!;
+    const c = ch.charCodeAt(0);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      i -= 1; // a low surrogate: take the whole code point
+      ch = before.slice(i, i + 2);
+    }
+    if (ch === "\n" || ch === "." || ch === "!" || ch === "?") return true;
+    if (/[\p{L}\p{N}]/u.test(ch)) return false;
+  }
+  return true;
+}
+
+/**
+ * A word as a keyboard shows the suggestion of an engine that has no casing
+ * (presage: its n-gram db is lower case): all capitals after a typed prefix
+ * of two or more letters, all capitals; else a capital first letter at a
+ * sentence start or after a typed prefix starting with a capital; else as
+ * the engine returned it.
+ */
+export function keyboardCase(word: string, sentenceStart: boolean, typed: string): string {
+  const letters = Array.from(typed).filter((ch) => ch.toLowerCase() !== ch.toUpperCase());
+  if (letters.length >= 2 && letters.every((ch) => ch !== ch.toLowerCase())) return word.toUpperCase();
+  const first = typed.codePointAt(0);
+  const typedCapital = first !== undefined && String.fromCodePoint(first) !== String.fromCodePoint(first).toLowerCase();
+  if (!sentenceStart && !typedCapital) return word;
+  const head = word.codePointAt(0);
+  if (head === undefined) return word;
+  const h = String.fromCodePoint(head);
+  return h.toUpperCase() + word.slice(h.length);
+}
+
+/** `predict` (an engine without casing) behind a keyboard that cases its suggestions (keyboardCase; sentence start from the context). */
+export function keyboardCasing(predict: Predictor): Predictor {
+  return async (q) => {
+    const start = isSentenceStart(q.context);
+    return (await predict(q)).map((w) => keyboardCase(w, start, q.prefix));
+  };
+}
+
+/** Keystrokes to type `ch` as letter `t` of a word in "exact" mode; `autoCap`: the keyboard has shift on (sentence start). */
+function letterCost(ch: string, autoCap: boolean): number {
+  if (autoCap) return ch >= "a" && ch <= "z" ? 2 : 1;
+  return ch >= "A" && ch <= "Z" ? 2 : 1;
+}
+
 /** Simulates typing one text (a document) with k suggestions. */
 export async function simulateText(text: string, predict: Predictor, opts: SimulateOptions): Promise<TextResult> {
   const { k } = opts;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
-  const chars = Array.from(text.toLowerCase());
+  const mode = opts.caseMode ?? "lower";
+  if (mode !== "lower" && mode !== "exact") throw new RangeError(`caseMode must be "lower" or "exact", got ${String(mode)}`);
+  const exact = mode === "exact";
+  const wordChar = exact ? WORD_CHAR_EXACT : WORD_CHAR;
+  const chars = Array.from(exact ? text : text.toLowerCase());
   // Code-unit offsets of each code point, to slice the context as a string.
-  const lower = chars.join("");
+  const written = chars.join("");
   const offsets: number[] = new Array(chars.length + 1);
   offsets[0] = 0;
   for (let i = 0; i < chars.length; i++) offsets[i + 1] = offsets[i]! + chars[i]!.length;
 
   const r = emptyResult();
   r.characters = chars.length;
+  r.baseKeystrokes = chars.length;
   let i = 0;
   while (i < chars.length) {
-    if (!WORD_CHAR.test(chars[i]!)) {
+    if (!wordChar.test(chars[i]!)) {
       r.keystrokes += 1;
       i += 1;
       continue;
     }
     let j = i;
-    while (j < chars.length && WORD_CHAR.test(chars[j]!)) j++;
+    while (j < chars.length && wordChar.test(chars[j]!)) j++;
     const word = chars.slice(i, j).join("");
-    const context = cutContext(lower.slice(0, offsets[i]), opts.contextChars ?? 0);
+    const before = written.slice(0, offsets[i]);
+    const context = cutContext(before, opts.contextChars ?? 0);
+    // Keystrokes of each letter; all 1 in the lower-case mode.
+    const costs = Array.from(word, (ch, t) => (exact ? letterCost(ch, t === 0 && isSentenceStart(before)) : 1));
+    r.baseKeystrokes += costs.reduce((a, b) => a + b, 0) - costs.length;
     r.words += 1;
     let done = false;
     for (let t = 0; t < j - i; t++) {
-      const prefix = word.slice(0, t); // [a-z'] are one code unit each
+      const prefix = word.slice(0, t); // [A-Za-z'] are one code unit each
       const got = (await predict({ context, prefix, k })).slice(0, k);
       r.queries += 1;
       if (t === 0) {
@@ -131,7 +214,7 @@ export async function simulateText(text: string, predict: Predictor, opts: Simul
         done = true;
         break;
       }
-      r.keystrokes += 1; // type letter t
+      r.keystrokes += costs[t]!; // type letter t
     }
     if (!done) i = j; // fully typed: no selection
   }

@@ -1,8 +1,8 @@
 /**
  * The inference service (docs/DESIGN.md section 2): the only API the
- * transports call, with requests they validated. Per request: tokenize the context
- * exactly as training did, take its window (its last ids, contextWindow),
- * look it up in the context-state cache, then
+ * transports call, with requests they validated. Per request: tokenize the
+ * context exactly as training did, take its window (its last ids,
+ * contextWindow), look it up in the context-state cache, then
  *
  * - answer at once when the window is cached and the exact lazy top-k (or the
  *   scoring) needs no tail cluster that is not cached for it: no queueing;
@@ -12,7 +12,9 @@
  * Everything computed lands in the cache; a row's LSTM numbers depend only on
  * its window, so cached and fresh answers are the same. The open vocabulary
  * (softmax/open-vocab.ts: lexicon and recency mixture) is applied per request
- * on top, from the context's memoized recent words.
+ * on top, from the context's memoized recent words; so are the blocklist
+ * (blocklist.ts: an index whose mask leaves blocked words out) and, last, the
+ * casing of the words (casing.ts).
  */
 import { Batcher } from "../batching/batcher.js";
 import { systemClock, type Clock } from "../batching/clock.js";

@@ -23,8 +23,8 @@ export interface TopK {
  *
  * Clusters with a candidate for the prefix (a word completing it that the
  * ranges' mask allows: suggestable, and not blocked when blocking is on)
- * are visited by decreasing
- * head[shortlist + c] (then lower index). A visit stops when the heap is full
+ * are visited by decreasing head[shortlist + c] (then lower index). A visit
+ * stops when the heap is full
  * and the cluster's bound is below the k-th best; on an exact tie it skips
  * the cluster unless one of its ids could win the tie (ids below the k-th
  * best's). The result equals sorting every candidate word completing the
