@@ -1,7 +1,7 @@
 /**
  * Composition root, and the only place that listens:
  *
- *   config -> logger -> metrics -> http app (listening: /healthz 200, /readyz
+ *   config -> logger -> metrics -> blocklist -> http app (listening: /healthz 200, /readyz
  *   503 and inference 503 UNAVAILABLE while the model loads) -> bundle ->
  *   runner pool -> service (attached: /readyz 200); the gRPC server
  *   (src/grpc/server.ts) listens next to REST on GRPC_PORT, health
@@ -26,6 +26,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
 import { createService, type NextwordService } from "./inference/service.js";
+import { readBlocklist } from "./inference/blocklist.js";
 import { DeferredService } from "./inference/deferred-service.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -53,6 +54,8 @@ export interface Server {
 
 /** Starts listening, then loads the model in the background (see `loaded`). */
 export async function startServer(config: Config, logger: Logger, metrics: Metrics = new Metrics()): Promise<Server> {
+  // Read before listening: a BLOCKLIST_FILE that cannot be read stops the start.
+  const blocklist = readBlocklist(config.blocklistFile);
   const deferred = new DeferredService();
   const app = await buildApp({ service: deferred, metrics, logger, config });
   await app.listen({ host: config.host, port: config.port });
@@ -98,7 +101,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       await pool.close();
       return;
     }
-    service = createService({ config, bundle, pool, metrics, logger });
+    service = createService({ config, bundle, pool, metrics, logger, blocklist });
     deferred.attach(service);
     grpc.refreshHealth();
     logger.info(
@@ -197,7 +200,7 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
   try {
     server = await startServer(config, logger);
   } catch (err) {
-    logger.fatal({ err }, "could not start the http server");
+    logger.fatal({ err }, "could not start the server");
     exit(1);
     return;
   }

@@ -137,6 +137,12 @@ t.test("the process: a bad config exits 1 with the message", async (t) => {
   t.match(r.stderr, /PORT: must be an integer in \[0, 65535\], got "99999"/);
 });
 
+t.test("the process: a BLOCKLIST_FILE that cannot be read stops the start, naming the file", async (t) => {
+  const r = await runMain({ PORT: "0", GRPC_PORT: "0", MODEL_DIR: TINY_DIR, BLOCKLIST_FILE: "/nonexistent/blocklist.txt" });
+  t.equal(r.code, 1);
+  t.match(r.stdout, /BLOCKLIST_FILE \/nonexistent\/blocklist.txt: cannot be read \(ENOENT\)/);
+});
+
 t.test("the process: serves on its port, SIGTERM drains and exits 0", async (t) => {
   let url = "";
   let predicted: Promise<number> | null = null;
