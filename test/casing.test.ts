@@ -32,6 +32,7 @@ t.test("the user's forms: words written with capitals away from a sentence start
     "Zorvath counts mid-sentence only; Everyone and Thanks start a sentence or a line; the last form wins",
   );
   t.same([...ctx("The cat. A dog!").userForms], [], "capitals at sentence starts are not the user's form");
+  t.same([...ctx("THE END\nand then the end: the cat saw Bob, and bob").userForms], [], "a later lower-case use undoes an earlier capital");
   t.same([...ctx("café au Lait").userForms], [["lait", "Lait"]], "forms are normalized as tokens are (accents stripped)");
 });
 

@@ -4,7 +4,7 @@
  * predict, and `casing: false` skips it. For a suggested word, in order:
  *
  * 1. its form: the one the user wrote earlier in the context with capitals
- *    (away from a sentence start), else the bundle's casing table (the usual
+ *    (away from a sentence start; a later lower-case use undoes it), else the bundle's casing table (the usual
  *    written form in the training split, when not all lower case), else the
  *    word itself;
  * 2. a typed prefix of two or more letters, all capitals: the word in capitals;
@@ -46,7 +46,11 @@ export function contextCasing(tokenizer: Tokenizer, text: string): ContextCasing
     if (!tokenizer.isSuggestable(word)) continue;
     while (newline >= 0 && newline < end) newline = s.indexOf("\n", newline + 1);
     if (newline >= 0 && newline < at) atStart = true;
-    if (!atStart && word !== token) userForms.set(word, token);
+    // The form written last counts: a lower-case use undoes an earlier capital (a heading's THE, a quote's The).
+    if (!atStart) {
+      if (word !== token) userForms.set(word, token);
+      else userForms.delete(word);
+    }
     atStart = false;
     end = at + token.length;
   }
