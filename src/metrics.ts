@@ -53,6 +53,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Rows of one encoder+head call: requests whose state was cached, or shared a window, add none. */
+  readonly encoderRows = new Histogram({
+    name: "nextword_encoder_batch_rows",
+    help: "Rows per encoder + head graph call",
+    buckets: [...BATCH_SIZE_BUCKETS],
+    registers: [this.registry],
+  });
+
   readonly tailDuration = new Histogram<"cluster">({
     name: "nextword_tail_duration_seconds",
     help: "Time of one tail-cluster graph call",
@@ -108,11 +116,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Inference requests being answered (unary calls and session events on gRPC); ops routes are not counted. */
+  readonly requestsInFlight = new Gauge<"transport">({
+    name: "nextword_requests_in_flight",
+    help: "Inference requests being answered now, by transport (gRPC: unary calls and typing-session events)",
+    labelNames: ["transport"],
+    registers: [this.registry],
+  });
+
+  readonly sessionsOpen = new Gauge({
+    name: "nextword_sessions_open",
+    help: "Open gRPC typing sessions",
+    registers: [this.registry],
+  });
+
+  /** 1 for the bundle being served; absent until it is loaded. */
+  readonly modelInfo = new Gauge<"name" | "version">({
+    name: "nextword_model_info",
+    help: "The model bundle being served (value 1)",
+    labelNames: ["name", "version"],
+    registers: [this.registry],
+  });
+
+  /** 1 per graph kind and the provider it really got (onnxruntime may fall back from the one asked for). */
+  readonly executionProviderInfo = new Gauge<"graph" | "provider">({
+    name: "nextword_execution_provider_info",
+    help: "Execution provider each graph kind runs on (value 1): graph is encoder_head or tails",
+    labelNames: ["graph", "provider"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
     for (const reason of ["overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const) this.rejected.inc({ reason }, 0);
+    for (const transport of ["http", "grpc"] as const) this.requestsInFlight.set({ transport }, 0);
   }
 
   get contentType(): string {
@@ -127,6 +166,15 @@ export class Metrics {
   /** Adds n rows to cluster c's nextword_tail_skipped_total (label String(c)) at the next scrape. */
   tailSkippedRows(c: number, n: number): void {
     this.pendingSkipped[c] = (this.pendingSkipped[c] ?? 0) + n;
+  }
+
+  /** What is served, once the model is loaded: nextword_model_info and nextword_execution_provider_info. */
+  serving(model: { name: string; version: string }, providers: { encoderHead: string; tails: string }): void {
+    this.modelInfo.reset();
+    this.modelInfo.set({ name: model.name, version: model.version }, 1);
+    this.executionProviderInfo.reset();
+    this.executionProviderInfo.set({ graph: "encoder_head", provider: providers.encoderHead }, 1);
+    this.executionProviderInfo.set({ graph: "tails", provider: providers.tails }, 1);
   }
 
   cacheRequest(result: CacheResult): void {

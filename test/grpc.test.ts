@@ -11,6 +11,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { createRequire } from "node:module";
 import path from "node:path";
 import t, { type Test } from "tap";
+import type { Gauge } from "prom-client";
 
 import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
 import { trimContext } from "../src/grpc/handlers.js";
@@ -39,6 +40,11 @@ async function metric(h: { metrics: Metrics }, method: string, code: string): Pr
   return values
     .filter((v) => v.metricName === "nextword_request_duration_seconds_count" && v.labels.transport === "grpc" && v.labels.method === method && v.labels.code === code)
     .reduce((s, v) => s + v.value, 0);
+}
+
+async function gauge(g: Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
+  const { values } = await g.get();
+  return values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
 
 function expectStatus(t: Test, err: unknown, code: grpc.status, details?: RegExp) {
@@ -110,6 +116,7 @@ t.test("Session: every event answered in order, each equal to the unary answer f
   const encodesBefore = (await h.metrics.headDuration.get()).values.find((v) => v.metricName === "nextword_head_duration_seconds_count")?.value ?? 0;
   for (const [i, [event, state]] of steps.entries()) {
     const got = await s.send(event);
+    if (i === 0) t.equal(await gauge(h.metrics.sessionsOpen), 1, "nextword_sessions_open counts the open session");
     t.ok(got, `event ${i} answered`);
     t.equal(got.seq, i, "seq = the event's position");
     t.same({ predictions: got.predictions, model: got.model }, asPredictMsg(await h.service.predict(state)), `event ${i} ${JSON.stringify(event)}`);
@@ -129,6 +136,8 @@ t.test("Session: every event answered in order, each equal to the unary answer f
   t.ok(encodes <= 5, `encoder batches: one per new context only (${encodes})`);
   t.equal(await metric(h, "session", "OK"), steps.length);
   t.equal(h.grpc.openSessions, 0);
+  t.equal(await gauge(h.metrics.sessionsOpen), 0, "the ended session is no longer counted");
+  t.equal(await gauge(h.metrics.requestsInFlight, { transport: "grpc" }), 0, "every answered event and call left the in-flight gauge");
 });
 
 t.test("Session: a burst of events is answered in order; many sessions at once", async (t) => {

@@ -295,3 +295,38 @@ t.test("overload: a tiny queue bound sheds load with 503 + Retry-After, and the 
   t.match(metrics, new RegExp(`nextword_request_duration_seconds_count\\{transport="http",method="predict",code="OVERLOADED"\\} ${shed.length}\\b`));
   t.match(metrics, /nextword_rejected_total\{reason="overloaded"\} [1-9]/);
 });
+
+t.test("nextword_requests_in_flight counts predict and score while they are answered, not the ops routes", async (t) => {
+  const config = tinyConfig({ LOG_LEVEL: "silent" });
+  const { logger } = captureLogger(config);
+  const metrics = new Metrics();
+  const real = await startRealService(config, logger, metrics);
+  t.teardown(() => real.service.close());
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const app = await buildApp({
+    service: {
+      ready: () => true,
+      models: () => real.service.models(),
+      predict: async (req, opts) => {
+        await gate;
+        return real.service.predict(req, opts);
+      },
+      score: (req, opts) => real.service.score(req, opts),
+    },
+    metrics,
+    logger,
+    config,
+  });
+  t.teardown(() => app.close());
+  const inFlight = async () => (await metrics.requestsInFlight.get()).values.find((v) => v.labels.transport === "http")?.value;
+
+  const pending = [0, 1].map(() => app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } }));
+  while ((await inFlight()) !== 2) await new Promise((r) => setTimeout(r, 5));
+  await app.inject({ method: "GET", url: "/healthz" });
+  t.equal(await inFlight(), 2, "two predicts held by the service; /healthz not counted");
+  release();
+  t.same((await Promise.all(pending)).map((r) => r.statusCode), [200, 200]);
+  t.equal((await app.inject({ method: "POST", url: "/v1/score", payload: { context: "the", words: ["end"] } })).statusCode, 200);
+  t.equal(await inFlight(), 0, "back to 0 once answered");
+});

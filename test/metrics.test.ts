@@ -15,6 +15,11 @@ const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
   ["nextword_cache_requests_total", /^nextword_cache_requests_total\{result="extend"\} 1$/m],
   ["nextword_queue_depth", /^nextword_queue_depth 7$/m],
   ["nextword_rejected_total", /^nextword_rejected_total\{reason="overloaded"\} 1$/m],
+  ["nextword_encoder_batch_rows", /^nextword_encoder_batch_rows_count 1$/m],
+  ["nextword_requests_in_flight", /^nextword_requests_in_flight\{transport="grpc"\} 2$/m],
+  ["nextword_sessions_open", /^nextword_sessions_open 1$/m],
+  ["nextword_model_info", /^nextword_model_info\{name="lstm512-keyboard",version="1.3.0"\} 1$/m],
+  ["nextword_execution_provider_info", /^nextword_execution_provider_info\{graph="tails",provider="cpu"\} 1$/m],
 ];
 
 t.test("render() shows every metric, with its labels, after one sample each", async (t) => {
@@ -30,6 +35,11 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   m.cacheRequest("extend");
   m.queueDepth.set(7);
   m.rejected.inc({ reason: "overloaded" });
+  m.encoderRows.observe(12);
+  m.requestsInFlight.inc({ transport: "grpc" }, 2);
+  m.sessionsOpen.inc();
+  m.serving({ name: "old", version: "0.1" }, { encoderHead: "cpu", tails: "cpu" });
+  m.serving({ name: "lstm512-keyboard", version: "1.3.0" }, { encoderHead: "cuda", tails: "cpu" });
 
   const text = await m.render();
   for (const [name, sample] of EXPECTED) {
@@ -41,6 +51,9 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   t.match(text, /^# TYPE nextword_queue_depth gauge$/m);
   t.match(text, /^# TYPE nextword_rejected_total counter$/m);
   t.match(text, /^nextword_cache_requests_total\{result="hit"\} 0$/m, "known label values start at 0");
+  t.match(text, /^nextword_requests_in_flight\{transport="http"\} 0$/m, "both transports' in-flight gauges start at 0");
+  t.notMatch(text, /nextword_model_info\{name="old"/, "a model served before is no longer reported");
+  t.match(text, /^nextword_execution_provider_info\{graph="encoder_head",provider="cuda"\} 1$/m);
   t.match(text, /^process_cpu_user_seconds_total /m, "default process metrics are collected");
   t.match(m.contentType, /^text\/plain/);
 });

@@ -95,6 +95,8 @@ export function trimContext(context: string): string {
   return cut;
 }
 
+const GRPC = { transport: "grpc" } as const;
+
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
   const { service, metrics, config } = deps;
   const log = deps.logger.child({ component: "grpc" });
@@ -117,7 +119,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     return (call: ServerUnaryCall<Req, Out>, callback: sendUnaryData<Out>): void => {
       const started = performance.now();
       const scope = callScope(call, config);
-      run(call.request, scope.options()).then(
+      metrics.requestsInFlight.inc(GRPC);
+      run(call.request, scope.options()).finally(() => metrics.requestsInFlight.dec(GRPC)).then(
         (res) => {
           if (scope.cancelCode) return observe(method, scope.cancelCode, started);
           callback(null, shape(res));
@@ -173,7 +176,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     const finish = (err?: unknown) => {
       if (finished) return;
       finished = true;
-      registry.sessions.delete(entry);
+      if (registry.sessions.delete(entry)) metrics.sessionsOpen.dec();
       queue.length = 0;
       if (scope.cancelCode) return; // the call is gone: nothing to send
       if (err === undefined) call.end();
@@ -226,6 +229,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             call.resume();
           }
           const started = performance.now();
+          metrics.requestsInFlight.inc(GRPC);
           try {
             apply(ev);
             const res = await service.predict(validatePredict({ ...state }), scope.options());
@@ -241,6 +245,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             observe("session", code, started);
             finish(err);
             return;
+          } finally {
+            metrics.requestsInFlight.dec(GRPC);
           }
         }
       } finally {
@@ -257,6 +263,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       return;
     }
     registry.sessions.add(entry);
+    metrics.sessionsOpen.inc();
     call.on("data", (ev: SessionEventMsg) => {
       if (finished || stopping) return; // shutting down: only events already received are answered
       queue.push(ev);

@@ -11,7 +11,8 @@
  *   client goes away before the response is written;
  * - nextword_request_duration_seconds{transport="http",method,code} and one
  *   "request completed" log line, for every response (also 404s, rejected
- *   bodies, and requests whose client disconnected).
+ *   bodies, and requests whose client disconnected); predict and score also
+ *   count in nextword_requests_in_flight while they are answered.
  *
  * Validation is inference/validation.ts's, the check gRPC runs too (same
  * messages): no type coercion and no silent removal of unknown properties
@@ -55,6 +56,10 @@ declare module "fastify" {
  * about 125 KB. Anything larger cannot be a valid request: 413 before parsing.
  */
 export const BODY_LIMIT_BYTES = 128 * 1024;
+
+/** Routes counted in nextword_requests_in_flight (the ops routes and docs are not load). */
+const INFERENCE_METHODS = new Set(["predict", "score"]);
+const HTTP = { transport: "http" } as const;
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEADLINE_HEADER = /^[1-9][0-9]{0,6}$/;
@@ -138,8 +143,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const cancel = new Cancellation();
     request.callOptions = { deadline: Date.now() + timeoutMs, signal: cancel };
 
+    const inference = INFERENCE_METHODS.has(request.routeOptions.config?.metricMethod ?? "");
+    if (inference) metrics.requestsInFlight.inc(HTTP);
+
     // One listener: 'close' comes after the response was ended, or alone when the client went away first.
     reply.raw.once("close", () => {
+      if (inference) metrics.requestsInFlight.dec(HTTP);
       const finished = reply.raw.writableEnded;
       if (!finished) {
         cancel.abort();

@@ -92,6 +92,7 @@ export class BatchExecutor {
     if (encodeRows.length > 0) {
       const encoded = await pool.encode(encodeRows);
       metrics.headDuration.observe(encoded.seconds);
+      metrics.encoderRows.observe(encodeRows.length);
       encoded.rows.forEach((row, r) => {
         const first = items[encodeItems[r]![0]!]!;
         const state: ContextState = { key: first.key, window: first.window, ...row, tails: new Map() };
