@@ -1,0 +1,108 @@
+# nextword: next-word predictions over REST (:8080) and gRPC (:50051).
+#
+#   docker build -t nextword .                  # CPU image (the default target, `runtime`)
+#   docker build --target gpu -t nextword:gpu . # CUDA 12 / cuDNN 9 image (EXECUTION_PROVIDERS=cuda,cpu)
+#
+# Configuration is environment variables (README.md, src/config.ts). The model
+# bundle ships in the image at /app/models/lstm512-keyboard; point MODEL_DIR at
+# a mounted volume to serve another one. The service needs no writable path:
+# run it with a read-only root filesystem.
+
+ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
+# cuDNN 9 is what onnxruntime-node 1.30's CUDA 12 provider links against.
+ARG CUDA_IMAGE=docker.io/nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
+
+# ---------------------------------------------------------------------------
+# build: all dependencies, tsc -> dist/
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# Manifests first, so the npm ci layer is reused until they change. .npmrc
+# says onnxruntime-node-install=skip: the CPU binaries are in the npm package,
+# nothing is fetched beyond the npm registry.
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# ---------------------------------------------------------------------------
+# prod-deps: production node_modules only (no tsc, tap, autocannon)
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node ships binaries for every platform (~290 MB); keep this
+# image's platform/arch only.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && for d in node_modules/onnxruntime-node/bin/napi-v*; do \
+      find "$d" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + ; \
+      find "$d/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} + ; \
+    done
+
+# ---------------------------------------------------------------------------
+# gpu-deps: the same, plus onnxruntime's CUDA 12 provider libraries. The env
+# var wins over .npmrc's skip; the install script fetches them from nuget.org
+# (network at build time; linux/x64 only, the one platform with that nuget
+# package). Built on the node image: it needs npm, not CUDA.
+FROM ${NODE_IMAGE} AS gpu-deps
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund \
+ && for d in node_modules/onnxruntime-node/bin/napi-v*; do \
+      find "$d" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + ; \
+      find "$d/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} + ; \
+    done \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+# ---------------------------------------------------------------------------
+# gpu (--target gpu): CUDA runtime + cuDNN, node copied from the node image.
+# Placed before `runtime` so that the default target stays the CPU image;
+# building the default target never needs this base image.
+# Run with the NVIDIA container toolkit (--gpus all / a GPU resource request).
+FROM ${CUDA_IMAGE} AS gpu
+# Node's own binary (glibc >= 2.28; Ubuntu 22.04 has 2.35). npm is not needed at run time.
+COPY --from=gpu-deps /usr/local/bin/node /usr/local/bin/node
+# The same numeric user as the CPU image (the node image's `node`, 1000:1000).
+RUN groupadd --gid 1000 node \
+ && useradd --uid 1000 --gid 1000 --shell /bin/bash --create-home node
+WORKDIR /app
+COPY --from=gpu-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY proto ./proto
+COPY models/lstm512-keyboard ./models/lstm512-keyboard
+# The tail graphs stay on CPU (TAIL_EXECUTION_PROVIDERS default): they are small and see few rows.
+ENV NODE_ENV=production \
+    MODEL_DIR=/app/models/lstm512-keyboard \
+    EXECUTION_PROVIDERS=cuda,cpu
+USER 1000:1000
+EXPOSE 8080 50051
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Not the CUDA image's nvidia_entrypoint.sh banner wrapper: node is PID 1 (see runtime).
+ENTRYPOINT []
+CMD ["node", "dist/main.js"]
+
+# ---------------------------------------------------------------------------
+# runtime (the default target): CPU image.
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+# Owned by root, not writable by the service user: nothing here changes at run time.
+COPY --from=prod-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY proto ./proto
+# The default bundle only (the other models are for tests and benchmarks).
+COPY models/lstm512-keyboard ./models/lstm512-keyboard
+ENV NODE_ENV=production \
+    MODEL_DIR=/app/models/lstm512-keyboard
+# Numeric (the node image's `node` user), so Kubernetes runAsNonRoot can check it.
+USER 1000:1000
+EXPOSE 8080 50051
+# For docker/podman; Kubernetes ignores it and uses its own probes
+# (liveness /healthz, readiness /readyz). The slim image has no curl: node's fetch.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# No entrypoint wrapper (the base image's docker-entrypoint.sh): exec form, so
+# node is PID 1 and receives SIGTERM itself; it drains and exits 0 (src/main.ts).
+ENTRYPOINT []
+CMD ["node", "dist/main.js"]
