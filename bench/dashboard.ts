@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const prometheus = await startPrometheus({ targets: [target], scrapeIntervalS: scrapeS });
   try {
     const start = Date.now() / 1000;
-    for (const [typists, seconds] of phases) {
+    for (const [phase, [typists, seconds]] of phases.entries()) {
       process.stdout.write(`phase: ${typists} REST typists, ${Math.max(1, Math.round(typists / 4))} gRPC sessions, ${seconds} s\n`);
       const stop = new AbortController();
       const traffic = runTypingTraffic(
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
           grpcTypists: Math.max(1, Math.round(typists / 4)),
           pauseMs: args.number("pause-ms"),
           invalidEvery: 200,
+          seed: phase, // each phase types new contexts, as new users would
         },
         stop.signal,
       );

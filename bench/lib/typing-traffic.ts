@@ -30,6 +30,8 @@ export interface TrafficOptions {
   invalidEvery?: number;
   /** The words of context sent with a keystroke (REST). */
   contextWords?: number;
+  /** Seeds the typists' document choices: runs with other seeds type other contexts. */
+  seed?: number;
 }
 
 export interface TrafficCounts {
@@ -42,6 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs until `signal` aborts; then every typist finishes its request in flight, gRPC sessions half-close. */
 export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): Promise<TrafficCounts> {
   const answers: Record<string, number> = {};
+  const seed = (o.seed ?? 0) * 10_000;
   const count = (key: string) => (answers[key] = (answers[key] ?? 0) + 1);
   const words = o.docs.map((d) => d.split(/\s+/).filter(Boolean)).filter((w) => w.length > 1);
   if (words.length === 0) throw new Error("typing traffic needs documents of two words or more");
@@ -88,7 +91,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
 
   async function restTypist(i: number): Promise<void> {
     let sent = 0;
-    for (const [ctx, prefix, word] of keystrokes(1000 + i)) {
+    for (const [ctx, prefix, word] of keystrokes(seed + 1000 + i)) {
       if (signal.aborted) return;
       const context = ctx.join(" ");
       sent++;
@@ -131,7 +134,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
       });
     let typing = -1;
     let n = 0;
-    for (const [ctx, prefix, word, w] of keystrokes(2000 + i)) {
+    for (const [ctx, prefix, word, w] of keystrokes(seed + 2000 + i)) {
       if (signal.aborted || failed) break;
       // One word more typed since the last keystroke: commit it (the first time: the whole context).
       if (w !== typing) await send(typing < 0 ? { set_context: ctx.join(" ") } : { commit: ctx.at(-1) });
