@@ -4,8 +4,9 @@
 
 checksums, onnx.checker on every graph, contiguous clusters covering the
 tails, golden log-probs covering head words and every cluster, the optional
-lexicon, casing table and recency fit, and the training record. Exits
-non-zero with the reason on the first failure.
+lexicon, casing table and recency fit, the training record, and for an int8
+bundle (manifest `quantization`, training/quantize.py) its int8 graph and golden
+int8 log-probs. Exits non-zero with the reason on the first failure.
 """
 import argparse
 import hashlib
@@ -37,6 +38,31 @@ def check_casing(d, spec, checksums, known):
         fail(f"{name} is not sorted by word, or repeats one")
     if len(rows) != spec["words"]:
         fail(f"{name} has {len(rows)} words, manifest casing.words is {spec['words']}")
+
+
+def check_quantization(d, m, g):
+    """An int8 encoder (training/quantize.py): int8 codes and scales in the graph, and each golden
+    case's int8LogProbs equal to what the graph computes (numpy reference) and within the stated
+    tolerance of PyTorch's float32 logProbs. onnxruntime's own parity: bench/golden.ts."""
+    import quantize
+    q = m["quantization"]
+    if q.get("scheme") != quantize.SCHEME:
+        fail(f"quantization.scheme {q.get('scheme')!r}, expected {quantize.SCHEME!r}")
+    enc = m["graphs"]["encoderHead"]["file"]
+    try:
+        quantize.check_quantized(onnx.load(os.path.join(d, enc)), q["bits"])
+    except ValueError as e:
+        fail(f"{enc}: {e}")
+    if not all(len(c.get("int8LogProbs", [])) == len(c["words"]) for c in g["cases"]):
+        fail("golden.json lacks int8LogProbs for every golden word")
+    to_float = max(abs(a - b) for c in g["cases"] for a, b in zip(c["int8LogProbs"], c["logProbs"]))
+    if not to_float <= q["goldenTolerance"]:
+        fail(f"golden int8LogProbs are {to_float:.4f} from float32 logProbs, over goldenTolerance {q['goldenTolerance']}")
+    ref = quantize.reference_log_probs(d, m["model"], g["cases"], enc)
+    to_graph = max(abs(a - b) for c, lp in zip(g["cases"], ref) for a, b in zip(c["int8LogProbs"], lp))
+    if not to_graph <= q["int8GoldenTolerance"]:
+        fail(f"golden int8LogProbs are {to_graph:.2e} from what {enc} computes, over {q['int8GoldenTolerance']}")
+    return f", int8 encoder (golden within {to_float:.4f} of float32)"
 
 
 def main():
@@ -92,6 +118,7 @@ def main():
             fail("recency needs an integer window >= 1 and a weight in (0, 1)")
         if not g.get("recency", {}).get("cases"):
             fail("recency without golden recency cases")
+    int8 = check_quantization(d, m, g) if m.get("quantization") is not None else ""
     t = m["training"]
     if not (t.get("validPerplexity") and t.get("testPerplexity")):
         fail("training record lacks valid/test perplexity")
@@ -99,7 +126,7 @@ def main():
     if args.max_mb and size > args.max_mb * 1e6:
         fail(f"bundle is {size / 1e6:.1f} MB, over {args.max_mb} MB")
     print(f"{d}: ok: {len(vocab)} words, {len(clusters)} clusters, {len(graphs)} graphs, {size / 1e6:.1f} MB, "
-          f"valid ppl {t['validPerplexity']:.1f}, test ppl {t['testPerplexity']:.1f}")
+          f"valid ppl {t['validPerplexity']:.1f}, test ppl {t['testPerplexity']:.1f}{int8}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ cluster, plus tokenizer vectors) and manifest.json, then runs onnx.checker on
 every graph. The graphs are built node by node so that the LSTM is ONNX's own
 LSTM op with `sequence_lens`: rows of different lengths batch together and
 each row's final state is its own.
+
+With --int8 the encoder's LSTM weights are int8 (training/quantize.py:
+onnxruntime's com.microsoft DynamicQuantizeLSTM, the graph's inputs and
+outputs unchanged); golden.json keeps PyTorch's float32 log-probs and adds
+the int8 graphs' own (`int8LogProbs`), and the manifest's `quantization`
+record states the tolerances a check holds the int8 graphs to.
 """
 import argparse
 import datetime
@@ -23,6 +29,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import model as M
+import quantize
 import tokenizer
 import train as T
 
@@ -236,6 +243,12 @@ def main():
     ap.add_argument("--half-tail-tables", action="store_true",
                     help="round the tail bands' tied tables to float16 (in the model too, so golden and "
                          "perplexities are of the exported weights) and store them as float16: -7 MB")
+    ap.add_argument("--int8", action="store_true",
+                    help="int8 LSTM weights in encoder_head.onnx (training/quantize.py); golden.json stays the "
+                         "float32 model's, manifest quantization.goldenTolerance bounds the int8 graphs' difference")
+    ap.add_argument("--int8-bits", type=int, choices=(7, 8), default=quantize.DEFAULT_BITS,
+                    help="with --int8: weight codes -63..63 (7, exact on every x86 CPU) or -127..127 (8, CPUs "
+                         "with VNNI only; training/quantize.py)")
     args = ap.parse_args()
 
     ck, targs, words, lay, inv, lm = T.load_run(args.run)
@@ -253,10 +266,15 @@ def main():
         lm.eval()
         print(f"float16 tail tables: valid ppl {result['valid_ppl']:.2f}, test ppl {result['test_ppl']:.2f}")
     if lm.kind == "full":
+        if args.int8:
+            raise SystemExit("--int8: the full-softmax twin's export has no encoder")
         return export_dense(lm, words, lay, args, result)
 
     os.makedirs(args.out, exist_ok=True)
     enc, band_outs = encoder_head_graph(lm, lay, half)
+    if args.int8:
+        enc, quantized = quantize.quantize_encoder(enc, args.int8_bits)
+        quantize.check_quantized(enc, args.int8_bits)
     files = {"encoder_head.onnx": enc}
     clusters = []
     for ci, c in enumerate(lay.clusters):
@@ -268,8 +286,17 @@ def main():
         onnx.save(m, os.path.join(args.out, name))
     with open(os.path.join(args.out, "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(words[i] for i in lay.order) + "\n")
+    gold = golden(lm, lay, words, targs.data)
+    if args.int8:  # the int8 graphs' own log-probs beside PyTorch's float32 ones
+        spec = {"layers": lm.layers, "hidden": lm.d, "shortlist": lay.shortlist,
+                "bands": [vars(b) for b in lay.bands], "clusters": clusters}
+        worst = quantize.add_int8_golden(args.out, spec, gold)
+        print(f"int8 encoder: golden log-probs within {worst:.4f} of float32")
+        if worst > quantize.GOLDEN_TOLERANCE[args.int8_bits]:
+            raise SystemExit(f"int8 golden log-probs are {worst:.3f} from float32, "
+                             f"over {quantize.GOLDEN_TOLERANCE[args.int8_bits]}")
     with open(os.path.join(args.out, "golden.json"), "w") as f:
-        json.dump(golden(lm, lay, words, targs.data), f)
+        json.dump(gold, f)
     meta = json.load(open(os.path.join(targs.data, "meta.json")))
     earlier = warm_start_chain(ck)
     seen = (result.get("tokens") or 0) + sum(s["tokens"] for s in earlier)
@@ -307,6 +334,8 @@ def main():
             "tailTablesFloat16": half,
         },
     }
+    if args.int8:
+        manifest["quantization"] = quantize.record(args.int8_bits, quantized)
     manifest["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out))
                              if n != "manifest.json"}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:

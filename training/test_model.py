@@ -1,11 +1,17 @@
 """Unit tests for the training code: /usr/bin/python3 -m unittest discover -s training"""
+import os
+import tempfile
 import unittest
 
+import numpy as np
+import onnx
 import torch
 
 import casing
+import export
 import layout as L
 import model as M
+import quantize
 import tokenizer
 
 
@@ -122,6 +128,97 @@ class CasingTest(unittest.TestCase):
         self.assertEqual(casing.casing_table(votes, words), {"i": "I", "monday": "Monday", "tie": "Tie"})
         # nasa: Nasa and NASA one vote each, under two thirds; with a lower majority the first seen wins.
         self.assertEqual(casing.casing_table(votes, words, majority=0.5)["nasa"], "Nasa")
+
+
+class Int8ExportTest(unittest.TestCase):
+    """export.py --int8 / training/quantize.py on a toy model (2 layers, both bands): the graph, its
+    weights, and the numpy reference that writes golden int8LogProbs (onnxruntime's side: bench/golden.ts)."""
+
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(0)
+        words = toy_words()
+        cls.lay = L.keyboard_layout(words, cutoffs=(40, 120), d=16, min_cluster=3)
+        cls.lm = M.LanguageModel("keyboard", cls.lay, d=16, layers=2, dropout=0.0).eval()
+        with torch.no_grad():  # larger weights than the initialization, so quantization error is visible
+            for p in cls.lm.lstm.parameters():
+                p.mul_(4)
+        cls.fp32, cls.band_outs = export.encoder_head_graph(cls.lm, cls.lay)
+        cls.int8, cls.names = quantize.quantize_encoder(cls.fp32, bits=8)
+        cls.int7, _ = quantize.quantize_encoder(cls.fp32, bits=7)
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.spec = {"layers": 2, "hidden": 16, "shortlist": cls.lay.shortlist,
+                    "bands": [vars(b) for b in cls.lay.bands],
+                    "clusters": [{**vars(c), "file": f"tail_{i:02d}.onnx"} for i, c in enumerate(cls.lay.clusters)]}
+        for i in range(len(cls.lay.clusters)):
+            onnx.save(export.tail_graph(cls.lm, cls.lay, i), os.path.join(cls.dir.name, f"tail_{i:02d}.onnx"))
+        onnx.save(cls.fp32, os.path.join(cls.dir.name, "fp32.onnx"))
+        onnx.save(cls.int8, os.path.join(cls.dir.name, "int8.onnx"))
+        g = torch.Generator().manual_seed(1)
+        cls.cases = []
+        for n in (1, 2, 7, 20):
+            ctx = [0] + torch.randint(2, len(words), (n - 1,), generator=g).tolist()
+            h, _ = cls.lm.hidden(torch.tensor([ctx]))
+            lp = cls.lm.output.log_prob(h[0, -1:])[0]
+            pick = list(range(5)) + [c.start for c in cls.lay.clusters] + [c.end - 1 for c in cls.lay.clusters]
+            cls.cases.append({"context": ctx, "words": pick, "logProbs": [float(lp[w]) for w in pick]})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def test_graph_passes_the_checker_with_the_same_inputs_and_outputs(self):
+        onnx.checker.check_model(self.int8, full_check=True)
+        self.assertEqual(quantize.check_quantized(self.int8, bits=8), 2)
+        self.assertEqual(self.names, ["W0", "R0", "W1", "R1"])
+        io = lambda m: [(v.name, str(v.type)) for v in list(m.graph.input) + list(m.graph.output)]
+        self.assertEqual(io(self.int8), io(self.fp32))
+        names = {i.name for i in self.int8.graph.initializer}
+        self.assertFalse(names & set(self.names), "float32 LSTM weights are left in the graph")
+        self.assertIn("com.microsoft", {o.domain for o in self.int8.opset_import})
+        with self.assertRaises(ValueError):
+            quantize.quantize_encoder(self.int8)  # no float LSTM left to quantize
+
+    def test_int8_weights_round_trip_in_onnx_layout_within_half_a_step(self):
+        deq = quantize.dequantized_lstm_weights(self.int8)
+        fp = {i.name: onnx.numpy_helper.to_array(i) for i in self.fp32.graph.initializer}
+        q = {i.name: onnx.numpy_helper.to_array(i) for i in self.int8.graph.initializer}
+        for name in self.names:
+            w, scale = fp[name], q[f"{name}_scale"]
+            self.assertEqual(deq[name].shape, w.shape)
+            err = np.abs(deq[name] - w).max(axis=2)  # per output channel (gate row)
+            self.assertTrue((err <= scale / 2 + 1e-7).all(), name)
+            self.assertEqual(np.abs(q[f"{name}_int8"]).max(axis=1).min(), 127)  # each row spans the range
+        q7 = {i.name: onnx.numpy_helper.to_array(i) for i in self.int7.graph.initializer}
+        self.assertEqual(np.abs(q7["R0_int8"]).max(), 63)  # 7 bits: no int16 saturation in VPMADDUBSW pairs
+        self.assertEqual(quantize.check_quantized(self.int7, bits=7), 2)
+        with self.assertRaises(ValueError):
+            quantize.check_quantized(self.int8, bits=7)
+
+    def test_dynamic_int8_matmul_is_exact_on_grid_values(self):
+        rng = np.random.default_rng(0)
+        codes = rng.integers(-127, 128, (8, 5)).astype(np.int8)
+        scale = np.full(5, 0.5, np.float32)
+        q = rng.integers(0, 256, (3, 8))
+        q[0, :2] = 0, 255  # the range [-1, 127/128]: step 1/128, zero point 128, so every value is on the grid
+        grid = ((q - 128) / 128).astype(np.float32)
+        want = grid.astype(np.float64) @ (codes * 0.5)
+        self.assertTrue(np.allclose(quantize.dynamic_int8_matmul(grid, codes, scale), want, atol=1e-5))
+        codes, scale = quantize.quantize_rows(np.array([[0.5, -1.0], [0.0, 0.0]], np.float32))
+        self.assertEqual(codes.tolist(), [[64, -127], [0, 0]])
+        self.assertEqual(scale.tolist(), [np.float32(1 / 127), 1.0])
+
+    def test_reference_matches_pytorch_in_float32_and_stays_within_tolerance_in_int8(self):
+        ref32 = quantize.reference_log_probs(self.dir.name, self.spec, self.cases, "fp32.onnx")
+        ref8 = quantize.reference_log_probs(self.dir.name, self.spec, self.cases, "int8.onnx")
+        diff = lambda ref: max(abs(a - b) for c, lp in zip(self.cases, ref) for a, b in zip(c["logProbs"], lp))
+        self.assertLess(diff(ref32), 1e-4)
+        self.assertLess(diff(ref8), quantize.GOLDEN_TOLERANCE[8])
+        self.assertGreater(diff(ref8), 1e-4, "the int8 reference must not be the float one")
+        golden = {"cases": [dict(c) for c in self.cases]}
+        worst = quantize.add_int8_golden(self.dir.name, self.spec, golden, "int8.onnx")
+        self.assertEqual([c["int8LogProbs"] for c in golden["cases"]], ref8)
+        self.assertAlmostEqual(worst, diff(ref8))
 
 
 if __name__ == "__main__":
