@@ -22,6 +22,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+import { admissionFrom, LoadMonitor } from "./admission/admission.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
@@ -57,7 +58,9 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   // Read before listening: a BLOCKLIST_FILE that cannot be read stops the start.
   const blocklist = readBlocklist(config.blocklistFile);
   const deferred = new DeferredService();
-  const app = await buildApp({ service: deferred, metrics, logger, config });
+  const load = new LoadMonitor();
+  const admission = admissionFrom(config, load, metrics);
+  const app = await buildApp({ service: deferred, admission, metrics, logger, config });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
@@ -68,7 +71,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   // --- gRPC server -----------------------------------------------------------
   // Same `deferred` service, metrics and logger; health follows the service's
   // readiness. Bound here, next to REST; closed in shutdown() with app.close().
-  const grpc = createGrpcServer({ service: deferred, metrics, logger, config });
+  const grpc = createGrpcServer({ service: deferred, admission, metrics, logger, config });
   let grpcPort: number;
   try {
     grpcPort = await grpc.bind(config.host, config.grpcPort);
@@ -127,6 +130,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       await loaded.catch(() => undefined);
       if (service) await (service as NextwordService).close();
       else if (pool) await (pool as RunnerPool).close();
+      load.stop();
       logger.info("shutdown complete");
     })();
     return closing;

@@ -7,6 +7,7 @@
  * termination grace above the preStop pause plus SHUTDOWN_TIMEOUT_MS. Every
  * Kubernetes manifest validates against its Kubernetes schema.
  */
+import { testAdmission } from "./helpers/http-app.js";
 import t, { type Test } from "tap";
 import { parse } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -33,7 +34,8 @@ const metricNames = new Set(new Metrics().registry.getMetricsAsArray().map((m) =
 const NEW_METRICS = ["nextword_requests_in_flight", "nextword_sessions_open", "nextword_model_info"];
 const dockerfile = exists("Dockerfile") ? readText("Dockerfile") : null;
 
-const app = await buildApp({ service: new DeferredService(), metrics: new Metrics(), logger: createLogger({ logLevel: "silent" }), config: defaults });
+const metrics = new Metrics();
+const app = await buildApp({ service: new DeferredService(), admission: testAdmission(defaults, metrics), metrics, logger: createLogger({ logLevel: "silent" }), config: defaults });
 t.teardown(() => app.close());
 const isRoute = (p: string) => app.hasRoute({ method: "GET", url: p });
 

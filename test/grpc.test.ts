@@ -31,7 +31,7 @@ import {
   unary,
   type GrpcHarness,
 } from "./helpers/grpc.js";
-import { captureLogger, startRealService, tinyConfig } from "./helpers/http-app.js";
+import { captureLogger, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -171,7 +171,7 @@ t.test("health: NOT_SERVING before the model is ready, SERVING after, NOT_SERVIN
   const { logger } = captureLogger(config);
   const metrics = new Metrics();
   const deferred = new DeferredService();
-  const server = createGrpcServer({ service: deferred, metrics, logger, config, healthPollMs: 50 });
+  const server = createGrpcServer({ service: deferred, admission: testAdmission(config, metrics), metrics, logger, config, healthPollMs: 50 });
   const port = await server.bind("127.0.0.1", 0);
   const address = `127.0.0.1:${port}`;
   const health = healthClient(address);

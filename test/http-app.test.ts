@@ -8,7 +8,7 @@ import type { CallOptions, PredictResult, ScoreResult } from "../src/inference/t
 import { LIMITS } from "../src/inference/types.js";
 import { DeferredService } from "../src/inference/deferred-service.js";
 import { Metrics } from "../src/metrics.js";
-import { captureLogger, startHttp, startRealService, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
+import { captureLogger, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
 
 /** An error body has exactly {error: {code, message, field?}} and nothing that looks like a stack. */
 function expectErrorBody(t: Test, body: string, code: string): { code: string; message: string; field?: string } {
@@ -240,7 +240,7 @@ t.test("/readyz: 503 before the service is ready, 200 after, 503 after close and
   const { logger } = captureLogger(config);
   const metrics = new Metrics();
   const deferred = new DeferredService();
-  const app = await buildApp({ service: deferred, metrics, logger, config });
+  const app = await buildApp({ service: deferred, admission: testAdmission(config, metrics), metrics, logger, config });
   t.teardown(() => app.close());
 
   let res = await app.inject({ method: "GET", url: "/readyz" });
@@ -314,6 +314,7 @@ t.test("nextword_requests_in_flight counts predict and score while they are answ
       },
       score: (req, opts) => real.service.score(req, opts),
     },
+    admission: testAdmission(config, metrics),
     metrics,
     logger,
     config,

@@ -13,6 +13,7 @@
  *   "predict", "score", or "session" (one observation per session event).
  */
 import type { Deadline, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { Admission } from "../admission/admission.js";
 import type { Config } from "../config.js";
 import { unavailable, type ErrorCode } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
@@ -35,6 +36,8 @@ import {
 
 export interface HandlerDeps {
   service: InferenceService;
+  /** Admits unary calls, new sessions and session events (shared with REST). */
+  admission: Admission;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
@@ -98,7 +101,7 @@ export function trimContext(context: string): string {
 const GRPC = { transport: "grpc" } as const;
 
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
-  const { service, metrics, config } = deps;
+  const { service, admission, metrics, config } = deps;
   const log = deps.logger.child({ component: "grpc" });
 
   const observe = (method: string, code: string, started: number) =>
@@ -116,11 +119,20 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     run: (req: Req, opts: CallOptions) => Promise<Res>,
     shape: (r: Res) => Out,
   ) {
+    const admitted = async (req: Req, opts: CallOptions): Promise<Res> => {
+      const release = admission.enter("request");
+      metrics.requestsInFlight.inc(GRPC);
+      try {
+        return await run(req, opts);
+      } finally {
+        release();
+        metrics.requestsInFlight.dec(GRPC);
+      }
+    };
     return (call: ServerUnaryCall<Req, Out>, callback: sendUnaryData<Out>): void => {
       const started = performance.now();
       const scope = callScope(call, config);
-      metrics.requestsInFlight.inc(GRPC);
-      run(call.request, scope.options()).finally(() => metrics.requestsInFlight.dec(GRPC)).then(
+      admitted(call.request, scope.options()).then(
         (res) => {
           if (scope.cancelCode) return observe(method, scope.cancelCode, started);
           callback(null, shape(res));
@@ -229,8 +241,11 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             call.resume();
           }
           const started = performance.now();
-          metrics.requestsInFlight.inc(GRPC);
+          let release: (() => void) | null = null;
           try {
+            // A keystroke is refused last (admission/policy.ts); refused, the session ends UNAVAILABLE with pushback.
+            release = admission.enter("keystroke");
+            metrics.requestsInFlight.inc(GRPC);
             apply(ev);
             const res = await service.predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
@@ -246,7 +261,10 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             finish(err);
             return;
           } finally {
-            metrics.requestsInFlight.dec(GRPC);
+            if (release) {
+              release();
+              metrics.requestsInFlight.dec(GRPC);
+            }
           }
         }
       } finally {
@@ -260,6 +278,13 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
 
     if (registry.closing) {
       finish(unavailable("the server is shutting down: reconnect", 0));
+      return;
+    }
+    try {
+      admission.check("request"); // a new session is a new context: it can wait
+    } catch (err) {
+      observe("session", "OVERLOADED", performance.now());
+      finish(err);
       return;
     }
     registry.sessions.add(entry);

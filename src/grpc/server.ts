@@ -24,6 +24,7 @@ import { Server, ServerCredentials, type ServerWritableStream, type ServiceDefin
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
+import type { Admission } from "../admission/admission.js";
 import type { Config } from "../config.js";
 import type { InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
@@ -89,6 +90,7 @@ export const GRPC_SERVER_OPTIONS = {
 
 export interface GrpcServerDeps {
   service: InferenceService;
+  admission: Admission;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;

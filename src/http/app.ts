@@ -12,7 +12,10 @@
  * - nextword_request_duration_seconds{transport="http",method,code} and one
  *   "request completed" log line, for every response (also 404s, rejected
  *   bodies, and requests whose client disconnected); predict and score also
- *   count in nextword_requests_in_flight while they are answered.
+ *   count in nextword_requests_in_flight while they are answered;
+ * - admission (src/admission): predict and score are refused with 503 +
+ *   Retry-After before their body is read when the process is past its
+ *   bounds; /healthz, /readyz and /metrics never are.
  *
  * Validation is inference/validation.ts's, the check gRPC runs too (same
  * messages): no type coercion and no silent removal of unknown properties
@@ -24,6 +27,7 @@ import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Admission } from "../admission/admission.js";
 import type { Config } from "../config.js";
 import { ServiceError, unavailable } from "../errors.js";
 import type { CallOptions, InferenceService } from "../inference/types.js";
@@ -66,6 +70,8 @@ const DEADLINE_HEADER = /^[1-9][0-9]{0,6}$/;
 
 export interface AppDeps {
   service: InferenceService;
+  /** Admits predict and score (shared with gRPC); the ops routes never ask it. */
+  admission: Admission;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
@@ -102,7 +108,7 @@ function packageVersion(): string {
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const { service, metrics, logger, config } = deps;
+  const { service, admission, metrics, logger, config } = deps;
   let notReady = false;
   let closing = false;
 
@@ -143,12 +149,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const cancel = new Cancellation();
     request.callOptions = { deadline: Date.now() + timeoutMs, signal: cancel };
 
-    const inference = INFERENCE_METHODS.has(request.routeOptions.config?.metricMethod ?? "");
-    if (inference) metrics.requestsInFlight.inc(HTTP);
+    let release: (() => void) | null = null;
 
     // One listener: 'close' comes after the response was ended, or alone when the client went away first.
     reply.raw.once("close", () => {
-      if (inference) metrics.requestsInFlight.dec(HTTP);
+      if (release) {
+        release();
+        metrics.requestsInFlight.dec(HTTP);
+      }
       const finished = reply.raw.writableEnded;
       if (!finished) {
         cancel.abort();
@@ -169,6 +177,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (closing && request.routeOptions.config?.metricMethod !== "healthz") {
       void reply.header("connection", "close");
       throw unavailable("server is shutting down", 1000);
+    }
+    // Before the body is read: a refusal costs a few microseconds.
+    if (INFERENCE_METHODS.has(request.routeOptions.config?.metricMethod ?? "")) {
+      release = admission.enter("request");
+      metrics.requestsInFlight.inc(HTTP);
     }
   });
   app.addHook("preClose", async () => {

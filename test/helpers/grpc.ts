@@ -11,7 +11,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import { createGrpcServer, PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_ROOT, type GrpcServer } from "../../src/grpc/server.js";
 import type { InferenceService } from "../../src/inference/types.js";
 import { Metrics } from "../../src/metrics.js";
-import { captureLogger, startRealService, tinyConfig, type LogCapture, type RealService } from "./http-app.js";
+import { testAdmission, captureLogger, startRealService, tinyConfig, type LogCapture, type RealService } from "./http-app.js";
 import type { Config } from "../../src/config.js";
 
 type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
@@ -125,7 +125,7 @@ export async function startGrpc(
   const { logger, logs } = captureLogger(config);
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
-  const server = createGrpcServer({ service: wrap(real.service), metrics, logger, config });
+  const server = createGrpcServer({ service: wrap(real.service), admission: testAdmission(config, metrics), metrics, logger, config });
   const port = await server.bind("127.0.0.1", 0);
   const address = `127.0.0.1:${port}`;
   const client = nextwordClient(address);

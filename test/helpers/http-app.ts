@@ -3,6 +3,7 @@
  * RunnerPool (worker threads, ONNX graphs), real createService. Log lines are
  * captured for assertions.
  */
+import { admissionFrom, type Admission } from "../../src/admission/admission.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { buildApp, type App } from "../../src/http/app.js";
 import { createService, type NextwordService } from "../../src/inference/service.js";
@@ -16,6 +17,11 @@ import { TINY_DIR } from "./tiny.js";
 
 export interface LogCapture {
   lines: Array<Record<string, unknown>>;
+}
+
+/** The config's admission bounds with an event loop that is never late (tests that shed set the delay). */
+export function testAdmission(config: Config, metrics: Metrics, delay: { eventLoopDelayMs(): number } = { eventLoopDelayMs: () => 0 }): Admission {
+  return admissionFrom(config, delay, metrics);
 }
 
 export function captureLogger(config: Pick<Config, "logLevel">): { logger: Logger; logs: LogCapture } {
@@ -74,7 +80,7 @@ export async function startHttp(
   const { logger, logs } = captureLogger(config);
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
-  const app = await buildApp({ service: wrap(real.service), metrics, logger, config });
+  const app = await buildApp({ service: wrap(real.service), admission: testAdmission(config, metrics), metrics, logger, config });
   await app.ready();
   return {
     ...real,

@@ -1,0 +1,95 @@
+/**
+ * Admission control shared by both transports: counts the inference
+ * requests in flight and refuses new ones (OVERLOADED: REST 503 with
+ * Retry-After, gRPC UNAVAILABLE with grpc-retry-pushback-ms) when the
+ * policy (policy.ts) says the process is past its bounds. Health, readiness
+ * and metrics never come here.
+ *
+ * Contract: every successful enter() is paired with exactly one call of the
+ * release function it returned (calling it again does nothing).
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+
+import type { Config } from "../config.js";
+import { overloaded } from "../errors.js";
+import type { Metrics } from "../metrics.js";
+import { admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
+
+/** Where the event-loop delay comes from (a LoadMonitor, or a fixed value in tests). */
+export interface DelaySource {
+  eventLoopDelayMs(): number;
+}
+
+export class Admission {
+  private inFlight = 0;
+
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly delay: DelaySource,
+    private readonly onShed: (reason: ShedReason) => void = () => undefined,
+  ) {}
+
+  /** Throws OVERLOADED if a request of this priority would be refused now; takes no slot (a new typing session holds none). */
+  check(priority: Priority): void {
+    const shed: Shed | null = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.delay.eventLoopDelayMs() }, this.limits, priority);
+    if (shed) {
+      this.onShed(shed.reason);
+      throw overloaded(shed.message, shed.retryAfterMs);
+    }
+  }
+
+  /** Takes a slot, or throws OVERLOADED. Returns the slot's release. */
+  enter(priority: Priority): () => void {
+    this.check(priority);
+    this.inFlight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+    };
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+}
+
+/** The Admission both transports share: the config's bounds, refusals counted in nextword_rejected_total. */
+export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoopDelayMs">, delay: DelaySource, metrics: Metrics): Admission {
+  const limits = { maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs };
+  return new Admission(limits, delay, (reason) => metrics.rejected.inc({ reason }));
+}
+
+/**
+ * The event loop's delay, sampled: the worst delay of the last window
+ * (monitorEventLoopDelay's max, less its own timer period), refreshed every
+ * `windowMs`. Reading it costs nothing on the request path.
+ */
+export class LoadMonitor implements DelaySource {
+  private readonly histogram: IntervalHistogram;
+  private readonly timer: NodeJS.Timeout;
+  private delayMs = 0;
+
+  constructor(windowMs = 200, private readonly resolutionMs = 10) {
+    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.histogram.enable();
+    this.timer = setInterval(() => this.sample(), windowMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    const maxMs = this.histogram.max / 1e6;
+    this.delayMs = Number.isFinite(maxMs) ? Math.max(0, maxMs - this.resolutionMs) : 0;
+    this.histogram.reset();
+  }
+
+  eventLoopDelayMs(): number {
+    return this.delayMs;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.histogram.disable();
+  }
+}

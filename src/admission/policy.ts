@@ -1,0 +1,62 @@
+/**
+ * Admission policy: whether one more inference request may start, from the
+ * process's load now. Pure: the load is sampled elsewhere (load-monitor.ts),
+ * tested directly.
+ *
+ * Why shed before the batcher's queue is full: the queue bounds waiting
+ * work, not the event loop. Under a flood of new contexts the loop itself
+ * saturates (decoding, planning, replying), and then everything on it is
+ * late, /healthz included; a liveness probe that times out kills the pod
+ * exactly when it is needed. Refusing early costs a few microseconds per
+ * request and keeps the loop answering.
+ *
+ * A keystroke of an open typing session is refused last: the user is
+ * waiting for it, while a new context (a REST request, a unary call, a new
+ * session) can be retried. Keystrokes get KEYSTROKE_HEADROOM times every
+ * limit.
+ */
+export interface Load {
+  /** Inference requests being answered now, both transports. */
+  inFlight: number;
+  /** Event-loop delay over the last sampling window, ms (the worst seen). */
+  eventLoopDelayMs: number;
+}
+
+export interface AdmissionLimits {
+  /** Most inference requests answered at once (0: no bound). */
+  maxInFlight: number;
+  /** Event-loop delay above which new work is refused (0: no bound). */
+  maxEventLoopDelayMs: number;
+}
+
+export type Priority = "request" | "keystroke";
+
+export type ShedReason = "in_flight" | "event_loop";
+
+export interface Shed {
+  reason: ShedReason;
+  message: string;
+  /** When a retry makes sense. */
+  retryAfterMs: number;
+}
+
+export const KEYSTROKE_HEADROOM = 2;
+
+/** null: admit; else why not. */
+export function admit(load: Load, limits: AdmissionLimits, priority: Priority): Shed | null {
+  const scale = priority === "keystroke" ? KEYSTROKE_HEADROOM : 1;
+  const maxInFlight = limits.maxInFlight * scale;
+  if (limits.maxInFlight > 0 && load.inFlight >= maxInFlight) {
+    return { reason: "in_flight", message: `overloaded: ${load.inFlight} requests in flight (bound ${maxInFlight}); retry later`, retryAfterMs: 1000 };
+  }
+  const maxDelay = limits.maxEventLoopDelayMs * scale;
+  if (limits.maxEventLoopDelayMs > 0 && load.eventLoopDelayMs > maxDelay) {
+    // The loop is late by about this much: a retry sooner would find it as busy.
+    return {
+      reason: "event_loop",
+      message: `overloaded: event-loop delay ${Math.round(load.eventLoopDelayMs)} ms (bound ${maxDelay} ms); retry later`,
+      retryAfterMs: Math.max(1000, Math.ceil(load.eventLoopDelayMs / 100) * 100),
+    };
+  }
+  return null;
+}
