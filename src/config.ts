@@ -30,6 +30,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** Contexts kept in the encoder-state cache (0 disables it). */
   cacheSize: number;
+  /** Bytes the state cache may hold, in MiB (evaluated tails included): the bound that fixes its memory. */
+  cacheMaxMb: number;
   /**
    * The encoder sees at most the last this many tokens of a context (<bos>
    * included). A row's state depends only on this window, so it is also the
@@ -102,6 +104,7 @@ export const CONFIG_VARIABLES = [
   "MAX_EVENT_LOOP_DELAY_MS",
   "REQUEST_TIMEOUT_MS",
   "CACHE_SIZE",
+  "CACHE_MAX_MB",
   "MAX_CONTEXT_TOKENS",
   "CONTEXT_HOP_TOKENS",
   "TAIL_LOOKAHEAD",
@@ -193,6 +196,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     maxEventLoopDelayMs: int(src, "MAX_EVENT_LOOP_DELAY_MS", 150, 0, 60_000),
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
+    cacheMaxMb: int(src, "CACHE_MAX_MB", 512, 1, 1_000_000),
     maxContextTokens,
     contextHopTokens: int(src, "CONTEXT_HOP_TOKENS", defaultContextHop(maxContextTokens), 1, maxContextTokens),
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),

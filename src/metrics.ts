@@ -130,6 +130,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private cacheFigures: () => { entries: number; bytes: number } = () => ({ entries: 0, bytes: 0 });
+
+  readonly cacheEntries: Gauge = new Gauge({
+    name: "nextword_cache_entries",
+    help: "Contexts held in the state cache",
+    registers: [this.registry],
+    collect: () => this.cacheEntries.set(this.cacheFigures().entries),
+  });
+
+  readonly cacheBytes: Gauge = new Gauge({
+    name: "nextword_cache_bytes",
+    help: "Bytes the state cache holds (states and evaluated tails; bounded by CACHE_MAX_MB)",
+    registers: [this.registry],
+    collect: () => this.cacheBytes.set(this.cacheFigures().bytes),
+  });
+
   /** 1 for the bundle being served; absent until it is loaded. */
   readonly modelInfo = new Gauge<"name" | "version">({
     name: "nextword_model_info",
@@ -175,6 +191,11 @@ export class Metrics {
     this.executionProviderInfo.reset();
     this.executionProviderInfo.set({ graph: "encoder_head", provider: providers.encoderHead }, 1);
     this.executionProviderInfo.set({ graph: "tails", provider: providers.tails }, 1);
+  }
+
+  /** The state cache's size, read at each scrape. */
+  observeCache(figures: () => { entries: number; bytes: number }): void {
+    this.cacheFigures = figures;
   }
 
   cacheRequest(result: CacheResult): void {

@@ -24,3 +24,23 @@ t.test("capacity 0 keeps nothing; a bad capacity throws", async (t) => {
   t.throws(() => new Lru(-1), RangeError);
   t.throws(() => new Lru(1.5), RangeError);
 });
+
+t.test("a weight bound: evicts least recently used entries until the total fits; weights grow with addWeight", async (t) => {
+  const lru = new Lru<string, string>(100, 10);
+  lru.set("a", "A", 4);
+  lru.set("b", "B", 4);
+  t.equal(lru.weight, 8);
+  lru.get("a"); // b is now the oldest
+  lru.set("c", "C", 3); // 11 > 10: b goes
+  t.same([lru.peek("b"), lru.size, lru.weight], [undefined, 2, 7]);
+  lru.addWeight("c", "C", 5); // 12: a (oldest) goes, c stays
+  t.same([lru.peek("a"), lru.peek("c"), lru.weight], [undefined, "C", 8]);
+  lru.addWeight("c", "other value", 100); // not the value held: ignored
+  lru.addWeight("gone", "X", 100);
+  t.equal(lru.weight, 8);
+  lru.set("c", "C2", 2); // replacing subtracts the old weight
+  t.equal(lru.weight, 2);
+  lru.set("huge", "H", 11); // over the bound alone: everything goes, itself too
+  t.same([lru.size, lru.weight], [0, 0]);
+  t.throws(() => new Lru(1, 0), RangeError);
+});

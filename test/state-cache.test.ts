@@ -1,6 +1,6 @@
 import t from "tap";
 
-import { StateCache, contextWindow, windowKey, type ContextState } from "../src/inference/state-cache.js";
+import { StateCache, contextWindow, windowKey, type ContextState, stateBytes, TailMap } from "../src/inference/state-cache.js";
 
 function state(window: number[]): ContextState {
   const f = new Float32Array(1);
@@ -94,4 +94,30 @@ t.test("capacity 0 disables the cache", async (t) => {
   t.equal(cache.size, 0);
   t.equal(cache.lookup([0, 1]).kind, "miss");
   t.throws(() => new StateCache(-1), RangeError);
+});
+
+t.test("a byte bound: entries are counted with the tails evaluated after they were cached, and evicted least recently used first", async (t) => {
+  const make = (window: number[]): ContextState => {
+    const f = new Float32Array(100); // 400 bytes each
+    return { key: windowKey(window), window, head: f, bandHidden: [f], h: f, c: f, tails: new TailMap() };
+  };
+  const a = make([1, 2]);
+  const fresh = stateBytes(a);
+  t.equal(fresh, 400 + 2 * 8 + 4 * 400, "overhead + window + head, band, h, c");
+  const cache = new StateCache(100, 3 * fresh + 1000);
+  const b = make([3, 4]);
+  const c = make([5, 6]);
+  for (const s of [a, b, c]) cache.set(s);
+  t.equal(cache.bytes, 3 * fresh);
+  a.tails.set(7, new Float32Array(200)); // +800: still fits
+  t.equal(cache.bytes, 3 * fresh + 800);
+  cache.lookup([1, 2]); // a is now the most recently used; b the least
+  c.tails.set(9, new Float32Array(100)); // +400 > bound: b goes
+  t.equal(cache.peek([3, 4]), undefined, "the least recently used entry is evicted");
+  t.same([cache.size, cache.bytes], [2, 2 * fresh + 1200]);
+  a.tails.set(7, new Float32Array(100)); // replacing a tail counts the difference
+  t.equal(cache.bytes, 2 * fresh + 800);
+  cache.set(make([1, 2])); // a replaced: the old object's tails no longer count
+  a.tails.set(8, new Float32Array(1000));
+  t.equal(cache.bytes, 2 * fresh + 400, "only the new entry and c");
 });

@@ -18,7 +18,7 @@ import type { Config } from "../config.js";
 import { unavailable, type ErrorCode } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
-import { validatePredict, validateScore } from "../inference/validation.js";
+import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { Cancellation } from "../util/cancellation.js";
@@ -109,7 +109,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
 
   const logFailure = (method: string, err: unknown, code: ErrorCode) => {
     if (code === "INTERNAL") log.error({ err, method, code }, "grpc call failed");
-    else if (code === "INVALID_ARGUMENT" || code === "NOT_FOUND") log.debug({ method, code, message: (err as Error).message }, "grpc call rejected");
+    // Not the message: it may quote the client's input, and typed text never goes to the logs.
+    else if (code === "INVALID_ARGUMENT" || code === "NOT_FOUND") log.debug({ method, code, field: fieldForLog((err as { field?: string }).field) }, "grpc call rejected");
     else log.warn({ method, code, cause: err instanceof Error ? err.message : String(err) }, "grpc call failed");
   };
 

@@ -65,6 +65,21 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 const INFERENCE_METHODS = new Set(["predict", "score"]);
 const HTTP = { transport: "http" } as const;
 
+/**
+ * Slow or idle clients cannot hold connections: headers must arrive within
+ * 10 s and a whole request within 30 s (both checked every second: 408 and
+ * close), an idle keep-alive connection closes after 65 s (longer than
+ * common load balancers' 60 s, so they close first), and any socket with no
+ * traffic for 2 min is destroyed.
+ */
+export const HTTP_TIMEOUTS = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+  idleSocketMs: 120_000,
+  checkEveryMs: 1000,
+};
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEADLINE_HEADER = /^[1-9][0-9]{0,6}$/;
 
@@ -75,6 +90,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
+  /** Tests shorten these; the service runs with HTTP_TIMEOUTS. */
+  timeouts?: Partial<typeof HTTP_TIMEOUTS>;
 }
 
 /** What main needs beyond the fastify instance. */
@@ -109,6 +126,7 @@ function packageVersion(): string {
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { service, admission, metrics, logger, config } = deps;
+  const timeouts = { ...HTTP_TIMEOUTS, ...deps.timeouts };
   let notReady = false;
   let closing = false;
 
@@ -119,6 +137,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // One line per request is written below (with code and duration); fastify's two lines are off.
     logController: new Fastify.LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionTimeout: timeouts.idleSocketMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
     // Closing is answered by the onRequest hook below, in the API's error shape.
     return503OnClosing: false,
   }) as unknown as FastifyInstance;

@@ -18,6 +18,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ServiceError, type ErrorCode } from "../errors.js";
+import { fieldForLog } from "../inference/validation.js";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; field?: string };
@@ -128,7 +129,8 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     // Load shedding, not ready, deadline: expected under pressure; the cause is the ServiceError itself.
     request.log.warn({ code: mapped.code, status: mapped.status, cause: err instanceof Error ? err.message : String(err) }, "request failed");
   } else {
-    request.log.debug({ code: mapped.code, status: mapped.status, message: mapped.body.error.message }, "request rejected");
+    // Not the message: it may quote the client's input, and typed text never goes to the logs.
+    request.log.debug({ code: mapped.code, status: mapped.status, field: fieldForLog(mapped.body.error.field) }, "request rejected");
   }
   if (mapped.retryAfterSeconds !== undefined) void reply.header("retry-after", String(mapped.retryAfterSeconds));
   return reply.code(mapped.status).type("application/json; charset=utf-8").send(mapped.body);

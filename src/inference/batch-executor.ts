@@ -18,7 +18,7 @@ import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
-import type { CacheLookup, ContextState, StateCache } from "./state-cache.js";
+import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
 
 export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };
 
@@ -95,7 +95,7 @@ export class BatchExecutor {
       metrics.encoderRows.observe(encodeRows.length);
       encoded.rows.forEach((row, r) => {
         const first = items[encodeItems[r]![0]!]!;
-        const state: ContextState = { key: first.key, window: first.window, ...row, tails: new Map() };
+        const state: ContextState = { key: first.key, window: first.window, ...row, tails: new TailMap() };
         this.deps.cache.set(state);
         for (const i of encodeItems[r]!) states[i] = state;
       });

@@ -57,6 +57,7 @@ export type ServiceConfig = Pick<
   | "queueBound"
   | "requestTimeoutMs"
   | "cacheSize"
+  | "cacheMaxMb"
   | "maxContextTokens"
   | "contextHopTokens"
   | "tailLookahead"
@@ -121,7 +122,8 @@ export class NextwordService implements InferenceService {
     this.blocked = blocked;
     const allowed = suggestable.map((ok, id) => (ok && !blocked.has(bundle.vocab[id]!) ? 1 : 0));
     this.allowedIndex = PrefixIndex.build(this.layout, bundle.vocab, allowed);
-    this.cache = new StateCache(config.cacheSize);
+    this.cache = new StateCache(config.cacheSize, config.cacheMaxMb * 2 ** 20);
+    deps.metrics.observeCache(() => ({ entries: this.cache.size, bytes: this.cache.bytes }));
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: "service" });
     this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };

@@ -13,6 +13,8 @@
  * - extend: a cached window is a strict prefix of it (the user typed on): the
  *   encoder only runs the new tokens, starting from the cached state;
  * - miss.
+ * Bounded in entries and in bytes (CACHE_SIZE, CACHE_MAX_MB): an entry's
+ * bytes grow as tails are evaluated for it (TailMap tells the cache).
  * Capacity 0 disables the cache (every lookup misses, nothing is kept).
  * Pure data structure: no I/O, no metrics.
  */
@@ -90,11 +92,47 @@ function holds(state: ContextState, window: readonly number[], n: number): boole
   return true;
 }
 
+/**
+ * A state's tail table that tells its cache how much it grew: tails are
+ * evaluated after a state is cached (tail rounds add them), and an entry with
+ * many tails is several times the size of a fresh one.
+ */
+export class TailMap extends Map<number, Float32Array> {
+  onGrow: ((bytes: number) => void) | null = null;
+
+  override set(cluster: number, logProbs: Float32Array): this {
+    const before = this.get(cluster)?.byteLength ?? 0;
+    super.set(cluster, logProbs);
+    this.onGrow?.(logProbs.byteLength - before);
+    return this;
+  }
+}
+
+/** Per-entry overhead beyond the typed arrays: the objects, the Map, the LRU's node (an estimate). */
+const ENTRY_OVERHEAD_BYTES = 400;
+
+/** What an entry holds, in bytes (a window id costs 8: a JS number array). */
+export function stateBytes(state: ContextState): number {
+  let bytes = ENTRY_OVERHEAD_BYTES + state.window.length * 8 + state.head.byteLength + state.h.byteLength + state.c.byteLength;
+  for (const b of state.bandHidden) bytes += b.byteLength;
+  for (const t of state.tails.values()) bytes += t.byteLength;
+  return bytes;
+}
+
 export class StateCache {
   private readonly entries: Lru<number, ContextState>;
 
-  constructor(readonly capacity: number) {
-    this.entries = new Lru(capacity);
+  /** At most `capacity` entries and `maxBytes` bytes (stateBytes, tails evaluated later included). */
+  constructor(
+    readonly capacity: number,
+    maxBytes = Infinity,
+  ) {
+    this.entries = new Lru(capacity, maxBytes);
+  }
+
+  /** Bytes held now (stateBytes of every entry). */
+  get bytes(): number {
+    return this.entries.weight;
   }
 
   get enabled(): boolean {
@@ -124,8 +162,10 @@ export class StateCache {
     return state && holds(state, window, window.length) ? state : undefined;
   }
 
-  /** Stores a state (replacing the entry under its key), evicting the least recently used beyond capacity. */
+  /** Stores a state (replacing the entry under its key), evicting the least recently used beyond either bound. */
   set(state: ContextState): void {
-    this.entries.set(state.key, state);
+    if (!this.enabled) return;
+    this.entries.set(state.key, state, stateBytes(state));
+    if (state.tails instanceof TailMap) state.tails.onGrow = (bytes) => this.entries.addWeight(state.key, state, bytes);
   }
 }

@@ -125,3 +125,17 @@ function received(v: unknown, keyword: string): string {
   if (typeof v === "object") return "an object";
   return String(v);
 }
+
+/** Request fields by name (both requests), for fieldForLog. */
+const KNOWN_FIELDS = new Set([...Object.keys(PredictRequest.properties), ...Object.keys(ScoreRequest.properties), "body", "headers"]);
+
+/**
+ * A rejected request's field as the logs may show it: a field the API
+ * defines (`words[3]`), or "(unknown)" for a property the client named
+ * itself, whose name is the client's text. Messages are never logged: they
+ * may quote the input.
+ */
+export function fieldForLog(field: string | undefined): string | undefined {
+  if (field === undefined) return undefined;
+  return KNOWN_FIELDS.has(/^[^.[]*/.exec(field)![0]) ? field : "(unknown)";
+}
