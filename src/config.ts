@@ -22,7 +22,12 @@ export interface Config {
   maxQueueDelayMs: number;
   /** Requests waiting beyond this are refused at once with OVERLOADED. */
   queueBound: number;
-  /** Inference requests answered at once beyond which new ones are refused (admission/policy.ts; 0: no bound). */
+  /**
+   * Inference requests answered at once beyond which new ones are refused
+   * (admission/policy.ts; 0, the default: no bound). Off by default because
+   * closed-loop clients that ignore Retry-After turn each refusal into an
+   * immediate retry (bench/flood.ts).
+   */
   maxInFlight: number;
   /** Event-loop delay beyond which new requests are refused, ms (0: no bound). */
   maxEventLoopDelayMs: number;
@@ -192,7 +197,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     maxBatchSize: int(src, "MAX_BATCH_SIZE", 64, 1, 4096),
     maxQueueDelayMs: int(src, "MAX_QUEUE_DELAY_MS", 0, 0, 1000),
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),
-    maxInFlight: int(src, "MAX_IN_FLIGHT", 512, 0, 1_000_000),
+    maxInFlight: int(src, "MAX_IN_FLIGHT", 0, 0, 1_000_000),
     maxEventLoopDelayMs: int(src, "MAX_EVENT_LOOP_DELAY_MS", 150, 0, 60_000),
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),

@@ -92,6 +92,14 @@ t.test("REST and gRPC under a late event loop: new work refused with retry hints
   t.equal(res.headers["retry-after"], "1");
   t.match(res.json(), { error: { code: "OVERLOADED", message: /event-loop delay 180 ms \(bound 100 ms\)/ } });
   for (const url of ["/healthz", "/metrics"]) t.equal((await app.inject({ method: "GET", url })).statusCode, 200, `${url} is never shed`);
+  // Over a real socket the refusal comes from the server's own listener (shedding-server.ts), before fastify.
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const wire = await fetch(`${base}/v1/score?x=1`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"context":"the","words":["end"]}' });
+  t.equal(wire.status, 503, "over the wire: 503");
+  t.equal(wire.headers.get("retry-after"), "1");
+  t.match(await wire.json(), { error: { code: "OVERLOADED", message: /event-loop delay 180 ms/ } });
+  t.equal((await fetch(`${base}/healthz`)).status, 200, "the same connection pool still reaches /healthz");
   t.equal((await app.inject({ method: "GET", url: "/readyz" })).statusCode, 200, "/readyz is never shed");
 
   const err = await unary(client, "Predict", { context: "the" }).then(() => null, (e: grpc.ServiceError) => e);
@@ -111,7 +119,8 @@ t.test("REST and gRPC under a late event loop: new work refused with retry hints
   t.equal((await app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } })).statusCode, 200, "served again once the loop is on time");
   session.end();
   const text = await metrics.render();
-  t.match(text, /^nextword_rejected_total\{reason="event_loop"\} 3$/m, "refusals counted (REST, unary, session)");
+  t.match(text, /^nextword_rejected_total\{reason="event_loop"\} 4$/m, "refusals counted (REST twice, unary, session)");
+  t.match(text, /^nextword_request_duration_seconds_count\{transport="http",method="score",code="OVERLOADED"\} 1$/m, "the wire refusal is observed");
 });
 
 t.test("REST: requests beyond MAX_IN_FLIGHT are refused while the others are answered", async (t) => {

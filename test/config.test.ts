@@ -87,7 +87,7 @@ const rows: Row[] = [
   intRow("MAX_BATCH_SIZE", "maxBatchSize", 64, 1, 4096),
   intRow("MAX_QUEUE_DELAY_MS", "maxQueueDelayMs", 0, 0, 1000),
   intRow("QUEUE_BOUND", "queueBound", 1024, 1, 1_000_000),
-  intRow("MAX_IN_FLIGHT", "maxInFlight", 512, 0, 1_000_000),
+  intRow("MAX_IN_FLIGHT", "maxInFlight", 0, 0, 1_000_000),
   intRow("CACHE_MAX_MB", "cacheMaxMb", 512, 1, 1_000_000),
   intRow("MAX_EVENT_LOOP_DELAY_MS", "maxEventLoopDelayMs", 150, 0, 60_000),
   intRow("REQUEST_TIMEOUT_MS", "requestTimeoutMs", 2000, 1, 600_000),

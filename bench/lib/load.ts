@@ -33,6 +33,8 @@ export interface LoadFigures {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** Latency percentiles per HTTP status, ms (e.g. accepted 200s apart from shed 503s). */
+  latencyByStatus: Record<string, { n: number; p50: number; p99: number; max: number }>;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -58,7 +60,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
       },
     ],
   });
-  instance.on("response", (_client, _status, _bytes, ms) => {
+  const byStatus = new Map<number, number[]>();
+  instance.on("response", (_client, status, _bytes, ms) => {
+    let list = byStatus.get(status);
+    if (!list) byStatus.set(status, (list = []));
+    list.push(ms);
     if (n === times.length) {
       const grown = new Float64Array(times.length * 2);
       grown.set(times);
@@ -82,5 +88,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     errors: r.errors,
     timeouts: r.timeouts,
     statusCodes,
+    latencyByStatus: Object.fromEntries(
+      [...byStatus].map(([status, list]) => {
+        const sorted = Float64Array.from(list).sort();
+        return [String(status), { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]! }];
+      }),
+    ),
   };
 }

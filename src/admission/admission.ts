@@ -29,13 +29,17 @@ export class Admission {
     private readonly onShed: (reason: ShedReason) => void = () => undefined,
   ) {}
 
+  /** Why a request of this priority is refused now (counted as a refusal), or null; takes no slot. */
+  refusal(priority: Priority): Shed | null {
+    const shed = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.delay.eventLoopDelayMs() }, this.limits, priority);
+    if (shed) this.onShed(shed.reason);
+    return shed;
+  }
+
   /** Throws OVERLOADED if a request of this priority would be refused now; takes no slot (a new typing session holds none). */
   check(priority: Priority): void {
-    const shed: Shed | null = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.delay.eventLoopDelayMs() }, this.limits, priority);
-    if (shed) {
-      this.onShed(shed.reason);
-      throw overloaded(shed.message, shed.retryAfterMs);
-    }
+    const shed = this.refusal(priority);
+    if (shed) throw overloaded(shed.message, shed.retryAfterMs);
   }
 
   /** Takes a slot, or throws OVERLOADED. Returns the slot's release. */

@@ -111,6 +111,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     if (code === "INTERNAL") log.error({ err, method, code }, "grpc call failed");
     // Not the message: it may quote the client's input, and typed text never goes to the logs.
     else if (code === "INVALID_ARGUMENT" || code === "NOT_FOUND") log.debug({ method, code, field: fieldForLog((err as { field?: string }).field) }, "grpc call rejected");
+    else if (code === "OVERLOADED") log.debug({ method, code }, "grpc call shed"); // counted in nextword_rejected_total
     else log.warn({ method, code, cause: err instanceof Error ? err.message : String(err) }, "grpc call failed");
   };
 

@@ -40,6 +40,7 @@ import { registerDocs } from "./routes/docs.js";
 import { inferenceRoutes } from "./routes/inference.js";
 import { modelsRoutes } from "./routes/models.js";
 import { opsRoutes } from "./routes/ops.js";
+import { sheddingServer, type ServerTimeouts } from "./shedding-server.js";
 import { errorBody } from "./schemas.js";
 
 declare module "fastify" {
@@ -72,7 +73,7 @@ const HTTP = { transport: "http" } as const;
  * common load balancers' 60 s, so they close first), and any socket with no
  * traffic for 2 min is destroyed.
  */
-export const HTTP_TIMEOUTS = {
+export const HTTP_TIMEOUTS: ServerTimeouts = {
   headersMs: 10_000,
   requestMs: 30_000,
   keepAliveMs: 65_000,
@@ -91,7 +92,7 @@ export interface AppDeps {
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
   /** Tests shorten these; the service runs with HTTP_TIMEOUTS. */
-  timeouts?: Partial<typeof HTTP_TIMEOUTS>;
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 /** What main needs beyond the fastify instance. */
@@ -137,10 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // One line per request is written below (with code and duration); fastify's two lines are off.
     logController: new Fastify.LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    requestTimeout: timeouts.requestMs,
-    keepAliveTimeout: timeouts.keepAliveMs,
-    connectionTimeout: timeouts.idleSocketMs,
-    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
+    serverFactory: sheddingServer(admission, metrics, timeouts),
     // Closing is answered by the onRequest hook below, in the API's error shape.
     return503OnClosing: false,
   }) as unknown as FastifyInstance;

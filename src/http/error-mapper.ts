@@ -125,8 +125,11 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     // the thrown value as the cause; logged as `err`, pino shows its message, stack and own causes.
     const cause = err instanceof ServiceError && err.cause !== undefined ? err.cause : err;
     request.log.error({ err: cause, code: mapped.code, status: mapped.status }, "request failed");
+  } else if (mapped.code === "OVERLOADED") {
+    // Shed load: counted in nextword_rejected_total; a line per refusal would be most of its cost in a flood.
+    request.log.debug({ code: mapped.code, status: mapped.status }, "request shed");
   } else if (mapped.status >= 500) {
-    // Load shedding, not ready, deadline: expected under pressure; the cause is the ServiceError itself.
+    // Not ready, deadline, shutting down: expected under pressure; the cause is the ServiceError itself.
     request.log.warn({ code: mapped.code, status: mapped.status, cause: err instanceof Error ? err.message : String(err) }, "request failed");
   } else {
     // Not the message: it may quote the client's input, and typed text never goes to the logs.

@@ -1,0 +1,131 @@
+/**
+ * Flood: N connections of new contexts (each request a cold 20-40-word
+ * test-split context, never repeated), against the service with its
+ * admission control on (the defaults) and off (MAX_IN_FLIGHT=0,
+ * MAX_EVENT_LOOP_DELAY_MS=0), side by side, fresh server for each run. A
+ * prober in its own process GETs /healthz every 100 ms on a new connection,
+ * as a kubelet does.
+ *
+ *   npm run build && npx tsc -p bench
+ *   node dist-bench/bench/flood.js                          # 256 and 1,024 connections, 20 s each
+ *   node dist-bench/bench/flood.js --connections 256 --duration 5 --admission on   # smoke run
+ *
+ * Reported per run: accepted (200) and shed (503) requests per second and
+ * their p50 / p99; /healthz p50 / p99 / max and failed probes; the server's
+ * peak RSS (VmHWM). Targets (issue 15): /healthz p99 <= 100 ms during the
+ * flood, shed answers p99 < 5 ms, accepted p99 within REQUEST_TIMEOUT_MS.
+ * Writes bench/out/flood-<model>-<time>.json.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { loadConfig } from "../src/config.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { runLoad, type LoadFigures } from "./lib/load.js";
+import { machine, runMain, table, target, writeResult } from "./lib/report.js";
+import { checkBuilt, startChild } from "./lib/server.js";
+import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
+
+const USAGE = `node dist-bench/bench/flood.js [flags]   (build first: npm run build && npx tsc -p bench)
+/healthz latency and shedding under a flood of new contexts, admission control on vs off.`;
+
+const args = new Args(
+  {
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
+    connections: { def: "256,1024", help: "concurrent connections, each a run" },
+    duration: { def: "20", help: "seconds of flood per run" },
+    admission: { def: "on,off", help: "on: the defaults; off: MAX_IN_FLIGHT=0 MAX_EVENT_LOOP_DELAY_MS=0" },
+    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
+  },
+  USAGE,
+);
+
+const OFF = { MAX_IN_FLIGHT: "0", MAX_EVENT_LOOP_DELAY_MS: "0" };
+
+interface Probe {
+  ms: number | null;
+  status: number | null;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
+}
+
+/** The prober child: resolves its probes once `seconds` have passed. */
+function probe(url: string, seconds: number): Promise<Probe[]> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "lib", "probe.js");
+  const child = spawn(process.execPath, [script, url, "100", String(seconds)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe[]) : reject(new Error(`probe exited ${code}`)))));
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function main(): Promise<void> {
+  const modelDir = args.string("model");
+  const seconds = args.number("duration", 1);
+  const script = checkBuilt(path.join("dist", "main.js"));
+  const docs = readTestDocs(args.string("text"));
+  const timeoutMs = loadConfig({}).requestTimeoutMs;
+  const rows: Array<{ admission: string; connections: number; load: LoadFigures; health: Probe[]; peakRssMb: number }> = [];
+
+  for (const connections of args.ints("connections")) {
+    for (const mode of args.list("admission")) {
+      if (mode !== "on" && mode !== "off") throw new Error(`--admission: "${mode}" is neither on nor off`);
+      const server = await startChild({ name: `flood-${mode}-${connections}`, script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...(mode === "off" ? OFF : {}) } });
+      try {
+        const contexts = new ColdContexts(docs, connections * 7 + (mode === "on" ? 1 : 2));
+        const [load, health] = await Promise.all([
+          runLoad({ url: server.url, path: "/v1/predict", connections, seconds, timeoutS: 10, body: () => contexts.next() }),
+          probe(`${server.url}/healthz`, seconds),
+        ]);
+        rows.push({ admission: mode, connections, load, health, peakRssMb: peakRssMb(server.pid) });
+        process.stdout.write(`admission ${mode}, ${connections} connections: done\n`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+
+  const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString("en-US"));
+  const perS = (n: number, seconds: number) => Math.round(n / seconds).toLocaleString("en-US");
+  const lines = rows.map((r) => {
+    const ok = r.load.latencyByStatus["200"];
+    const shed = r.load.latencyByStatus["503"];
+    const answered = r.health.flatMap((p) => (p.ms !== null && p.status === 200 ? [p.ms] : []));
+    return [
+      r.admission,
+      String(r.connections),
+      perS(ok?.n ?? 0, r.load.seconds),
+      `${ms(ok?.p50)} / ${ms(ok?.p99)}`,
+      perS(shed?.n ?? 0, r.load.seconds),
+      `${ms(shed?.p50)} / ${ms(shed?.p99)}`,
+      `${ms(percentile(answered, 50))} / ${ms(percentile(answered, 99))} / ${ms(Math.max(...answered))}`,
+      `${r.health.length - answered.length} of ${r.health.length}`,
+      String(Math.round(r.peakRssMb)),
+    ];
+  });
+  console.log(`\nflood of new contexts on ${path.basename(modelDir)}, ${seconds} s per run (req/s and ms)\n`);
+  console.log(table(["admission", "conns", "200/s", "200 p50 / p99", "503/s", "503 p50 / p99", "/healthz p50 / p99 / max", "probes failed", "peak RSS MB"], lines));
+  console.log("");
+  for (const r of rows.filter((x) => x.admission === "on")) {
+    const answered = r.health.flatMap((p) => (p.ms !== null && p.status === 200 ? [p.ms] : []));
+    const p99 = answered.length === r.health.length ? percentile(answered, 99) : Infinity;
+    const shed = r.load.latencyByStatus["503"];
+    const ok = r.load.latencyByStatus["200"];
+    console.log(target(`${r.connections} connections: /healthz p99 <= 100 ms`, p99 <= 100, Number.isFinite(p99) ? `${ms(p99)} ms` : "probes failed"));
+    console.log(target(`${r.connections} connections: shed answers p99 < 5 ms`, shed === undefined || shed.p99 < 5, shed ? `${ms(shed.p99)} ms over ${shed.n}` : "none shed"));
+    console.log(target(`${r.connections} connections: accepted p99 <= REQUEST_TIMEOUT_MS`, (ok?.p99 ?? 0) <= timeoutMs, `${ms(ok?.p99)} ms vs ${timeoutMs}`));
+  }
+  const file = writeResult("flood", path.basename(modelDir), { machine: machine(), seconds, rows });
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+}
+
+runMain("flood", main);
