@@ -78,7 +78,7 @@ async function failingApp(fail: () => unknown) {
   await app.ready();
   const res = await app.inject({ method: "GET", url: "/fail" });
   await app.close();
-  return { res, failed: lines.filter((l) => l.msg === "request failed") };
+  return { res, lines, failed: lines.filter((l) => l.msg === "request failed") };
 }
 
 t.test("asServiceError keeps the original error as its cause", async (t) => {
@@ -135,12 +135,18 @@ t.test("an INTERNAL ServiceError without a cause is logged itself (its message i
   t.equal(err.message, "batch runner returned 3 results for 4 items");
 });
 
-t.test("expected 5xx (overload) are logged at warn without a stack, with Retry-After", async (t) => {
-  const { res, failed } = await failingApp(() => overloaded("queue full", 1500));
+t.test("shed load (OVERLOADED) is counted, not logged above debug; other expected 5xx at warn without a stack; both with Retry-After", async (t) => {
+  const shed = await failingApp(() => overloaded("queue full", 1500));
+  t.equal(shed.res.statusCode, 503);
+  t.equal(shed.res.headers["retry-after"], "2");
+  t.same(shed.res.json(), { error: { code: "OVERLOADED", message: "queue full" } });
+  t.same(shed.failed, [], "no warn line per refusal");
+  t.same(shed.lines.filter((l) => l.msg === "request shed").map((l) => l.level), [20], "one debug line");
+
+  const { res, failed } = await failingApp(() => unavailable("runner restarting", 500));
   t.equal(res.statusCode, 503);
-  t.equal(res.headers["retry-after"], "2");
-  t.same(res.json(), { error: { code: "OVERLOADED", message: "queue full" } });
+  t.equal(res.headers["retry-after"], "1");
   t.equal(failed[0]!.level, 40);
-  t.equal(failed[0]!.cause, "queue full");
+  t.equal(failed[0]!.cause, "runner restarting");
   t.equal(failed[0]!.err, undefined);
 });
