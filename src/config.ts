@@ -14,6 +14,14 @@ export interface Config {
   port: number;
   grpcPort: number;
   modelDir: string;
+  /** API keys, one `name:secret[:ratePerS]` a line (auth/api-keys.ts); null with apiKeys null: the API is open. */
+  apiKeysFile: string | null;
+  /** API keys, comma-separated; a secret: never logged. */
+  apiKeys: string | null;
+  /** Requests a second per API key (0: no limit); a key's own ratePerS wins. */
+  rateLimitPerS: number;
+  /** Requests at once per API key after a quiet spell (0: twice the rate, at least 1). */
+  rateLimitBurst: number;
   /** The operator's changes to the shipped offensive-word list (inference/blocklist.ts); null: the list as shipped. */
   blocklistFile: string | null;
   /** Most rows in one encoder+head call. */
@@ -102,6 +110,10 @@ export const CONFIG_VARIABLES = [
   "GRPC_PORT",
   "MODEL_DIR",
   "BLOCKLIST_FILE",
+  "API_KEYS_FILE",
+  "API_KEYS",
+  "RATE_LIMIT_PER_S",
+  "RATE_LIMIT_BURST",
   "MAX_BATCH_SIZE",
   "MAX_QUEUE_DELAY_MS",
   "QUEUE_BOUND",
@@ -184,6 +196,12 @@ function logLevel(src: Source): Config["logLevel"] {
   return v as Config["logLevel"];
 }
 
+/** The default per-key limit the config gives, or null for none. */
+export function defaultRateLimit(config: Pick<Config, "rateLimitPerS" | "rateLimitBurst">): { ratePerS: number; burst: number } | null {
+  if (config.rateLimitPerS === 0) return null;
+  return { ratePerS: config.rateLimitPerS, burst: config.rateLimitBurst || Math.max(1, 2 * config.rateLimitPerS) };
+}
+
 export function loadConfig(env: Source = {}, argv: readonly string[] = []): Config {
   const src: Source = { ...env, ...flagsToEnv(argv) };
   const cores = availableParallelism();
@@ -194,6 +212,10 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
     modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
     blocklistFile: value(src, "BLOCKLIST_FILE") ?? null,
+    apiKeysFile: value(src, "API_KEYS_FILE") ?? null,
+    apiKeys: value(src, "API_KEYS") ?? null,
+    rateLimitPerS: int(src, "RATE_LIMIT_PER_S", 0, 0, 1_000_000),
+    rateLimitBurst: int(src, "RATE_LIMIT_BURST", 0, 0, 10_000_000),
     maxBatchSize: int(src, "MAX_BATCH_SIZE", 64, 1, 4096),
     maxQueueDelayMs: int(src, "MAX_QUEUE_DELAY_MS", 0, 0, 1000),
     queueBound: int(src, "QUEUE_BOUND", 1024, 1, 1_000_000),

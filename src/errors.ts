@@ -12,12 +12,14 @@ export type ErrorCode =
   | "DEADLINE_EXCEEDED"
   | "CANCELLED"
   | "NOT_FOUND"
+  | "UNAUTHENTICATED"
+  | "RATE_LIMITED"
   | "INTERNAL";
 
 export interface ServiceErrorOptions {
   /** For INVALID_ARGUMENT: the request field at fault, e.g. "k". */
   field?: string;
-  /** For OVERLOADED/UNAVAILABLE: when a retry makes sense. */
+  /** For OVERLOADED, UNAVAILABLE and RATE_LIMITED: when a retry makes sense. */
   retryAfterMs?: number;
   /** What went wrong underneath (Error.cause): logged, never sent to a client. */
   cause?: unknown;
@@ -46,6 +48,10 @@ export const overloaded = (message: string, retryAfterMs = 1000): ServiceError =
 
 export const unavailable = (message: string, retryAfterMs = 1000): ServiceError =>
   new ServiceError("UNAVAILABLE", message, { retryAfterMs });
+
+export const unauthenticated = (message: string): ServiceError => new ServiceError("UNAUTHENTICATED", message);
+
+export const rateLimited = (message: string, retryAfterMs: number): ServiceError => new ServiceError("RATE_LIMITED", message, { retryAfterMs });
 
 export const deadlineExceeded = (message = "deadline exceeded before the request could run"): ServiceError =>
   new ServiceError("DEADLINE_EXCEEDED", message);

@@ -23,7 +23,8 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { admissionFrom, LoadMonitor } from "./admission/admission.js";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { Guard, readApiKeys } from "./auth/api-keys.js";
+import { ConfigError, defaultRateLimit, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
 import { createService, type NextwordService } from "./inference/service.js";
@@ -55,12 +56,13 @@ export interface Server {
 
 /** Starts listening, then loads the model in the background (see `loaded`). */
 export async function startServer(config: Config, logger: Logger, metrics: Metrics = new Metrics()): Promise<Server> {
-  // Read before listening: a BLOCKLIST_FILE that cannot be read stops the start.
+  // Read before listening: a BLOCKLIST_FILE or API_KEYS_FILE that cannot be read stops the start.
   const blocklist = readBlocklist(config.blocklistFile);
+  const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
   const deferred = new DeferredService();
   const load = new LoadMonitor();
   const admission = admissionFrom(config, load, metrics);
-  const app = await buildApp({ service: deferred, admission, metrics, logger, config });
+  const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
@@ -71,7 +73,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   // --- gRPC server -----------------------------------------------------------
   // Same `deferred` service, metrics and logger; health follows the service's
   // readiness. Bound here, next to REST; closed in shutdown() with app.close().
-  const grpc = createGrpcServer({ service: deferred, admission, metrics, logger, config });
+  const grpc = createGrpcServer({ service: deferred, admission, guard, metrics, logger, config });
   let grpcPort: number;
   try {
     grpcPort = await grpc.bind(config.host, config.grpcPort);
@@ -157,7 +159,7 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
     throw err;
   }
   const logger = createLogger(config);
-  logger.info({ config }, "starting nextword");
+  logger.info({ config: { ...config, apiKeys: config.apiKeys === null ? null : "(set)" } }, "starting nextword");
 
   let server: Server | null = null;
   let exiting: number | null = null;

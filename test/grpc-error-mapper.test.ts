@@ -1,7 +1,18 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import t from "tap";
 
-import { ServiceError, asServiceError, cancelled, deadlineExceeded, invalidArgument, overloaded, unavailable, type ErrorCode } from "../src/errors.js";
+import {
+  ServiceError,
+  asServiceError,
+  cancelled,
+  deadlineExceeded,
+  invalidArgument,
+  overloaded,
+  rateLimited,
+  unauthenticated,
+  unavailable,
+  type ErrorCode,
+} from "../src/errors.js";
 import { ERROR_CODE_KEY, FIELD_KEY, GRPC_STATUS_BY_CODE, PUSHBACK_KEY, toGrpcError } from "../src/grpc/error-mapper.js";
 
 /** Trailing metadata as a plain object, so a whole set of keys is compared at once. */
@@ -50,6 +61,22 @@ const cases: Case[] = [
     grpc: status.UNAVAILABLE,
     details: "model loading",
     metadata: { [ERROR_CODE_KEY]: ["UNAVAILABLE"], [PUSHBACK_KEY]: ["2500"] },
+  },
+  {
+    name: "UNAUTHENTICATED",
+    err: unauthenticated("authorization: unknown API key"),
+    code: "UNAUTHENTICATED",
+    grpc: status.UNAUTHENTICATED,
+    details: "authorization: unknown API key",
+    metadata: { [ERROR_CODE_KEY]: ["UNAUTHENTICATED"] },
+  },
+  {
+    name: "RATE_LIMITED",
+    err: rateLimited("rate limit of key \"app\" reached", 750),
+    code: "RATE_LIMITED",
+    grpc: status.RESOURCE_EXHAUSTED,
+    details: 'rate limit of key "app" reached',
+    metadata: { [ERROR_CODE_KEY]: ["RATE_LIMITED"], [PUSHBACK_KEY]: ["750"] },
   },
   {
     name: "DEADLINE_EXCEEDED",
@@ -142,6 +169,8 @@ t.test("every ErrorCode is in the table and maps to its status", async (t) => {
     DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
     CANCELLED: status.CANCELLED,
     NOT_FOUND: status.NOT_FOUND,
+    UNAUTHENTICATED: status.UNAUTHENTICATED,
+    RATE_LIMITED: status.RESOURCE_EXHAUSTED,
     INTERNAL: status.INTERNAL,
   };
   t.same(GRPC_STATUS_BY_CODE, expected);

@@ -13,6 +13,10 @@
  *   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
  *   CANCELLED         -> CANCELLED
  *   NOT_FOUND         -> NOT_FOUND
+ *   UNAUTHENTICATED   -> UNAUTHENTICATED
+ *   RATE_LIMITED      -> RESOURCE_EXHAUSTED, with `grpc-retry-pushback-ms` (the
+ *                        client's own key is out of requests: not retried by
+ *                        default, the pushback says when it may)
  *   INTERNAL, and anything that is not a ServiceError -> INTERNAL "internal error"
  *
  * Every mapped status also carries `nextword-error-code` (the ErrorCode), so
@@ -29,6 +33,8 @@ export const GRPC_STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   CANCELLED: status.CANCELLED,
   NOT_FOUND: status.NOT_FOUND,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   INTERNAL: status.INTERNAL,
 };
 
@@ -52,7 +58,7 @@ export function toGrpcError(err: unknown): MappedGrpcError {
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_KEY, code);
   if (code === "INVALID_ARGUMENT" && se?.field !== undefined) metadata.set(FIELD_KEY, se.field);
-  if (code === "OVERLOADED" || code === "UNAVAILABLE") {
+  if (code === "OVERLOADED" || code === "UNAVAILABLE" || code === "RATE_LIMITED") {
     metadata.set(PUSHBACK_KEY, String(Math.max(0, Math.round(se?.retryAfterMs ?? 1000))));
   }
   return {

@@ -12,8 +12,9 @@
  * - nextword_request_duration_seconds{transport="grpc", method, code}, method
  *   "predict", "score", or "session" (one observation per session event).
  */
-import type { Deadline, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { Deadline, Metadata, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Admission } from "../admission/admission.js";
+import { Guard, type ApiKey } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
 import { unavailable, type ErrorCode } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
@@ -38,6 +39,8 @@ export interface HandlerDeps {
   service: InferenceService;
   /** Admits unary calls, new sessions and session events (shared with REST). */
   admission: Admission;
+  /** API keys (metadata `authorization: Bearer <key>`) and their rate limits; absent: the API is open. */
+  guard?: Guard;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
@@ -102,6 +105,11 @@ const GRPC = { transport: "grpc" } as const;
 
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
   const { service, admission, metrics, config } = deps;
+  const guard = deps.guard ?? new Guard(null);
+  const authorization = (md: Metadata) => {
+    const v = md.get("authorization")[0];
+    return typeof v === "string" ? v : undefined;
+  };
   const log = deps.logger.child({ component: "grpc" });
 
   const observe = (method: string, code: string, started: number) =>
@@ -121,7 +129,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     run: (req: Req, opts: CallOptions) => Promise<Res>,
     shape: (r: Res) => Out,
   ) {
-    const admitted = async (req: Req, opts: CallOptions): Promise<Res> => {
+    const admitted = async (req: Req, opts: CallOptions, md: Metadata): Promise<Res> => {
+      guard.admit(authorization(md));
       const release = admission.enter("request");
       metrics.requestsInFlight.inc(GRPC);
       try {
@@ -134,7 +143,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     return (call: ServerUnaryCall<Req, Out>, callback: sendUnaryData<Out>): void => {
       const started = performance.now();
       const scope = callScope(call, config);
-      admitted(call.request, scope.options()).then(
+      admitted(call.request, scope.options(), call.metadata).then(
         (res) => {
           if (scope.cancelCode) return observe(method, scope.cancelCode, started);
           callback(null, shape(res));
@@ -246,6 +255,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
           let release: (() => void) | null = null;
           try {
             // A keystroke is refused last (admission/policy.ts); refused, the session ends UNAVAILABLE with pushback.
+            const limit = guard.check(key);
+            if (limit && !limit.allowed) throw guard.limited(key!, limit);
             release = admission.enter("keystroke");
             metrics.requestsInFlight.inc(GRPC);
             apply(ev);
@@ -282,10 +293,12 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       finish(unavailable("the server is shutting down: reconnect", 0));
       return;
     }
+    let key: ApiKey | null;
     try {
+      key = guard.authenticate(authorization(call.metadata)); // once per session; each event takes from its limit
       admission.check("request"); // a new session is a new context: it can wait
     } catch (err) {
-      observe("session", "OVERLOADED", performance.now());
+      observe("session", toGrpcError(err).code, performance.now());
       finish(err);
       return;
     }

@@ -25,6 +25,7 @@ import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
 import type { Admission } from "../admission/admission.js";
+import type { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
 import type { InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
@@ -91,6 +92,8 @@ export const GRPC_SERVER_OPTIONS = {
 export interface GrpcServerDeps {
   service: InferenceService;
   admission: Admission;
+  /** API keys and rate limits; absent: the API is open. */
+  guard?: Guard;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;

@@ -28,6 +28,7 @@ import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Admission } from "../admission/admission.js";
+import { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
 import { ServiceError, unavailable } from "../errors.js";
 import type { CallOptions, InferenceService } from "../inference/types.js";
@@ -64,6 +65,8 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 
 /** Routes counted in nextword_requests_in_flight (the ops routes and docs are not load). */
 const INFERENCE_METHODS = new Set(["predict", "score"]);
+/** Routes that need the API key when keys are configured. */
+const API_METHODS = new Set(["predict", "score", "models"]);
 const HTTP = { transport: "http" } as const;
 
 /**
@@ -88,6 +91,8 @@ export interface AppDeps {
   service: InferenceService;
   /** Admits predict and score (shared with gRPC); the ops routes never ask it. */
   admission: Admission;
+  /** API keys and their rate limits (shared with gRPC); absent: the API is open. */
+  guard?: Guard;
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, "requestTimeoutMs">;
@@ -128,6 +133,7 @@ function packageVersion(): string {
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { service, admission, metrics, logger, config } = deps;
   const timeouts = { ...HTTP_TIMEOUTS, ...deps.timeouts };
+  const guard = deps.guard ?? new Guard(null);
   let notReady = false;
   let closing = false;
 
@@ -198,8 +204,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       void reply.header("connection", "close");
       throw unavailable("server is shutting down", 1000);
     }
+    const method = request.routeOptions.config?.metricMethod ?? "";
+    // The API key, when keys are configured (health, readiness, metrics and docs stay open).
+    if (API_METHODS.has(method) && !guard.open) {
+      const key = guard.authenticate(request.headers.authorization);
+      const limit = guard.check(key);
+      if (limit) {
+        void reply.header("x-ratelimit-limit", String(limit.limit));
+        void reply.header("x-ratelimit-remaining", String(limit.remaining));
+        void reply.header("x-ratelimit-reset", String(limit.resetS));
+        if (!limit.allowed) throw guard.limited(key!, limit);
+      }
+    }
     // Before the body is read: a refusal costs a few microseconds.
-    if (INFERENCE_METHODS.has(request.routeOptions.config?.metricMethod ?? "")) {
+    if (INFERENCE_METHODS.has(method)) {
       release = admission.enter("request");
       metrics.requestsInFlight.inc(HTTP);
     }

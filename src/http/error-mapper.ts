@@ -7,9 +7,10 @@
  *   got <value>", field set;
  * - fastify's own client errors (malformed JSON 400, body too large 413,
  *   unsupported media type 415, ...) keep their status, code INVALID_ARGUMENT;
- * - ServiceErrors by code: INVALID_ARGUMENT 400, NOT_FOUND 404, OVERLOADED 503
- *   and UNAVAILABLE 503 (both with Retry-After in whole seconds, from
- *   retryAfterMs), DEADLINE_EXCEEDED 504, CANCELLED 499, INTERNAL 500;
+ * - ServiceErrors by code: INVALID_ARGUMENT 400, UNAUTHENTICATED 401 (with
+ *   WWW-Authenticate: Bearer), NOT_FOUND 404, RATE_LIMITED 429, OVERLOADED
+ *   503 and UNAVAILABLE 503 (429 and 503 with Retry-After in whole seconds,
+ *   from retryAfterMs), DEADLINE_EXCEEDED 504, CANCELLED 499, INTERNAL 500;
  * - anything else -> 500 INTERNAL "internal error".
  *
  * Messages sent are the ServiceError's (written for clients) or a fixed text;
@@ -35,6 +36,8 @@ export interface MappedError {
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
   CANCELLED: 499,
   INTERNAL: 500,
   OVERLOADED: 503,
@@ -78,7 +81,7 @@ export function mapError(err: unknown): MappedError {
       code: err.code,
       body: body(err.code, err.code === "INTERNAL" ? "internal error" : err.message, err.field),
     };
-    if (err.code === "OVERLOADED" || err.code === "UNAVAILABLE") {
+    if (err.code === "OVERLOADED" || err.code === "UNAVAILABLE" || err.code === "RATE_LIMITED") {
       mapped.retryAfterSeconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
     }
     return mapped;
@@ -136,6 +139,7 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     request.log.debug({ code: mapped.code, status: mapped.status, field: fieldForLog(mapped.body.error.field) }, "request rejected");
   }
   if (mapped.retryAfterSeconds !== undefined) void reply.header("retry-after", String(mapped.retryAfterSeconds));
+  if (mapped.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="nextword"');
   return reply.code(mapped.status).type("application/json; charset=utf-8").send(mapped.body);
 }
 

@@ -53,6 +53,8 @@ const callHeaders = {
 /** The error statuses an inference route can answer, for the docs. */
 const inferenceErrors = {
   400: { description: "Invalid request (the message names the field and the bound)", ...errorRef },
+  401: { description: "API keys are configured and none (or an unknown one) was sent: authorization: Bearer <key>", ...errorRef },
+  429: { description: "The API key's rate limit is reached; see Retry-After and x-ratelimit-*", ...errorRef },
   413: { description: "Request body too large", ...errorRef },
   499: { description: "Client closed the request", ...errorRef },
   500: { description: "Internal error", ...errorRef },
@@ -97,6 +99,8 @@ export const modelsSchema = {
         models: { type: "array", items: ModelInfo },
       },
     },
+    401: inferenceErrors[401],
+    429: inferenceErrors[429],
   },
 } as const;
 
