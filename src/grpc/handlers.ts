@@ -16,7 +16,7 @@ import type { Deadline, Metadata, ServerDuplexStream, ServerUnaryCall, sendUnary
 import type { Admission } from "../admission/admission.js";
 import { Guard, type ApiKey } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
-import { unavailable, type ErrorCode } from "../errors.js";
+import { invalidArgument, unavailable, type ErrorCode } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
@@ -103,6 +103,15 @@ export function trimContext(context: string): string {
 
 const GRPC = { transport: "grpc" } as const;
 
+/** What server.ts decodes a request or event to when its bytes are not the method's message. */
+export const MALFORMED_REQUEST = Object.freeze({ malformed: true });
+
+/** Throws INVALID_ARGUMENT for a MALFORMED_REQUEST. */
+function decoded<T>(msg: T): T {
+  if ((msg as unknown) === MALFORMED_REQUEST) throw invalidArgument("request", "not a valid protobuf message of this method's type");
+  return msg;
+}
+
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
   const { service, admission, metrics, config } = deps;
   const guard = deps.guard ?? new Guard(null);
@@ -162,7 +171,8 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
 
   const Predict = unary<PredictRequestMsg, PredictResult, PredictResponseMsg>(
     "predict",
-    async (req, opts) => {
+    async (msg, opts) => {
+      const req = decoded(msg);
       const r: PredictRequest = { context: req.context ?? "", prefix: req.prefix ?? "" };
       if (req.k !== undefined && req.k !== null) r.k = req.k;
       if (req.casing !== undefined && req.casing !== null) r.casing = req.casing;
@@ -174,7 +184,10 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
 
   const Score = unary<ScoreRequestMsg, ScoreResult, ScoreResponseMsg>(
     "score",
-    async (req, opts) => service.score(validateScore({ context: req.context ?? "", words: req.words ?? [] }), opts),
+    async (msg, opts) => {
+      const req = decoded(msg);
+      return service.score(validateScore({ context: req.context ?? "", words: req.words ?? [] }), opts);
+    },
     scoreResponse,
   );
 
@@ -259,7 +272,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             if (limit && !limit.allowed) throw guard.limited(key!, limit);
             release = admission.enter("keystroke");
             metrics.requestsInFlight.inc(GRPC);
-            apply(ev);
+            apply(decoded(ev));
             const res = await service.predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
               observe("session", scope.cancelCode, started);

@@ -30,7 +30,7 @@ import type { Config } from "../config.js";
 import type { InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { createHandlers, type SessionRegistry } from "./handlers.js";
+import { createHandlers, MALFORMED_REQUEST, type SessionRegistry } from "./handlers.js";
 
 export const SERVICE_NAME = "nextword.v1.NextWord";
 export const PROTO_FILE = "nextword/v1/nextword.proto";
@@ -89,6 +89,29 @@ export const GRPC_SERVER_OPTIONS = {
   "grpc.max_concurrent_streams": 256,
 } as const;
 
+/**
+ * The service's methods with request decoding that never throws: grpc-js
+ * answers bytes that are not a protobuf message of the method's type with
+ * INTERNAL, which is a client's error; decoded as MALFORMED instead, the
+ * handlers answer INVALID_ARGUMENT (handlers.ts).
+ */
+function tolerantRequests(def: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(def)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch {
+          return MALFORMED_REQUEST;
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
+}
+
 export interface GrpcServerDeps {
   service: InferenceService;
   admission: Admission;
@@ -120,7 +143,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const server = new Server(GRPC_SERVER_OPTIONS);
 
   const registry: SessionRegistry = { sessions: new Set(), closing: false };
-  const nextword = packageDefinition[SERVICE_NAME] as ServiceDefinition;
+  const nextword = tolerantRequests(packageDefinition[SERVICE_NAME] as ServiceDefinition);
   server.addService(nextword, createHandlers(deps, registry) as unknown as UntypedServiceImplementation);
 
   let closing: Promise<void> | null = null;
