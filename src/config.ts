@@ -13,6 +13,8 @@ export interface Config {
   host: string;
   port: number;
   grpcPort: number;
+  /** /metrics on its own port (0: any free port); null: on the REST port. */
+  metricsPort: number | null;
   modelDir: string;
   /** API keys, one `name:secret[:ratePerS]` a line (auth/api-keys.ts); null with apiKeys null: the API is open. */
   apiKeysFile: string | null;
@@ -108,6 +110,7 @@ export const CONFIG_VARIABLES = [
   "HOST",
   "PORT",
   "GRPC_PORT",
+  "METRICS_PORT",
   "MODEL_DIR",
   "BLOCKLIST_FILE",
   "API_KEYS_FILE",
@@ -210,6 +213,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     host: value(src, "HOST")?.trim() ?? "0.0.0.0",
     port: int(src, "PORT", 8080, 0, 65535),
     grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
+    metricsPort: value(src, "METRICS_PORT") === undefined ? null : int(src, "METRICS_PORT", 0, 0, 65535),
     modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
     blocklistFile: value(src, "BLOCKLIST_FILE") ?? null,
     apiKeysFile: value(src, "API_KEYS_FILE") ?? null,

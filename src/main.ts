@@ -20,6 +20,8 @@
  * --flag=value arguments (src/config.ts), e.g. PORT=8080 MODEL_DIR=models/tiny.
  */
 import { realpathSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
 import { admissionFrom, LoadMonitor } from "./admission/admission.js";
@@ -27,6 +29,7 @@ import { Guard, readApiKeys } from "./auth/api-keys.js";
 import { ConfigError, defaultRateLimit, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
+import { createMetricsServer } from "./http/metrics-server.js";
 import { createService, type NextwordService } from "./inference/service.js";
 import { readBlocklist } from "./inference/blocklist.js";
 import { DeferredService } from "./inference/deferred-service.js";
@@ -48,6 +51,8 @@ export interface Server {
   metrics: Metrics;
   /** http://host:port actually bound (port 0 resolved). */
   url: string;
+  /** http://host:port of /metrics when METRICS_PORT is set, else null (it is on `url`). */
+  metricsUrl: string | null;
   /** Resolves once the model is loaded and the service attached; rejects if that failed (the server is then shut down). */
   loaded: Promise<void>;
   /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
@@ -67,7 +72,8 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+  const publicHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  const url = `http://${publicHost}:${port}`;
   logger.info({ host: config.host, port }, `http listening on ${config.host}:${port} (docs at /docs)`);
 
   // --- gRPC server -----------------------------------------------------------
@@ -83,6 +89,22 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     throw err;
   }
   logger.info({ host: config.host, port: grpcPort }, `grpc listening on ${config.host}:${grpcPort}`);
+
+  let metricsServer: HttpServer | null = null;
+  let metricsUrl: string | null = null;
+  if (config.metricsPort !== null) {
+    const server = createMetricsServer(metrics);
+    try {
+      await new Promise<void>((resolve, reject) => server.once("error", reject).listen(config.metricsPort!, config.host, resolve));
+    } catch (err) {
+      await Promise.all([grpc.close(0), app.close()]);
+      throw err;
+    }
+    metricsServer = server;
+    const bound = (server.address() as AddressInfo).port;
+    metricsUrl = `http://${publicHost}:${bound}/metrics`;
+    logger.info({ host: config.host, port: bound }, `metrics on ${config.host}:${bound}/metrics`);
+  }
   // ---------------------------------------------------------------------------
 
   let stopping = false;
@@ -133,6 +155,8 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       if (service) await (service as NextwordService).close();
       else if (pool) await (pool as RunnerPool).close();
       load.stop();
+      // Last: scrapes see the drain.
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       logger.info("shutdown complete");
     })();
     return closing;
@@ -143,7 +167,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     await shutdown();
   });
 
-  return { app, grpc, grpcPort, service: deferred, metrics, url, loaded, shutdown };
+  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, loaded, shutdown };
 }
 
 /** The process: config, logger, signals, fatal-error handling. */

@@ -86,6 +86,13 @@ const rows: Row[] = [
   { name: "BLOCKLIST_FILE", key: "blocklistFile", def: null, good: [["deploy/blocklist.txt", "deploy/blocklist.txt"]], bad: [] },
   { name: "API_KEYS_FILE", key: "apiKeysFile", def: null, good: [["/run/secrets/keys", "/run/secrets/keys"]], bad: [] },
   { name: "API_KEYS", key: "apiKeys", def: null, good: [["app:0123456789abcdef", "app:0123456789abcdef"]], bad: [] },
+  {
+    name: "METRICS_PORT",
+    key: "metricsPort",
+    def: null,
+    good: [["0", 0], ["9100", 9100]],
+    bad: [["65536", `METRICS_PORT: must be an integer in [0, 65535], got "65536"`], ["x", `METRICS_PORT: must be an integer in [0, 65535], got "x"`]],
+  },
   intRow("RATE_LIMIT_PER_S", "rateLimitPerS", 0, 0, 1_000_000),
   intRow("RATE_LIMIT_BURST", "rateLimitBurst", 0, 0, 10_000_000),
   intRow("MAX_BATCH_SIZE", "maxBatchSize", 64, 1, 4096),

@@ -167,3 +167,18 @@ t.test("the process: serves on its port, SIGTERM drains and exits 0", async (t) 
   t.match(r.stdout, /"msg":"shutdown complete"/);
   t.equal(r.stderr, "");
 });
+
+t.test("METRICS_PORT: /metrics on its own port, and not on the API port", async (t) => {
+  const config = tinyConfig({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "silent" });
+  const { logger } = captureLogger(config);
+  const server = await startServer(config, logger);
+  t.teardown(() => server.shutdown());
+  await server.loaded;
+  t.ok(server.metricsUrl, "a metrics URL");
+  const res = await fetch(server.metricsUrl!);
+  t.equal(res.status, 200);
+  t.match(await res.text(), /^# HELP nextword_request_duration_seconds /m);
+  t.equal((await fetch(server.metricsUrl!.replace("/metrics", "/v1/models"))).status, 404, "only /metrics there");
+  t.equal((await fetch(`${server.url}/metrics`)).status, 404, "not on the API port");
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});

@@ -95,7 +95,7 @@ export interface AppDeps {
   guard?: Guard;
   metrics: Metrics;
   logger: Logger;
-  config: Pick<Config, "requestTimeoutMs">;
+  config: Pick<Config, "requestTimeoutMs"> & Partial<Pick<Config, "metricsPort">>;
   /** Tests shorten these; the service runs with HTTP_TIMEOUTS. */
   timeouts?: Partial<ServerTimeouts>;
 }
@@ -235,7 +235,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     readyForTraffic: () => !notReady && !closing,
   };
-  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic });
+  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null });
 
   return Object.assign(app, { nextword: control }) as App;
 }

@@ -1,4 +1,4 @@
-/** GET /healthz (liveness), /readyz (readiness), /metrics (Prometheus). */
+/** GET /healthz (liveness), /readyz (readiness), /metrics (Prometheus, unless it has its own port). */
 import type { FastifyInstance } from "fastify";
 import { unavailable } from "../../errors.js";
 import type { InferenceService } from "../../inference/types.js";
@@ -10,6 +10,8 @@ export interface OpsRoutesOptions {
   metrics: Pick<Metrics, "render" | "contentType">;
   /** False once shutdown has begun, even while the service still answers. */
   accepting: () => boolean;
+  /** False: /metrics is served on METRICS_PORT instead (metrics-server.ts). */
+  metricsRoute: boolean;
 }
 
 export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
@@ -21,6 +23,7 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
     return { status: "ready" };
   });
 
+  if (!opts.metricsRoute) return;
   app.get("/metrics", { schema: metricsSchema, config: { metricMethod: "metrics" } }, async (_request, reply) => {
     const text = await opts.metrics.render();
     return reply.type(opts.metrics.contentType).send(text);
