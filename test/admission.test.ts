@@ -14,7 +14,7 @@ import { PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
 import { ServiceError } from "../src/errors.js";
 import { Metrics } from "../src/metrics.js";
 import { nextwordClient, unary } from "./helpers/grpc.js";
-import { captureLogger, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
+import { captureLogger, holdingPredict, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
 
 const limits = { maxInFlight: 4, maxEventLoopDelayMs: 100 };
 
@@ -129,9 +129,7 @@ t.test("REST: requests beyond MAX_IN_FLIGHT are refused while the others are ans
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
   t.teardown(() => real.service.close());
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const service = { ...real.service, ready: () => true, models: () => real.service.models(), score: real.service.score.bind(real.service), predict: async (...a: Parameters<typeof real.service.predict>) => (await gate, real.service.predict(...a)) };
+  const { service, release } = holdingPredict(real.service);
   const app = await buildApp({ service, admission: testAdmission(config, metrics), metrics, logger, config });
   t.teardown(() => app.close());
   const held = [0, 1].map(() => app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } }));

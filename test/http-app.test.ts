@@ -8,7 +8,7 @@ import type { CallOptions, PredictResult, ScoreResult } from "../src/inference/t
 import { LIMITS } from "../src/inference/types.js";
 import { DeferredService } from "../src/inference/deferred-service.js";
 import { Metrics } from "../src/metrics.js";
-import { captureLogger, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
+import { captureLogger, holdingPredict, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
 
 /** An error body has exactly {error: {code, message, field?}} and nothing that looks like a stack. */
 function expectErrorBody(t: Test, body: string, code: string): { code: string; message: string; field?: string } {
@@ -302,23 +302,8 @@ t.test("nextword_requests_in_flight counts predict and score while they are answ
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
   t.teardown(() => real.service.close());
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const app = await buildApp({
-    service: {
-      ready: () => true,
-      models: () => real.service.models(),
-      predict: async (req, opts) => {
-        await gate;
-        return real.service.predict(req, opts);
-      },
-      score: (req, opts) => real.service.score(req, opts),
-    },
-    admission: testAdmission(config, metrics),
-    metrics,
-    logger,
-    config,
-  });
+  const { service, release } = holdingPredict(real.service);
+  const app = await buildApp({ service, admission: testAdmission(config, metrics), metrics, logger, config });
   t.teardown(() => app.close());
   const inFlight = async () => (await metrics.requestsInFlight.get()).values.find((v) => v.labels.transport === "http")?.value;
 

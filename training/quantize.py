@@ -40,7 +40,6 @@ per call, so in a batch a row's log-probs move a little with the other rows
 """
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -59,14 +58,6 @@ GOLDEN_TOLERANCE = {8: 0.1, 7: 0.2}
 DEFAULT_BITS = 7
 # Max |log p(onnxruntime) - int8LogProbs| for a context alone: the same arithmetic (measured 4e-6).
 INT8_GOLDEN_TOLERANCE = 1e-4
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def quantize_rows(w, bits=8):
@@ -314,6 +305,7 @@ def main():
     m["quantization"] = record(args.bits, names, tolerance,
                                {"bundle": src["name"], "version": src["version"],
                                 "encoderHeadSha256": src["checksums"][enc_file]})
+    from export import sha256  # here, not at the top: export.py imports this module
     m["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out)) if n != "manifest.json"}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(m, f, indent=2)

@@ -24,6 +24,24 @@ export function testAdmission(config: Config, metrics: Metrics, delay: { eventLo
   return admissionFrom(config, delay, metrics);
 }
 
+/** `service` with its predict held until release() (score, models and ready pass through): requests stay in flight. */
+export function holdingPredict(service: InferenceService): { service: InferenceService; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    service: {
+      ready: () => true,
+      models: () => service.models(),
+      predict: async (req, opts) => {
+        await gate;
+        return service.predict(req, opts);
+      },
+      score: (req, opts) => service.score(req, opts),
+    },
+    release,
+  };
+}
+
 export function captureLogger(config: Pick<Config, "logLevel">): { logger: Logger; logs: LogCapture } {
   const logs: LogCapture = { lines: [] };
   const logger = createLogger(config, {
