@@ -9,6 +9,7 @@
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/flood.js                          # 256 and 1,024 connections, 20 s each
  *   node dist-bench/bench/flood.js --connections 256 --duration 5 --admission on   # smoke run
+ *   node dist-bench/bench/flood.js --probe health           # probes on HEALTH_PORT (their own thread)
  *
  * Reported per run: accepted (200) and shed (503) requests per second and
  * their p50 / p99; /healthz p50 / p99 / max and failed probes; the server's
@@ -25,7 +26,7 @@ import { loadConfig } from "../src/config.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, startChild } from "./lib/server.js";
+import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/flood.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -37,6 +38,7 @@ const args = new Args(
     connections: { def: "256,1024", help: "concurrent connections, each a run" },
     duration: { def: "20", help: "seconds of flood per run" },
     admission: { def: "on,off", help: "on: the defaults; off: MAX_IN_FLIGHT=0 MAX_EVENT_LOOP_DELAY_MS=0" },
+    probe: { def: "api", help: "api: probe /healthz on the REST port; health: on HEALTH_PORT (its own thread)" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   USAGE,
@@ -79,12 +81,15 @@ async function main(): Promise<void> {
   for (const connections of args.ints("connections")) {
     for (const mode of args.list("admission")) {
       if (mode !== "on" && mode !== "off") throw new Error(`--admission: "${mode}" is neither on nor off`);
-      const server = await startChild({ name: `flood-${mode}-${connections}`, script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...(mode === "off" ? OFF : {}) } });
+      const healthPort = args.string("probe") === "health" ? await freePort() : null;
+      const env = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...(mode === "off" ? OFF : {}), ...(healthPort ? { HEALTH_PORT: String(healthPort) } : {}) };
+      const server = await startChild({ name: `flood-${mode}-${connections}`, script, env });
+      const probeUrl = healthPort ? `http://${HOST}:${healthPort}/healthz` : `${server.url}/healthz`;
       try {
         const contexts = new ColdContexts(docs, connections * 7 + (mode === "on" ? 1 : 2));
         const [load, health] = await Promise.all([
           runLoad({ url: server.url, path: "/v1/predict", connections, seconds, timeoutS: 10, body: () => contexts.next() }),
-          probe(`${server.url}/healthz`, seconds),
+          probe(probeUrl, seconds),
         ]);
         rows.push({ admission: mode, connections, load, health, peakRssMb: peakRssMb(server.pid) });
         process.stdout.write(`admission ${mode}, ${connections} connections: done\n`);
@@ -112,7 +117,7 @@ async function main(): Promise<void> {
       String(Math.round(r.peakRssMb)),
     ];
   });
-  console.log(`\nflood of new contexts on ${path.basename(modelDir)}, ${seconds} s per run (req/s and ms)\n`);
+  console.log(`\nflood of new contexts on ${path.basename(modelDir)}, ${seconds} s per run, /healthz probed on the ${args.string("probe") === "health" ? "health port" : "REST port"} (req/s and ms)\n`);
   console.log(table(["admission", "conns", "200/s", "200 p50 / p99", "503/s", "503 p50 / p99", "/healthz p50 / p99 / max", "probes failed", "peak RSS MB"], lines));
   console.log("");
   for (const r of rows.filter((x) => x.admission === "on")) {
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
     console.log(target(`${r.connections} connections: shed answers p99 < 5 ms`, shed === undefined || shed.p99 < 5, shed ? `${ms(shed.p99)} ms over ${shed.n}` : "none shed"));
     console.log(target(`${r.connections} connections: accepted p99 <= REQUEST_TIMEOUT_MS`, (ok?.p99 ?? 0) <= timeoutMs, `${ms(ok?.p99)} ms vs ${timeoutMs}`));
   }
-  const file = writeResult("flood", path.basename(modelDir), { machine: machine(), seconds, rows });
+  const file = writeResult("flood", path.basename(modelDir), { machine: machine(), seconds, probe: args.string("probe"), rows });
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
 }
 

@@ -15,6 +15,10 @@ export interface Config {
   grpcPort: number;
   /** /metrics on its own port (0: any free port); null: on the REST port. */
   metricsPort: number | null;
+  /** /healthz and /readyz also on this port, answered by their own thread (health/health-server.ts); null: none. */
+  healthPort: number | null;
+  /** On the health port, liveness fails once the main event loop has not run for this long. */
+  healthStaleMs: number;
   modelDir: string;
   /** API keys, one `name:secret[:ratePerS]` a line (auth/api-keys.ts); null with apiKeys null: the API is open. */
   apiKeysFile: string | null;
@@ -111,6 +115,8 @@ export const CONFIG_VARIABLES = [
   "PORT",
   "GRPC_PORT",
   "METRICS_PORT",
+  "HEALTH_PORT",
+  "HEALTH_STALE_MS",
   "MODEL_DIR",
   "BLOCKLIST_FILE",
   "API_KEYS_FILE",
@@ -214,6 +220,8 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     port: int(src, "PORT", 8080, 0, 65535),
     grpcPort: int(src, "GRPC_PORT", 50051, 0, 65535),
     metricsPort: value(src, "METRICS_PORT") === undefined ? null : int(src, "METRICS_PORT", 0, 0, 65535),
+    healthPort: value(src, "HEALTH_PORT") === undefined ? null : int(src, "HEALTH_PORT", 0, 0, 65535),
+    healthStaleMs: int(src, "HEALTH_STALE_MS", 10_000, 100, 600_000),
     modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
     blocklistFile: value(src, "BLOCKLIST_FILE") ?? null,
     apiKeysFile: value(src, "API_KEYS_FILE") ?? null,

@@ -29,6 +29,7 @@ import { Guard, readApiKeys } from "./auth/api-keys.js";
 import { ConfigError, defaultRateLimit, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
+import { startHealthServer, type HealthServer } from "./health/health-server.js";
 import { createMetricsServer } from "./http/metrics-server.js";
 import { createService, type NextwordService } from "./inference/service.js";
 import { readBlocklist } from "./inference/blocklist.js";
@@ -53,6 +54,8 @@ export interface Server {
   url: string;
   /** http://host:port of /metrics when METRICS_PORT is set, else null (it is on `url`). */
   metricsUrl: string | null;
+  /** http://host:port of the health thread's /healthz and /readyz when HEALTH_PORT is set, else null. */
+  healthUrl: string | null;
   /** Resolves once the model is loaded and the service attached; rejects if that failed (the server is then shut down). */
   loaded: Promise<void>;
   /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
@@ -105,6 +108,23 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     metricsUrl = `http://${publicHost}:${bound}/metrics`;
     logger.info({ host: config.host, port: bound }, `metrics on ${config.host}:${bound}/metrics`);
   }
+
+  let health: HealthServer | null = null;
+  if (config.healthPort !== null) {
+    try {
+      health = await startHealthServer({
+        host: config.host,
+        port: config.healthPort,
+        staleMs: config.healthStaleMs,
+        ready: () => app.nextword.readyForTraffic() && deferred.ready(),
+      });
+    } catch (err) {
+      await Promise.all([grpc.close(0), app.close(), new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)))]);
+      throw err;
+    }
+    logger.info({ host: config.host, port: health.port }, `health probes on ${config.host}:${health.port} (own thread)`);
+  }
+  const healthUrl = health ? `http://${publicHost}:${health.port}` : null;
   // ---------------------------------------------------------------------------
 
   let stopping = false;
@@ -155,8 +175,9 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       if (service) await (service as NextwordService).close();
       else if (pool) await (pool as RunnerPool).close();
       load.stop();
-      // Last: scrapes see the drain.
+      // Last: scrapes see the drain, probes see "alive, not ready" during it.
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await health?.close();
       logger.info("shutdown complete");
     })();
     return closing;
@@ -167,7 +188,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     await shutdown();
   });
 
-  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, loaded, shutdown };
+  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, shutdown };
 }
 
 /** The process: config, logger, signals, fatal-error handling. */
