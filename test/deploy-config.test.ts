@@ -7,6 +7,7 @@
  * termination grace above the preStop pause plus SHUTDOWN_TIMEOUT_MS. Every
  * Kubernetes manifest validates against its Kubernetes schema.
  */
+import { HEALTH_PATHS } from "../src/health/health-server.js";
 import { testAdmission } from "./helpers/http-app.js";
 import t, { type Test } from "tap";
 import { parse } from "yaml";
@@ -187,9 +188,11 @@ t.test("the Deployment agrees with the service", async (t) => {
   t.equal(live.httpGet.path, "/healthz");
   t.ok(["/readyz", "/healthz"].includes(startup.httpGet.path));
   for (const p of [startup, ready, live]) {
-    t.ok(isRoute(p.httpGet.path), `probe path ${p.httpGet.path} is routed`);
-    t.equal(portNamed(p.httpGet.port), cfg.port, "probe port is the REST port");
+    t.ok(isRoute(p.httpGet.path), `probe path ${p.httpGet.path} is routed (on the REST port too)`);
+    t.ok(HEALTH_PATHS.includes(p.httpGet.path), `probe path ${p.httpGet.path} is answered by the health thread`);
+    t.equal(portNamed(p.httpGet.port), cfg.healthPort, "probes go to HEALTH_PORT (their own thread)");
   }
+  t.ok(cfg.healthStaleMs / 1000 < live.periodSeconds * live.failureThreshold + live.timeoutSeconds, "a stuck loop fails liveness before the kubelet gives up on it");
   t.ok(live.timeoutSeconds >= 1 && live.failureThreshold >= 2, "liveness has a timeout and tolerates one miss");
   t.ok(startup.periodSeconds * startup.failureThreshold >= 10 * MEASURED_READY_S, "startup budget >= 10x the measured model load");
 

@@ -17,6 +17,9 @@ export interface HealthServer {
 
 const HEARTBEAT_MS = 100;
 
+/** What the health thread answers (health-worker.ts); the same paths as on the REST port. */
+export const HEALTH_PATHS: readonly string[] = ["/healthz", "/readyz"];
+
 function workerUrl(): URL {
   return new URL(import.meta.url.endsWith(".ts") ? "./health-worker.ts" : "./health-worker.js", import.meta.url);
 }
