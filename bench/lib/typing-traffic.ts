@@ -26,6 +26,8 @@ export interface TrafficOptions {
   grpcTypists: number;
   /** Pause between one typist's keystrokes (0: flat out). */
   pauseMs?: number;
+  /** Each answer's latency as it comes: transport, ms, and whether it was a success (2xx / OK). */
+  onAnswer?: (transport: "http" | "grpc", ms: number, ok: boolean) => void;
   /** Every this many REST keystrokes, one invalid request (0: none). */
   invalidEvery?: number;
   /** The words of context sent with a keystroke (REST). */
@@ -80,12 +82,15 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
   }
 
   const post = async (path: string, body: unknown): Promise<void> => {
+    const started = performance.now();
     try {
       const res = await fetch(`${o.restUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       await res.arrayBuffer();
       count(`http ${res.status}`);
+      o.onAnswer?.("http", performance.now() - started, res.ok);
     } catch {
       count("http network-error");
+      o.onAnswer?.("http", performance.now() - started, false);
     }
   };
 
@@ -102,25 +107,31 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     }
   }
 
-  const unary = (method: "Predict" | "Score", req: object) =>
-    new Promise<void>((resolve) =>
+  const unary = (method: "Predict" | "Score", req: object) => {
+    const started = performance.now();
+    return new Promise<void>((resolve) =>
       client[method](req, (err: grpc.ServiceError | null) => {
         count(`grpc ${err ? grpc.status[err.code] : "OK"}`);
+        o.onAnswer?.("grpc", performance.now() - started, err === null);
         resolve();
       }),
     );
+  };
 
   async function grpcTypist(i: number): Promise<void> {
     const call = client.Session() as grpc.ClientDuplexStream<object, { seq: number }>;
     let waiting: (() => void) | null = null;
     let failed = false;
+    let sentAt = 0;
     call.on("data", () => {
       count("grpc OK");
+      o.onAnswer?.("grpc", performance.now() - sentAt, true);
       waiting?.();
     });
     const ended = new Promise<void>((resolve) => {
       call.on("error", (err: grpc.ServiceError) => {
         count(`grpc ${grpc.status[err.code]}`);
+        if (!signal.aborted) o.onAnswer?.("grpc", performance.now() - sentAt, false);
         failed = true;
         waiting?.();
         resolve();
@@ -130,6 +141,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     const send = (event: object) =>
       new Promise<void>((resolve) => {
         waiting = resolve;
+        sentAt = performance.now();
         call.write(event);
       });
     let typing = -1;

@@ -1,0 +1,143 @@
+/**
+ * Soak: the service (child, default model) under paced REST and gRPC typing
+ * for --minutes (30), about half the keystroke throughput it can reach here.
+ * Reported per minute: answers, errors, p50 / p99 per transport, RSS; and
+ * the RSS at the start and the end of the measured window (after --warmup
+ * minutes, when the state cache has filled: its growth is not a leak).
+ * Targets (issue 15): zero errors, RSS growth < 50 MB. Plots p99 and RSS per
+ * minute into bench/plots/soak.png (gnuplot).
+ *
+ *   npm run build && npx tsc -p bench
+ *   node dist-bench/bench/soak.js                       # 30 min
+ *   node dist-bench/bench/soak.js --minutes 2 --warmup 1  # a quick look
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { OUT_DIR, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
+import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
+import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
+import { runTypingTraffic } from "./lib/typing-traffic.js";
+
+const USAGE = `node dist-bench/bench/soak.js [flags]   (build first: npm run build && npx tsc -p bench)
+Paced REST + gRPC typing for many minutes: errors, p99 per minute, RSS growth.`;
+
+const args = new Args(
+  {
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
+    minutes: { def: "30", help: "minutes of load" },
+    warmup: { def: "2", help: "minutes before the RSS baseline (the cache fills)" },
+    "rest-typists": { def: "24", help: "REST typists" },
+    "grpc-typists": { def: "8", help: "gRPC typing sessions" },
+    "pause-ms": { def: "8", help: "pause between one typist's keystrokes (sets the rate)" },
+    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
+    plot: { def: path.join("bench", "plots", "soak.png"), help: "the picture" },
+  },
+  USAGE,
+);
+
+interface Minute {
+  minute: number;
+  http: number[];
+  grpc: number[];
+  errors: number;
+  rssMb: number;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = Float64Array.from(xs).sort();
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
+};
+
+async function main(): Promise<void> {
+  const modelDir = args.string("model");
+  const minutes = args.int("minutes", 1);
+  const warmup = args.int("warmup", 0, minutes - 1);
+  const script = checkBuilt(path.join("dist", "main.js"));
+  const docs = readTestDocs(args.string("text"));
+  const grpcPort = await freePort();
+  const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", GRPC_PORT: String(grpcPort) } });
+  const rssAtReady = rssMb(server.pid);
+  const rows: Minute[] = [];
+  let current: Minute = { minute: 1, http: [], grpc: [], errors: 0, rssMb: NaN };
+  const stop = new AbortController();
+  try {
+    const traffic = runTypingTraffic(
+      {
+        restUrl: server.url,
+        grpcAddress: `${HOST}:${grpcPort}`,
+        docs,
+        restTypists: args.int("rest-typists", 0),
+        grpcTypists: args.int("grpc-typists", 0),
+        pauseMs: args.number("pause-ms", 0),
+        onAnswer: (transport, ms, ok) => {
+          current[transport].push(ms);
+          if (!ok) current.errors++;
+        },
+      },
+      stop.signal,
+    );
+    for (let m = 1; m <= minutes; m++) {
+      await new Promise((r) => setTimeout(r, 60_000));
+      current.rssMb = rssMb(server.pid);
+      rows.push(current);
+      const c = current;
+      process.stdout.write(
+        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${pct(c.http, 99).toFixed(1)} ms, grpc ${pct(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB\n`,
+      );
+      current = { minute: m + 1, http: [], grpc: [], errors: 0, rssMb: NaN };
+    }
+    stop.abort();
+    await traffic;
+  } finally {
+    await server.stop();
+  }
+
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
+  console.log(
+    `\n${table(
+      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB"],
+      rows.map((r) => [String(r.minute), String(Math.round((r.http.length + r.grpc.length) / 60)), String(r.errors), `${f(pct(r.http, 50))} / ${f(pct(r.http, 99))}`, `${f(pct(r.grpc, 50))} / ${f(pct(r.grpc, 99))}`, String(Math.round(r.rssMb))]),
+    )}\n`,
+  );
+  const errors = rows.reduce((a, r) => a + r.errors, 0);
+  const base = warmup > 0 ? rows[warmup - 1]!.rssMb : rssAtReady;
+  const end = rows.at(-1)!.rssMb;
+  console.log(`RSS: ${Math.round(rssAtReady)} MB at ready, ${Math.round(base)} MB after ${warmup} min of warm-up, ${Math.round(end)} MB at the end`);
+  console.log(target("zero errors", errors === 0, `${errors}`));
+  console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
+
+  // The picture: p99 per minute per transport, and RSS.
+  const dir = path.join(OUT_DIR, "soak");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "soak.dat"), rows.map((r) => `${r.minute} ${pct(r.http, 99)} ${pct(r.grpc, 99)} ${r.rssMb}`).join("\n") + "\n");
+  const png = path.resolve(REPO_ROOT, args.string("plot"));
+  const gp = [
+    'set terminal pngcairo size 1000,420 font "DejaVu Sans,10"',
+    `set output "${png}"`,
+    `set title "soak: ${path.basename(modelDir)}, ${args.string("rest-typists")} REST + ${args.string("grpc-typists")} gRPC typists, ${minutes} min"`,
+    "set xlabel 'minute'",
+    "set ylabel 'p99 latency (ms)'",
+    "set y2label 'RSS (MB)'",
+    "set ytics nomirror",
+    "set y2tics",
+    "set yrange [0:*]",
+    "set y2range [0:*]",
+    "set key top left",
+    "set grid",
+    `plot "${dir}/soak.dat" using 1:2 with linespoints title 'REST p99', "" using 1:3 with linespoints title 'gRPC p99', "" using 1:4 axes x1y2 with lines lw 2 title 'RSS'`,
+  ];
+  writeFileSync(path.join(dir, "soak.gp"), gp.join("\n") + "\n");
+  if (existsSync("/usr/bin/gnuplot")) spawnSync("gnuplot", [path.join(dir, "soak.gp")], { stdio: "inherit" });
+  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: pct(r.http, 50), httpP99: pct(r.http, 99), grpcP50: pct(r.grpc, 50), grpcP99: pct(r.grpc, 99), rssMb: r.rssMb })) });
+  console.log(`wrote ${path.relative(process.cwd(), file)} and ${args.string("plot")}`);
+}
+
+runMain("soak", main);
