@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
-import { machine, runMain, table, target, writeResult } from "./lib/report.js";
+import { machine, percentile, runMain, table, target, writeResult } from "./lib/report.js";
 import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 
@@ -49,11 +49,6 @@ const OFF = { MAX_IN_FLIGHT: "0", MAX_EVENT_LOOP_DELAY_MS: "0" };
 interface Probe {
   ms: number | null;
   status: number | null;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
 }
 
 /** The prober child: resolves its probes once `seconds` have passed. */

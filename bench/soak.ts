@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
-import { OUT_DIR, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
+import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
 import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 import { runTypingTraffic } from "./lib/typing-traffic.js";
@@ -50,11 +50,6 @@ function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = Float64Array.from(xs).sort();
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
-};
 
 async function main(): Promise<void> {
   const modelDir = args.string("model");
@@ -90,7 +85,7 @@ async function main(): Promise<void> {
       rows.push(current);
       const c = current;
       process.stdout.write(
-        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${pct(c.http, 99).toFixed(1)} ms, grpc ${pct(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB\n`,
+        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB\n`,
       );
       current = { minute: m + 1, http: [], grpc: [], errors: 0, rssMb: NaN };
     }
@@ -104,7 +99,7 @@ async function main(): Promise<void> {
   console.log(
     `\n${table(
       ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB"],
-      rows.map((r) => [String(r.minute), String(Math.round((r.http.length + r.grpc.length) / 60)), String(r.errors), `${f(pct(r.http, 50))} / ${f(pct(r.http, 99))}`, `${f(pct(r.grpc, 50))} / ${f(pct(r.grpc, 99))}`, String(Math.round(r.rssMb))]),
+      rows.map((r) => [String(r.minute), String(Math.round((r.http.length + r.grpc.length) / 60)), String(r.errors), `${f(percentile(r.http, 50))} / ${f(percentile(r.http, 99))}`, `${f(percentile(r.grpc, 50))} / ${f(percentile(r.grpc, 99))}`, String(Math.round(r.rssMb))]),
     )}\n`,
   );
   const errors = rows.reduce((a, r) => a + r.errors, 0);
@@ -117,7 +112,7 @@ async function main(): Promise<void> {
   // The picture: p99 per minute per transport, and RSS.
   const dir = path.join(OUT_DIR, "soak");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "soak.dat"), rows.map((r) => `${r.minute} ${pct(r.http, 99)} ${pct(r.grpc, 99)} ${r.rssMb}`).join("\n") + "\n");
+  writeFileSync(path.join(dir, "soak.dat"), rows.map((r) => `${r.minute} ${percentile(r.http, 99)} ${percentile(r.grpc, 99)} ${r.rssMb}`).join("\n") + "\n");
   const png = path.resolve(REPO_ROOT, args.string("plot"));
   const gp = [
     'set terminal pngcairo size 1000,420 font "DejaVu Sans,10"',
@@ -136,7 +131,7 @@ async function main(): Promise<void> {
   ];
   writeFileSync(path.join(dir, "soak.gp"), gp.join("\n") + "\n");
   if (existsSync("/usr/bin/gnuplot")) spawnSync("gnuplot", [path.join(dir, "soak.gp")], { stdio: "inherit" });
-  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: pct(r.http, 50), httpP99: pct(r.http, 99), grpcP50: pct(r.grpc, 50), grpcP99: pct(r.grpc, 99), rssMb: r.rssMb })) });
+  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb })) });
   console.log(`wrote ${path.relative(process.cwd(), file)} and ${args.string("plot")}`);
 }
 

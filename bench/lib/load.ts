@@ -8,6 +8,8 @@
  */
 import autocannon from "autocannon";
 
+import { percentileOfSorted } from "./report.js";
+
 export interface LoadOptions {
   url: string;
   path: string;
@@ -35,11 +37,6 @@ export interface LoadFigures {
   statusCodes: Record<string, number>;
   /** Latency percentiles per HTTP status, ms (e.g. accepted 200s apart from shed 503s). */
   latencyByStatus: Record<string, { n: number; p50: number; p99: number; max: number }>;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
@@ -82,7 +79,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     seconds: r.duration,
     requests: completed,
     reqPerSec: completed / r.duration,
-    latencyMs: { mean: n ? sum / n : NaN, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: n ? sorted[n - 1]! : NaN },
+    latencyMs: { mean: n ? sum / n : NaN, p50: percentileOfSorted(sorted, 50), p90: percentileOfSorted(sorted, 90), p99: percentileOfSorted(sorted, 99), max: n ? sorted[n - 1]! : NaN },
     ok2xx: r["2xx"],
     non2xx: r.non2xx,
     errors: r.errors,
@@ -91,7 +88,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     latencyByStatus: Object.fromEntries(
       [...byStatus].map(([status, list]) => {
         const sorted = Float64Array.from(list).sort();
-        return [String(status), { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]! }];
+        return [String(status), { n: sorted.length, p50: percentileOfSorted(sorted, 50), p99: percentileOfSorted(sorted, 99), max: sorted[sorted.length - 1]! }];
       }),
     ),
   };

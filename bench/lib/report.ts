@@ -20,6 +20,17 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Nearest-rank percentile of values sorted ascending (NaN for none). */
+export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Nearest-rank percentile of any values (sorted in a copy). */
+export function percentile(xs: ArrayLike<number>, p: number): number {
+  return percentileOfSorted(Float64Array.from(xs).sort(), p);
+}
+
 export function mean(xs: readonly number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
