@@ -34,15 +34,19 @@ t.test("policy: in-flight and event-loop bounds; keystrokes get headroom; 0 disa
   t.equal(admit({ inFlight: 1e6, eventLoopDelayMs: 1e6 }, { maxInFlight: 0, maxEventLoopDelayMs: 0 }, "request"), null, "no bounds");
 });
 
-t.test("Admission: slots are taken and released once; refusals are counted by reason", async (t) => {
+t.test("Admission: slots are taken and released once, reported per transport; refusals are counted by reason", async (t) => {
   const shed: string[] = [];
+  const slots: string[] = [];
   let delay = 0;
-  const a = new Admission({ maxInFlight: 2, maxEventLoopDelayMs: 50 }, { eventLoopDelayMs: () => delay }, (r) => shed.push(r));
-  const r1 = a.enter("request");
-  const r2 = a.enter("request");
+  const a = new Admission({ maxInFlight: 2, maxEventLoopDelayMs: 50 }, { eventLoopDelayMs: () => delay }, {
+    onShed: (r) => shed.push(r),
+    onSlot: (transport, delta) => slots.push(`${transport}${delta > 0 ? "+" : "-"}`),
+  });
+  const r1 = a.enter("request", "http");
+  const r2 = a.enter("request", "grpc");
   const refused = (() => {
     try {
-      a.enter("request");
+      a.enter("request", "http");
       return null;
     } catch (err) {
       return err;
@@ -55,10 +59,11 @@ t.test("Admission: slots are taken and released once; refusals are counted by re
   t.equal(a.requestsInFlight, 1);
   delay = 80;
   t.throws(() => a.check("request"), /event-loop delay 80 ms/);
-  t.doesNotThrow(() => a.enter("keystroke")(), "a keystroke passes where a request does not");
+  t.doesNotThrow(() => a.enter("keystroke", "grpc")(), "a keystroke passes where a request does not");
   r2();
   t.equal(a.requestsInFlight, 0);
   t.same(shed, ["in_flight", "event_loop"]);
+  t.same(slots, ["http+", "grpc+", "http-", "grpc+", "grpc-", "grpc-"], "each slot reported once when taken and once when released");
 });
 
 t.test("REST and gRPC under a late event loop: new work refused with retry hints, ops routes and open sessions served", async (t) => {

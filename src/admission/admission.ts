@@ -20,19 +20,27 @@ export interface DelaySource {
   eventLoopDelayMs(): number;
 }
 
+export type Transport = "http" | "grpc";
+
+/** What the Admission reports: refusals, and slots taken (+1) and released (-1) per transport. */
+export interface AdmissionHooks {
+  onShed?(reason: ShedReason): void;
+  onSlot?(transport: Transport, delta: 1 | -1): void;
+}
+
 export class Admission {
   private inFlight = 0;
 
   constructor(
     private readonly limits: AdmissionLimits,
     private readonly delay: DelaySource,
-    private readonly onShed: (reason: ShedReason) => void = () => undefined,
+    private readonly hooks: AdmissionHooks = {},
   ) {}
 
   /** Why a request of this priority is refused now (counted as a refusal), or null; takes no slot. */
   refusal(priority: Priority): Shed | null {
     const shed = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.delay.eventLoopDelayMs() }, this.limits, priority);
-    if (shed) this.onShed(shed.reason);
+    if (shed) this.hooks.onShed?.(shed.reason);
     return shed;
   }
 
@@ -42,15 +50,17 @@ export class Admission {
     if (shed) throw overloaded(shed.message, shed.retryAfterMs);
   }
 
-  /** Takes a slot, or throws OVERLOADED. Returns the slot's release. */
-  enter(priority: Priority): () => void {
+  /** Takes a slot for a request on `transport`, or throws OVERLOADED. Returns the slot's release. */
+  enter(priority: Priority, transport: Transport): () => void {
     this.check(priority);
     this.inFlight++;
+    this.hooks.onSlot?.(transport, 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.inFlight--;
+      this.hooks.onSlot?.(transport, -1);
     };
   }
 
@@ -59,10 +69,16 @@ export class Admission {
   }
 }
 
-/** The Admission both transports share: the config's bounds, refusals counted in nextword_rejected_total. */
+/**
+ * The Admission both transports share: the config's bounds; refusals counted
+ * in nextword_rejected_total, slots in nextword_requests_in_flight.
+ */
 export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoopDelayMs">, delay: DelaySource, metrics: Metrics): Admission {
   const limits = { maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs };
-  return new Admission(limits, delay, (reason) => metrics.rejected.inc({ reason }));
+  return new Admission(limits, delay, {
+    onShed: (reason) => metrics.rejected.inc({ reason }),
+    onSlot: (transport, delta) => metrics.requestsInFlight.inc({ transport }, delta),
+  });
 }
 
 /**

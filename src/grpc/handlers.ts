@@ -101,8 +101,6 @@ export function trimContext(context: string): string {
   return cut;
 }
 
-const GRPC = { transport: "grpc" } as const;
-
 /** What server.ts decodes a request or event to when its bytes are not the method's message. */
 export const MALFORMED_REQUEST = Object.freeze({ malformed: true });
 
@@ -140,13 +138,11 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
   ) {
     const admitted = async (req: Req, opts: CallOptions, md: Metadata): Promise<Res> => {
       guard.admit(authorization(md));
-      const release = admission.enter("request");
-      metrics.requestsInFlight.inc(GRPC);
+      const release = admission.enter("request", "grpc");
       try {
         return await run(req, opts);
       } finally {
         release();
-        metrics.requestsInFlight.dec(GRPC);
       }
     };
     return (call: ServerUnaryCall<Req, Out>, callback: sendUnaryData<Out>): void => {
@@ -270,8 +266,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             // A keystroke is refused last (admission/policy.ts); refused, the session ends UNAVAILABLE with pushback.
             const limit = guard.check(key);
             if (limit && !limit.allowed) throw guard.limited(key!, limit);
-            release = admission.enter("keystroke");
-            metrics.requestsInFlight.inc(GRPC);
+            release = admission.enter("keystroke", "grpc");
             apply(decoded(ev));
             const res = await service.predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
@@ -287,10 +282,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
             finish(err);
             return;
           } finally {
-            if (release) {
-              release();
-              metrics.requestsInFlight.dec(GRPC);
-            }
+            release?.();
           }
         }
       } finally {

@@ -67,7 +67,6 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 const INFERENCE_METHODS = new Set(["predict", "score"]);
 /** Routes that need the API key when keys are configured. */
 const API_METHODS = new Set(["predict", "score", "models"]);
-const HTTP = { transport: "http" } as const;
 
 /**
  * Slow or idle clients cannot hold connections: headers must arrive within
@@ -179,10 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
     // One listener: 'close' comes after the response was ended, or alone when the client went away first.
     reply.raw.once("close", () => {
-      if (release) {
-        release();
-        metrics.requestsInFlight.dec(HTTP);
-      }
+      release?.();
       const finished = reply.raw.writableEnded;
       if (!finished) {
         cancel.abort();
@@ -218,8 +214,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     // Before the body is read: a refusal costs a few microseconds.
     if (INFERENCE_METHODS.has(method)) {
-      release = admission.enter("request");
-      metrics.requestsInFlight.inc(HTTP);
+      release = admission.enter("request", "http");
     }
   });
   app.addHook("preClose", async () => {
