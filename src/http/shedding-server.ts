@@ -15,7 +15,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from "node:perf_hooks";
 
 import type { Admission } from "../admission/admission.js";
+import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { mapError } from "./error-mapper.js";
 
 /** REST paths admission may refuse, and their `method` label. */
 const SHEDDABLE: ReadonlyMap<string, string> = new Map([
@@ -41,14 +43,16 @@ export function sheddingServer(admission: Admission, metrics: Metrics, timeouts:
         const shed = method === undefined ? null : admission.refusal("request");
         if (shed === null) return handler(req, res);
         const started = performance.now();
-        const body = JSON.stringify({ error: { code: "OVERLOADED", message: shed.message } });
-        res.writeHead(503, {
+        // The same status, body and Retry-After as fastify's error path (error-mapper.ts).
+        const mapped = mapError(overloaded(shed.message, shed.retryAfterMs));
+        const body = JSON.stringify(mapped.body);
+        res.writeHead(mapped.status, {
           "content-type": "application/json; charset=utf-8",
           "content-length": Buffer.byteLength(body),
-          "retry-after": String(Math.max(1, Math.ceil(shed.retryAfterMs / 1000))),
+          "retry-after": String(mapped.retryAfterSeconds),
         });
         res.end(body); // node reads and drops the unread body, keeping the connection
-        metrics.requestDuration.observe({ transport: "http", method: method!, code: "OVERLOADED" }, (performance.now() - started) / 1000);
+        metrics.requestDuration.observe({ transport: "http", method: method!, code: mapped.code }, (performance.now() - started) / 1000);
       },
     );
     server.keepAliveTimeout = timeouts.keepAliveMs;
