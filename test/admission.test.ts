@@ -14,7 +14,7 @@ import { PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
 import { ServiceError } from "../src/errors.js";
 import { Metrics } from "../src/metrics.js";
 import { nextwordClient, unary } from "./helpers/grpc.js";
-import { captureLogger, holdingPredict, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
+import { captureLogger, inFlight, startHeldApp, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
 
 const limits = { maxInFlight: 4, maxEventLoopDelayMs: 100 };
 
@@ -129,16 +129,10 @@ t.test("REST and gRPC under a late event loop: new work refused with retry hints
 });
 
 t.test("REST: requests beyond MAX_IN_FLIGHT are refused while the others are answered", async (t) => {
-  const config = tinyConfig({ LOG_LEVEL: "silent", MAX_IN_FLIGHT: "2" });
-  const { logger } = captureLogger(config);
-  const metrics = new Metrics();
-  const real = await startRealService(config, logger, metrics);
-  t.teardown(() => real.service.close());
-  const { service, release } = holdingPredict(real.service);
-  const app = await buildApp({ service, admission: testAdmission(config, metrics), metrics, logger, config });
-  t.teardown(() => app.close());
+  const { app, metrics, release, close } = await startHeldApp({ MAX_IN_FLIGHT: "2" });
+  t.teardown(close);
   const held = [0, 1].map(() => app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } }));
-  while ((await metrics.requestsInFlight.get()).values.find((v) => v.labels.transport === "http")?.value !== 2) await new Promise((r) => setTimeout(r, 5));
+  while ((await inFlight(metrics, "http")) !== 2) await new Promise((r) => setTimeout(r, 5));
   const third = await app.inject({ method: "POST", url: "/v1/score", payload: { context: "the", words: ["end"] } });
   t.equal(third.statusCode, 503);
   t.match(third.json(), { error: { code: "OVERLOADED", message: /2 requests in flight \(bound 2\)/ } });

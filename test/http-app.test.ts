@@ -8,7 +8,7 @@ import type { CallOptions, PredictResult, ScoreResult } from "../src/inference/t
 import { LIMITS } from "../src/inference/types.js";
 import { DeferredService } from "../src/inference/deferred-service.js";
 import { Metrics } from "../src/metrics.js";
-import { captureLogger, holdingPredict, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
+import { captureLogger, inFlight, startHeldApp, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
 
 /** An error body has exactly {error: {code, message, field?}} and nothing that looks like a stack. */
 function expectErrorBody(t: Test, body: string, code: string): { code: string; message: string; field?: string } {
@@ -297,22 +297,15 @@ t.test("overload: a tiny queue bound sheds load with 503 + Retry-After, and the 
 });
 
 t.test("nextword_requests_in_flight counts predict and score while they are answered, not the ops routes", async (t) => {
-  const config = tinyConfig({ LOG_LEVEL: "silent" });
-  const { logger } = captureLogger(config);
-  const metrics = new Metrics();
-  const real = await startRealService(config, logger, metrics);
-  t.teardown(() => real.service.close());
-  const { service, release } = holdingPredict(real.service);
-  const app = await buildApp({ service, admission: testAdmission(config, metrics), metrics, logger, config });
-  t.teardown(() => app.close());
-  const inFlight = async () => (await metrics.requestsInFlight.get()).values.find((v) => v.labels.transport === "http")?.value;
+  const { app, metrics, release, close } = await startHeldApp();
+  t.teardown(close);
 
   const pending = [0, 1].map(() => app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } }));
-  while ((await inFlight()) !== 2) await new Promise((r) => setTimeout(r, 5));
+  while ((await inFlight(metrics, "http")) !== 2) await new Promise((r) => setTimeout(r, 5));
   await app.inject({ method: "GET", url: "/healthz" });
-  t.equal(await inFlight(), 2, "two predicts held by the service; /healthz not counted");
+  t.equal(await inFlight(metrics, "http"), 2, "two predicts held by the service; /healthz not counted");
   release();
   t.same((await Promise.all(pending)).map((r) => r.statusCode), [200, 200]);
   t.equal((await app.inject({ method: "POST", url: "/v1/score", payload: { context: "the", words: ["end"] } })).statusCode, 200);
-  t.equal(await inFlight(), 0, "back to 0 once answered");
+  t.equal(await inFlight(metrics, "http"), 0, "back to 0 once answered");
 });

@@ -25,7 +25,7 @@ export function testAdmission(config: Config, metrics: Metrics, delay: { eventLo
 }
 
 /** `service` with its predict held until release() (score, models and ready pass through): requests stay in flight. */
-export function holdingPredict(service: InferenceService): { service: InferenceService; release: () => void } {
+function holdingPredict(service: InferenceService): { service: InferenceService; release: () => void } {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   return {
@@ -40,6 +40,22 @@ export function holdingPredict(service: InferenceService): { service: InferenceS
     },
     release,
   };
+}
+
+/** buildApp over the real service on models/tiny with its predict held (holdingPredict): requests stay in flight until release(). */
+export async function startHeldApp(env: Record<string, string> = {}): Promise<{ app: App; metrics: Metrics; release: () => void; close(): Promise<void> }> {
+  const config = tinyConfig({ LOG_LEVEL: "silent", ...env });
+  const { logger } = captureLogger(config);
+  const metrics = new Metrics();
+  const real = await startRealService(config, logger, metrics);
+  const { service, release } = holdingPredict(real.service);
+  const app = await buildApp({ service, admission: testAdmission(config, metrics), metrics, logger, config });
+  return { app, metrics, release, close: async () => (await app.close(), await real.service.close()) };
+}
+
+/** nextword_requests_in_flight{transport} now. */
+export async function inFlight(metrics: Metrics, transport: "http" | "grpc"): Promise<number | undefined> {
+  return (await metrics.requestsInFlight.get()).values.find((v) => v.labels.transport === transport)?.value;
 }
 
 export function captureLogger(config: Pick<Config, "logLevel">): { logger: Logger; logs: LogCapture } {
