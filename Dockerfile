@@ -54,6 +54,16 @@ RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund \
  && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # ---------------------------------------------------------------------------
+# app: the service's own files, the same in both images: dist/, proto/,
+# package.json and the default bundle only (the other models are for tests
+# and benchmarks). Owned by root, not writable by the service user.
+FROM scratch AS app
+COPY --from=build /src/dist /app/dist
+COPY package.json /app/
+COPY proto /app/proto
+COPY models/lstm512-keyboard /app/models/lstm512-keyboard
+
+# ---------------------------------------------------------------------------
 # gpu (--target gpu): CUDA runtime + cuDNN, node copied from the node image.
 # Placed before `runtime` so that the default target stays the CPU image;
 # building the default target never needs this base image.
@@ -66,10 +76,7 @@ RUN groupadd --gid 1000 node \
  && useradd --uid 1000 --gid 1000 --shell /bin/bash --create-home node
 WORKDIR /app
 COPY --from=gpu-deps /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY package.json ./
-COPY proto ./proto
-COPY models/lstm512-keyboard ./models/lstm512-keyboard
+COPY --from=app /app ./
 # The tail graphs stay on CPU (TAIL_EXECUTION_PROVIDERS default): they are small and see few rows.
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/lstm512-keyboard \
@@ -88,11 +95,7 @@ FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 # Owned by root, not writable by the service user: nothing here changes at run time.
 COPY --from=prod-deps /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY package.json ./
-COPY proto ./proto
-# The default bundle only (the other models are for tests and benchmarks).
-COPY models/lstm512-keyboard ./models/lstm512-keyboard
+COPY --from=app /app ./
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/lstm512-keyboard
 # Numeric (the node image's `node` user), so Kubernetes runAsNonRoot can check it.
