@@ -52,7 +52,7 @@ import { defaultContextHop, loadConfig } from "../src/config.js";
 import { RowTopK, type TopK } from "../src/softmax/lazy-top-k.js";
 import { PrefixIndex, type PrefixRanges } from "../src/softmax/prefix-index.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
-import { runTailRounds, type TailCall, type TailRow } from "../src/softmax/tail-rounds.js";
+import { rowViews, runTailRounds, type TailCall, type TailRow } from "../src/softmax/tail-rounds.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { packRows } from "../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
@@ -210,7 +210,12 @@ async function main(): Promise<void> {
       tailRows[j] = { state: { head, bandHidden, tails: new Map() }, planner: planners[j]! };
     }
     const evaluate = (calls: TailCall[]) =>
-      Promise.all(calls.map(({ cluster, rows: packed }) => graphs.tails[cluster]!.run(packed, packed.length / dims[bandOf[cluster]!]!)));
+      Promise.all(
+        calls.map(async ({ cluster, rows: packed }) => {
+          const n = packed.length / dims[bandOf[cluster]!]!;
+          return rowViews(await graphs.tails[cluster]!.run(packed, n), n);
+        }),
+      );
     const rounds = await runTailRounds(tailRows, evaluate, { layout, bandOf, lookahead });
     const results = planners.map((p) => p.result());
     const ms = performance.now() - t0;

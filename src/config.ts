@@ -90,6 +90,13 @@ export interface Config {
   workers: number;
   /** ORT intra-op threads per worker. */
   threadsPerWorker: number;
+  /**
+   * Nice value of the runner workers' threads (Linux: per thread; 0-19).
+   * Above the event loop's 0 so that, when the cores are all busy, the loop
+   * (which reads sockets, refuses and answers) runs first and the encoder
+   * takes what is left: under overload, refusals stay quick.
+   */
+  workerNice: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -140,6 +147,7 @@ export const CONFIG_VARIABLES = [
   "TAIL_EXECUTION_PROVIDERS",
   "WORKERS",
   "THREADS_PER_WORKER",
+  "WORKER_NICE",
   "LOG_LEVEL",
 ] as const;
 
@@ -245,6 +253,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
     workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),
     threadsPerWorker: int(src, "THREADS_PER_WORKER", 1, 1, 64),
+    workerNice: int(src, "WORKER_NICE", 10, 0, 19),
     logLevel: logLevel(src),
   };
 }

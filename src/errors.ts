@@ -34,7 +34,12 @@ export class ServiceError extends Error {
     message: string,
     options: ServiceErrorOptions = {},
   ) {
+    // An answer, not a bug: no stack is captured (under a flood of refusals
+    // that is measurable loop time); a cause keeps its own.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.field = options.field;
     this.retryAfterMs = options.retryAfterMs;
   }

@@ -68,8 +68,10 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   const blocklist = readBlocklist(config.blocklistFile);
   const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
   const deferred = new DeferredService();
-  const load = new LoadMonitor();
-  const admission = admissionFrom(config, load, metrics);
+  let pool: RunnerPool | null = null;
+  let service: NextwordService | null = null;
+  const monitor = new LoadMonitor();
+  const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => service?.queued ?? 0 }, metrics);
   const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -128,8 +130,6 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   // ---------------------------------------------------------------------------
 
   let stopping = false;
-  let pool: RunnerPool | null = null;
-  let service: NextwordService | null = null;
 
   const loaded = (async () => {
     const t0 = performance.now();
@@ -174,7 +174,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       await loaded.catch(() => undefined);
       if (service) await (service as NextwordService).close();
       else if (pool) await (pool as RunnerPool).close();
-      load.stop();
+      monitor.stop();
       // Last: scrapes see the drain, probes see "alive, not ready" during it.
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await health?.close();

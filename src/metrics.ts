@@ -111,7 +111,7 @@ export class Metrics {
 
   readonly rejected = new Counter<"reason">({
     name: "nextword_rejected_total",
-    help: "Requests refused or dropped without running them, by reason: admission (in_flight, event_loop) or the batcher (overloaded, deadline_exceeded, cancelled, unavailable)",
+    help: "Requests refused or dropped without running them, by reason: admission (in_flight, event_loop, queue_full) or the batcher (overloaded, deadline_exceeded, cancelled, unavailable)",
     labelNames: ["reason"],
     registers: [this.registry],
   });
@@ -166,7 +166,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
-    for (const reason of ["in_flight", "event_loop", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const) this.rejected.inc({ reason }, 0);
+    for (const reason of ["in_flight", "event_loop", "queue_full", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const) this.rejected.inc({ reason }, 0);
     for (const transport of ["http", "grpc"] as const) this.requestsInFlight.set({ transport }, 0);
   }
 

@@ -13,7 +13,7 @@ import { OpenVocab } from "../src/softmax/open-vocab.js";
 import { Recency, type RecentWords } from "../src/softmax/recency.js";
 import { clustersForWords, scoreWords } from "../src/softmax/scoring.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
-import { runTailRounds, scoreState, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
+import { rowViews, runTailRounds, scoreState, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
 import { rng } from "../bench/lib/rng.js";
 
 type Rand = () => number;
@@ -208,7 +208,7 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
     for (const q of scoring) batch.push({ state: states[q.s]!, words: q.ids });
 
     const evaluated = new Set<string>(); // `${state}/${cluster}`
-    const evaluate = async (calls: TailCall[]): Promise<Float32Array[]> =>
+    const evaluate = async (calls: TailCall[]): Promise<Float32Array[][]> =>
       calls.map(({ cluster, rows: packed }) => {
         const size = m.layout.clusterSize(cluster);
         const out = new Float32Array(packed.length * size);
@@ -223,7 +223,7 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
           out.set(dists[s]!.within[cluster]!, j * size);
         });
         if (packed.length > 1) shared++;
-        return out;
+        return rowViews(out, packed.length);
       });
     const lookahead = int(r, 1, 4);
     const rounds = await runTailRounds(batch, evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead });
@@ -304,7 +304,7 @@ t.test("with a lexicon and the recency mix, lazy top-k equals brute force over t
     const mix = open.rowMix(table, row.prefix, row.k, blocked);
     const planner = new RowTopK(mb.index, row.head, row.k, mb.index.ranges(row.prefix), mix);
     const state: TailState = { head: row.head, bandHidden: [new Float32Array(1)], tails: new Map() };
-    const evaluate = async (calls: TailCall[]) => calls.map((c) => row.within[c.cluster]!);
+    const evaluate = async (calls: TailCall[]) => calls.map((c) => [row.within[c.cluster]!]);
     await runTailRounds([{ state, planner }], evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead: 2 });
     const got = planner.result();
     const gotWords = Array.from(got.ids, (id) => (id < m.layout.vocabSize ? m.vocab[id]! : mix.extraWords[id - m.layout.vocabSize]!));
@@ -431,7 +431,7 @@ t.test("tail rounds: one call per cluster and round over distinct states; cached
         return cs.map((c) => {
           const out = new Float32Array(c.rows.length * layout.clusterSize(c.cluster));
           for (let j = 0; j < c.rows.length; j++) out.set(within[c.cluster]!, j * layout.clusterSize(c.cluster));
-          return out;
+          return rowViews(out, c.rows.length);
         });
       },
       { layout, bandOf: [0, 0], lookahead },

@@ -12,33 +12,44 @@ import { buildApp } from "../src/http/app.js";
 import { createGrpcServer } from "../src/grpc/server.js";
 import { PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
 import { ServiceError } from "../src/errors.js";
+import { startServer } from "../src/main.js";
 import { Metrics } from "../src/metrics.js";
 import { nextwordClient, unary } from "./helpers/grpc.js";
 import { captureLogger, inFlight, startHeldApp, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
 
-const limits = { maxInFlight: 4, maxEventLoopDelayMs: 100 };
+const limits = { maxInFlight: 4, maxEventLoopDelayMs: 100, queueBound: 0 };
 
 t.test("policy: in-flight and event-loop bounds; keystrokes get headroom; 0 disables a bound", async (t) => {
-  t.equal(admit({ inFlight: 3, eventLoopDelayMs: 100 }, limits, "request"), null, "at the bounds: admitted");
-  const full = admit({ inFlight: 4, eventLoopDelayMs: 0 }, limits, "request");
+  t.equal(admit({ inFlight: 3, eventLoopDelayMs: 100, queued: 0 }, limits, "request"), null, "at the bounds: admitted");
+  const full = admit({ inFlight: 4, eventLoopDelayMs: 0, queued: 0 }, limits, "request");
   t.equal(full?.reason, "in_flight");
   t.match(full?.message, /4 requests in flight \(bound 4\)/);
-  t.equal(admit({ inFlight: 4, eventLoopDelayMs: 0 }, limits, "keystroke"), null, "a keystroke still fits");
-  t.equal(admit({ inFlight: 4 * KEYSTROKE_HEADROOM, eventLoopDelayMs: 0 }, limits, "keystroke")?.reason, "in_flight");
-  const late = admit({ inFlight: 0, eventLoopDelayMs: 150 }, limits, "request");
+  t.equal(admit({ inFlight: 4, eventLoopDelayMs: 0, queued: 0 }, limits, "keystroke"), null, "a keystroke still fits");
+  t.equal(admit({ inFlight: 4 * KEYSTROKE_HEADROOM, eventLoopDelayMs: 0, queued: 0 }, limits, "keystroke")?.reason, "in_flight");
+  const late = admit({ inFlight: 0, eventLoopDelayMs: 150, queued: 0 }, limits, "request");
   t.equal(late?.reason, "event_loop");
   t.match(late?.message, /event-loop delay 150 ms \(bound 100 ms\)/);
   t.ok(late!.retryAfterMs >= 1000, "retry after a second or more");
-  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 150 }, limits, "keystroke"), null, "a keystroke is refused last");
-  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 250 }, limits, "keystroke")?.reason, "event_loop");
-  t.equal(admit({ inFlight: 1e6, eventLoopDelayMs: 1e6 }, { maxInFlight: 0, maxEventLoopDelayMs: 0 }, "request"), null, "no bounds");
+  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 150, queued: 0 }, limits, "keystroke"), null, "a keystroke is refused last");
+  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 250, queued: 0 }, limits, "keystroke")?.reason, "event_loop");
+  t.equal(admit({ inFlight: 1e6, eventLoopDelayMs: 1e6, queued: 1e6 }, { maxInFlight: 0, maxEventLoopDelayMs: 0, queueBound: 0 }, "request"), null, "no bounds");
+});
+
+t.test("policy: a full batcher queue refuses new work up front, keystrokes too (the batcher would)", async (t) => {
+  const queue = { ...limits, queueBound: 8 };
+  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 0, queued: 7 }, queue, "request"), null, "room for one more");
+  const full = admit({ inFlight: 0, eventLoopDelayMs: 0, queued: 8 }, queue, "request");
+  t.equal(full?.reason, "queue_full");
+  t.match(full?.message, /8 requests queued \(bound 8\)/);
+  t.equal(full?.retryAfterMs, 1000);
+  t.equal(admit({ inFlight: 0, eventLoopDelayMs: 0, queued: 8 }, queue, "keystroke")?.reason, "queue_full");
 });
 
 t.test("Admission: slots are taken and released once, reported per transport; refusals are counted by reason", async (t) => {
   const shed: string[] = [];
   const slots: string[] = [];
   let delay = 0;
-  const a = new Admission({ maxInFlight: 2, maxEventLoopDelayMs: 50 }, { eventLoopDelayMs: () => delay }, {
+  const a = new Admission({ maxInFlight: 2, maxEventLoopDelayMs: 50, queueBound: 0 }, { eventLoopDelayMs: () => delay, queued: () => 0 }, {
     onShed: (r) => shed.push(r),
     onSlot: (transport, delta) => slots.push(`${transport}${delta > 0 ? "+" : "-"}`),
   });
@@ -126,6 +137,28 @@ t.test("REST and gRPC under a late event loop: new work refused with retry hints
   const text = await metrics.render();
   t.match(text, /^nextword_rejected_total\{reason="event_loop"\} 4$/m, "refusals counted (REST twice, unary, session)");
   t.match(text, /^nextword_request_duration_seconds_count\{transport="http",method="score",code="OVERLOADED"\} 1$/m, "the wire refusal is observed");
+});
+
+t.test("the process's wiring: once the batcher's queue is full, REST requests are refused before they are read", async (t) => {
+  // One worker, one row per batch, two places in the queue: a burst of new contexts fills it at once.
+  const config = tinyConfig({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", WORKERS: "1", MAX_BATCH_SIZE: "1", QUEUE_BOUND: "2", MAX_EVENT_LOOP_DELAY_MS: "0" });
+  const { logger } = captureLogger(config);
+  const metrics = new Metrics();
+  const server = await startServer(config, logger, metrics);
+  t.teardown(() => server.shutdown());
+  await server.loaded;
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, (_, i) =>
+      fetch(`${server.url}/v1/predict`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ context: `burst ${i} of the day` }) }).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string; message: string } } }),
+      ),
+    ),
+  );
+  t.same([...new Set(answers.map((a) => a.status))].sort(), [200, 503], "answered or refused, nothing else");
+  const refusals = answers.filter((a) => a.status === 503);
+  t.ok(refusals.every((a) => a.body.error?.code === "OVERLOADED"), "every refusal is OVERLOADED");
+  t.ok(refusals.some((a) => /requests queued \(bound 2\)/.test(a.body.error?.message ?? "")), "some refused up front, by admission");
+  t.match(await metrics.render(), /^nextword_rejected_total\{reason="queue_full"\} [1-9]\d*$/m, "counted as queue_full");
 });
 
 t.test("REST: requests beyond MAX_IN_FLIGHT are refused while the others are answered", async (t) => {

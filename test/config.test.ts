@@ -122,6 +122,7 @@ const rows: Row[] = [
   providersRow("TAIL_EXECUTION_PROVIDERS", "tailExecutionProviders"),
   intRow("WORKERS", "workers", Math.max(1, Math.min(2, availableParallelism())), 1, 64),
   intRow("THREADS_PER_WORKER", "threadsPerWorker", 1, 1, 64),
+  intRow("WORKER_NICE", "workerNice", 10, 0, 19),
   {
     name: "LOG_LEVEL",
     key: "logLevel",

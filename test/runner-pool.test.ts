@@ -5,6 +5,7 @@
  * that cannot open fails the start; close() drains (queued and running jobs
  * finish) and destroy() fails them, both safe to call twice.
  */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import t from "tap";
 
 import { ServiceError } from "../src/errors.js";
@@ -41,6 +42,28 @@ function options(over: Partial<RunnerPoolOptions> = {}): RunnerPoolOptions {
 
 const contexts = [[0, 17, 230, 5], [0], [0, 900, 3000, 42, 42, 7, 1]];
 
+/** Nice value of each of this process's threads (Linux /proc: field 19 of a task's stat). */
+function threadNices(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return out;
+}
+
+t.test("workers run at their nice value, ORT's threads with them; the event loop keeps its own", { skip: existsSync("/proc/self/task") ? false : "needs Linux /proc" }, async (t) => {
+  const before = new Set(threadNices().keys());
+  const pool = await RunnerPool.start(options({ workers: 2, threadsPerWorker: 2, nice: 7 }));
+  t.teardown(() => pool.close());
+  const added = [...threadNices()].filter(([tid]) => !before.has(tid));
+  const niced = added.filter(([, nice]) => nice === 7).length;
+  // Each worker: its own thread, and ORT's intra-op pool of 2 has 1 thread beside the caller, per session.
+  t.ok(niced >= 4, `${niced} new threads at nice 7 (2 workers and their ORT threads)`);
+  t.equal(threadNices().get(process.pid), 0, "the main thread (the event loop) stays at 0");
+  t.same((await pool.encode([{ tokens: [0, 17] }])).rows.length, 1, "and they work");
+});
+
 t.test("encode and tails return exactly what the graphs compute, per row", async (t) => {
   const pool = await RunnerPool.start(options());
   t.teardown(() => pool.close());
@@ -75,8 +98,13 @@ t.test("encode and tails return exactly what the graphs compute, per row", async
   const want0 = await graphs.tails[0]!.run(calls[0]!.rows.slice(), 1);
   const want7 = await graphs.tails[7]!.run(calls[1]!.rows.slice(), 2);
   const tails = await pool.tails(calls);
-  t.same(tails.logProbs[0], want0);
-  t.same(tails.logProbs[1], want7);
+  const size7 = want7.length / 2;
+  t.same(tails.logProbs[0], [want0], "one row per packed row");
+  t.same(tails.logProbs[1], [want7.subarray(0, size7), want7.subarray(size7)]);
+  t.ok(
+    tails.logProbs.flat().every((row) => row.byteOffset === 0 && row.byteLength === row.buffer.byteLength),
+    "each row owns its buffer (a cached row keeps no other row alive)",
+  );
   t.equal(tails.seconds.length, 2);
   t.equal(pool.providers.encoderHead, "cpu");
   t.equal(pool.providers.tails, "cpu");

@@ -15,9 +15,10 @@ import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
 
-/** Where the event-loop delay comes from (a LoadMonitor, or a fixed value in tests). */
-export interface DelaySource {
+/** Where the load comes from: the event loop's delay (a LoadMonitor) and the batcher's queue; fixed values in tests. */
+export interface LoadSource {
   eventLoopDelayMs(): number;
+  queued(): number;
 }
 
 export type Transport = "http" | "grpc";
@@ -33,13 +34,13 @@ export class Admission {
 
   constructor(
     private readonly limits: AdmissionLimits,
-    private readonly delay: DelaySource,
+    private readonly load: LoadSource,
     private readonly hooks: AdmissionHooks = {},
   ) {}
 
   /** Why a request of this priority is refused now (counted as a refusal), or null; takes no slot. */
   refusal(priority: Priority): Shed | null {
-    const shed = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.delay.eventLoopDelayMs() }, this.limits, priority);
+    const shed = admit({ inFlight: this.inFlight, eventLoopDelayMs: this.load.eventLoopDelayMs(), queued: this.load.queued() }, this.limits, priority);
     if (shed) this.hooks.onShed?.(shed.reason);
     return shed;
   }
@@ -73,9 +74,9 @@ export class Admission {
  * The Admission both transports share: the config's bounds; refusals counted
  * in nextword_rejected_total, slots in nextword_requests_in_flight.
  */
-export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoopDelayMs">, delay: DelaySource, metrics: Metrics): Admission {
-  const limits = { maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs };
-  return new Admission(limits, delay, {
+export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoopDelayMs" | "queueBound">, load: LoadSource, metrics: Metrics): Admission {
+  const limits = { maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs, queueBound: config.queueBound };
+  return new Admission(limits, load, {
     onShed: (reason) => metrics.rejected.inc({ reason }),
     onSlot: (transport, delta) => metrics.requestsInFlight.inc({ transport }, delta),
   });
@@ -86,7 +87,7 @@ export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoop
  * (monitorEventLoopDelay's max, less its own timer period), refreshed every
  * `windowMs`. Reading it costs nothing on the request path.
  */
-export class LoadMonitor implements DelaySource {
+export class LoadMonitor {
   private readonly histogram: IntervalHistogram;
   private readonly timer: NodeJS.Timeout;
   private delayMs = 0;

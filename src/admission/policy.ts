@@ -1,6 +1,6 @@
 /**
  * Admission policy: whether one more inference request may start, from the
- * process's load now. Pure: the load is sampled elsewhere (load-monitor.ts),
+ * process's load now. Pure: the load is sampled elsewhere (admission.ts),
  * tested directly.
  *
  * Why shed before the batcher's queue is full: the queue bounds waiting
@@ -14,12 +14,20 @@
  * waiting for it, while a new context (a REST request, a unary call, a new
  * session) can be retried. Keystrokes get KEYSTROKE_HEADROOM times every
  * limit.
+ *
+ * Why also the batcher's queue: when it is full, the batcher refuses the
+ * request anyway, but only after the body has been read, parsed, validated
+ * and tokenized (~250 µs of loop time under a flood of new contexts). Said
+ * before any of that, the same refusal costs a fraction, and the loop keeps
+ * reading sockets instead of falling behind them.
  */
 export interface Load {
   /** Inference requests being answered now, both transports. */
   inFlight: number;
   /** Event-loop delay over the last sampling window, ms (the worst seen). */
   eventLoopDelayMs: number;
+  /** Entries waiting in the batcher's queue. */
+  queued: number;
 }
 
 export interface AdmissionLimits {
@@ -27,11 +35,13 @@ export interface AdmissionLimits {
   maxInFlight: number;
   /** Event-loop delay above which new work is refused (0: no bound). */
   maxEventLoopDelayMs: number;
+  /** The batcher's queue bound (QUEUE_BOUND): a full queue refuses new work up front (0: no bound). */
+  queueBound: number;
 }
 
 export type Priority = "request" | "keystroke";
 
-export type ShedReason = "in_flight" | "event_loop";
+export type ShedReason = "in_flight" | "event_loop" | "queue_full";
 
 export interface Shed {
   reason: ShedReason;
@@ -48,6 +58,10 @@ export function admit(load: Load, limits: AdmissionLimits, priority: Priority): 
   const maxInFlight = limits.maxInFlight * scale;
   if (limits.maxInFlight > 0 && load.inFlight >= maxInFlight) {
     return { reason: "in_flight", message: `overloaded: ${load.inFlight} requests in flight (bound ${maxInFlight}); retry later`, retryAfterMs: 1000 };
+  }
+  // No headroom here: the batcher would refuse a keystroke as well.
+  if (limits.queueBound > 0 && load.queued >= limits.queueBound) {
+    return { reason: "queue_full", message: `overloaded: ${load.queued} requests queued (bound ${limits.queueBound}); retry later`, retryAfterMs: 1000 };
   }
   const maxDelay = limits.maxEventLoopDelayMs * scale;
   if (limits.maxEventLoopDelayMs > 0 && load.eventLoopDelayMs > maxDelay) {

@@ -116,7 +116,7 @@ export class BatchExecutor {
   }
 
   /** One round's calls on a runner worker, observed per cluster. */
-  private readonly evaluateTails = async (calls: TailCall[]): Promise<Float32Array[]> => {
+  private readonly evaluateTails = async (calls: TailCall[]): Promise<Float32Array[][]> => {
     const { metrics, model, pool } = this.deps;
     // Counted before the call: the pool transfers the rows' buffers to its worker.
     const rows = calls.map((call) => call.rows.length / model.bands[model.clusters[call.cluster]!.band]!.dim);

@@ -162,6 +162,11 @@ export class NextwordService implements InferenceService {
     return this.cache.size;
   }
 
+  /** Requests waiting in the batcher's queue now (admission refuses new ones up front at its bound). */
+  get queued(): number {
+    return this.batcher.depth;
+  }
+
   ready(): boolean {
     return this.closing === null && this.deps.pool.ready();
   }

@@ -52,6 +52,8 @@ export interface RunnerPoolOptions {
   bundle: Pick<Bundle, "manifest" | "paths">;
   workers: number;
   threadsPerWorker: number;
+  /** Nice value of the worker threads (0: the event loop's own). */
+  nice?: number;
   executionProviders: string[];
   tailExecutionProviders: string[];
   logger: Logger;
@@ -70,10 +72,11 @@ export interface RunnerPoolOptions {
 }
 
 /** The pool's share of the service config (one place maps config to pool options). */
-export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "executionProviders" | "tailExecutionProviders"> {
+export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "nice" | "executionProviders" | "tailExecutionProviders"> {
   return {
     workers: config.workers,
     threadsPerWorker: config.threadsPerWorker,
+    nice: config.workerNice,
     executionProviders: config.executionProviders,
     tailExecutionProviders: config.tailExecutionProviders,
   };
@@ -100,6 +103,7 @@ export class RunnerPool implements ModelRunner {
       executionProviders: opts.executionProviders,
       tailExecutionProviders: opts.tailExecutionProviders,
       threads: opts.threadsPerWorker,
+      nice: opts.nice ?? 0,
     };
     const events = {
       ready: (slot: RunnerSlot, graphs: GraphProvider[]) => {

@@ -23,6 +23,8 @@ export interface WorkerInit {
   tailExecutionProviders: string[];
   /** ORT intra-op threads per session. */
   threads: number;
+  /** Nice value the worker's thread takes before it opens its sessions (ORT's threads inherit it). */
+  nice: number;
 }
 
 /** One context row for the encoder: the tokens to run, from `h`/`c` ([layers, hidden]) or from zeros. */
@@ -56,8 +58,12 @@ export interface TailCall {
 }
 
 export interface TailsResult {
-  /** logProbs[i]: [n_i, clusterSize] within-cluster log-probs of calls[i]. */
-  logProbs: Float32Array[];
+  /**
+   * logProbs[i][j]: row j of calls[i], its [clusterSize] within-cluster
+   * log-probs, each in a buffer of its own (transferred): the service caches
+   * rows one by one, and splitting here keeps that copy off the event loop.
+   */
+  logProbs: Float32Array[][];
   /** seconds[i]: graph time of calls[i] in the worker. */
   seconds: number[];
 }

@@ -11,6 +11,7 @@
  * reply): `encode` and `tails` (./worker-protocol.ts). Results travel in
  * transferred buffers.
  */
+import { setPriority } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
@@ -63,6 +64,20 @@ async function openWithFallback<T>(
     }
   }
   throw new Error(`${what}: no execution provider of [${providers.join(", ")}] could open it (${errors.join("; ")})`);
+}
+
+/**
+ * This thread's nice value (on Linux a per-thread attribute: pid 0 is the
+ * calling thread). Before the sessions open, so ORT's own threads inherit
+ * it. Raising it needs no privilege; where it fails the worker runs as is.
+ */
+function lowerPriority(nice: number): void {
+  if (nice === 0) return;
+  try {
+    setPriority(0, nice);
+  } catch (err) {
+    log("warn", `runner worker: could not set nice ${nice}; running at the event loop's priority`, { error: (err as Error).message });
+  }
 }
 
 const bundle: GraphBundle = init.bundle;
@@ -151,15 +166,8 @@ async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transf
   return { result: { rows: encoded, seconds }, transfer };
 }
 
-/** A buffer we may transfer: exactly the array's bytes, not shared. */
-function ownBuffer(a: Float32Array): Float32Array {
-  const buf = a.buffer;
-  if (buf instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === buf.byteLength) return a;
-  return a.slice();
-}
-
 async function runTails(calls: TailCall[]): Promise<{ result: TailsResult; transfer: ArrayBuffer[] }> {
-  const logProbs: Float32Array[] = [];
+  const logProbs: Float32Array[][] = [];
   const seconds: number[] = [];
   for (const call of calls) {
     const tail = tails[call.cluster];
@@ -169,9 +177,10 @@ async function runTails(calls: TailCall[]): Promise<{ result: TailsResult; trans
     const t0 = performance.now();
     const out = await tail.run(call.rows, n);
     seconds.push((performance.now() - t0) / 1000);
-    logProbs.push(ownBuffer(out));
+    const size = out.length / n;
+    logProbs.push(Array.from({ length: n }, (_, j) => out.slice(j * size, (j + 1) * size)));
   }
-  return { result: { logProbs, seconds }, transfer: logProbs.map((a) => a.buffer as ArrayBuffer) };
+  return { result: { logProbs, seconds }, transfer: logProbs.flat().map((a) => a.buffer as ArrayBuffer) };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {
@@ -189,6 +198,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
 }
 
 try {
+  lowerPriority(init.nice);
   const graphs = await openAll();
   port.on("message", (msg: WorkerRequest) => void handle(msg));
   post({ type: "ready", graphs });

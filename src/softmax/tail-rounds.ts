@@ -10,7 +10,8 @@
  * state already holds are supplied without a call. What remains becomes one
  * batched call per cluster (ascending), over the distinct states that need it:
  * rows sharing a state (the same window) share its tail rows. Each call's
- * output lands in its states' `tails`, where the next round supplies it.
+ * output rows land in their states' `tails`, as they are, where the next
+ * round supplies them.
  * Ends when no row needs a cluster.
  */
 import type { RowTopK } from "./lazy-top-k.js";
@@ -36,8 +37,19 @@ export interface TailCall {
   rows: Float32Array;
 }
 
-/** Runs a round's calls; returns, per call, its [n, clusterSize] within-cluster log-probs. */
-export type EvaluateTails = (calls: TailCall[]) => Promise<Float32Array[]>;
+/**
+ * Runs a round's calls; returns, per call, one row per packed state: its
+ * [clusterSize] within-cluster log-probs. The states keep the rows as they
+ * are, so a row that is a view keeps its whole buffer alive: the service's
+ * rows own their buffers (its runner workers split each call's output).
+ */
+export type EvaluateTails = (calls: TailCall[]) => Promise<Float32Array[][]>;
+
+/** The rows of a packed [n, size] output, as views (for callers that keep no state). */
+export function rowViews(packed: Float32Array, n: number): Float32Array[] {
+  const size = packed.length / n;
+  return Array.from({ length: n }, (_, j) => packed.subarray(j * size, (j + 1) * size));
+}
 
 export interface TailRoundsOptions {
   layout: SoftmaxLayout;
@@ -74,11 +86,14 @@ export async function runTailRounds(rows: readonly TailRow[], evaluate: Evaluate
     const out = await evaluate(calls);
     order.forEach((c, i) => {
       const size = layout.clusterSize(c);
-      const lp = out[i]!;
+      const rows = out[i]!;
       const group = states[i]!;
-      if (lp.length !== group.length * size) throw new Error(`cluster ${c}: got ${lp.length} log-probs for ${group.length} x ${size}`);
-      // Each state owns its copy: a cached state must not keep a whole call's output alive.
-      group.forEach((s, j) => s.tails.set(c, lp.slice(j * size, (j + 1) * size)));
+      if (rows.length !== group.length) throw new Error(`cluster ${c}: got ${rows.length} rows for ${group.length} states`);
+      group.forEach((s, j) => {
+        const row = rows[j]!;
+        if (row.length !== size) throw new Error(`cluster ${c}: got ${row.length} log-probs for a row of ${size}`);
+        s.tails.set(c, row);
+      });
     });
     rounds++;
   }

@@ -3,7 +3,7 @@
  * RunnerPool (worker threads, ONNX graphs), real createService. Log lines are
  * captured for assertions.
  */
-import { admissionFrom, type Admission } from "../../src/admission/admission.js";
+import { admissionFrom, type Admission, type LoadSource } from "../../src/admission/admission.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { buildApp, type App } from "../../src/http/app.js";
 import { createService, type NextwordService } from "../../src/inference/service.js";
@@ -19,9 +19,9 @@ export interface LogCapture {
   lines: Array<Record<string, unknown>>;
 }
 
-/** The config's admission bounds with an event loop that is never late (tests that shed set the delay). */
-export function testAdmission(config: Config, metrics: Metrics, delay: { eventLoopDelayMs(): number } = { eventLoopDelayMs: () => 0 }): Admission {
-  return admissionFrom(config, delay, metrics);
+/** The config's admission bounds with an event loop that is never late and an empty queue (tests that shed set them). */
+export function testAdmission(config: Config, metrics: Metrics, load: Partial<LoadSource> = {}): Admission {
+  return admissionFrom(config, { eventLoopDelayMs: () => 0, queued: () => 0, ...load }, metrics);
 }
 
 /** `service` with its predict held until release() (score, models and ready pass through): requests stay in flight. */
