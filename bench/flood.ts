@@ -39,6 +39,7 @@ const args = new Args(
     duration: { def: "20", help: "seconds of flood per run" },
     admission: { def: "on,off", help: "on: the defaults; off: MAX_IN_FLIGHT=0 MAX_EVENT_LOOP_DELAY_MS=0" },
     probe: { def: "api", help: "api: probe /healthz on the REST port; health: on HEALTH_PORT (its own thread)" },
+    "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   USAGE,
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
     for (const mode of args.list("admission")) {
       if (mode !== "on" && mode !== "off") throw new Error(`--admission: "${mode}" is neither on nor off`);
       const healthPort = args.string("probe") === "health" ? await freePort() : null;
-      const env = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...(mode === "off" ? OFF : {}), ...(healthPort ? { HEALTH_PORT: String(healthPort) } : {}) };
+      const env = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), ...(mode === "off" ? OFF : {}), ...(healthPort ? { HEALTH_PORT: String(healthPort) } : {}) };
       const server = await startChild({ name: `flood-${mode}-${connections}`, script, env });
       const probeUrl = healthPort ? `http://${HOST}:${healthPort}/healthz` : `${server.url}/healthz`;
       try {

@@ -5,7 +5,11 @@
  * the RSS at the start and the end of the measured window (after --warmup
  * minutes, when the state cache has filled: its growth is not a leak).
  * Targets (issue 15): zero errors, RSS growth < 50 MB. Plots p99 and RSS per
- * minute into bench/plots/soak.png (gnuplot).
+ * minute into bench/plots/soak.png (gnuplot). Beside RSS, per minute from
+ * the server's /metrics: the main thread's JS heap in use, its external
+ * memory (typed arrays: cached states and tails live there) and the state
+ * cache's own byte count, so growth can be placed (JS objects, cached
+ * arrays, or native memory outside both: the workers, ORT, the allocator).
  *
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/soak.js                       # 30 min
@@ -17,7 +21,7 @@ import path from "node:path";
 
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
+import { checkBuilt, freePort, HOST, scrape, startChild } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 import { runTypingTraffic } from "./lib/typing-traffic.js";
 
@@ -34,6 +38,7 @@ const args = new Args(
     "pause-ms": { def: "8", help: "pause between one typist's keystrokes (sets the rate)" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
     plot: { def: path.join("bench", "plots", "soak.png"), help: "the picture" },
+    "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
   },
   USAGE,
 );
@@ -44,6 +49,10 @@ interface Minute {
   grpc: number[];
   errors: number;
   rssMb: number;
+  /** From the server's /metrics at the minute's end, MB. */
+  heapMb: number;
+  externalMb: number;
+  cacheMb: number;
 }
 
 function rssMb(pid: number): number {
@@ -58,10 +67,11 @@ async function main(): Promise<void> {
   const script = checkBuilt(path.join("dist", "main.js"));
   const docs = readTestDocs(args.string("text"));
   const grpcPort = await freePort();
-  const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", GRPC_PORT: String(grpcPort) } });
+  const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), GRPC_PORT: String(grpcPort) } });
   const rssAtReady = rssMb(server.pid);
   const rows: Minute[] = [];
-  let current: Minute = { minute: 1, http: [], grpc: [], errors: 0, rssMb: NaN };
+  const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, externalMb: NaN, cacheMb: NaN });
+  let current = fresh(1);
   const stop = new AbortController();
   try {
     const traffic = runTypingTraffic(
@@ -82,12 +92,17 @@ async function main(): Promise<void> {
     for (let m = 1; m <= minutes; m++) {
       await new Promise((r) => setTimeout(r, 60_000));
       current.rssMb = rssMb(server.pid);
+      const metrics = await scrape(server.url);
+      const mb = (name: string) => (metrics.get(name) ?? NaN) / 2 ** 20;
+      current.heapMb = mb("nodejs_heap_size_used_bytes");
+      current.externalMb = mb("nodejs_external_memory_bytes");
+      current.cacheMb = mb("nextword_cache_bytes");
       rows.push(current);
       const c = current;
       process.stdout.write(
-        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB\n`,
+        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB (heap ${Math.round(c.heapMb)}, external ${Math.round(c.externalMb)}, cache ${Math.round(c.cacheMb)})\n`,
       );
-      current = { minute: m + 1, http: [], grpc: [], errors: 0, rssMb: NaN };
+      current = fresh(m + 1);
     }
     stop.abort();
     await traffic;
@@ -98,21 +113,35 @@ async function main(): Promise<void> {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
   console.log(
     `\n${table(
-      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB"],
-      rows.map((r) => [String(r.minute), String(Math.round((r.http.length + r.grpc.length) / 60)), String(r.errors), `${f(percentile(r.http, 50))} / ${f(percentile(r.http, 99))}`, `${f(percentile(r.grpc, 50))} / ${f(percentile(r.grpc, 99))}`, String(Math.round(r.rssMb))]),
+      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB", "heap / external / cache MB"],
+      rows.map((r) => [
+        String(r.minute),
+        String(Math.round((r.http.length + r.grpc.length) / 60)),
+        String(r.errors),
+        `${f(percentile(r.http, 50))} / ${f(percentile(r.http, 99))}`,
+        `${f(percentile(r.grpc, 50))} / ${f(percentile(r.grpc, 99))}`,
+        String(Math.round(r.rssMb)),
+        `${Math.round(r.heapMb)} / ${Math.round(r.externalMb)} / ${Math.round(r.cacheMb)}`,
+      ]),
     )}\n`,
   );
   const errors = rows.reduce((a, r) => a + r.errors, 0);
   const base = warmup > 0 ? rows[warmup - 1]!.rssMb : rssAtReady;
   const end = rows.at(-1)!.rssMb;
   console.log(`RSS: ${Math.round(rssAtReady)} MB at ready, ${Math.round(base)} MB after ${warmup} min of warm-up, ${Math.round(end)} MB at the end`);
+  if (warmup > 0) {
+    const from = rows[warmup - 1]!;
+    const to = rows.at(-1)!;
+    const d = (a: number, b: number) => `${b - a >= 0 ? "+" : ""}${(b - a).toFixed(1)}`;
+    console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB, external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
+  }
   console.log(target("zero errors", errors === 0, `${errors}`));
   console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
 
   // The picture: p99 per minute per transport, and RSS.
   const dir = path.join(OUT_DIR, "soak");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "soak.dat"), rows.map((r) => `${r.minute} ${percentile(r.http, 99)} ${percentile(r.grpc, 99)} ${r.rssMb}`).join("\n") + "\n");
+  writeFileSync(path.join(dir, "soak.dat"), rows.map((r) => `${r.minute} ${percentile(r.http, 99)} ${percentile(r.grpc, 99)} ${r.rssMb} ${r.heapMb} ${r.externalMb}`).join("\n") + "\n");
   const png = path.resolve(REPO_ROOT, args.string("plot"));
   const gp = [
     'set terminal pngcairo size 1000,420 font "DejaVu Sans,10"',
@@ -127,11 +156,11 @@ async function main(): Promise<void> {
     "set y2range [0:*]",
     "set key top left",
     "set grid",
-    `plot "${dir}/soak.dat" using 1:2 with linespoints title 'REST p99', "" using 1:3 with linespoints title 'gRPC p99', "" using 1:4 axes x1y2 with lines lw 2 title 'RSS'`,
+    `plot "${dir}/soak.dat" using 1:2 with linespoints title 'REST p99', "" using 1:3 with linespoints title 'gRPC p99', "" using 1:4 axes x1y2 with lines lw 2 title 'RSS', "" using 1:5 axes x1y2 with lines title 'JS heap used', "" using 1:6 axes x1y2 with lines title 'external (typed arrays)'`,
   ];
   writeFileSync(path.join(dir, "soak.gp"), gp.join("\n") + "\n");
   if (existsSync("/usr/bin/gnuplot")) spawnSync("gnuplot", [path.join(dir, "soak.gp")], { stdio: "inherit" });
-  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb })) });
+  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb, heapMb: r.heapMb, externalMb: r.externalMb, cacheMb: r.cacheMb })) });
   console.log(`wrote ${path.relative(process.cwd(), file)} and ${args.string("plot")}`);
 }
 
