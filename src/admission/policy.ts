@@ -59,8 +59,11 @@ export function admit(load: Load, limits: AdmissionLimits, priority: Priority): 
   if (limits.maxInFlight > 0 && load.inFlight >= maxInFlight) {
     return { reason: "in_flight", message: `overloaded: ${load.inFlight} requests in flight (bound ${maxInFlight}); retry later`, retryAfterMs: 1000 };
   }
-  // No headroom here: the batcher would refuse a keystroke as well.
-  if (limits.queueBound > 0 && load.queued >= limits.queueBound) {
+  // Not a session's keystroke: most are answered from the state cache without
+  // the queue, and the batcher still refuses one that needs a full queue. A
+  // REST request is refused unread, so whether it would have needed the
+  // queue is not known.
+  if (priority === "request" && limits.queueBound > 0 && load.queued >= limits.queueBound) {
     return { reason: "queue_full", message: `overloaded: ${load.queued} requests queued (bound ${limits.queueBound}); retry later`, retryAfterMs: 1000 };
   }
   const maxDelay = limits.maxEventLoopDelayMs * scale;
