@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), GRPC_PORT: String(grpcPort) } });
   const rssAtReady = rssMb(server.pid);
   const rows: Minute[] = [];
+  let answers: Record<string, number> = {};
   const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, externalMb: NaN, cacheMb: NaN });
   let current = fresh(1);
   const stop = new AbortController();
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       current = fresh(m + 1);
     }
     stop.abort();
-    await traffic;
+    answers = (await traffic).answers;
   } finally {
     await server.stop();
   }
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
     const d = (a: number, b: number) => `${b - a >= 0 ? "+" : ""}${(b - a).toFixed(1)}`;
     console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB, external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
   }
+  console.log(`answers by transport and status: ${JSON.stringify(answers)}`);
   console.log(target("zero errors", errors === 0, `${errors}`));
   console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
 

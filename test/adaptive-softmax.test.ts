@@ -13,7 +13,7 @@ import { OpenVocab } from "../src/softmax/open-vocab.js";
 import { Recency, type RecentWords } from "../src/softmax/recency.js";
 import { clustersForWords, scoreWords } from "../src/softmax/scoring.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
-import { rowViews, runTailRounds, scoreState, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
+import { rowViews, runTailRounds, scoreState, supplyCached, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
 import { rng } from "../bench/lib/rng.js";
 
 type Rand = () => number;
@@ -226,7 +226,8 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
         return rowViews(out, packed.length);
       });
     const lookahead = int(r, 1, 4);
-    const rounds = await runTailRounds(batch, evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead });
+    const prefetchWords = r() < 0.5 ? 0 : int(r, 1, 60);
+    const rounds = await runTailRounds(batch, evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead, prefetchWords });
     queries.forEach((q, i) => {
       const planner = (batch[i] as { planner: RowTopK }).planner;
       const got = planner.result();
@@ -240,8 +241,8 @@ t.test("lazy top-k through the tail rounds equals brute-force top-k, for every l
       const candidates = m.index.ranges(q.prefix).count.filter((n) => n > 0).length;
       if (new Set(used).size !== used.length) t.fail(`trial ${trial} row ${i}: a cluster was supplied twice`);
       const called = used.filter((c) => !cached[q.s]!.has(c)).length;
-      // A row alone on its state asks for every cluster it gets that was not cached, at most `lookahead` per round.
-      const alone = batch.filter((row) => row.state === states[q.s]).length === 1;
+      // A row alone on its state asks for every cluster it gets that was not cached, at most `lookahead` per round (prefetch adds more).
+      const alone = prefetchWords === 0 && batch.filter((row) => row.state === states[q.s]).length === 1;
       if (alone && rounds * lookahead < called) t.fail(`trial ${trial}: ${rounds} rounds of ${lookahead} for ${called} evaluated clusters`);
       if (alone && lookahead > 1 && rounds < called) fewerRounds++;
       fromCache += used.length - called;
@@ -451,6 +452,39 @@ t.test("tail rounds: one call per cluster and round over distinct states; cached
   const cached = await run(1, [0, 1]);
   t.same(cached.calls, [[[0, [10]], [1, [10]]]], "S1 has both clusters cached: only S0's are called");
   t.same(cached.answers, one.answers);
+});
+
+t.test("tail rounds: prefetch brings a narrow prefix's other clusters into the call it needs anyway, and supplies none of them", async (t) => {
+  const vocab = ["<bos>", "a", "b", "c", "da"];
+  const layout = new SoftmaxLayout(1, [
+    { start: 1, end: 3 },
+    { start: 3, end: 5 },
+  ]);
+  const index = PrefixIndex.build(layout, vocab, suggestableMask(vocab));
+  const within = [Float32Array.of(-0.5, -1), Float32Array.of(-0.25, -2)];
+  const run = async (prefetchWords: number) => {
+    // Cluster 0's bound (-0.1) beats cluster 1's (-3): the top-1 needs cluster 0 only.
+    const state: TailState = { head: Float32Array.of(-9, -0.1, -3), bandHidden: [Float32Array.of(10)], tails: new Map() };
+    const planner = new RowTopK(index, state.head, 1, index.ranges(""));
+    const calls: number[][] = [];
+    const evaluate = async (cs: TailCall[]) => {
+      calls.push(cs.map((c) => c.cluster));
+      return cs.map((c) => [within[c.cluster]!.slice()]);
+    };
+    const rounds = await runTailRounds([{ state, planner }], evaluate, { layout, bandOf: [0, 0], lookahead: 1, prefetchWords });
+    return { rounds, calls, answer: Array.from(planner.result().ids), evaluated: planner.evaluated, tails: [...state.tails.keys()].sort(), state };
+  };
+  const on = await run(4);
+  t.same(on.calls, [[0, 1]], "both clusters of the prefix (4 words) in the one call the row needed");
+  t.same(on.evaluated, [0], "the planner was supplied only what it asked for");
+  t.same(on.answer, [1]);
+  t.same(on.tails, [0, 1], "the other cluster waits in the state");
+  const later = new RowTopK(index, on.state.head, 4, index.ranges(""));
+  t.same(supplyCached(later, on.state, 1), [], "a later row on the state needs no call");
+  const off = await run(3);
+  t.same(off.calls, [[0]], "over the word budget: only what the row needs");
+  t.same(off.answer, on.answer);
+  t.same((await run(0)).calls, [[0]], "0: off");
 });
 
 t.test("scoring: log p of given ids and the clusters they need", async (t) => {

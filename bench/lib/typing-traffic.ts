@@ -118,10 +118,18 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     );
   };
 
+  /** One typist: a session at a time; one that fails is counted and replaced by a new one, as a keyboard reconnects. */
   async function grpcTypist(i: number): Promise<void> {
+    const strokes = keystrokes(seed + 2000 + i);
+    let n = 0;
+    while (!signal.aborted) n = await grpcSession(strokes, n);
+  }
+
+  /** Types on one session until `signal` aborts or the session fails; returns the keystrokes typed so far. */
+  async function grpcSession(strokes: Generator<[string[], string, string, number]>, typed: number): Promise<number> {
     const call = client.Session() as grpc.ClientDuplexStream<object, { seq: number }>;
     let waiting: (() => void) | null = null;
-    let failed = false;
+    let closed = false; // failed, or ended by the server: a new session takes over
     let sentAt = 0;
     call.on("data", () => {
       count("grpc OK");
@@ -132,11 +140,15 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
       call.on("error", (err: grpc.ServiceError) => {
         count(`grpc ${grpc.status[err.code]}`);
         if (!signal.aborted) o.onAnswer?.("grpc", performance.now() - sentAt, false);
-        failed = true;
+        closed = true;
         waiting?.();
         resolve();
       });
-      call.on("end", resolve);
+      call.on("end", () => {
+        closed = true;
+        waiting?.();
+        resolve();
+      });
     });
     const send = (event: object) =>
       new Promise<void>((resolve) => {
@@ -145,9 +157,9 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
         call.write(event);
       });
     let typing = -1;
-    let n = 0;
-    for (const [ctx, prefix, word, w] of keystrokes(seed + 2000 + i)) {
-      if (signal.aborted || failed) break;
+    let n = typed;
+    while (!signal.aborted && !closed) {
+      const [ctx, prefix, word, w] = strokes.next().value!;
       // One word more typed since the last keystroke: commit it (the first time: the whole context).
       if (w !== typing) await send(typing < 0 ? { set_context: ctx.join(" ") } : { commit: ctx.at(-1) });
       typing = w;
@@ -158,6 +170,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     }
     call.end();
     await ended;
+    return n;
   }
 
   await Promise.all([

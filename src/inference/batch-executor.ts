@@ -47,6 +47,13 @@ export interface BatchExecutorDeps {
   tailLookahead: number;
 }
 
+/**
+ * Tail words a row may prefetch with a call it needs anyway (tail-rounds.ts):
+ * a letter's two clusters on the keyboard layout (3,225 words for "s", the
+ * largest), never a frequency layout's huge tails.
+ */
+const PREFETCH_WORDS = 4096;
+
 export class BatchExecutor {
   private readonly clusterLabels: string[];
   private readonly rounds: TailRoundsOptions;
@@ -54,7 +61,7 @@ export class BatchExecutor {
   constructor(private readonly deps: BatchExecutorDeps) {
     const { model, layout, tailLookahead } = deps;
     this.clusterLabels = model.clusters.map((_, c) => String(c));
-    this.rounds = { layout, bandOf: model.clusters.map((c) => c.band), lookahead: tailLookahead };
+    this.rounds = { layout, bandOf: model.clusters.map((c) => c.band), lookahead: tailLookahead, prefetchWords: PREFETCH_WORDS };
   }
 
   /** Counts, per cluster, the rows whose bound made it unnecessary. */

@@ -105,6 +105,11 @@ export class RowTopK {
     }
   }
 
+  /** The clusters with a candidate for the prefix, in visiting order. */
+  get candidates(): Int32Array {
+    return this.order;
+  }
+
   /**
    * The clusters to supply now, in visiting order: those asked for before,
    * not supplied yet and still needed (the k-th best only rises, so a

@@ -57,11 +57,27 @@ export interface TailRoundsOptions {
   bandOf: ArrayLike<number>;
   /** Clusters a top-k row may ask for per round (exact for any value >= 1). */
   lookahead: number;
+  /**
+   * A top-k row that needs a call anyway, and whose prefix's candidate
+   * clusters hold at most this many words in all, gets every one of them in
+   * that call (0: off). Typing the next letters of the word narrows the same
+   * clusters, which its state then answers without another round trip (on
+   * the keyboard layout a letter's words are in 2 clusters, one per band).
+   * Clusters not asked for are only stored in the state, never supplied, so
+   * the answer is the same.
+   */
+  prefetchWords?: number;
 }
 
 /** Runs rounds until every row is final; returns the number of rounds (calls to evaluate). */
 export async function runTailRounds(rows: readonly TailRow[], evaluate: EvaluateTails, opts: TailRoundsOptions): Promise<number> {
   const { layout, bandOf, lookahead } = opts;
+  const prefetchWords = opts.prefetchWords ?? 0;
+  const prefetchable = (planner: RowTopK): boolean => {
+    let words = 0;
+    for (const c of planner.candidates) if ((words += layout.clusterSize(c)) > prefetchWords) return false;
+    return true;
+  };
   let rounds = 0;
   for (;;) {
     const needs = new Map<number, Set<TailState>>();
@@ -72,6 +88,9 @@ export async function runTailRounds(rows: readonly TailRow[], evaluate: Evaluate
           : rounds === 0
             ? clustersForWords(layout, row.words).filter((c) => !row.state.tails.has(c))
             : [];
+      if (wanted.length > 0 && prefetchWords > 0 && "planner" in row && prefetchable(row.planner)) {
+        for (const c of row.planner.candidates) if (!row.state.tails.has(c) && !wanted.includes(c)) wanted.push(c);
+      }
       for (const c of wanted) {
         const set = needs.get(c);
         if (set) set.add(row.state);
