@@ -47,6 +47,8 @@ export interface Config {
   maxEventLoopDelayMs: number;
   /** Default per-request deadline when the client gives none. */
   requestTimeoutMs: number;
+  /** A gRPC typing session is ended (UNAVAILABLE: reopen it) after this long, seconds. */
+  sessionMaxAgeS: number;
   /** Contexts kept in the encoder-state cache (0 disables it). */
   cacheSize: number;
   /** Bytes the state cache may hold, in MiB (evaluated tails included): the bound that fixes its memory. */
@@ -136,6 +138,7 @@ export const CONFIG_VARIABLES = [
   "MAX_IN_FLIGHT",
   "MAX_EVENT_LOOP_DELAY_MS",
   "REQUEST_TIMEOUT_MS",
+  "SESSION_MAX_AGE_S",
   "CACHE_SIZE",
   "CACHE_MAX_MB",
   "MAX_CONTEXT_TOKENS",
@@ -242,6 +245,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     maxInFlight: int(src, "MAX_IN_FLIGHT", 0, 0, 1_000_000),
     maxEventLoopDelayMs: int(src, "MAX_EVENT_LOOP_DELAY_MS", 150, 0, 60_000),
     requestTimeoutMs: int(src, "REQUEST_TIMEOUT_MS", 2000, 1, 600_000),
+    sessionMaxAgeS: int(src, "SESSION_MAX_AGE_S", 1800, 1, 86_400),
     cacheSize: int(src, "CACHE_SIZE", 10_000, 0, 10_000_000),
     cacheMaxMb: int(src, "CACHE_MAX_MB", 512, 1, 1_000_000),
     maxContextTokens,

@@ -123,6 +123,7 @@ const rows: Row[] = [
   intRow("WORKERS", "workers", Math.max(1, Math.min(2, availableParallelism())), 1, 64),
   intRow("THREADS_PER_WORKER", "threadsPerWorker", 1, 1, 64),
   intRow("WORKER_NICE", "workerNice", 10, 0, 19),
+  intRow("SESSION_MAX_AGE_S", "sessionMaxAgeS", 1800, 1, 86_400),
   {
     name: "LOG_LEVEL",
     key: "logLevel",

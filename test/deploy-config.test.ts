@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1";
 
 import { CONFIG_VARIABLES, DEFAULT_MODEL_DIR, loadConfig } from "../src/config.js";
-import { GRPC_SERVER_OPTIONS } from "../src/grpc/server.js";
+import { GRPC_SERVER_OPTIONS, grpcServerOptions } from "../src/grpc/server.js";
 import { buildApp } from "../src/http/app.js";
 import { DeferredService } from "../src/inference/deferred-service.js";
 import { createLogger } from "../src/logger.js";
@@ -54,6 +54,11 @@ t.test("the service's routes and metrics the files rely on", async (t) => {
   t.equal((await app.inject({ url: "/readyz" })).statusCode, 503, "/readyz: not ready while the model loads");
   for (const m of NEW_METRICS) t.ok(metricNames.has(m), `${m} is in the Metrics registry`);
   t.ok(GRPC_SERVER_OPTIONS["grpc.max_connection_age_ms"] > 0, "the server recycles connections (clients re-resolve DNS)");
+  const defaults = loadConfig({});
+  t.ok(
+    Number(grpcServerOptions(defaults)["grpc.max_connection_age_grace_ms"]) > defaults.sessionMaxAgeS * 1000,
+    "a recycled connection's grace outlasts the longest session, which ends itself cleanly",
+  );
 });
 
 const compose = readYaml("docker-compose.yml");

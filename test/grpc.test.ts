@@ -371,6 +371,25 @@ t.test("shutdown: open sessions answer what they received, then end with UNAVAIL
   t.equal(await h.grpc.refreshHealth(), "NOT_SERVING");
 });
 
+t.test("SESSION_MAX_AGE_S: a session is answered until its age, then ends cleanly with UNAVAILABLE (reopen), never INTERNAL", async (t) => {
+  const h: GrpcHarness = await startGrpc({ SESSION_MAX_AGE_S: "1" });
+  t.teardown(() => h.close());
+  const opened = Date.now();
+  const s = new SessionClient(h.client.Session());
+  t.ok(await s.send({ set_context: "the last words" }), "answered while young");
+  t.ok(await s.send({ set_prefix: "o" }));
+  await s.ended; // no event sent: the age alone ends it
+  const lived = Date.now() - opened;
+  t.ok(lived >= 950 && lived < 3000, `ended after ${lived} ms`);
+  expectStatus(t, s.error, grpc.status.UNAVAILABLE, /typing session open for 1 s, its maximum: reopen it/);
+  t.equal(s.error?.metadata.get(PUSHBACK_KEY)[0], "0", "reopen at once");
+  t.equal(h.grpc.openSessions, 0);
+  const again = new SessionClient(h.client.Session());
+  t.ok(await again.send({ set_context: "the last words" }), "a new session is served");
+  again.call.end();
+  await again.ended;
+});
+
 t.test("main: gRPC next to REST on port 0, the same words; health follows readiness; ordered shutdown", async (t) => {
   const config = tinyConfig({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0" });
   const { logger, logs } = captureLogger(config);

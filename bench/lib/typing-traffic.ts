@@ -150,12 +150,15 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
         resolve();
       });
     });
+    // Once the session is closed nothing answers: a send resolves at once (the loop then ends).
     const send = (event: object) =>
-      new Promise<void>((resolve) => {
-        waiting = resolve;
-        sentAt = performance.now();
-        call.write(event);
-      });
+      closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            waiting = resolve;
+            sentAt = performance.now();
+            call.write(event);
+          });
     let typing = -1;
     let n = typed;
     while (!signal.aborted && !closed) {

@@ -16,7 +16,7 @@ import type { Deadline, Metadata, ServerDuplexStream, ServerUnaryCall, sendUnary
 import type { Admission } from "../admission/admission.js";
 import { Guard, type ApiKey } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
-import { invalidArgument, unavailable, type ErrorCode } from "../errors.js";
+import { invalidArgument, unavailable, type ErrorCode, type ServiceError } from "../errors.js";
 import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
@@ -43,7 +43,7 @@ export interface HandlerDeps {
   guard?: Guard;
   metrics: Metrics;
   logger: Logger;
-  config: Pick<Config, "requestTimeoutMs">;
+  config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
 }
 
 /** Events a session may hold unanswered before it stops reading (HTTP/2 flow control then slows the client). */
@@ -196,18 +196,20 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     let pumping = false;
     let halfClosed = false;
     let finished = false;
-    let stopping = false;
-
-    const entry = {
-      shutdown: () => {
-        stopping = true;
-        void pump();
-      },
+    /** Set when the session must end once the events already received are answered: with this status. */
+    let stopWith: ServiceError | null = null;
+    const stop = (err: ServiceError) => {
+      stopWith ??= err;
+      void pump();
     };
+    let maxAge: NodeJS.Timeout | undefined;
+
+    const entry = { shutdown: () => stop(unavailable("the server is shutting down: reconnect", 0)) };
 
     const finish = (err?: unknown) => {
       if (finished) return;
       finished = true;
+      clearTimeout(maxAge);
       if (registry.sessions.delete(entry)) metrics.sessionsOpen.dec();
       queue.length = 0;
       if (scope.cancelCode) return; // the call is gone: nothing to send
@@ -291,7 +293,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       if (finished) return;
       if (scope.cancelCode) finish();
       else if (halfClosed) finish();
-      else if (stopping) finish(unavailable("the server is shutting down: reconnect", 0));
+      else if (stopWith) finish(stopWith);
     }
 
     if (registry.closing) {
@@ -309,8 +311,13 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     }
     registry.sessions.add(entry);
     metrics.sessionsOpen.inc();
+    // Sessions end on their own, cleanly, before the connection they ride is
+    // closed for its age (GRPC_SERVER_OPTIONS: the grace outlasts this).
+    const ageS = config.sessionMaxAgeS;
+    maxAge = setTimeout(() => stop(unavailable(`typing session open for ${ageS} s, its maximum: reopen it`, 0)), ageS * 1000);
+    maxAge.unref();
     call.on("data", (ev: SessionEventMsg) => {
-      if (finished || stopping) return; // shutting down: only events already received are answered
+      if (finished || stopWith) return; // ending: only events already received are answered
       queue.push(ev);
       if (!paused && queue.length >= SESSION_HIGH_WATER) {
         paused = true;

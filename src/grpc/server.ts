@@ -20,7 +20,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ChannelOptions, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
@@ -53,6 +53,11 @@ export const PROTO_ROOT: string = (() => {
  */
 export const PROTO_LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true } as const;
 
+/** The options for a config: GRPC_SERVER_OPTIONS, and a grace one minute past SESSION_MAX_AGE_S. */
+export function grpcServerOptions(config: Pick<Config, "sessionMaxAgeS">): ChannelOptions {
+  return { ...GRPC_SERVER_OPTIONS, "grpc.max_connection_age_grace_ms": (config.sessionMaxAgeS + 60) * 1000 };
+}
+
 export function loadNextwordProto(): PackageDefinition {
   const healthRoot = path.resolve(path.dirname(healthProtoPath), "../..");
   return loadSync([PROTO_FILE, "health/v1/health.proto"], { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_ROOT, healthRoot] });
@@ -76,10 +81,11 @@ export const GRPC_SERVER_OPTIONS = {
   "grpc.keepalive_timeout_ms": 20_000,
   // Long-lived HTTP/2 connections pin clients to one replica behind an L4
   // load balancer; recycling connections every 30 min (GOAWAY, clients
-  // reconnect transparently) rebalances after scale-out. The 5 min grace lets
-  // a typing session in progress finish instead of being cut mid-word.
+  // reconnect transparently) rebalances after scale-out. Streams already
+  // open go on through the grace, after which grpc-js resets them (the
+  // client sees INTERNAL): grpcServerOptions() makes the grace outlast the
+  // longest typing session, which ends itself cleanly (UNAVAILABLE: reopen).
   "grpc.max_connection_age_ms": 30 * 60_000,
-  "grpc.max_connection_age_grace_ms": 5 * 60_000,
   // Idle connections (no call for 10 min) are closed to free their memory.
   "grpc.max_connection_idle_ms": 10 * 60_000,
   // One connection may multiplex many sessions (a gateway), but not without
@@ -119,7 +125,7 @@ export interface GrpcServerDeps {
   guard?: Guard;
   metrics: Metrics;
   logger: Logger;
-  config: Pick<Config, "requestTimeoutMs">;
+  config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
   /** How often health follows service.ready() (ms); default 1000. */
   healthPollMs?: number;
 }
@@ -140,7 +146,7 @@ export const DEFAULT_GRACE_MS = 10_000;
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const log = deps.logger.child({ component: "grpc" });
   const packageDefinition = loadNextwordProto();
-  const server = new Server(GRPC_SERVER_OPTIONS);
+  const server = new Server(grpcServerOptions(deps.config));
 
   const registry: SessionRegistry = { sessions: new Set(), closing: false };
   const nextword = tolerantRequests(packageDefinition[SERVICE_NAME] as ServiceDefinition);
