@@ -138,8 +138,10 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     });
     const ended = new Promise<void>((resolve) => {
       call.on("error", (err: grpc.ServiceError) => {
-        count(`grpc ${grpc.status[err.code]}`);
-        if (!signal.aborted) o.onAnswer?.("grpc", performance.now() - sentAt, false);
+        // The server ending a session at its maximum age is the protocol, not a failure: the typist reopens.
+        const rotated = err.code === grpc.status.UNAVAILABLE && /reopen it/.test(err.details);
+        count(rotated ? "grpc session reopened" : `grpc ${grpc.status[err.code]}`);
+        if (!signal.aborted && !rotated) o.onAnswer?.("grpc", performance.now() - sentAt, false);
         closed = true;
         waiting?.();
         resolve();
