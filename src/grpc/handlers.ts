@@ -312,7 +312,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     registry.sessions.add(entry);
     metrics.sessionsOpen.inc();
     // Sessions end on their own, cleanly, before the connection they ride is
-    // closed for its age (GRPC_SERVER_OPTIONS: the grace outlasts this).
+    // closed for its age (grpcServerOptions: the grace outlasts this).
     const ageS = config.sessionMaxAgeS;
     maxAge = setTimeout(() => stop(unavailable(`typing session open for ${ageS} s, its maximum: reopen it`, 0)), ageS * 1000);
     maxAge.unref();

@@ -53,11 +53,6 @@ export const PROTO_ROOT: string = (() => {
  */
 export const PROTO_LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true } as const;
 
-/** The options for a config: GRPC_SERVER_OPTIONS, and a grace one minute past SESSION_MAX_AGE_S. */
-export function grpcServerOptions(config: Pick<Config, "sessionMaxAgeS">): ChannelOptions {
-  return { ...GRPC_SERVER_OPTIONS, "grpc.max_connection_age_grace_ms": (config.sessionMaxAgeS + 60) * 1000 };
-}
-
 export function loadNextwordProto(): PackageDefinition {
   const healthRoot = path.resolve(path.dirname(healthProtoPath), "../..");
   return loadSync([PROTO_FILE, "health/v1/health.proto"], { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_ROOT, healthRoot] });
@@ -94,6 +89,11 @@ export const GRPC_SERVER_OPTIONS = {
   // single connection can pin.
   "grpc.max_concurrent_streams": 256,
 } as const;
+
+/** The options for a config: GRPC_SERVER_OPTIONS, and a grace one minute past SESSION_MAX_AGE_S. */
+export function grpcServerOptions(config: Pick<Config, "sessionMaxAgeS">): ChannelOptions {
+  return { ...GRPC_SERVER_OPTIONS, "grpc.max_connection_age_grace_ms": (config.sessionMaxAgeS + 60) * 1000 };
+}
 
 /**
  * The service's methods with request decoding that never throws: grpc-js
