@@ -18,7 +18,6 @@
  * Writes bench/out/flood-<model>-<time>.json.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -26,7 +25,7 @@ import { loadConfig } from "../src/config.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, percentile, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
+import { checkBuilt, freePort, HOST, startChild, residentMb } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/flood.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -61,11 +60,6 @@ function probe(url: string, seconds: number): Promise<Probe[]> {
   return new Promise((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe[]) : reject(new Error(`probe exited ${code}`)))));
 }
 
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function main(): Promise<void> {
   const modelDir = args.string("model");
   const seconds = args.number("duration", 1);
@@ -87,7 +81,7 @@ async function main(): Promise<void> {
           runLoad({ url: server.url, path: "/v1/predict", connections, seconds, timeoutS: 10, body: () => contexts.next() }),
           probe(probeUrl, seconds),
         ]);
-        rows.push({ admission: mode, connections, load, health, peakRssMb: peakRssMb(server.pid) });
+        rows.push({ admission: mode, connections, load, health, peakRssMb: residentMb(server.pid, "peak") });
         process.stdout.write(`admission ${mode}, ${connections} connections: done\n`);
       } finally {
         await server.stop();

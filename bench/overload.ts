@@ -17,7 +17,6 @@
  * accepted requests' p99 within REQUEST_TIMEOUT_MS; no request unanswered.
  * Writes bench/out/overload-<model>-<time>.json.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import { loadBundle } from "../src/bundle/bundle.js";
@@ -26,7 +25,7 @@ import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad } from "./lib/load.js";
 import { runOpenLoop, type OpenLoopFigures, type Outcome } from "./lib/open-loop.js";
 import { machine, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, delta, scrape, startChild, threadCpu } from "./lib/server.js";
+import { checkBuilt, delta, scrape, startChild, threadCpu, residentMb } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/overload.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -47,11 +46,6 @@ const args = new Args(
   },
   USAGE,
 );
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 interface Row {
   workload: string;
@@ -106,7 +100,7 @@ async function main(): Promise<void> {
           GC_KINDS.map((kind) => [kind, { n: delta(before, after, "nodejs_gc_duration_seconds_count", { kind }), ms: 1000 * delta(before, after, "nodejs_gc_duration_seconds_sum", { kind }) }]),
         ),
         serverCpuS: cpu0 && cpu1 ? { main: cpu1.main - cpu0.main, others: cpu1.others - cpu0.others } : { main: NaN, others: NaN },
-        peakRssMb: peakRssMb(server.pid),
+        peakRssMb: residentMb(server.pid, "peak"),
       });
     } finally {
       await server.stop();

@@ -16,12 +16,12 @@
  *   node dist-bench/bench/soak.js --minutes 2 --warmup 1  # a quick look
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, freePort, HOST, scrape, startChild } from "./lib/server.js";
+import { checkBuilt, freePort, HOST, scrape, startChild, residentMb } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 import { runTypingTraffic } from "./lib/typing-traffic.js";
 
@@ -55,11 +55,6 @@ interface Minute {
   cacheMb: number;
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function main(): Promise<void> {
   const modelDir = args.string("model");
   const minutes = args.int("minutes", 1);
@@ -68,7 +63,7 @@ async function main(): Promise<void> {
   const docs = readTestDocs(args.string("text"));
   const grpcPort = await freePort();
   const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), GRPC_PORT: String(grpcPort) } });
-  const rssAtReady = rssMb(server.pid);
+  const rssAtReady = residentMb(server.pid);
   const rows: Minute[] = [];
   let answers: Record<string, number> = {};
   const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, externalMb: NaN, cacheMb: NaN });
@@ -92,7 +87,7 @@ async function main(): Promise<void> {
     );
     for (let m = 1; m <= minutes; m++) {
       await new Promise((r) => setTimeout(r, 60_000));
-      current.rssMb = rssMb(server.pid);
+      current.rssMb = residentMb(server.pid);
       const metrics = await scrape(server.url);
       const mb = (name: string) => (metrics.get(name) ?? NaN) / 2 ** 20;
       current.heapMb = mb("nodejs_heap_size_used_bytes");

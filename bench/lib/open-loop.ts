@@ -8,8 +8,8 @@
  * the client sent: if its p99 is not small, the client, not the server, was
  * the bottleneck and the run says little.
  *
- * Non-2xx answers are read for their error `code` (OVERLOADED, QUEUE_FULL,
- * ...), so refusals can be told apart by who refused them.
+ * Non-2xx answers are read for their error `code` (OVERLOADED,
+ * DEADLINE_EXCEEDED, ...), so refusals and missed deadlines are told apart.
  */
 import { Agent, request } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";

@@ -130,7 +130,14 @@ export async function startChild(o: { name: string; script: string; env: Record<
 }
 
 // ---------------------------------------------------------------------------
-// CPU time of a child's threads (Linux /proc)
+// Memory and CPU time of a child (Linux /proc)
+
+/** A process's resident memory now (VmRSS) or at its peak (VmHWM), MB; NaN without /proc. */
+export function residentMb(pid: number, which: "now" | "peak" = "now"): number {
+  const field = which === "now" ? "VmRSS" : "VmHWM";
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 
 /** USER_HZ: the unit of utime/stime in /proc (100 on Linux x86 and arm). */
 const TICKS_PER_S = 100;
