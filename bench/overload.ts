@@ -21,6 +21,7 @@ import path from "node:path";
 
 import { loadBundle } from "../src/bundle/bundle.js";
 import { loadConfig } from "../src/config.js";
+import { REJECT_REASONS } from "../src/metrics.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad } from "./lib/load.js";
 import { runOpenLoop, type OpenLoopFigures, type Outcome } from "./lib/open-loop.js";
@@ -62,7 +63,6 @@ interface Row {
 }
 
 const GC_KINDS = ["minor", "major", "incremental"];
-const REASONS = ["event_loop", "in_flight", "queue_full", "overloaded", "deadline_exceeded"];
 
 async function main(): Promise<void> {
   const modelDir = args.string("model");
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
         workload,
         maxPerS,
         run,
-        rejectedByReason: Object.fromEntries(REASONS.map((reason) => [reason, delta(before, after, "nextword_rejected_total", { reason })])),
+        rejectedByReason: Object.fromEntries(REJECT_REASONS.map((reason) => [reason, delta(before, after, "nextword_rejected_total", { reason })])),
         loopDelayMs: { p99: 1000 * (after.get("nodejs_eventloop_lag_p99_seconds") ?? NaN), max: 1000 * (after.get("nodejs_eventloop_lag_max_seconds") ?? NaN) },
         gc: Object.fromEntries(
           GC_KINDS.map((kind) => [kind, { n: delta(before, after, "nodejs_gc_duration_seconds_count", { kind }), ms: 1000 * delta(before, after, "nodejs_gc_duration_seconds_sum", { kind }) }]),

@@ -97,6 +97,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
 
   let metricsServer: HttpServer | null = null;
   let metricsUrl: string | null = null;
+  const closeMetrics = () => new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
   if (config.metricsPort !== null) {
     const server = createMetricsServer(metrics);
     try {
@@ -121,7 +122,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
         ready: () => app.nextword.readyForTraffic() && deferred.ready(),
       });
     } catch (err) {
-      await Promise.all([grpc.close(0), app.close(), new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)))]);
+      await Promise.all([grpc.close(0), app.close(), closeMetrics()]);
       throw err;
     }
     logger.info({ host: config.host, port: health.port }, `health probes on ${config.host}:${health.port} (own thread)`);
@@ -176,7 +177,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       else if (pool) await (pool as RunnerPool).close();
       monitor.stop();
       // Last: scrapes see the drain, probes see "alive, not ready" during it.
-      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await closeMetrics();
       await health?.close();
       logger.info("shutdown complete");
     })();

@@ -19,6 +19,9 @@ export const BATCH_SIZE_BUCKETS: readonly number[] = Array.from({ length: 10 }, 
 
 export type CacheResult = "hit" | "miss" | "extend";
 
+/** nextword_rejected_total's reasons: admission's (admission/policy.ts), then the batcher's (batching/batcher-options.ts). */
+export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const;
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -166,7 +169,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
-    for (const reason of ["in_flight", "event_loop", "queue_full", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const) this.rejected.inc({ reason }, 0);
+    for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
     for (const transport of ["http", "grpc"] as const) this.requestsInFlight.set({ transport }, 0);
   }
 

@@ -107,10 +107,14 @@ export class Guard {
     return rateLimited(`rate limit of key "${key.name}" reached (${ratePerS}/s, burst ${burst}); retry later`, d.retryAfterMs);
   }
 
-  /** authenticate, then check; throws UNAUTHENTICATED or RATE_LIMITED. */
-  admit(authorization: string | undefined): void {
-    const key = this.authenticate(authorization);
+  /** check, throwing RATE_LIMITED when the key has no request left (a typing session's events: the key is known). */
+  take(key: ApiKey | null): void {
     const d = this.check(key);
     if (d && !d.allowed) throw this.limited(key!, d);
+  }
+
+  /** authenticate, then take; throws UNAUTHENTICATED or RATE_LIMITED. */
+  admit(authorization: string | undefined): void {
+    this.take(this.authenticate(authorization));
   }
 }

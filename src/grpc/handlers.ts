@@ -266,8 +266,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
           let release: (() => void) | null = null;
           try {
             // A keystroke is refused last (admission/policy.ts); refused, the session ends UNAVAILABLE with pushback.
-            const limit = guard.check(key);
-            if (limit && !limit.allowed) throw guard.limited(key!, limit);
+            guard.take(key);
             release = admission.enter("keystroke", "grpc");
             apply(decoded(ev));
             const res = await service.predict(validatePredict({ ...state }), scope.options());
