@@ -111,6 +111,9 @@ async function main(): Promise<void> {
     const source = new ColdContexts(docs, seed);
     const server = await startChild({ name: `batching-${s.name}`, script, env: s.env, readyTimeoutS: args.int("ready-timeout", 1) });
     try {
+      // The providers the server's graphs opened on (a requested one that cannot open falls back to the next).
+      const info = (await (await fetch(`${server.url}/v1/models`)).json()) as { models: { executionProviders: unknown }[] };
+      console.log(`${s.name}: execution providers ${JSON.stringify(info.models[0]?.executionProviders)}`);
       for (const c of connections) {
         const load = { url: server.url, path: "/v1/predict", connections: c, timeoutS, body: () => source.next() };
         if (warmup > 0) await runLoad({ ...load, seconds: warmup });

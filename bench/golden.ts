@@ -33,6 +33,7 @@ const args = new Args(
   {
     models: { def: "models/tiny", help: "bundle directories, comma-separated" },
     tolerance: { def: "1e-4", help: "max |difference| to logProbs for a float32 bundle" },
+    providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
   },
   USAGE,
 );
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     const q = raw.quantization ?? null;
     if (!bundle.paths.golden) throw new Error(`${dir}: the bundle has no golden.json`);
     const cases = (JSON.parse(readFileSync(bundle.paths.golden, "utf8")) as { cases: GoldenCase[] }).cases;
-    const graphs = await ModelGraphs.open(bundle, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const graphs = await ModelGraphs.open(bundle, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: args.list("providers") });
     try {
       const alone: number[][] = [];
       for (const c of cases) alone.push((await score(bundle, graphs, [c]))[0]!);

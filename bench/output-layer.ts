@@ -79,6 +79,7 @@ const args = new Args(
     seed: { def: "1", help: "seed for drawing the rows" },
     "max-context-tokens": { def: "64", help: "encoder window, as the service's MAX_CONTEXT_TOKENS" },
     "context-hop-tokens": { def: "", help: "the service's CONTEXT_HOP_TOKENS (default: its default for --max-context-tokens)" },
+    providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
   },
   USAGE,
 );
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   const warmup = args.int("warmup", 0);
   const seed = args.int("seed");
   const maxCtx = args.int("max-context-tokens", 1, 1024);
-  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: args.list("providers") };
 
   const bundle = await loadBundle(modelDir);
   const { model } = bundle.manifest;
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   if (dense) for (let r = 0; r < R; r++) for (const p of rows[r]!.prefixes) candidatesFor(p);
 
   console.log(`output layer: ${bundle.manifest.name} (${model.layout} layout, V=${V}, head ${model.shortlist} words + ${C} clusters, bands ${dims.join("/")}), k=${k}`);
-  console.log(`rows: ${R} real contexts from ${args.string("text")} (window <= ${maxCtx} tokens), batches ${batches.join(", ")}, ${warmup} warm-up + ${reps} passes, median; intraOp 1; lazy lookahead ${lookahead}`);
+  console.log(`rows: ${R} real contexts from ${args.string("text")} (window <= ${maxCtx} tokens), batches ${batches.join(", ")}, ${warmup} warm-up + ${reps} passes, median; providers ${opts.executionProviders.join(",")}, intraOp 1; lazy lookahead ${lookahead}`);
   if (dense) console.log(`(a) dense: ${dense.dir} (d=${dense.hidden}, V=${dense.vocabSize}); words: ${dense.vocabNote}${denseNote ? `; ${denseNote}` : ""}`);
   else console.log("(a) dense: skipped (--dense none)");
 

@@ -189,6 +189,18 @@ function int(src: Source, name: string, def: number, min: number, max: number): 
   return v;
 }
 
+/**
+ * WORKERS: min(2, cores) by default; 1 when a graph may open on WebGPU. ORT's
+ * WebGPU provider shares one device per process, and two worker threads
+ * running WebGPU sessions at once crashed the process on an H200
+ * (bench/RESULTS.md section 13), so more than one is refused there.
+ */
+function workers(src: Source, cores: number, webgpu: boolean): number {
+  const n = int(src, "WORKERS", webgpu ? 1 : Math.max(1, Math.min(2, cores)), 1, 64);
+  if (webgpu && n > 1) throw new ConfigError(`WORKERS: must be 1 when EXECUTION_PROVIDERS or TAIL_EXECUTION_PROVIDERS lists webgpu (one WebGPU device per process), got "${value(src, "WORKERS")}"`);
+  return n;
+}
+
 function bool(src: Source, name: string, def: boolean): boolean {
   const raw = value(src, name);
   if (raw === undefined) return def;
@@ -226,6 +238,8 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
   const src: Source = { ...env, ...flagsToEnv(argv) };
   const cores = availableParallelism();
   const maxContextTokens = int(src, "MAX_CONTEXT_TOKENS", 64, 1, 1024);
+  const executionProviders = providers(src, "EXECUTION_PROVIDERS", "cpu");
+  const tailExecutionProviders = providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu");
   return {
     host: value(src, "HOST")?.trim() ?? "0.0.0.0",
     port: int(src, "PORT", 8080, 0, 65535),
@@ -253,9 +267,9 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     tailLookahead: int(src, "TAIL_LOOKAHEAD", 64, 1, 4096),
     recency: bool(src, "RECENCY", true),
     lexicon: bool(src, "LEXICON", true),
-    executionProviders: providers(src, "EXECUTION_PROVIDERS", "cpu"),
-    tailExecutionProviders: providers(src, "TAIL_EXECUTION_PROVIDERS", "cpu"),
-    workers: int(src, "WORKERS", Math.max(1, Math.min(2, cores)), 1, 64),
+    executionProviders,
+    tailExecutionProviders,
+    workers: workers(src, cores, [...executionProviders, ...tailExecutionProviders].includes("webgpu")),
     threadsPerWorker: int(src, "THREADS_PER_WORKER", 1, 1, 64),
     workerNice: int(src, "WORKER_NICE", 10, 0, 19),
     logLevel: logLevel(src),

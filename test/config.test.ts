@@ -195,6 +195,18 @@ t.test("CONTEXT_HOP_TOKENS: its default follows MAX_CONTEXT_TOKENS, its max is M
   );
 });
 
+t.test("WORKERS: 1 by default and at most 1 when a graph may open on WebGPU", async (t) => {
+  const workers = (env: Env) => loadConfig(env).workers;
+  t.equal(workers({ EXECUTION_PROVIDERS: "webgpu,cpu" }), 1, "encoder on WebGPU");
+  t.equal(workers({ TAIL_EXECUTION_PROVIDERS: "webgpu" }), 1, "tails on WebGPU");
+  t.equal(workers({ EXECUTION_PROVIDERS: "webgpu", WORKERS: "1" }), 1);
+  t.equal(workers({ EXECUTION_PROVIDERS: "cuda,cpu", WORKERS: "4" }), 4, "other providers keep any count");
+  t.equal(
+    configError(t, () => loadConfig({ EXECUTION_PROVIDERS: "webgpu,cpu", WORKERS: "2" }), "two WebGPU workers")?.message,
+    'WORKERS: must be 1 when EXECUTION_PROVIDERS or TAIL_EXECUTION_PROVIDERS lists webgpu (one WebGPU device per process), got "2"',
+  );
+});
+
 t.test("flags override the environment", async (t) => {
   const c = loadConfig({ PORT: "1000", LOG_LEVEL: "warn", RECENCY: "on", EXECUTION_PROVIDERS: "cuda" }, [
     "--port=2000",
