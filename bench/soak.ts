@@ -8,8 +8,10 @@
  * minute into bench/plots/soak.png (gnuplot). Beside RSS, per minute from
  * the server's /metrics: the main thread's JS heap in use, its external
  * memory (typed arrays: cached states and tails live there) and the state
- * cache's own byte count, so growth can be placed (JS objects, cached
- * arrays, or native memory outside both: the workers, ORT, the allocator).
+ * cache's own byte count, and the resident memory by kind of mapping (glibc's
+ * main and per-thread arenas, other anonymous memory, files), so growth can
+ * be placed (JS objects, cached arrays, or native memory outside both: the
+ * workers, ORT, the allocator).
  *
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/soak.js                       # 30 min
@@ -21,6 +23,7 @@ import path from "node:path";
 
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
+import { memoryMap, type MemoryMap } from "./lib/memory-map.js";
 import { checkBuilt, freePort, HOST, scrape, startChild, residentMb } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 import { runTypingTraffic } from "./lib/typing-traffic.js";
@@ -51,8 +54,12 @@ interface Minute {
   rssMb: number;
   /** From the server's /metrics at the minute's end, MB. */
   heapMb: number;
+  /** V8's committed heap (used + free pages it keeps). */
+  heapTotalMb: number;
   externalMb: number;
   cacheMb: number;
+  /** Resident MB by kind of mapping (bench/lib/memory-map.ts), null without /proc. */
+  map: MemoryMap | null;
 }
 
 async function main(): Promise<void> {
@@ -66,7 +73,7 @@ async function main(): Promise<void> {
   const rssAtReady = residentMb(server.pid);
   const rows: Minute[] = [];
   let answers: Record<string, number> = {};
-  const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, externalMb: NaN, cacheMb: NaN });
+  const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, heapTotalMb: NaN, externalMb: NaN, cacheMb: NaN, map: null });
   let current = fresh(1);
   const stop = new AbortController();
   try {
@@ -88,15 +95,17 @@ async function main(): Promise<void> {
     for (let m = 1; m <= minutes; m++) {
       await new Promise((r) => setTimeout(r, 60_000));
       current.rssMb = residentMb(server.pid);
+      current.map = memoryMap(server.pid);
       const metrics = await scrape(server.url);
       const mb = (name: string) => (metrics.get(name) ?? NaN) / 2 ** 20;
       current.heapMb = mb("nodejs_heap_size_used_bytes");
+      current.heapTotalMb = mb("nodejs_heap_size_total_bytes");
       current.externalMb = mb("nodejs_external_memory_bytes");
       current.cacheMb = mb("nextword_cache_bytes");
       rows.push(current);
       const c = current;
       process.stdout.write(
-        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB (heap ${Math.round(c.heapMb)}, external ${Math.round(c.externalMb)}, cache ${Math.round(c.cacheMb)})\n`,
+        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB (heap ${Math.round(c.heapMb)} of ${Math.round(c.heapTotalMb)}, external ${Math.round(c.externalMb)}, cache ${Math.round(c.cacheMb)}; ${mapText(c.map)})\n`,
       );
       current = fresh(m + 1);
     }
@@ -109,7 +118,7 @@ async function main(): Promise<void> {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
   console.log(
     `\n${table(
-      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB", "heap / external / cache MB"],
+      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB", "heap used / committed / external / cache MB", "resident by mapping, MB"],
       rows.map((r) => [
         String(r.minute),
         String(Math.round((r.http.length + r.grpc.length) / 60)),
@@ -117,7 +126,8 @@ async function main(): Promise<void> {
         `${f(percentile(r.http, 50))} / ${f(percentile(r.http, 99))}`,
         `${f(percentile(r.grpc, 50))} / ${f(percentile(r.grpc, 99))}`,
         String(Math.round(r.rssMb)),
-        `${Math.round(r.heapMb)} / ${Math.round(r.externalMb)} / ${Math.round(r.cacheMb)}`,
+        `${Math.round(r.heapMb)} / ${Math.round(r.heapTotalMb)} / ${Math.round(r.externalMb)} / ${Math.round(r.cacheMb)}`,
+        mapText(r.map),
       ]),
     )}\n`,
   );
@@ -129,7 +139,11 @@ async function main(): Promise<void> {
     const from = rows[warmup - 1]!;
     const to = rows.at(-1)!;
     const d = (a: number, b: number) => `${b - a >= 0 ? "+" : ""}${(b - a).toFixed(1)}`;
-    console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB, external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
+    console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB (committed ${d(from.heapTotalMb, to.heapTotalMb)}), external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
+    if (from.map && to.map) {
+      const kinds = Object.keys(to.map) as (keyof MemoryMap)[];
+      console.log(`after warm-up, resident by mapping: ${kinds.map((k) => `${k} ${d(from.map![k], to.map![k])}`).join(", ")} MB`);
+    }
   }
   console.log(`answers by transport and status: ${JSON.stringify(answers)}`);
   console.log(target("zero errors", errors === 0, `${errors}`));
@@ -157,8 +171,12 @@ async function main(): Promise<void> {
   ];
   writeFileSync(path.join(dir, "soak.gp"), gp.join("\n") + "\n");
   if (existsSync("/usr/bin/gnuplot")) spawnSync("gnuplot", [path.join(dir, "soak.gp")], { stdio: "inherit" });
-  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb, heapMb: r.heapMb, externalMb: r.externalMb, cacheMb: r.cacheMb })) });
+  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb, heapMb: r.heapMb, heapTotalMb: r.heapTotalMb, externalMb: r.externalMb, cacheMb: r.cacheMb, map: r.map })) });
   console.log(`wrote ${path.relative(process.cwd(), file)} and ${args.string("plot")}`);
 }
 
 runMain("soak", main);
+
+function mapText(map: MemoryMap | null): string {
+  return map ? `brk ${Math.round(map.brk)}, arenas ${Math.round(map.arenas)}, anon ${Math.round(map.anon)}, file ${Math.round(map.file)}` : "–";
+}

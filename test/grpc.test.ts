@@ -14,7 +14,7 @@ import t, { type Test } from "tap";
 import type { Gauge } from "prom-client";
 
 import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mapper.js";
-import { trimContext } from "../src/grpc/handlers.js";
+import { trimContext } from "../src/grpc/session.js";
 import { createGrpcServer } from "../src/grpc/server.js";
 import type { CallOptions, PredictRequest } from "../src/inference/types.js";
 import { DeferredService } from "../src/inference/deferred-service.js";

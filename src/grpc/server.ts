@@ -30,7 +30,9 @@ import type { Config } from "../config.js";
 import type { InferenceService } from "../inference/types.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { createHandlers, MALFORMED_REQUEST, type SessionRegistry } from "./handlers.js";
+import { MALFORMED_REQUEST } from "./call-scope.js";
+import { createHandlers } from "./handlers.js";
+import type { SessionRegistry } from "./session.js";
 
 export const SERVICE_NAME = "nextword.v1.NextWord";
 export const PROTO_FILE = "nextword/v1/nextword.proto";
@@ -99,7 +101,7 @@ export function grpcServerOptions(config: Pick<Config, "sessionMaxAgeS">): Chann
  * The service's methods with request decoding that never throws: grpc-js
  * answers bytes that are not a protobuf message of the method's type with
  * INTERNAL, which is a client's error; decoded as MALFORMED instead, the
- * handlers answer INVALID_ARGUMENT (handlers.ts).
+ * handlers answer INVALID_ARGUMENT (call-scope.ts).
  */
 function tolerantRequests(def: ServiceDefinition): ServiceDefinition {
   const out: Record<string, ServiceDefinition[string]> = {};
