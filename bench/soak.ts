@@ -6,12 +6,12 @@
  * minutes, when the state cache has filled: its growth is not a leak).
  * Targets (issue 15): zero errors, RSS growth < 50 MB. Plots p99 and RSS per
  * minute into bench/plots/soak.png (gnuplot). Beside RSS, per minute from
- * the server's /metrics: the main thread's JS heap in use, its external
- * memory (typed arrays: cached states and tails live there) and the state
- * cache's own byte count, and the resident memory by kind of mapping (glibc's
- * main and per-thread arenas, other anonymous memory, files), so growth can
- * be placed (JS objects, cached arrays, or native memory outside both: the
- * workers, ORT, the allocator).
+ * the server's /metrics: the main thread's JS heap in use and committed,
+ * its external memory (typed arrays: cached states and tails live there),
+ * the state cache's own byte count and the runner workers' committed heaps;
+ * and the resident memory by kind of mapping (glibc's main and per-thread
+ * arenas, other anonymous memory, files), so growth can be placed (JS
+ * objects, cached arrays, or native memory outside them: ORT, the allocator).
  *
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/soak.js                       # 30 min
@@ -24,7 +24,7 @@ import path from "node:path";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
 import { memoryMap, type MemoryMap } from "./lib/memory-map.js";
-import { checkBuilt, freePort, HOST, scrape, startChild, residentMb } from "./lib/server.js";
+import { checkBuilt, freePort, HOST, scrape, startChild, residentMb, total } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 import { runTypingTraffic } from "./lib/typing-traffic.js";
 
@@ -56,6 +56,8 @@ interface Minute {
   heapMb: number;
   /** V8's committed heap (used + free pages it keeps). */
   heapTotalMb: number;
+  /** The runner workers' committed V8 heaps together (nextword_worker_heap_bytes). */
+  workerHeapMb: number;
   externalMb: number;
   cacheMb: number;
   /** Resident MB by kind of mapping (bench/lib/memory-map.ts), null without /proc. */
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   const rssAtReady = residentMb(server.pid);
   const rows: Minute[] = [];
   let answers: Record<string, number> = {};
-  const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, heapTotalMb: NaN, externalMb: NaN, cacheMb: NaN, map: null });
+  const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, heapTotalMb: NaN, workerHeapMb: NaN, externalMb: NaN, cacheMb: NaN, map: null });
   let current = fresh(1);
   const stop = new AbortController();
   try {
@@ -100,12 +102,13 @@ async function main(): Promise<void> {
       const mb = (name: string) => (metrics.get(name) ?? NaN) / 2 ** 20;
       current.heapMb = mb("nodejs_heap_size_used_bytes");
       current.heapTotalMb = mb("nodejs_heap_size_total_bytes");
+      current.workerHeapMb = total(metrics, "nextword_worker_heap_bytes", { kind: "committed" }) / 2 ** 20;
       current.externalMb = mb("nodejs_external_memory_bytes");
       current.cacheMb = mb("nextword_cache_bytes");
       rows.push(current);
       const c = current;
       process.stdout.write(
-        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB (heap ${Math.round(c.heapMb)} of ${Math.round(c.heapTotalMb)}, external ${Math.round(c.externalMb)}, cache ${Math.round(c.cacheMb)}; ${mapText(c.map)})\n`,
+        `minute ${m}: ${Math.round((c.http.length + c.grpc.length) / 60)} answers/s, ${c.errors} errors, p99 http ${percentile(c.http, 99).toFixed(1)} ms, grpc ${percentile(c.grpc, 99).toFixed(1)} ms, RSS ${Math.round(c.rssMb)} MB (heap ${Math.round(c.heapMb)} of ${Math.round(c.heapTotalMb)}, workers' heaps ${Math.round(c.workerHeapMb)}, external ${Math.round(c.externalMb)}, cache ${Math.round(c.cacheMb)}; ${mapText(c.map)})\n`,
       );
       current = fresh(m + 1);
     }
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
   console.log(
     `\n${table(
-      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB", "heap used / committed / external / cache MB", "resident by mapping, MB"],
+      ["minute", "answers/s", "errors", "http p50 / p99 ms", "grpc p50 / p99 ms", "RSS MB", "heap used / committed / workers' / external / cache MB", "resident by mapping, MB"],
       rows.map((r) => [
         String(r.minute),
         String(Math.round((r.http.length + r.grpc.length) / 60)),
@@ -126,7 +129,7 @@ async function main(): Promise<void> {
         `${f(percentile(r.http, 50))} / ${f(percentile(r.http, 99))}`,
         `${f(percentile(r.grpc, 50))} / ${f(percentile(r.grpc, 99))}`,
         String(Math.round(r.rssMb)),
-        `${Math.round(r.heapMb)} / ${Math.round(r.heapTotalMb)} / ${Math.round(r.externalMb)} / ${Math.round(r.cacheMb)}`,
+        `${Math.round(r.heapMb)} / ${Math.round(r.heapTotalMb)} / ${Math.round(r.workerHeapMb)} / ${Math.round(r.externalMb)} / ${Math.round(r.cacheMb)}`,
         mapText(r.map),
       ]),
     )}\n`,
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
     const from = rows[warmup - 1]!;
     const to = rows.at(-1)!;
     const d = (a: number, b: number) => `${b - a >= 0 ? "+" : ""}${(b - a).toFixed(1)}`;
-    console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB (committed ${d(from.heapTotalMb, to.heapTotalMb)}), external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
+    console.log(`after warm-up: heap ${d(from.heapMb, to.heapMb)} MB (committed ${d(from.heapTotalMb, to.heapTotalMb)}, workers' ${d(from.workerHeapMb, to.workerHeapMb)}), external ${d(from.externalMb, to.externalMb)} MB (cache ${d(from.cacheMb, to.cacheMb)} MB), RSS ${d(from.rssMb, to.rssMb)} MB`);
     if (from.map && to.map) {
       const kinds = Object.keys(to.map) as (keyof MemoryMap)[];
       console.log(`after warm-up, resident by mapping: ${kinds.map((k) => `${k} ${d(from.map![k], to.map![k])}`).join(", ")} MB`);
@@ -171,7 +174,7 @@ async function main(): Promise<void> {
   ];
   writeFileSync(path.join(dir, "soak.gp"), gp.join("\n") + "\n");
   if (existsSync("/usr/bin/gnuplot")) spawnSync("gnuplot", [path.join(dir, "soak.gp")], { stdio: "inherit" });
-  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb, heapMb: r.heapMb, heapTotalMb: r.heapTotalMb, externalMb: r.externalMb, cacheMb: r.cacheMb, map: r.map })) });
+  const file = writeResult("soak", path.basename(modelDir), { minutes, warmup, rssAtReady, rows: rows.map((r) => ({ minute: r.minute, answers: r.http.length + r.grpc.length, errors: r.errors, httpP50: percentile(r.http, 50), httpP99: percentile(r.http, 99), grpcP50: percentile(r.grpc, 50), grpcP99: percentile(r.grpc, 99), rssMb: r.rssMb, heapMb: r.heapMb, heapTotalMb: r.heapTotalMb, workerHeapMb: r.workerHeapMb, externalMb: r.externalMb, cacheMb: r.cacheMb, map: r.map })) });
   console.log(`wrote ${path.relative(process.cwd(), file)} and ${args.string("plot")}`);
 }
 

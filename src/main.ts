@@ -152,6 +152,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     service = createService({ config, bundle, pool, metrics, logger, blocklist });
     deferred.attach(service);
     metrics.serving(bundle.manifest, pool.providers);
+    metrics.observeWorkerHeaps(() => pool?.workerHeaps ?? []);
     grpc.refreshHealth();
     logger.info(
       {

@@ -149,6 +149,23 @@ export class Metrics {
     collect: () => this.cacheBytes.set(this.cacheFigures().bytes),
   });
 
+  private workerHeaps: () => ReadonlyArray<{ usedBytes: number; committedBytes: number } | null> = () => [];
+
+  readonly workerHeapBytes: Gauge<"worker" | "kind"> = new Gauge<"worker" | "kind">({
+    name: "nextword_worker_heap_bytes",
+    help: "V8 heap of each runner worker thread, used and committed (kind), as the worker last reported it (at most once a second); the main thread's is nodejs_heap_size_*",
+    labelNames: ["worker", "kind"],
+    registers: [this.registry],
+    collect: () => {
+      this.workerHeapBytes.reset();
+      this.workerHeaps().forEach((h, i) => {
+        if (!h) return;
+        this.workerHeapBytes.set({ worker: String(i), kind: "used" }, h.usedBytes);
+        this.workerHeapBytes.set({ worker: String(i), kind: "committed" }, h.committedBytes);
+      });
+    },
+  });
+
   /** 1 for the bundle being served; absent until it is loaded. */
   readonly modelInfo = new Gauge<"name" | "version">({
     name: "nextword_model_info",
@@ -194,6 +211,11 @@ export class Metrics {
     this.executionProviderInfo.reset();
     this.executionProviderInfo.set({ graph: "encoder_head", provider: providers.encoderHead }, 1);
     this.executionProviderInfo.set({ graph: "tails", provider: providers.tails }, 1);
+  }
+
+  /** The runner workers' heaps, read at each scrape. */
+  observeWorkerHeaps(heaps: () => ReadonlyArray<{ usedBytes: number; committedBytes: number } | null>): void {
+    this.workerHeaps = heaps;
   }
 
   /** The state cache's size, read at each scrape. */

@@ -20,6 +20,7 @@ const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
   ["nextword_sessions_open", /^nextword_sessions_open 1$/m],
   ["nextword_model_info", /^nextword_model_info\{name="lstm512-keyboard",version="1.3.0"\} 1$/m],
   ["nextword_execution_provider_info", /^nextword_execution_provider_info\{graph="tails",provider="cpu"\} 1$/m],
+  ["nextword_worker_heap_bytes", /^nextword_worker_heap_bytes\{worker="1",kind="committed"\} 4096$/m],
 ];
 
 t.test("render() shows every metric, with its labels, after one sample each", async (t) => {
@@ -40,6 +41,7 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   m.sessionsOpen.inc();
   m.serving({ name: "old", version: "0.1" }, { encoderHead: "cpu", tails: "cpu" });
   m.serving({ name: "lstm512-keyboard", version: "1.3.0" }, { encoderHead: "cuda", tails: "cpu" });
+  m.observeWorkerHeaps(() => [null, { usedBytes: 1024, committedBytes: 4096 }]);
 
   const text = await m.render();
   for (const [name, sample] of EXPECTED) {
@@ -55,6 +57,8 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   t.notMatch(text, /nextword_model_info\{name="old"/, "a model served before is no longer reported");
   t.match(text, /^nextword_execution_provider_info\{graph="encoder_head",provider="cuda"\} 1$/m);
   t.match(text, /^process_cpu_user_seconds_total /m, "default process metrics are collected");
+  t.match(text, /^nextword_worker_heap_bytes\{worker="1",kind="used"\} 1024$/m);
+  t.notMatch(text, /nextword_worker_heap_bytes\{worker="0"/, "a worker that has not reported is absent");
   t.match(m.contentType, /^text\/plain/);
 });
 

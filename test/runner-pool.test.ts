@@ -147,7 +147,7 @@ t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, a
         onDispatch: (w) => {
           if (kill) {
             kill = false;
-            void pool!.terminateWorker(w);
+            void pool!.crashWorker(w);
           }
         },
         onWorkerReady: () => void readies++,
@@ -171,6 +171,20 @@ t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, a
     "the crash is logged",
   );
   t.ok(pool.ready());
+});
+
+t.test("a worker reports its V8 heap with its first reply; none while it is down", async (t) => {
+  let pool: RunnerPool | undefined;
+  let kill = false;
+  pool = await RunnerPool.start(options({ hooks: { onDispatch: (w) => void (kill && pool!.crashWorker(w)) } }));
+  t.teardown(() => pool!.close());
+  t.same(pool.workerHeaps, [null], "nothing before a reply");
+  await pool.encode([{ tokens: [0, 1, 2] }]);
+  const heap = pool.workerHeaps[0];
+  t.ok(heap && heap.usedBytes > 0 && heap.committedBytes >= heap.usedBytes, `used ${heap?.usedBytes} <= committed ${heap?.committedBytes}`);
+  kill = true;
+  await pool.encode([{ tokens: [0, 1, 2] }]).catch(() => undefined);
+  t.same(pool.workerHeaps, [null], "forgotten when its thread exits");
 });
 
 /** Settles to the job's result or its error, so a test can look at both. */
@@ -254,7 +268,7 @@ t.test("a worker that dies during a close() drain is restarted and the queue sti
         onDispatch: (w) => {
           if (kill) {
             kill = false;
-            void pool!.terminateWorker(w);
+            void pool!.crashWorker(w);
           }
         },
         onWorkerReady: () => void readies++,

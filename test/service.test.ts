@@ -226,7 +226,7 @@ t.test("a worker killed mid-run fails that request with UNAVAILABLE; the service
       onDispatch: (w, type) => {
         if (armed && type === "encode") {
           armed = false;
-          void h!.pool.terminateWorker(w);
+          void h!.pool.crashWorker(w);
         }
       },
     },

@@ -34,7 +34,7 @@ t.test("a worker killed under load: only retryable failures, ready throughout, r
   await new Promise((r) => setTimeout(r, 500));
   t.equal(h.pool.readyWorkers, 2);
   const killedAt = performance.now();
-  await h.pool.terminateWorker(0);
+  await h.pool.crashWorker(0);
   let readyThroughout = true;
   while (h.pool.readyWorkers < 2) {
     if ((await h.app.inject({ method: "GET", url: "/readyz" })).statusCode !== 200) readyThroughout = false;

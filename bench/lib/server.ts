@@ -186,21 +186,24 @@ export async function scrape(url: string): Promise<Scrape> {
   return out;
 }
 
-/** Sum of the series of `name` whose labels include every `labels` pair, in `after` minus `before`. */
-export function delta(before: Scrape, after: Scrape, name: string, labels: Record<string, string> = {}): number {
-  const sum = (s: Scrape) => {
-    let t = 0;
-    for (const [series, v] of s) {
-      const brace = series.indexOf("{");
-      const n = brace < 0 ? series : series.slice(0, brace);
-      if (n !== name) continue;
-      const ls = brace < 0 ? "" : series.slice(brace);
-      if (Object.entries(labels).every(([k, x]) => ls.includes(`${k}="${x}"`))) t += v;
-    }
-    return t;
-  };
-  return sum(after) - sum(before);
+/** Sum of the series of `name` whose labels include every `labels` pair. */
+export function total(s: Scrape, name: string, labels: Record<string, string> = {}): number {
+  let t = 0;
+  for (const [series, v] of s) {
+    const brace = series.indexOf("{");
+    const n = brace < 0 ? series : series.slice(0, brace);
+    if (n !== name) continue;
+    const ls = brace < 0 ? "" : series.slice(brace);
+    if (Object.entries(labels).every(([k, x]) => ls.includes(`${k}="${x}"`))) t += v;
+  }
+  return t;
 }
+
+/** total() of `name` in `after` minus `before`. */
+export function delta(before: Scrape, after: Scrape, name: string, labels: Record<string, string> = {}): number {
+  return total(after, name, labels) - total(before, name, labels);
+}
+
 
 /** What the service's own metrics say about a run: cache results, batch sizes, rejections. */
 export function serviceFigures(before: Scrape, after: Scrape): Record<string, number> {

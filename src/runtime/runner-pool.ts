@@ -30,7 +30,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Bundle } from "../bundle/bundle-types.js";
 import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
-import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerRequest } from "./worker-protocol.js";
+import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerHeap, WorkerInit, WorkerRequest } from "./worker-protocol.js";
 
 export type { EncodeResult, EncodeRow, TailCall, TailsResult } from "./worker-protocol.js";
 
@@ -161,6 +161,11 @@ export class RunnerPool implements ModelRunner {
     return this.graphProviders;
   }
 
+  /** Each worker's V8 heap as it last reported it (null: not yet, or its thread is down). */
+  get workerHeaps(): (WorkerHeap | null)[] {
+    return this.slots.map((s) => s.heap);
+  }
+
   /** Workers up now. */
   get readyWorkers(): number {
     return this.slots.filter((s) => s.ready).length;
@@ -195,8 +200,8 @@ export class RunnerPool implements ModelRunner {
     return this.submit({ type: "tails", calls }, [...new Set(transfer)]) as Promise<TailsResult>;
   }
 
-  /** Terminates worker `index` as if it had crashed (for tests); it is restarted. */
-  async terminateWorker(index: number): Promise<void> {
+  /** Crashes worker `index` (for tests: RunnerSlot.kill); it is restarted. */
+  async crashWorker(index: number): Promise<void> {
     const slot = this.slots[index];
     if (!slot) throw new RangeError(`no worker ${index} (${this.slots.length} workers)`);
     await slot.kill();

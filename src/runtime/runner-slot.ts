@@ -6,11 +6,12 @@
  * start a new thread after a back-off (doubling, up to 10 s, while starts
  * keep failing). The pool owns the queue and decides what each slot runs.
  */
+import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 
 import { ServiceError, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { EncodeRow, GraphProvider, TailCall, WorkerInit, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
+import type { CrashRequest, EncodeRow, GraphProvider, TailCall, WorkerHeap, WorkerInit, WorkerMessage, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 export type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] };
 
@@ -35,6 +36,14 @@ export interface SlotEvents {
 
 const MAX_RESTART_DELAY_MS = 10_000;
 
+/**
+ * A runner worker's young generation, MB (V8: three semi-spaces' worth, so
+ * semi-spaces of 4 MB). Its garbage is per job and dies young; left at V8's
+ * default, each worker's new space grew in 16 MB steps over a soak and kept
+ * them, a third of the soak's RSS growth (bench/RESULTS.md section 11).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 12;
+
 /** The worker's module: worker.ts when running from sources (tests), worker.js when built. */
 function workerUrl(): URL {
   return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
@@ -56,6 +65,8 @@ export class RunnerSlot {
   ready = false;
   /** The delay before the next restart. */
   restartDelayMs: number;
+  /** The thread's V8 heap as it last reported it (with a reply, at most once a second); null until then and after it exits. */
+  heap: WorkerHeap | null = null;
 
   constructor(
     readonly index: number,
@@ -92,9 +103,16 @@ export class RunnerSlot {
     }
   }
 
-  /** Terminates the thread as if it had crashed (it is restarted). */
+  /**
+   * Crashes the thread (it exits with code 1 between ORT calls: see
+   * CrashRequest); resolves once it has exited. It is restarted.
+   */
   async kill(): Promise<void> {
-    await this.worker?.terminate();
+    const w = this.worker;
+    if (!w) return;
+    const exited = once(w, "exit");
+    w.postMessage({ type: "crash" } satisfies CrashRequest);
+    await exited;
   }
 
   /**
@@ -120,7 +138,11 @@ export class RunnerSlot {
   /** Starts a thread; resolves when it is ready, rejects when it cannot open the graphs or dies first. */
   start(): Promise<void> {
     const generation = ++this.generation;
-    const worker = new Worker(workerUrl(), { workerData: this.init, name: `nextword-runner-${this.index}` });
+    const worker = new Worker(workerUrl(), {
+      workerData: this.init,
+      name: `nextword-runner-${this.index}`,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.worker = worker;
     this.ready = false;
     const { log } = this;
@@ -164,6 +186,7 @@ export class RunnerSlot {
         if (this.generation !== generation) return;
         if (this.worker === worker) this.worker = null;
         this.ready = false;
+        this.heap = null;
         const running = this.job;
         this.job = null;
         if (this.events.stopped()) {
@@ -188,7 +211,8 @@ export class RunnerSlot {
     });
   }
 
-  private settle(msg: Extract<WorkerMessage, { id: number }>): void {
+  private settle(msg: WorkerReply): void {
+    if (msg.heap) this.heap = msg.heap;
     const running = this.job;
     if (!running || running.id !== msg.id) {
       this.log.warn({ id: msg.id }, "runner worker answered a job it was not running");

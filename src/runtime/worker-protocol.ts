@@ -72,16 +72,43 @@ export type WorkerRequest =
   | { id: number; type: "encode"; rows: EncodeRow[] }
   | { id: number; type: "tails"; calls: TailCall[] };
 
+/**
+ * Makes the worker exit with code 1 at its next turn (tests' stand-in for a
+ * crash). It lands between ORT calls: terminating a thread inside one aborts
+ * the whole process ("terminate called after throwing an instance of
+ * 'Napi::Error'").
+ */
+export interface CrashRequest {
+  type: "crash";
+}
+
 /** Which provider each graph got. */
 export interface GraphProvider {
   graph: string;
   provider: string;
 }
 
+/**
+ * A worker's V8 heap. The main thread cannot read another isolate's heap, so
+ * a worker adds this to a reply at most once a second (HEAP_REPORT_MS).
+ */
+export interface WorkerHeap {
+  usedBytes: number;
+  /** What V8 holds for the heap, used or not: what its RSS counts. */
+  committedBytes: number;
+}
+
+export const HEAP_REPORT_MS = 1000;
+
+/** A reply to one WorkerRequest. */
+export type WorkerReply = (
+  | { id: number; type: "encode"; ok: true; result: EncodeResult }
+  | { id: number; type: "tails"; ok: true; result: TailsResult }
+  | { id: number; type: "error"; ok: false; error: string }
+) & { heap?: WorkerHeap };
+
 export type WorkerMessage =
   | { type: "ready"; graphs: GraphProvider[] }
   | { type: "init-failed"; error: string }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string; detail?: Record<string, unknown> }
-  | { id: number; type: "encode"; ok: true; result: EncodeResult }
-  | { id: number; type: "tails"; ok: true; result: TailsResult }
-  | { id: number; type: "error"; ok: false; error: string };
+  | WorkerReply;

@@ -9,15 +9,30 @@
  * `ready` with the provider each graph got, or `init-failed`.
  * Then one request at a time (the pool never sends a second before the
  * reply): `encode` and `tails` (./worker-protocol.ts). Results travel in
- * transferred buffers.
+ * transferred buffers; at most once a second a reply also carries this
+ * thread's V8 heap figures (nextword_worker_heap_bytes).
  */
 import { setPriority } from "node:os";
 import { performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 
 import { packRows, splitByLength } from "./encoder-batch.js";
 import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
-import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerInit, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
+import {
+  HEAP_REPORT_MS,
+  type EncodeResult,
+  type EncodeRow,
+  type GraphProvider,
+  type TailCall,
+  type TailsResult,
+  type WorkerHeap,
+  type WorkerInit,
+  type WorkerMessage,
+  type WorkerReply,
+  type WorkerRequest,
+  type CrashRequest,
+} from "./worker-protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("worker.ts must run as a worker thread");
@@ -183,24 +198,43 @@ async function runTails(calls: TailCall[]): Promise<{ result: TailsResult; trans
   return { result: { logProbs, seconds }, transfer: logProbs.flat().map((a) => a.buffer as ArrayBuffer) };
 }
 
+let heapReportedAt = -Infinity;
+
+/** This thread's heap figures when HEAP_REPORT_MS have passed since the last report, else undefined. */
+function heapReport(): WorkerHeap | undefined {
+  const now = performance.now();
+  if (now - heapReportedAt < HEAP_REPORT_MS) return undefined;
+  heapReportedAt = now;
+  const s = getHeapStatistics();
+  return { usedBytes: s.used_heap_size, committedBytes: s.total_heap_size };
+}
+
+function reply(msg: WorkerReply, transfer?: ArrayBuffer[]): void {
+  const heap = heapReport();
+  post(heap ? { ...msg, heap } : msg, transfer);
+}
+
 async function handle(msg: WorkerRequest): Promise<void> {
   try {
     if (msg.type === "encode") {
       const { result, transfer } = await encode(msg.rows);
-      post({ id: msg.id, type: "encode", ok: true, result }, transfer);
+      reply({ id: msg.id, type: "encode", ok: true, result }, transfer);
     } else {
       const { result, transfer } = await runTails(msg.calls);
-      post({ id: msg.id, type: "tails", ok: true, result }, transfer);
+      reply({ id: msg.id, type: "tails", ok: true, result }, transfer);
     }
   } catch (err) {
-    post({ id: msg.id, type: "error", ok: false, error: (err as Error).message ?? String(err) });
+    reply({ id: msg.id, type: "error", ok: false, error: (err as Error).message ?? String(err) });
   }
 }
 
 try {
   lowerPriority(init.nice);
   const graphs = await openAll();
-  port.on("message", (msg: WorkerRequest) => void handle(msg));
+  port.on("message", (msg: WorkerRequest | CrashRequest) => {
+    if (msg.type === "crash") process.exit(1); // ends this thread only, as a crash would
+    void handle(msg);
+  });
   post({ type: "ready", graphs });
 } catch (err) {
   post({ type: "init-failed", error: (err as Error).message ?? String(err) });
