@@ -19,6 +19,9 @@ export const BATCH_SIZE_BUCKETS: readonly number[] = Array.from({ length: 10 }, 
 
 export type CacheResult = "hit" | "miss" | "extend";
 
+/** A runner worker's V8 heap, as it reports it (runtime/worker-protocol.ts WorkerHeap). */
+type WorkerHeapFigures = { usedBytes: number; committedBytes: number };
+
 /** nextword_rejected_total's reasons: admission's (admission/policy.ts), then the batcher's (batching/batcher-options.ts). */
 export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const;
 
@@ -149,7 +152,7 @@ export class Metrics {
     collect: () => this.cacheBytes.set(this.cacheFigures().bytes),
   });
 
-  private workerHeaps: () => ReadonlyArray<{ usedBytes: number; committedBytes: number } | null> = () => [];
+  private workerHeaps: () => ReadonlyArray<WorkerHeapFigures | null> = () => [];
 
   readonly workerHeapBytes: Gauge<"worker" | "kind"> = new Gauge<"worker" | "kind">({
     name: "nextword_worker_heap_bytes",
@@ -214,7 +217,7 @@ export class Metrics {
   }
 
   /** The runner workers' heaps, read at each scrape. */
-  observeWorkerHeaps(heaps: () => ReadonlyArray<{ usedBytes: number; committedBytes: number } | null>): void {
+  observeWorkerHeaps(heaps: () => ReadonlyArray<WorkerHeapFigures | null>): void {
     this.workerHeaps = heaps;
   }
 

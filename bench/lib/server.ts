@@ -204,7 +204,6 @@ export function delta(before: Scrape, after: Scrape, name: string, labels: Recor
   return total(after, name, labels) - total(before, name, labels);
 }
 
-
 /** What the service's own metrics say about a run: cache results, batch sizes, rejections. */
 export function serviceFigures(before: Scrape, after: Scrape): Record<string, number> {
   const hit = delta(before, after, "nextword_cache_requests_total", { result: "hit" });

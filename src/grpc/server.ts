@@ -82,6 +82,8 @@ export const GRPC_SERVER_OPTIONS = {
   // open go on through the grace, after which grpc-js resets them (the
   // client sees INTERNAL): grpcServerOptions() makes the grace outlast the
   // longest typing session, which ends itself cleanly (UNAVAILABLE: reopen).
+  // Known open: the 30-min soak still saw ~12 calls fail at recycling
+  // (bench/RESULTS.md section 11, run G).
   "grpc.max_connection_age_ms": 30 * 60_000,
   // Idle connections (no call for 10 min) are closed to free their memory.
   "grpc.max_connection_idle_ms": 10 * 60_000,
