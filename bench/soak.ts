@@ -26,7 +26,7 @@ import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } f
 import { memoryMap, type MemoryMap } from "./lib/memory-map.js";
 import { checkBuilt, freePort, HOST, scrape, startChild, residentMb, total } from "./lib/server.js";
 import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
-import { runTypingTraffic } from "./lib/typing-traffic.js";
+import { runTypingTraffic, type TrafficCounts } from "./lib/typing-traffic.js";
 
 const USAGE = `node dist-bench/bench/soak.js [flags]   (build first: npm run build && npx tsc -p bench)
 Paced REST + gRPC typing for many minutes: errors, p99 per minute, RSS growth.`;
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), GRPC_PORT: String(grpcPort) } });
   const rssAtReady = residentMb(server.pid);
   const rows: Minute[] = [];
-  let answers: Record<string, number> = {};
+  let counts: TrafficCounts = { answers: {}, grpcFailures: {} };
   const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, heapTotalMb: NaN, workerHeapMb: NaN, externalMb: NaN, cacheMb: NaN, map: null });
   let current = fresh(1);
   const stop = new AbortController();
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       current = fresh(m + 1);
     }
     stop.abort();
-    answers = (await traffic).answers;
+    counts = await traffic;
   } finally {
     await server.stop();
   }
@@ -148,7 +148,8 @@ async function main(): Promise<void> {
       console.log(`after warm-up, resident by mapping: ${kinds.map((k) => `${k} ${d(from.map![k], to.map![k])}`).join(", ")} MB`);
     }
   }
-  console.log(`answers by transport and status: ${JSON.stringify(answers)}`);
+  console.log(`answers by transport and status: ${JSON.stringify(counts.answers)}`);
+  for (const [failure, n] of Object.entries(counts.grpcFailures)) console.log(`gRPC failure x${n}: ${failure}`);
   console.log(target("zero errors", errors === 0, `${errors}`));
   console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
 

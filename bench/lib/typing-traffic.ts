@@ -39,6 +39,8 @@ export interface TrafficOptions {
 export interface TrafficCounts {
   /** Answers by transport and status (HTTP status, or gRPC status name). */
   answers: Record<string, number>;
+  /** Failed gRPC calls by method, status and details: what failed, not only how many. */
+  grpcFailures: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -46,6 +48,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs until `signal` aborts; then every typist finishes its request in flight, gRPC sessions half-close. */
 export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): Promise<TrafficCounts> {
   const answers: Record<string, number> = {};
+  const grpcFailures: Record<string, number> = {};
+  const failed = (method: string, err: grpc.ServiceError) => {
+    const key = `${method} ${grpc.status[err.code]}: ${err.details}`;
+    grpcFailures[key] = (grpcFailures[key] ?? 0) + 1;
+  };
   const seed = (o.seed ?? 0) * 10_000;
   const count = (key: string) => (answers[key] = (answers[key] ?? 0) + 1);
   const words = o.docs.map((d) => d.split(/\s+/).filter(Boolean)).filter((w) => w.length > 1);
@@ -112,6 +119,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     return new Promise<void>((resolve) =>
       client[method](req, (err: grpc.ServiceError | null) => {
         count(`grpc ${err ? grpc.status[err.code] : "OK"}`);
+        if (err) failed(method, err);
         o.onAnswer?.("grpc", performance.now() - started, err === null);
         resolve();
       }),
@@ -141,6 +149,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
         // The server ending a session at its maximum age is the protocol, not a failure: the typist reopens.
         const rotated = err.code === grpc.status.UNAVAILABLE && /reopen it/.test(err.details);
         count(rotated ? "grpc session reopened" : `grpc ${grpc.status[err.code]}`);
+        if (!rotated) failed("Session", err);
         if (!signal.aborted && !rotated) o.onAnswer?.("grpc", performance.now() - sentAt, false);
         closed = true;
         waiting?.();
@@ -183,5 +192,5 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     ...Array.from({ length: o.grpcTypists }, (_, i) => grpcTypist(i)),
   ]);
   client.close();
-  return { answers };
+  return { answers, grpcFailures };
 }

@@ -71,19 +71,20 @@ export const GRPC_SERVER_OPTIONS = {
   "grpc.max_receive_message_length": 64 * 1024,
   // Replies are small (k <= 50 predictions, <= 100 scores); a bound catches bugs.
   "grpc.max_send_message_length": 1024 * 1024,
-  // Keyboards are mobile: a phone that drops off the network leaves a
-  // half-open connection holding its sessions. Ping after 60 s without
-  // activity and drop the connection if no ack comes in 20 s.
-  "grpc.keepalive_time_ms": 60_000,
-  "grpc.keepalive_timeout_ms": 20_000,
+  // No keepalive pings from the server ("grpc.keepalive_time_ms" unset): in
+  // grpc-js 1.14 a ping due after a connection's age GOAWAY cannot be sent
+  // (Node refuses pings on a closing HTTP/2 session) and grpc-js then
+  // destroys the connection, cutting every stream still in its grace with
+  // INTERNAL; it cut each typing session at each recycling (bench/RESULTS.md
+  // section 11, run G; test/grpc-connection-age.test.ts). A dead peer's
+  // session state is still freed at SESSION_MAX_AGE_S and its connection at
+  // its age plus grace at the latest.
   // Long-lived HTTP/2 connections pin clients to one replica behind an L4
   // load balancer; recycling connections every 30 min (GOAWAY, clients
   // reconnect transparently) rebalances after scale-out. Streams already
   // open go on through the grace, after which grpc-js resets them (the
   // client sees INTERNAL): grpcServerOptions() makes the grace outlast the
   // longest typing session, which ends itself cleanly (UNAVAILABLE: reopen).
-  // Known open: the 30-min soak still saw ~12 calls fail at recycling
-  // (bench/RESULTS.md section 11, run G).
   "grpc.max_connection_age_ms": 30 * 60_000,
   // Idle connections (no call for 10 min) are closed to free their memory.
   "grpc.max_connection_idle_ms": 10 * 60_000,
@@ -132,6 +133,8 @@ export interface GrpcServerDeps {
   config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
   /** How often health follows service.ready() (ms); default 1000. */
   healthPollMs?: number;
+  /** grpc-js server options; default grpcServerOptions(config). Tests shorten the connection timers. */
+  channelOptions?: ChannelOptions;
 }
 
 export interface GrpcServer {
@@ -150,7 +153,7 @@ export const DEFAULT_GRACE_MS = 10_000;
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const log = deps.logger.child({ component: "grpc" });
   const packageDefinition = loadNextwordProto();
-  const server = new Server(grpcServerOptions(deps.config));
+  const server = new Server(deps.channelOptions ?? grpcServerOptions(deps.config));
 
   const registry: SessionRegistry = { sessions: new Set(), closing: false };
   const nextword = tolerantRequests(packageDefinition[SERVICE_NAME] as ServiceDefinition);

@@ -120,12 +120,20 @@ export interface GrpcHarness extends RealService {
 export async function startGrpc(
   env: Record<string, string> = {},
   wrap: (s: InferenceService) => InferenceService = (s) => s,
+  channelOptions?: (config: Config) => grpc.ChannelOptions,
 ): Promise<GrpcHarness> {
   const config = tinyConfig({ LOG_LEVEL: "warn", ...env });
   const { logger, logs } = captureLogger(config);
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
-  const server = createGrpcServer({ service: wrap(real.service), admission: testAdmission(config, metrics), metrics, logger, config });
+  const server = createGrpcServer({
+    service: wrap(real.service),
+    admission: testAdmission(config, metrics),
+    metrics,
+    logger,
+    config,
+    channelOptions: channelOptions?.(config),
+  });
   const port = await server.bind("127.0.0.1", 0);
   const address = `127.0.0.1:${port}`;
   const client = nextwordClient(address);
