@@ -9,6 +9,7 @@
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/overload.js                         # cold contexts and keystrokes, 3x, 20 s
  *   node dist-bench/bench/overload.js --workload cold --duration 5   # smoke run
+ *   node dist-bench/bench/overload.js --url http://10.0.0.5:8080      # a service on another machine
  *
  * Reported per workload: the maximum, the offered rate, answers per outcome
  * (200, 503 OVERLOADED, 503 QUEUE_FULL, ...) per second with p50 / p99 / max
@@ -26,7 +27,7 @@ import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad } from "./lib/load.js";
 import { runOpenLoop, type OpenLoopFigures, type Outcome } from "./lib/open-loop.js";
 import { machine, runMain, table, target, writeResult } from "./lib/report.js";
-import { checkBuilt, delta, scrape, startChild, threadCpu, residentMb } from "./lib/server.js";
+import { checkBuilt, delta, scrape, startChild, threadCpu, residentMb, type ChildServer } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/overload.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -43,6 +44,8 @@ const args = new Args(
     warmup: { def: "3", help: "seconds of the same overload before, not counted" },
     sockets: { def: "2048", help: "the open-loop client's keep-alive sockets at most" },
     "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
+    url: { def: "", help: "load an already running service at this base URL (another machine, or one started apart) instead of starting one per workload" },
+    pid: { def: "", help: "with --url on this machine: the server's process id, for its CPU and RSS" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   USAGE,
@@ -74,12 +77,16 @@ async function main(): Promise<void> {
   const bundle = await loadBundle(modelDir);
   const docs = readTestDocs(args.string("text"));
   const connections = args.int("connections", 1, 4096);
+  const remote = args.string("url").replace(/\/+$/, "");
+  const remotePid = remote && args.string("pid") ? args.int("pid", 1) : -1;
   const rows: Row[] = [];
 
   for (const workload of args.list("workload")) {
     if (workload !== "cold" && workload !== "keystrokes") throw new Error(`--workload: "${workload}" is neither cold nor keystrokes`);
     const source: BodySource = workload === "cold" ? new ColdContexts(docs, 11) : keystrokes(bundle, docs, connections, 20, 11);
-    const server = await startChild({ name: `overload-${workload}`, script, env: serverEnv });
+    const server: ChildServer = remote
+      ? { name: remote, url: remote, pid: remotePid, logFile: "", stop: async () => {} } // not ours: /proc figures only with --pid
+      : await startChild({ name: `overload-${workload}`, script, env: serverEnv });
     try {
       const max = await runLoad({ url: server.url, path: "/v1/predict", connections, seconds: args.number("measure", 1, 600), body: () => source.next() });
       const maxPerS = (max.latencyByStatus["200"]?.n ?? 0) / max.seconds;
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
           GC_KINDS.map((kind) => [kind, { n: delta(before, after, "nodejs_gc_duration_seconds_count", { kind }), ms: 1000 * delta(before, after, "nodejs_gc_duration_seconds_sum", { kind }) }]),
         ),
         serverCpuS: cpu0 && cpu1 ? { main: cpu1.main - cpu0.main, others: cpu1.others - cpu0.others } : { main: NaN, others: NaN },
-        peakRssMb: residentMb(server.pid, "peak"),
+        peakRssMb: server.pid > 0 ? residentMb(server.pid, "peak") : NaN,
       });
     } finally {
       await server.stop();

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const server = await startChild({ name: "soak", script, env: { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env"), GRPC_PORT: String(grpcPort) } });
   const rssAtReady = residentMb(server.pid);
   const rows: Minute[] = [];
-  let counts: TrafficCounts = { answers: {}, grpcFailures: {} };
+  let counts: TrafficCounts = { answers: {}, grpcFailures: {}, grpcConnectionsClosed: 0 };
   const fresh = (minute: number): Minute => ({ minute, http: [], grpc: [], errors: 0, rssMb: NaN, heapMb: NaN, heapTotalMb: NaN, workerHeapMb: NaN, externalMb: NaN, cacheMb: NaN, map: null });
   let current = fresh(1);
   const stop = new AbortController();
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       console.log(`after warm-up, resident by mapping: ${kinds.map((k) => `${k} ${d(from.map![k], to.map![k])}`).join(", ")} MB`);
     }
   }
-  console.log(`answers by transport and status: ${JSON.stringify(counts.answers)}`);
+  console.log(`answers by transport and status: ${JSON.stringify(counts.answers)}; the gRPC client's connection closed ${counts.grpcConnectionsClosed} times (recycled for its age)`);
   for (const [failure, n] of Object.entries(counts.grpcFailures)) console.log(`gRPC failure x${n}: ${failure}`);
   console.log(target("zero errors", errors === 0, `${errors}`));
   console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
