@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       console.log(`after warm-up, resident by mapping: ${kinds.map((k) => `${k} ${d(from.map![k], to.map![k])}`).join(", ")} MB`);
     }
   }
-  console.log(`answers by transport and status: ${JSON.stringify(counts.answers)}; the gRPC client's connection closed ${counts.grpcConnectionsClosed} times (recycled for its age)`);
+  console.log(`answers by transport and status: ${JSON.stringify(counts.answers)}; the gRPC client's connection closed ${counts.grpcConnectionsClosed} times (recycled for its age, or dropped)`);
   for (const [failure, n] of Object.entries(counts.grpcFailures)) console.log(`gRPC failure x${n}: ${failure}`);
   console.log(target("zero errors", errors === 0, `${errors}`));
   console.log(target(`RSS growth after warm-up < 50 MB`, end - base < 50, `${(end - base).toFixed(1)} MB`));
