@@ -14,6 +14,7 @@
 import * as grpc from "@grpc/grpc-js";
 import t from "tap";
 
+import { connectionsClosed, recordStates } from "../bench/lib/grpc-connectivity.js";
 import { grpcServerOptions } from "../src/grpc/server.js";
 import { SessionClient, startGrpc, unary } from "./helpers/grpc.js";
 
@@ -26,21 +27,6 @@ function shortened(options: grpc.ChannelOptions): grpc.ChannelOptions {
   const out: grpc.ChannelOptions = {};
   for (const [key, value] of Object.entries(options)) out[key] = key.endsWith("_ms") && typeof value === "number" ? Math.max(1, Math.round(value * SCALE)) : value;
   return { ...out, "grpc.max_connection_age_grace_ms": 10_000 };
-}
-
-/** The channel's connectivity states as they change, until `signal` aborts. */
-function recordStates(channel: ReturnType<grpc.Client["getChannel"]>, signal: AbortSignal): grpc.connectivityState[] {
-  const states = [channel.getConnectivityState(true)];
-  const watch = () => {
-    if (signal.aborted) return;
-    channel.watchConnectivityState(states.at(-1)!, Date.now() + 500, () => {
-      const now = channel.getConnectivityState(false);
-      if (now !== states.at(-1)) states.push(now);
-      watch();
-    });
-  };
-  watch();
-  return states;
 }
 
 interface Typed {
@@ -111,7 +97,7 @@ t.test("typing sessions and unary calls go on through connection recycling", asy
   stop.abort();
   t.ok(finished, "every typist and caller finished within 10 s of the run's end");
 
-  const recycled = states.filter((s, i) => s === grpc.connectivityState.IDLE && states[i - 1] === grpc.connectivityState.READY).length;
+  const recycled = connectionsClosed(states);
   t.ok(recycled >= 1, `the client's connection was recycled (${recycled} times; states ${states.map((s) => grpc.connectivityState[s]).join(" > ")})`);
   t.equal(long.error, null, `the session open across the recycling ended cleanly (${long.error?.details ?? "no error"})`);
   t.equal(longTyped.answered, longTyped.sent, `it answered every event it was sent (${longTyped.sent})`);

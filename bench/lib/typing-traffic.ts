@@ -14,6 +14,7 @@
 import * as grpc from "@grpc/grpc-js";
 
 import { loadNextwordProto, SERVICE_NAME } from "../../src/grpc/server.js";
+import { connectionsClosed, recordStates } from "./grpc-connectivity.js";
 import { rng } from "./rng.js";
 
 export interface TrafficOptions {
@@ -41,7 +42,7 @@ export interface TrafficCounts {
   answers: Record<string, number>;
   /** Failed gRPC calls by method, status and details: what failed, not only how many. */
   grpcFailures: Record<string, number>;
-  /** Times the gRPC channel left READY: its connection closed (recycled for its age, or dropped). */
+  /** Times the gRPC channel's connection closed (grpc-connectivity.ts). */
   grpcConnectionsClosed: number;
 }
 
@@ -63,16 +64,7 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
   const proto = grpc.loadPackageDefinition(loadNextwordProto());
   const Client = SERVICE_NAME.split(".").reduce<any>((node, key) => node[key], proto) as grpc.ServiceClientConstructor;
   const client = new Client(o.grpcAddress, grpc.credentials.createInsecure()) as any;
-  let grpcConnectionsClosed = 0;
-  const channel = (client as grpc.Client).getChannel();
-  const watch = (last: grpc.connectivityState) =>
-    channel.watchConnectivityState(last, Date.now() + 1000, () => {
-      if (signal.aborted) return; // the end of the run closes the channel: not a recycling
-      const now = channel.getConnectivityState(false);
-      if (last === grpc.connectivityState.READY && now !== grpc.connectivityState.READY) grpcConnectionsClosed++;
-      watch(now);
-    });
-  watch(channel.getConnectivityState(true));
+  const states = recordStates((client as grpc.Client).getChannel(), signal);
 
   /**
    * A typist's keystrokes, endless: [the words typed so far (the last
@@ -204,5 +196,5 @@ export async function runTypingTraffic(o: TrafficOptions, signal: AbortSignal): 
     ...Array.from({ length: o.grpcTypists }, (_, i) => grpcTypist(i)),
   ]);
   client.close();
-  return { answers, grpcFailures, grpcConnectionsClosed };
+  return { answers, grpcFailures, grpcConnectionsClosed: connectionsClosed(states) };
 }
