@@ -27,6 +27,9 @@
  * - trivial: a fastify handler returning a fixed answer
  *   (dist-bench/bench/trivial-server.js), sent the keystroke bodies: the
  *   ceiling of this transport on this machine.
+ * - app: the service's own REST app in front of a service that answers at
+ *   once (dist-bench/bench/app-server.js), sent the keystroke bodies:
+ *   between trivial and keystrokes, the cost of nextword's HTTP layer.
  *
  * Also measured in the same run, before any server starts and again right
  * after the cold runs: the raw batched ORT encoder throughput
@@ -53,7 +56,9 @@ import { encoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
 
-const WORKLOADS = ["trivial", "keystrokes", "keystrokes-plain", "cold"];
+const WORKLOADS = ["trivial", "app", "keystrokes", "keystrokes-plain", "cold"];
+/** Workloads served by a stand-in process, not the service (no service figures, not sent to --url). */
+const STAND_INS: Record<string, string> = { trivial: "trivial-server.js", app: "app-server.js" };
 /** keystrokes-plain's extra body fields: the model's lower-case words, nothing blocked. */
 const PLAIN = { casing: false, blockOffensive: false };
 import { checkBuilt, scrape, serviceFigures, startChild, threadCpu, type ChildServer } from "./lib/server.js";
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
   // Remote: the trivial handler would run here, not there; and cold goes first, since the server is not restarted
   // between workloads and keystrokes would leave states that cold contexts from the same documents extend.
   const workloads = remote
-    ? args.list("workloads").filter((w) => w !== "trivial").sort((x, y) => Number(y === "cold") - Number(x === "cold"))
+    ? args.list("workloads").filter((w) => !(w in STAND_INS)).sort((x, y) => Number(y === "cold") - Number(x === "cold"))
     : args.list("workloads");
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`--workloads: unknown workload "${w}" (${WORKLOADS.join(", ")})`);
   const seconds = args.number("duration", 0.5, 3600);
@@ -105,8 +110,7 @@ async function main(): Promise<void> {
   const serverEnv = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
   // The server's configuration as it will see it (defaults filled in), to mirror it in the raw encoder run.
   const config = loadConfig({ ...process.env, ...serverEnv });
-  const script = !remote && workloads.some((w) => w !== "trivial") ? checkBuilt(args.string("server")) : "";
-  const trivialScript = path.join(REPO_ROOT, "dist-bench", "bench", "trivial-server.js");
+  const script = !remote && workloads.some((w) => !(w in STAND_INS)) ? checkBuilt(args.string("server")) : "";
 
   const bundle = await loadBundle(modelDir);
   const docs = readTestDocs(args.string("text"));
@@ -159,14 +163,14 @@ async function main(): Promise<void> {
         : keystrokes(bundle, docs, maxConn, contextWords, seed, k, workload === "keystrokes-plain" ? PLAIN : {});
     const server: ChildServer = remote
       ? { name: remote, url: remote, pid: -1, logFile: "", stop: async () => {} } // not ours: no /proc figures (threadCpu gives null)
-      : workload === "trivial"
-        ? await startChild({ name: "http-trivial", script: trivialScript, env: {}, readyTimeoutS: 30 })
+      : workload in STAND_INS
+        ? await startChild({ name: `http-${workload}`, script: path.join(REPO_ROOT, "dist-bench", "bench", STAND_INS[workload]!), env: { LOG_LEVEL: "warn" }, readyTimeoutS: 30 })
         : await startChild({ name: `http-${workload}`, script, env: serverEnv, readyTimeoutS: args.int("ready-timeout", 1) });
     try {
       for (const c of connections) {
         const load = { url: server.url, path: "/v1/predict", connections: c, pipelining, timeoutS, body: () => source.next() };
         if (warmup > 0) await runLoad({ ...load, seconds: warmup });
-        const before = workload === "trivial" ? null : await scrape(server.url);
+        const before = workload in STAND_INS ? null : await scrape(server.url);
         const cpu0 = threadCpu(server.pid);
         const gen0 = process.cpuUsage();
         const figures = await runLoad({ ...load, seconds });
@@ -246,7 +250,7 @@ async function main(): Promise<void> {
   }
 
   const cores = availableParallelism();
-  for (const r of [trivial, keys, plain, cold]) {
+  for (const r of [trivial, best("app"), keys, plain, cold]) {
     if (!r?.cpuUs) continue;
     const total = r.cpuUs.main + r.cpuUs.others + r.cpuUs.loadgen;
     console.log(
@@ -254,22 +258,35 @@ async function main(): Promise<void> {
     );
   }
 
+  // A keystroke's server CPU, layer by layer, at each connection count that ran all three.
+  for (const c of connections) {
+    const [t, a, k] = ["trivial", "app", "keystrokes"].map((w) => rows.find((r) => r.workload === w && r.load.connections === c)?.cpuUs);
+    if (!t || !a || !k) continue;
+    const server = (u: NonNullable<Row["cpuUs"]>) => u.main + u.others;
+    console.log(
+      `  server CPU per request, ${c} conns: fastify alone ${num(server(t))} µs, + nextword's HTTP layer ${num(server(a) - server(t))}, + the service ${num(server(k) - server(a))} = ${num(server(k))} µs per keystroke`,
+    );
+  }
+
+  // Best req/s within the keyboard's latency budget, for the table beside the trivial handler's (information, not a target).
+  const withinBudget = (w: string) =>
+    rows.filter((r) => r.workload === w && r.load.latencyMs.p99 <= 20 && r.load.non2xx === 0 && r.load.errors === 0).sort((a, b) => b.load.reqPerSec - a.load.reqPerSec)[0];
+  for (const w of ["trivial", "app", "keystrokes"]) {
+    if (!rows.some((r) => r.workload === w)) continue;
+    const r = withinBudget(w);
+    console.log(`  ${w}: ${r ? `${num(r.load.reqPerSec)} req/s at p99 ${num(r.load.latencyMs.p99)} ms (${r.load.connections} conns)` : "no run within p99 20 ms"} (best within p99 <= 20 ms)`);
+  }
+
+  // Issue 16's targets: CPU per request and a ratio measured in this run.
   const targets: { name: string; value: number; threshold: string; met: boolean }[] = [];
-  const ksRuns = rows.filter((r) => r.workload === "keystrokes");
-  if (ksRuns.length > 0) {
-    const within = ksRuns.filter((r) => r.load.latencyMs.p99 <= 20 && r.load.non2xx === 0 && r.load.errors === 0);
-    const top = within.sort((a, b) => b.load.reqPerSec - a.load.reqPerSec)[0];
-    const v = top ? top.load.reqPerSec : 0;
-    targets.push({
-      name: "keystrokes >= 10,000 req/s at p99 <= 20 ms (no errors)",
-      value: v,
-      threshold: top ? `${num(v)} req/s at p99 ${num(top.load.latencyMs.p99)} ms, ${top.load.connections} connections` : "no run had p99 <= 20 ms without errors",
-      met: v >= 10_000,
-    });
+  const ks64 = rows.find((r) => r.workload === "keystrokes" && r.load.connections === 64 && r.cpuUs);
+  if (ks64) {
+    const v = ks64.cpuUs!.main + ks64.cpuUs!.others;
+    targets.push({ name: "server CPU per keystroke request <= 160 µs at 64 connections", value: v, threshold: `${num(v)} µs`, met: v <= 160 });
   }
   if (encoder && cold) {
     const v = cold.load.reqPerSec / encoder.rowsPerSec;
-    targets.push({ name: "cold req/s >= 80% of the raw encoder's rows/s", value: v, threshold: pct(v), met: v >= 0.8 });
+    targets.push({ name: "cold req/s >= 90% of the raw encoder's rows/s", value: v, threshold: pct(v), met: v >= 0.9 });
   }
   if (targets.length) console.log("targets:");
   for (const t of targets) console.log(target(t.name, t.met, t.threshold));

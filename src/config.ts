@@ -54,15 +54,19 @@ export interface Config {
   /** Bytes the state cache may hold, in MiB (evaluated tails included): the bound that fixes its memory. */
   cacheMaxMb: number;
   /**
-   * The encoder sees at most the last this many tokens of a context (<bos>
-   * included). A row's state depends only on this window, so it is also the
-   * cache key: cached and fresh answers are identical.
+   * The encoder's window of a context (contextWindow): all of it up to this
+   * many tokens (<bos> included); past that, about this many, from an anchor
+   * (between this - contextHopTokens + 1 and twice this). A row's state
+   * depends only on its window, so it is also the cache key: cached and
+   * fresh answers are identical.
    */
   maxContextTokens: number;
   /**
-   * Past maxContextTokens, the window's start moves in steps of this many
-   * tokens (contextWindow), so typing on extends the cached window instead
-   * of shifting it (1: a plain sliding window).
+   * About one position in this many is an anchor, a place the window may
+   * start (decided by the text, so a client that sends only the end of its
+   * text gets the same windows); typing on extends the cached window, which
+   * starts afresh about once every this many tokens (1: a plain sliding
+   * window of maxContextTokens).
    */
   contextHopTokens: number;
   /**

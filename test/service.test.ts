@@ -75,16 +75,45 @@ t.test("context windows: the last maxContextTokens tokens, as the reference trun
   t.same(a, b, "tokens before the window do not matter");
 });
 
-t.test("hopping windows: typing on past MAX_CONTEXT_TOKENS extends the cached window; answers as the reference's", async (t) => {
+/**
+ * What the cache should count for a text typed word by word: a hit where the
+ * window was seen before, an extend where an earlier window is a strict
+ * prefix of it, else a miss (a fresh start).
+ */
+function expectedMisses(windows: number[][]): number {
+  const isPrefix = (p: number[], w: number[]) => p.length <= w.length && p.every((id, j) => id === w[j]);
+  return windows.filter((w, n) => !windows.slice(0, n).some((p) => isPrefix(p, w))).length;
+}
+
+const LONG_TEXT = randomContext(bundle, rng(31), 60).split(" ");
+
+t.test("anchored windows: typing on past MAX_CONTEXT_TOKENS extends the cached window, starting afresh only at anchors", async (t) => {
   const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4" });
   t.teardown(() => h.service.close());
-  const words = "one two three four five six seven eight nine ten eleven twelve thirteen".split(" ");
+  const contexts = LONG_TEXT.map((_, n) => LONG_TEXT.slice(0, n + 1).join(" "));
+  const windows = contexts.map((c) => ref.window(c, 8, 4));
+  const misses = expectedMisses(windows);
+  t.ok(misses >= 3 && misses < contexts.length / 2, `${misses} fresh windows in ${contexts.length} words: some, not every word`);
   const before = { extend: await counter(h.metrics.cacheRequests, { result: "extend" }), miss: await counter(h.metrics.cacheRequests, { result: "miss" }) };
-  for (let n = 1; n <= words.length; n++) await h.service.predict({ context: words.slice(0, n).join(" "), k: 3 });
-  // <bos> + n words: the window starts at token 0 up to n = 7, at 4 for n = 8..11, at 8 for n = 12..13.
-  t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - before.miss, 3, "a miss at the start and at each of the two hops");
-  t.equal((await counter(h.metrics.cacheRequests, { result: "extend" })) - before.extend, words.length - 3, "every other step extends");
+  for (const context of contexts) await h.service.predict({ context, k: 3 });
+  t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - before.miss, misses, "a miss at each fresh window");
+  t.equal((await counter(h.metrics.cacheRequests, { result: "extend" })) - before.extend, contexts.length - misses, "every other word extends");
   await checkLazyTopK(t, h, ref, { seed: 8, contexts: 12, maxWords: 20, tol: 0 });
+});
+
+t.test("a client that sends the last words of its text (a fixed-length suffix) gets the whole text's windows and answers, and extends", async (t) => {
+  const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4" });
+  t.teardown(() => h.service.close());
+  const whole = LONG_TEXT.map((_, n) => LONG_TEXT.slice(0, n + 1).join(" "));
+  const suffix = LONG_TEXT.map((_, n) => LONG_TEXT.slice(Math.max(0, n - 19), n + 1).join(" ")); // 20 words: more than 2 x 8 tokens
+  const windows = whole.map((c) => ref.window(c, 8, 4));
+  const misses0 = await counter(h.metrics.cacheRequests, { result: "miss" });
+  const answers: PredictResult[] = [];
+  for (const context of suffix) answers.push(await h.service.predict({ context, k: 5, casing: false }));
+  t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - misses0, expectedMisses(windows), "as many misses as the whole text's windows start afresh");
+  const fresh = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4", CACHE_SIZE: "0" });
+  t.teardown(() => fresh.service.close());
+  t.same(answers, await Promise.all(whole.map((context) => fresh.service.predict({ context, k: 5, casing: false }))), "the whole text's answers");
 });
 
 t.test("the same request twice: the second is a cache hit, answered without queueing, identical", async (t) => {

@@ -1,23 +1,89 @@
 import t from "tap";
 
-import { StateCache, contextWindow, windowKey, type ContextState, stateBytes, TailMap } from "../src/inference/state-cache.js";
+import { rng } from "../bench/lib/rng.js";
+import { StateCache, contextWindow, isAnchor, windowKey, type ContextState, stateBytes, TailMap } from "../src/inference/state-cache.js";
 
 function state(window: number[]): ContextState {
   const f = new Float32Array(1);
   return { key: windowKey(window), window, head: f, bandHidden: [f], h: f, c: f, tails: new Map() };
 }
 
-t.test("contextWindow keeps the last maxTokens ids", async (t) => {
+t.test("contextWindow: up to maxTokens ids all of them; hop 1 the last maxTokens", async (t) => {
   t.same(contextWindow([0, 5, 6, 7], 8), [0, 5, 6, 7]);
   t.same(contextWindow([0, 5, 6, 7], 2), [6, 7]);
   t.same(contextWindow([0, 5, 6, 7], 4), [0, 5, 6, 7]);
   const ids = [0, 1];
   t.not(contextWindow(ids, 8), ids, "a copy, never the caller's array");
   const twelve = Array.from({ length: 12 }, (_, i) => i);
-  t.same(contextWindow(twelve, 8, 4), [4, 5, 6, 7, 8, 9, 10, 11], "start at the first multiple of hop leaving <= 8");
-  t.same(contextWindow(twelve.slice(0, 9), 8, 4), [4, 5, 6, 7, 8], "one over: the start hops by 4");
   t.same(contextWindow(twelve.slice(0, 8), 8, 4), twelve.slice(0, 8), "at most maxTokens: all of it");
+  t.same(contextWindow(twelve, 5, 1), twelve.slice(7), "hop 1: a plain sliding window");
   t.throws(() => contextWindow(twelve, 3, 5), RangeError, "a hop above maxTokens would leave no id");
+});
+
+/** Random ids with a word-like spread (many repeats), from a seed. */
+function text(seed: number, n: number): number[] {
+  const next = rng(seed);
+  return Array.from({ length: n }, () => Math.floor(Math.exp(next() * Math.log(20_000))));
+}
+
+/** The contract, written as a choice over every position: the latest start allowed, else the last maxTokens. */
+function naiveWindow(ids: number[], max: number, hop: number): number[] {
+  const n = ids.length;
+  if (n <= max) return ids;
+  const starts = ids.map((_, a) => a).filter((a) => a === 0 || isAnchor(ids[a - 1]!, ids[a]!, hop));
+  const allowed = starts.filter((a) => n - a >= max - hop + 1 && n - a <= 2 * max);
+  return allowed.length > 0 ? ids.slice(Math.max(...allowed)) : ids.slice(n - max);
+}
+
+t.test("contextWindow: the latest anchor leaving at least max - hop + 1 ids, at most 2 x max, else the last max", async (t) => {
+  for (const [max, hop] of [[8, 4], [64, 16], [10, 3], [6, 1]] as const) {
+    let checked = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const ids = text(seed, 1 + ((seed * 37) % 300));
+      for (const n of [ids.length, Math.floor(ids.length / 2), max + 1]) {
+        const got = contextWindow(ids.slice(0, n), max, hop);
+        if (got.join() !== naiveWindow(ids.slice(0, n), max, hop).join()) t.fail(`max ${max} hop ${hop} seed ${seed} n ${n}`);
+        checked++;
+      }
+    }
+    t.pass(`max ${max}, hop ${hop}: ${checked} windows as the contract says`);
+  }
+});
+
+t.test("contextWindow does not depend on where the text starts: a suffix of more than 2 x max ids gives the same window", async (t) => {
+  const ids = text(3, 3000);
+  let same = 0;
+  for (let n = 200; n <= ids.length; n += 11) {
+    const whole = contextWindow(ids.slice(0, n), 64, 16);
+    for (const keep of [129, 150, 199]) if (contextWindow(ids.slice(n - keep, n), 64, 16).join() === whole.join()) same++;
+  }
+  t.equal(same, 3 * Math.floor((ids.length - 200) / 11 + 1), "every suffix: the whole text's window");
+});
+
+t.test("contextWindow as a text grows: it extends, and starts afresh about once every hop ids", async (t) => {
+  const ids = text(5, 6000);
+  let prev: number[] = [];
+  let fresh = 0;
+  for (let n = 1; n <= ids.length; n++) {
+    const w = contextWindow(ids.slice(0, n), 64, 16);
+    const extended = w.length === prev.length + 1 && w.slice(0, -1).join() === prev.join();
+    if (!extended) {
+      fresh++;
+      t.ok(w.length >= 49 || w.length === 64, `n ${n}: a fresh window holds ${w.length} ids`);
+    }
+    prev = w;
+  }
+  t.ok(fresh / ids.length > 1 / 32 && fresh / ids.length < 2 / 16, `fresh windows: ${fresh} in ${ids.length} ids (about 1 in 16)`);
+});
+
+t.test("isAnchor: about one pair in hop", async (t) => {
+  const next = rng(9);
+  for (const hop of [4, 16]) {
+    let anchors = 0;
+    for (let i = 0; i < 100_000; i++) if (isAnchor(Math.floor(next() * 32_000), Math.floor(next() * 32_000), hop)) anchors++;
+    t.ok(Math.abs(anchors / 100_000 - 1 / hop) < 0.1 / hop, `hop ${hop}: ${anchors} anchors in 100,000 pairs`);
+  }
+  t.equal(isAnchor(3, 7, 1), true, "hop 1: every position");
 });
 
 t.test("window keys: distinct for distinct windows, safe integers", async (t) => {

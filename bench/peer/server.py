@@ -10,8 +10,9 @@ careful team writes it in PyTorch, behind the same `POST /v1/predict`.
   golden.json at start (a mismatch stops the start); log p(w | context) is
   `log_prob` of the LSTM's last output (every tail, the whole vocabulary).
 - Context: tokenized as the service does (the manifest's tokenizer, <bos>
-  first), the encoder window of at most 64 tokens moving in hops of 16
-  (MAX_CONTEXT_TOKENS, CONTEXT_HOP_TOKENS); recent context texts are memoized.
+  first), the service's encoder window (about 64 tokens from an anchor,
+  weights.window: MAX_CONTEXT_TOKENS, CONTEXT_HOP_TOKENS); recent context
+  texts are memoized.
 - Cache: an LRU of windows -> (LSTM state, log-probs). A hit costs no model
   call (keystrokes resend one context per letter); a window that extends a
   cached one runs the LSTM only on the new tokens from the cached state.

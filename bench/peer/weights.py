@@ -50,11 +50,32 @@ class Tokenizer:
         return word not in self.specials and self.suggest.match(word) is not None
 
 
+_M32 = 0xFFFFFFFF
+
+
+def is_anchor(before, id_, hop):
+    """src/inference/state-cache.ts isAnchor: a 32-bit hash of the pair, 0 mod hop."""
+    h = ((before * 0x9E3779B1) & _M32) ^ (((id_ + 1) * 0x85EBCA77) & _M32)
+    h = ((h ^ (h >> 15)) * 0x2C1B3C6D) & _M32
+    h ^= h >> 12
+    return h % hop == 0
+
+
 def window(ids, max_tokens=64, hop=16):
-    """The service's encoder window (src/inference/state-cache.ts contextWindow): the last
-    ids from a start that moves in steps of `hop`, at most `max_tokens` of them."""
-    over = len(ids) - max_tokens
-    return ids[-(-over // hop) * hop:] if over > 0 else ids
+    """The service's encoder window (src/inference/state-cache.ts contextWindow): all ids up
+    to max_tokens; past that, from the latest anchor leaving at least max_tokens - hop + 1 ids
+    (the first id counts as one), unless that leaves more than 2 x max_tokens: then the last
+    max_tokens."""
+    n = len(ids)
+    if n <= max_tokens:
+        return ids
+    floor = n - 2 * max_tokens
+    a = n - (max_tokens - hop + 1)
+    while a > 0 and a >= floor:
+        if is_anchor(ids[a - 1], ids[a], hop):
+            return ids[a:]
+        a -= 1
+    return ids if floor <= 0 else ids[n - max_tokens:]
 
 
 class PaperLM(nn.Module):

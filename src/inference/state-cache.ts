@@ -1,7 +1,7 @@
 /**
  * The context-state cache (docs/DESIGN.md section 3): a bounded LRU keyed by a
- * context's window, the last (up to) `maxContextTokens` token ids the encoder
- * sees (contextWindow).
+ * context's window, the last ids of the context that the encoder sees
+ * (contextWindow: about `maxContextTokens`, from an anchor).
  * An entry holds what the model computed for that window: the final LSTM
  * state, the head log-probs, the band hidden vectors (the tails' input) and
  * the tail clusters already evaluated for it. A row's output depends only on
@@ -42,20 +42,47 @@ export type CacheLookup =
   | { kind: "miss" };
 
 /**
- * The encoder's window of a context: all its ids when there are at most
- * `maxTokens`, else its last ids from a start that moves in steps of `hop`
- * (the smallest multiple of `hop` that leaves at most `maxTokens`): between
- * maxTokens - hop + 1 and maxTokens ids. As a text grows word by word, its
- * window mostly grows too, so the cache extends the previous window instead
- * of encoding a shifted one from scratch; hop 1 is a plain sliding window.
+ * The encoder's window of a context: the ids from its start `a` on, where `a`
+ * depends only on the ids near the end, never on where the client's text
+ * begins. Up to `maxTokens` ids: all of them. Past that, `a` is the latest
+ * *anchor* that leaves at least maxTokens - hop + 1 ids, and the context's
+ * first id counts as one. An anchor is a position whose two ids (the one
+ * before and its own) hash to 0 mod `hop` (isAnchor): about one position in
+ * `hop`, decided by the text itself. Windows thus hold maxTokens - hop + 1
+ * ids or more, maxTokens on average; when that anchor would leave more than
+ * 2 x maxTokens (no anchor for that long, ~0.6% of positions with the
+ * defaults), the window is the last maxTokens ids.
+ *
+ * Why anchors: as a text grows, its window grows with it (an extend of the
+ * cached window) and starts afresh only when a newer anchor passes the
+ * minimum length, about once every `hop` tokens; and a client that sends a
+ * fixed-length suffix of its text (as keyboards read the text before the
+ * cursor), whose first words change with every word typed, extends too: a
+ * suffix of more than 2 x maxTokens ids has the whole text's window, a
+ * shorter one whenever an anchor falls inside it. hop 1 is a plain sliding
+ * window of maxTokens ids.
  */
 export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1): number[] {
-  // hop > maxTokens could hop past every id and leave an empty window.
   if (!Number.isInteger(maxTokens) || maxTokens < 1 || !Number.isInteger(hop) || hop < 1 || hop > maxTokens) {
     throw new RangeError(`contextWindow: maxTokens and hop must be integers with 1 <= hop <= maxTokens, got ${maxTokens} and ${hop}`);
   }
-  const over = ids.length - maxTokens;
-  return over > 0 ? ids.slice(Math.ceil(over / hop) * hop) : [...ids];
+  const n = ids.length;
+  if (n <= maxTokens) return [...ids];
+  const floor = n - 2 * maxTokens; // no start below it
+  for (let a = n - (maxTokens - hop + 1); a > 0 && a >= floor; a--) if (isAnchor(ids[a - 1]!, ids[a]!, hop)) return ids.slice(a);
+  return floor <= 0 ? [...ids] : ids.slice(n - maxTokens);
+}
+
+/**
+ * Whether a window may start at an id `id` that follows `before`: a hash of
+ * the pair, 0 mod `hop`. Fixed for good: bench/peer/weights.py computes the
+ * same (32-bit multiply-xorshift), and cached windows would change with it.
+ */
+export function isAnchor(before: number, id: number, hop: number): boolean {
+  let h = Math.imul(before, 0x9e3779b1) ^ Math.imul(id + 1, 0x85ebca77);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return (h >>> 0) % hop === 0;
 }
 
 /**

@@ -10,6 +10,7 @@ import path from "node:path";
 import type { Bundle } from "../../src/bundle/bundle-types.js";
 import { packRows } from "../../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../../src/runtime/ort-graphs.js";
+import { contextWindow } from "../../src/inference/state-cache.js";
 
 /** A word the service may suggest for a prefix: it starts with it and is not the prefix itself. */
 const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);
@@ -51,12 +52,9 @@ export class Reference {
     return this.graphs.release();
   }
 
-  /** The encoder's window of a context text, as the service computes it: at most maxTokens ids, the start a multiple of hop. */
+  /** The encoder's window of a context text, as the service computes it (contextWindow's rule is tested on its own). */
   window(context: string, maxTokens: number, hop: number): number[] {
-    const ids = this.bundle.tokenizer.encodeContext(context);
-    let start = 0;
-    while (ids.length - start > maxTokens) start += hop;
-    return ids.slice(start);
+    return contextWindow(this.bundle.tokenizer.encodeContext(context), maxTokens, hop);
   }
 
   /** log p(id | window) for every vocabulary id, one Float64Array per window. */
