@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(
     table(
-      ["workload", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors", "timeouts", "cache hit/extend/miss", "mean batch", "CPU µs/req main+other+loadgen"],
+      ["workload", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors", "timeouts", "cache hit/extend/miss", "mean batch", "encoder rows / tail calls per 100 req", "CPU µs/req main+other+loadgen"],
       rows.map((r) => {
         const s = r.service;
         const lookups = s ? s.cacheHit! + s.cacheExtend! + s.cacheMiss! : 0;
@@ -215,6 +215,7 @@ async function main(): Promise<void> {
           String(r.load.timeouts),
           s && lookups > 0 ? `${pct(s.cacheHit! / lookups)} / ${pct(s.cacheExtend! / lookups)} / ${pct(s.cacheMiss! / lookups)}` : "-",
           s ? num(s.meanBatchSize) : "-",
+          s && r.load.requests > 0 ? `${num((100 * s.encoderRows!) / r.load.requests)} / ${num((100 * s.tailCalls!) / r.load.requests)}` : "-",
           r.cpuUs ? `${num(r.cpuUs.main)} + ${num(r.cpuUs.others)} + ${num(r.cpuUs.loadgen)}` : "-",
         ];
       }),

@@ -116,6 +116,19 @@ t.test("a client that sends the last words of its text (a fixed-length suffix) g
   t.same(answers, await Promise.all(whole.map((context) => fresh.service.predict({ context, k: 5, casing: false }))), "the whole text's answers");
 });
 
+t.test("batches running at once share an encoder row: a window another batch is encoding is waited for, not encoded again", async (t) => {
+  const h = await startService(bundle, { MAX_BATCH_SIZE: "1", WORKERS: "2" });
+  t.teardown(() => h.service.close());
+  const context = randomContext(bundle, rng(41), 12);
+  // One batch per request (MAX_BATCH_SIZE 1), two at once (one per worker): all four need the same new window.
+  const reqs = ["", "a", "th", "w"].map((prefix) => ({ context, prefix, k: 3, casing: false, blockOffensive: false }));
+  const got = await Promise.all(reqs.map((r) => h.service.predict(r)));
+  t.equal(h.runner.encodes.length, 1, "one encoder call");
+  t.equal(h.runner.encodes[0]!.length, 1, "of one row");
+  const [dist] = await ref.distributions([ref.window(context, h.config.maxContextTokens, h.config.contextHopTokens)]);
+  reqs.forEach((r, i) => expectTopK(t, got[i]!.predictions, ref.topK(dist!, r.prefix, 3), 0, `request ${i} exact`));
+});
+
 t.test("the same request twice: the second is a cache hit, answered without queueing, identical", async (t) => {
   const next = rng(11);
   const reqs = Array.from({ length: 10 }, (_, i) => ({ context: randomContext(bundle, next, 3 + i), prefix: i % 2 ? "s" : "", k: 5 + i }));

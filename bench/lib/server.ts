@@ -204,7 +204,7 @@ export function delta(before: Scrape, after: Scrape, name: string, labels: Recor
   return total(after, name, labels) - total(before, name, labels);
 }
 
-/** What the service's own metrics say about a run: cache results, batch sizes, rejections. */
+/** What the service's own metrics say about a run: cache results, batch sizes, rejections, encoder rows and tail calls. */
 export function serviceFigures(before: Scrape, after: Scrape): Record<string, number> {
   const hit = delta(before, after, "nextword_cache_requests_total", { result: "hit" });
   const extend = delta(before, after, "nextword_cache_requests_total", { result: "extend" });
@@ -218,5 +218,9 @@ export function serviceFigures(before: Scrape, after: Scrape): Record<string, nu
     batches,
     meanBatchSize: batches > 0 ? rows / batches : 0,
     rejected: delta(before, after, "nextword_rejected_total"),
+    // The runner workers' work: encoder rows (a row per distinct window encoded) and tail-graph calls.
+    encoderRows: delta(before, after, "nextword_encoder_batch_rows_sum"),
+    encoderCalls: delta(before, after, "nextword_encoder_batch_rows_count"),
+    tailCalls: delta(before, after, "nextword_tail_duration_seconds_count"),
   };
 }

@@ -4,8 +4,9 @@
  * windows from zeros, extended windows from the cached state of their
  * longest cached prefix), then the tail rounds of softmax/tail-rounds.ts
  * (the one loop the tests and benchmarks drive too). Rows with the same
- * window share one encoder row and one state, hence one tail row; everything
- * computed lands in the cache.
+ * window share one encoder row and one state, hence one tail row, also
+ * across the batches running at once (a window another batch is encoding is
+ * waited for); everything computed lands in the cache.
  *
  * Errors propagate as they are: the service wraps them (asServiceError keeps
  * the cause) and the transport logs each failed request once.
@@ -57,6 +58,13 @@ const PREFETCH_WORDS = 4096;
 export class BatchExecutor {
   private readonly clusterLabels: string[];
   private readonly rounds: TailRoundsOptions;
+  /**
+   * Windows an encoder call is computing now, by key (the batcher runs up to
+   * one batch per worker at once): a batch that needs one waits for that
+   * call instead of encoding it again (a keystroke sent before the answer to
+   * the one before it, or many users with the same context).
+   */
+  private readonly encoding = new Map<number, { window: readonly number[]; call: Promise<ContextState[]>; row: number }>();
 
   constructor(private readonly deps: BatchExecutorDeps) {
     const { model, layout, tailLookahead } = deps;
@@ -74,12 +82,12 @@ export class BatchExecutor {
 
   /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
   async run(items: Item[]): Promise<Output[]> {
-    const { pool, metrics } = this.deps;
-    // 1. A state per row: cached (at submit time, or computed since), or encoded now.
+    // 1. A state per row: cached (at submit time, or computed since), being encoded by another batch, or encoded now.
     const states: (ContextState | undefined)[] = new Array(items.length);
     const encodeRows: EncodeRow[] = [];
     const encodeItems: number[][] = []; // per encoder row: the items it serves (same window)
     const rowOfKey = new Map<number, number>();
+    const borrowed: Promise<void>[] = [];
     items.forEach((item, i) => {
       const known = item.lookup.kind === "hit" ? item.lookup.state : this.deps.cache.peek(item.window, item.key);
       if (known) {
@@ -91,21 +99,27 @@ export class BatchExecutor {
         encodeItems[r]!.push(i);
         return;
       }
+      const other = this.encoding.get(item.key);
+      if (other && sameIds(other.window, item.window)) {
+        borrowed.push(other.call.then((encoded) => void (states[i] = encoded[other.row]!)));
+        return;
+      }
       if (r === undefined) rowOfKey.set(item.key, encodeRows.length);
       encodeItems.push([i]);
       const base = item.lookup.kind === "extend" ? item.lookup : null;
       encodeRows.push(base ? { tokens: base.tokens, h: base.base.h, c: base.base.c } : { tokens: item.window });
     });
-    if (encodeRows.length > 0) {
-      const encoded = await pool.encode(encodeRows);
-      metrics.headDuration.observe(encoded.seconds);
-      metrics.encoderRows.observe(encodeRows.length);
-      encoded.rows.forEach((row, r) => {
-        const first = items[encodeItems[r]![0]!]!;
-        const state: ContextState = { key: first.key, window: first.window, ...row, tails: new TailMap() };
-        this.deps.cache.set(state);
+    const firsts = encodeItems.map((group) => items[group[0]!]!);
+    const call = encodeRows.length > 0 ? this.encode(encodeRows, firsts) : null;
+    if (call) firsts.forEach((item, row) => this.encoding.set(item.key, { window: item.window, call, row }));
+    try {
+      // Awaited together: a failed call fails this batch, and no borrowed promise is left unhandled.
+      const [own] = await Promise.all([call, ...borrowed]);
+      own?.forEach((state, r) => {
         for (const i of encodeItems[r]!) states[i] = state;
       });
+    } finally {
+      for (const item of firsts) if (this.encoding.get(item.key)?.call === call) this.encoding.delete(item.key);
     }
 
     // 2. Tail rounds (softmax/tail-rounds.ts), one batched call per cluster and round.
@@ -120,6 +134,19 @@ export class BatchExecutor {
     const planners = rows.flatMap((row) => ("planner" in row ? [row.planner] : []));
     this.countSkipped(planners);
     return rows.map((row) => ("planner" in row ? row.planner.result() : scoreState(this.deps.layout, row.state, row.words)));
+  }
+
+  /** One encoder call; each row's state lands in the cache. */
+  private async encode(rows: EncodeRow[], firsts: readonly Item[]): Promise<ContextState[]> {
+    const { pool, metrics, cache } = this.deps;
+    const encoded = await pool.encode(rows);
+    metrics.headDuration.observe(encoded.seconds);
+    metrics.encoderRows.observe(rows.length);
+    return encoded.rows.map((row, r) => {
+      const state: ContextState = { key: firsts[r]!.key, window: firsts[r]!.window, ...row, tails: new TailMap() };
+      cache.set(state);
+      return state;
+    });
   }
 
   /** One round's calls on a runner worker, observed per cluster. */
