@@ -72,7 +72,7 @@ const args = new Args(
     model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
     server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
     url: { def: "", help: "load an already running service at this base URL (e.g. on another machine) instead of starting one: keystrokes and cold only, no server CPU figures, no raw encoder run" },
-    workloads: { def: "trivial,keystrokes,cold", help: "which workloads, in this order" },
+    workloads: { def: "trivial,app,keystrokes,cold", help: "which workloads, in this order" },
     duration: { def: "10", help: "measured seconds per workload and connection count" },
     warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
     connections: { def: "16,64,256", help: "concurrent connections; each value of the list is a run" },
