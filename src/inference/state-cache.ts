@@ -50,8 +50,8 @@ export type CacheLookup =
  * before and its own) hash to 0 mod `hop` (isAnchor): about one position in
  * `hop`, decided by the text itself. Windows thus hold maxTokens - hop + 1
  * ids or more, maxTokens on average; when that anchor would leave more than
- * 2 x maxTokens (no anchor for that long, ~0.6% of positions with the
- * defaults), the window is the last maxTokens ids.
+ * 2 x maxTokens (no anchor for that long: ~1% of positions of the valid
+ * split's text with the defaults), the window is the last maxTokens ids.
  *
  * Why anchors: as a text grows, its window grows with it (an extend of the
  * cached window) and starts afresh only when a newer anchor passes the
@@ -75,8 +75,8 @@ export function contextWindow(ids: readonly number[], maxTokens: number, hop = 1
 
 /**
  * Whether a window may start at an id `id` that follows `before`: a hash of
- * the pair, 0 mod `hop`. Fixed for good: bench/peer/weights.py computes the
- * same (32-bit multiply-xorshift), and cached windows would change with it.
+ * the pair (32-bit multiply-xorshift), 0 mod `hop`. bench/peer/weights.py
+ * computes the same: change both together.
  */
 export function isAnchor(before: number, id: number, hop: number): boolean {
   let h = Math.imul(before, 0x9e3779b1) ^ Math.imul(id + 1, 0x85ebca77);
