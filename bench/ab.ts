@@ -1,0 +1,117 @@
+/**
+ * Two builds of the service side by side: the keystroke (or cold) workload
+ * of bench/http.ts against build A, then build B, alternating for --rounds
+ * rounds (a fresh server each run), so both share the machine's drift. Per
+ * run: req/s, p99, encoder rows and tail calls per 100 requests, CPU µs per
+ * request by thread; then the medians of each build and B / A.
+ *
+ *   git worktree add /tmp/base <commit> && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -p .)
+ *   node dist-bench/bench/ab.js --a /tmp/base/dist/main.js --b dist/main.js --rounds 3
+ *
+ * On this 2-core machine a single run's CPU per request moves by up to ~25%
+ * from one minute to the next; alternating and taking medians is what makes
+ * a change of a few percent visible, and the encoder rows and tail calls
+ * (the service's own counters) do not drift at all.
+ */
+import path from "node:path";
+
+import { loadBundle } from "../src/bundle/bundle.js";
+import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { runLoad } from "./lib/load.js";
+import { REPO_ROOT, median, num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
+import { checkBuilt, scrape, serviceFigures, startChild, threadCpu } from "./lib/server.js";
+import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
+
+const args = new Args(
+  {
+    a: { def: "", help: "build A's entry point (e.g. a worktree's dist/main.js)" },
+    b: { def: path.join("dist", "main.js"), help: "build B's entry point" },
+    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory both load (env MODEL_DIR)" },
+    workload: { def: "keystrokes", help: "keystrokes or cold (bench/http.ts's)" },
+    connections: { def: "64", help: "concurrent connections" },
+    rounds: { def: "3", help: "runs of each build, alternating A, B" },
+    duration: { def: "8", help: "measured seconds per run" },
+    warmup: { def: "2", help: "seconds of the same load before measuring" },
+    "server-env": { def: "", help: "extra configuration for both, KEY=VALUE,..." },
+    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
+  },
+  "node dist-bench/bench/ab.js --a <build A main.js> [--b dist/main.js] [flags]\nBuilds A and B under the same workload, alternating, with medians and B / A.",
+);
+
+interface Run {
+  build: "A" | "B";
+  reqPerSec: number;
+  p99: number;
+  encoderRows: number;
+  tailCalls: number;
+  cpu: { main: number; others: number };
+}
+
+async function main(): Promise<void> {
+  if (args.string("a") === "") throw new Error("--a is required (build A's main.js)");
+  const builds = { A: checkBuilt(args.string("a")), B: checkBuilt(args.string("b")) };
+  const modelDir = args.string("model");
+  const bundle = await loadBundle(modelDir);
+  const docs = readTestDocs(args.string("text"));
+  const workload = args.string("workload");
+  if (workload !== "keystrokes" && workload !== "cold") throw new Error(`--workload: keystrokes or cold, got "${workload}"`);
+  const connections = args.int("connections", 1, 10_000);
+  const rounds = args.int("rounds", 1, 100);
+  const seconds = args.number("duration", 0.5, 3600);
+  const warmup = args.number("warmup", 0, 600);
+  const env = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
+  console.log(`ab: ${workload} x ${connections} connections, ${rounds} round(s) of A then B, ${warmup} s + ${seconds} s each; A ${builds.A}, B ${builds.B}`);
+
+  const runs: Run[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const build of ["A", "B"] as const) {
+      // The same request sequence for both builds.
+      const source: BodySource = workload === "cold" ? new ColdContexts(docs, 1, 20, 40, 3) : keystrokes(bundle, docs, connections, 64, 1);
+      const server = await startChild({ name: `ab-${build}`, script: builds[build], env, readyTimeoutS: 180 });
+      try {
+        const load = { url: server.url, path: "/v1/predict", connections, body: () => source.next() };
+        if (warmup > 0) await runLoad({ ...load, seconds: warmup });
+        const before = await scrape(server.url);
+        const cpu0 = threadCpu(server.pid);
+        const figures = await runLoad({ ...load, seconds });
+        const cpu1 = threadCpu(server.pid);
+        const s = serviceFigures(before, await scrape(server.url));
+        const per = (x: number) => (x / Math.max(1, figures.requests)) * 1e6;
+        runs.push({
+          build,
+          reqPerSec: figures.reqPerSec,
+          p99: figures.latencyMs.p99,
+          encoderRows: (100 * s.encoderRows!) / figures.requests,
+          tailCalls: (100 * s.tailCalls!) / figures.requests,
+          cpu: cpu0 && cpu1 ? { main: per(cpu1.main - cpu0.main), others: per(cpu1.others - cpu0.others) } : { main: NaN, others: NaN },
+        });
+        process.stderr.write(`  round ${round + 1} ${build}: ${num(figures.reqPerSec)} req/s\n`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+
+  const server = (r: Run) => r.cpu.main + r.cpu.others;
+  console.log(
+    table(
+      ["run", "build", "req/s", "p99 ms", "encoder rows / tail calls per 100 req", "server CPU µs/req (event loop + other threads)"],
+      runs.map((r, i) => [String(i + 1), r.build, num(r.reqPerSec), num(r.p99), `${num(r.encoderRows)} / ${num(r.tailCalls)}`, `${num(server(r))} (${num(r.cpu.main)} + ${num(r.cpu.others)})`]),
+    ),
+  );
+  const med = (build: "A" | "B", f: (r: Run) => number) => median(runs.filter((r) => r.build === build).map(f));
+  const rows: [string, (r: Run) => number][] = [
+    ["server CPU µs/req", server],
+    ["  event loop", (r) => r.cpu.main],
+    ["  other threads", (r) => r.cpu.others],
+    ["encoder rows per 100 req", (r) => r.encoderRows],
+    ["tail calls per 100 req", (r) => r.tailCalls],
+    ["req/s", (r) => r.reqPerSec],
+  ];
+  console.log(`\nmedians of ${rounds} run(s) each:`);
+  console.log(table(["figure", "A", "B", "B / A"], rows.map(([name, f]) => [name, num(med("A", f)), num(med("B", f)), pct(med("B", f) / med("A", f))])));
+  const file = writeResult("ab", bundle.manifest.name, { bench: "ab", at: new Date().toISOString(), machine: machine(), builds, workload, connections, rounds, seconds, warmup, env, runs });
+  console.log(`\nwrote ${path.relative(REPO_ROOT, file)}`);
+}
+
+runMain("ab", main);
