@@ -1,12 +1,14 @@
 /**
- * Two builds of the service side by side: the keystroke (or cold) workload
- * of bench/http.ts against build A, then build B, alternating for --rounds
+ * Two builds (or configurations) of the service side by side: the
+ * keystroke (or cold) workload of bench/http.ts against build A, then build
+ * B, alternating for --rounds
  * rounds (a fresh server each run), so both share the machine's drift. Per
  * run: req/s, p99, encoder rows and tail calls per 100 requests, CPU µs per
  * request by thread; then the medians of each build and B / A.
  *
  *   git worktree add /tmp/base <commit> && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -p .)
  *   node dist-bench/bench/ab.js --a /tmp/base/dist/main.js --b dist/main.js --rounds 3
+ *   node dist-bench/bench/ab.js --a dist/main.js --b-env MODEL_DIR=models/lstm512-keyboard-int8   # a configuration
  *
  * On this 2-core machine a single run's CPU per request moves by up to ~25%
  * from one minute to the next; alternating and taking medians is what makes
@@ -24,7 +26,7 @@ import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource }
 
 const args = new Args(
   {
-    a: { def: "", help: "build A's entry point (e.g. a worktree's dist/main.js)" },
+    a: { def: path.join("dist", "main.js"), help: "build A's entry point (e.g. a worktree's dist/main.js)" },
     b: { def: path.join("dist", "main.js"), help: "build B's entry point" },
     model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory both load (env MODEL_DIR)" },
     workload: { def: "keystrokes", help: "keystrokes or cold (bench/http.ts's)" },
@@ -33,9 +35,11 @@ const args = new Args(
     duration: { def: "8", help: "measured seconds per run" },
     warmup: { def: "2", help: "seconds of the same load before measuring" },
     "server-env": { def: "", help: "extra configuration for both, KEY=VALUE,..." },
+    "a-env": { def: "", help: "extra configuration for A only (after --server-env), e.g. MODEL_DIR=models/lstm512-keyboard-int8" },
+    "b-env": { def: "", help: "extra configuration for B only" },
     text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
-  "node dist-bench/bench/ab.js --a <build A main.js> [--b dist/main.js] [flags]\nBuilds A and B under the same workload, alternating, with medians and B / A.",
+  "node dist-bench/bench/ab.js [--a <main.js>] [--b <main.js>] [--a-env K=V,...] [--b-env K=V,...] [flags]\nBuilds (or configurations) A and B under the same workload, alternating, with medians and B / A.",
 );
 
 interface Run {
@@ -48,7 +52,6 @@ interface Run {
 }
 
 async function main(): Promise<void> {
-  if (args.string("a") === "") throw new Error("--a is required (build A's main.js)");
   const builds = { A: checkBuilt(args.string("a")), B: checkBuilt(args.string("b")) };
   const modelDir = args.string("model");
   const bundle = await loadBundle(modelDir);
@@ -59,15 +62,17 @@ async function main(): Promise<void> {
   const rounds = args.int("rounds", 1, 100);
   const seconds = args.number("duration", 0.5, 3600);
   const warmup = args.number("warmup", 0, 600);
-  const env = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
-  console.log(`ab: ${workload} x ${connections} connections, ${rounds} round(s) of A then B, ${warmup} s + ${seconds} s each; A ${builds.A}, B ${builds.B}`);
+  const base = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
+  const env = { A: { ...base, ...args.env("a-env") }, B: { ...base, ...args.env("b-env") } };
+  const describe = (b: "A" | "B") => `${builds[b]}${args.string(b === "A" ? "a-env" : "b-env") ? ` (${args.string(b === "A" ? "a-env" : "b-env")})` : ""}`;
+  console.log(`ab: ${workload} x ${connections} connections, ${rounds} round(s) of A then B, ${warmup} s + ${seconds} s each; A ${describe("A")}, B ${describe("B")}`);
 
   const runs: Run[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const build of ["A", "B"] as const) {
       // The same request sequence for both builds.
       const source: BodySource = workload === "cold" ? new ColdContexts(docs, 1, 20, 40, 3) : keystrokes(bundle, docs, connections, 64, 1);
-      const server = await startChild({ name: `ab-${build}`, script: builds[build], env, readyTimeoutS: 180 });
+      const server = await startChild({ name: `ab-${build}`, script: builds[build], env: env[build], readyTimeoutS: 180 });
       try {
         const load = { url: server.url, path: "/v1/predict", connections, body: () => source.next() };
         if (warmup > 0) await runLoad({ ...load, seconds: warmup });
