@@ -1,8 +1,8 @@
 /**
  * Two builds (or configurations) of the service side by side: the
- * keystroke (or cold) workload of bench/http.ts against build A, then build
- * B, alternating for --rounds
- * rounds (a fresh server each run), so both share the machine's drift. Per
+ * keystroke (or cold) workload of bench/http.ts against A, then B,
+ * alternating for --rounds rounds (a fresh server each run), so both share
+ * the machine's drift. Per
  * run: req/s, p99, encoder rows and tail calls per 100 requests, CPU µs per
  * request by thread; then the medians of each build and B / A.
  *
@@ -63,8 +63,9 @@ async function main(): Promise<void> {
   const seconds = args.number("duration", 0.5, 3600);
   const warmup = args.number("warmup", 0, 600);
   const base = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
+  const own = { A: args.string("a-env"), B: args.string("b-env") };
   const env = { A: { ...base, ...args.env("a-env") }, B: { ...base, ...args.env("b-env") } };
-  const describe = (b: "A" | "B") => `${builds[b]}${args.string(b === "A" ? "a-env" : "b-env") ? ` (${args.string(b === "A" ? "a-env" : "b-env")})` : ""}`;
+  const describe = (b: "A" | "B") => (own[b] ? `${builds[b]} (${own[b]})` : builds[b]);
   console.log(`ab: ${workload} x ${connections} connections, ${rounds} round(s) of A then B, ${warmup} s + ${seconds} s each; A ${describe("A")}, B ${describe("B")}`);
 
   const runs: Run[] = [];
