@@ -21,13 +21,32 @@ let nextId = 1;
 /** The batcher's depth as the main thread last reported it (with every answer). */
 let queued = 0;
 
-port.on("message", (msg: FrontReply) => {
+function settle(msg: FrontReply): void {
   queued = msg.queued;
   const call = pending.get(msg.id);
   if (!call) return;
   pending.delete(msg.id);
   if (msg.ok) call.resolve(msg.result);
   else call.reject(new ServiceError(msg.error.code, msg.error.message, { field: msg.error.field, retryAfterMs: msg.error.retryAfterMs }));
+}
+
+// FRONT_REPLIES_PER_TURN > 0: answers are written at most that many per turn of the loop (a finished
+// batch's 64 answers arrive at once), so that refusals and new requests interleave with them.
+const perTurn = Number(process.env.FRONT_REPLIES_PER_TURN ?? 0);
+const replies: FrontReply[] = [];
+let draining = false;
+function drain(): void {
+  for (let n = 0; n < perTurn && replies.length > 0; n++) settle(replies.shift()!);
+  if (replies.length > 0) setImmediate(drain);
+  else draining = false;
+}
+port.on("message", (msg: FrontReply) => {
+  if (perTurn <= 0) return settle(msg);
+  replies.push(msg);
+  if (!draining) {
+    draining = true;
+    setImmediate(drain);
+  }
 });
 
 function remote<T>(type: "predict" | "score", req: unknown, opts: CallOptions = {}): Promise<T> {
