@@ -19,9 +19,9 @@ import path from "node:path";
 
 import { loadBundle } from "../src/bundle/bundle.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
-import { runLoad } from "./lib/load.js";
+import { measuredRun } from "./lib/measured-run.js";
 import { REPO_ROOT, median, num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
-import { checkBuilt, scrape, serviceFigures, startChild, threadCpu } from "./lib/server.js";
+import { checkBuilt, startChild } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const args = new Args(
@@ -76,20 +76,14 @@ async function main(): Promise<void> {
       const server = await startChild({ name: `ab-${build}`, script: builds[build], env: env[build], readyTimeoutS: 180 });
       try {
         const load = { url: server.url, path: "/v1/predict", connections, body: () => source.next() };
-        if (warmup > 0) await runLoad({ ...load, seconds: warmup });
-        const before = await scrape(server.url);
-        const cpu0 = threadCpu(server.pid);
-        const figures = await runLoad({ ...load, seconds });
-        const cpu1 = threadCpu(server.pid);
-        const s = serviceFigures(before, await scrape(server.url));
-        const per = (x: number) => (x / Math.max(1, figures.requests)) * 1e6;
+        const { load: figures, service: s, cpuUs } = await measuredRun(server, load, { seconds, warmup, service: true });
         runs.push({
           build,
           reqPerSec: figures.reqPerSec,
           p99: figures.latencyMs.p99,
-          encoderRows: (100 * s.encoderRows!) / figures.requests,
-          tailCalls: (100 * s.tailCalls!) / figures.requests,
-          cpu: cpu0 && cpu1 ? { main: per(cpu1.main - cpu0.main), others: per(cpu1.others - cpu0.others) } : { main: NaN, others: NaN },
+          encoderRows: (100 * s!.encoderRows!) / figures.requests,
+          tailCalls: (100 * s!.tailCalls!) / figures.requests,
+          cpu: cpuUs ?? { main: NaN, others: NaN },
         });
         process.stderr.write(`  round ${round + 1} ${build}: ${num(figures.reqPerSec)} req/s\n`);
       } finally {

@@ -53,7 +53,8 @@ import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
-import { runLoad, type LoadFigures } from "./lib/load.js";
+import type { LoadFigures } from "./lib/load.js";
+import { measuredRun } from "./lib/measured-run.js";
 import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
 
 const WORKLOADS = ["trivial", "app", "keystrokes", "keystrokes-plain", "cold"];
@@ -61,7 +62,7 @@ const WORKLOADS = ["trivial", "app", "keystrokes", "keystrokes-plain", "cold"];
 const STAND_INS: Record<string, string> = { trivial: "trivial-server.js", app: "app-server.js" };
 /** keystrokes-plain's extra body fields: the model's lower-case words, nothing blocked. */
 const PLAIN = { casing: false, blockOffensive: false };
-import { checkBuilt, scrape, serviceFigures, startChild, threadCpu, type ChildServer } from "./lib/server.js";
+import { checkBuilt, startChild, type ChildServer } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/http.js [flags]   (build first: npm run build && npx tsc -p bench)
@@ -169,19 +170,7 @@ async function main(): Promise<void> {
     try {
       for (const c of connections) {
         const load = { url: server.url, path: "/v1/predict", connections: c, pipelining, timeoutS, body: () => source.next() };
-        if (warmup > 0) await runLoad({ ...load, seconds: warmup });
-        const before = workload in STAND_INS ? null : await scrape(server.url);
-        const cpu0 = threadCpu(server.pid);
-        const gen0 = process.cpuUsage();
-        const figures = await runLoad({ ...load, seconds });
-        const gen = process.cpuUsage(gen0);
-        const cpu1 = threadCpu(server.pid);
-        const service = before ? serviceFigures(before, await scrape(server.url)) : null;
-        const perReq = (s: number) => (s / Math.max(1, figures.requests)) * 1e6;
-        const cpuUs =
-          cpu0 && cpu1
-            ? { main: perReq(cpu1.main - cpu0.main), others: perReq(cpu1.others - cpu0.others), loadgen: perReq((gen.user + gen.system) / 1e6) }
-            : null;
+        const { load: figures, service, cpuUs } = await measuredRun(server, load, { seconds, warmup, service: !(workload in STAND_INS) });
         rows.push({ workload, load: figures, service, source: source.stats(), cpuUs });
         process.stderr.write(`  ${workload} x ${c}: ${num(figures.reqPerSec)} req/s\n`);
       }

@@ -2,13 +2,12 @@
  * The service alone, in this process: bench/http.ts's keystroke workload
  * sent straight to `service.predict` (real runner workers and graphs, no
  * HTTP), --concurrency requests in flight. Prints the event loop's CPU per
- * request (this thread's /proc figures), to set beside http.ts's split of a
- * keystroke (fastify / HTTP layer / service).
+ * request (this thread's /proc figures: threadCpu), to set beside http.ts's
+ * split of a keystroke (fastify / HTTP layer / service).
  *
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/service-replay.js --requests 40000
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 import { loadConfig } from "../src/config.js";
@@ -21,6 +20,7 @@ import { loadBundle } from "../src/bundle/bundle.js";
 import { poolOptionsFrom, RunnerPool } from "../src/runtime/runner-pool.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { num, runMain } from "./lib/report.js";
+import { threadCpu } from "./lib/server.js";
 import { DEFAULT_TEXT, keystrokes, readTestDocs } from "./lib/text.js";
 
 const args = new Args(
@@ -32,13 +32,6 @@ const args = new Args(
   },
   "node dist-bench/bench/service-replay.js [flags]\nEvent-loop CPU per keystroke request of the service without HTTP.",
 );
-
-/** CPU seconds of this process's main thread (Linux /proc; utime + stime in clock ticks of 10 ms). */
-function mainThreadCpu(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 async function main(): Promise<void> {
   const bundle = await loadBundle(args.string("model"));
@@ -57,11 +50,11 @@ async function main(): Promise<void> {
   };
   const n = args.int("requests", 1, 10_000_000);
   await run(Math.ceil(n / 2));
-  const cpu0 = mainThreadCpu();
+  const cpu0 = threadCpu(process.pid)!.main;
   const t0 = performance.now();
   await run(n);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = mainThreadCpu() - cpu0;
+  const cpu = threadCpu(process.pid)!.main - cpu0;
   console.log(`service-replay: ${bundle.manifest.name}, ${num(n)} keystroke requests, ${concurrency} in flight, no HTTP`);
   console.log(`  ${num(n / seconds)} req/s; event loop ${num((cpu / n) * 1e6)} µs of CPU per request`);
   await service.close();

@@ -15,11 +15,12 @@
  * Clients side by side:
  * - suffix: the last --context-words words of the text (bench/http.ts's
  *   keystrokes; what a keyboard reading the text before the cursor sends);
- * - whole: the whole text so far (cut to the API's 4,000 characters).
+ * - whole: the whole text so far (cut to the API's 4,000 characters, as a
+ *   gRPC session keeps it: trimContext).
  */
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
-import { LIMITS } from "../src/inference/types.js";
+import { trimContext } from "../src/grpc/session.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
@@ -62,9 +63,8 @@ async function main(): Promise<void> {
       const seen = new Set<string>();
       const counts = { hit: 0, extend: 0, miss: 0, tokens: 0, scratchTokens: 0 };
       for (let i = 0; i < requests; i++) {
-        let { context } = JSON.parse(source.next()) as { context: string };
-        if (context.length > LIMITS.contextMaxChars) context = context.slice(context.indexOf(" ", context.length - LIMITS.contextMaxChars) + 1);
-        const w = windowOf(bundle.tokenizer.encodeContext(context), max, hop);
+        const { context } = JSON.parse(source.next()) as { context: string };
+        const w = windowOf(bundle.tokenizer.encodeContext(trimContext(context)), max, hop);
         if (seen.has(w.join())) {
           counts.hit++;
           continue;

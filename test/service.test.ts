@@ -86,34 +86,34 @@ function expectedMisses(windows: number[][]): number {
 }
 
 const LONG_TEXT = randomContext(bundle, rng(31), 60).split(" ");
+/** LONG_TEXT typed word by word, the whole text so far each time. */
+const LONG_CONTEXTS = LONG_TEXT.map((_, n) => LONG_TEXT.slice(0, n + 1).join(" "));
 
 t.test("anchored windows: typing on past MAX_CONTEXT_TOKENS extends the cached window, starting afresh only at anchors", async (t) => {
   const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4" });
   t.teardown(() => h.service.close());
-  const contexts = LONG_TEXT.map((_, n) => LONG_TEXT.slice(0, n + 1).join(" "));
-  const windows = contexts.map((c) => ref.window(c, 8, 4));
+  const windows = LONG_CONTEXTS.map((c) => ref.window(c, 8, 4));
   const misses = expectedMisses(windows);
-  t.ok(misses >= 3 && misses < contexts.length / 2, `${misses} fresh windows in ${contexts.length} words: some, not every word`);
+  t.ok(misses >= 3 && misses < LONG_CONTEXTS.length / 2, `${misses} fresh windows in ${LONG_CONTEXTS.length} words: some, not every word`);
   const before = { extend: await counter(h.metrics.cacheRequests, { result: "extend" }), miss: await counter(h.metrics.cacheRequests, { result: "miss" }) };
-  for (const context of contexts) await h.service.predict({ context, k: 3 });
+  for (const context of LONG_CONTEXTS) await h.service.predict({ context, k: 3 });
   t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - before.miss, misses, "a miss at each fresh window");
-  t.equal((await counter(h.metrics.cacheRequests, { result: "extend" })) - before.extend, contexts.length - misses, "every other word extends");
+  t.equal((await counter(h.metrics.cacheRequests, { result: "extend" })) - before.extend, LONG_CONTEXTS.length - misses, "every other word extends");
   await checkLazyTopK(t, h, ref, { seed: 8, contexts: 12, maxWords: 20, tol: 0 });
 });
 
 t.test("a client that sends the last words of its text (a fixed-length suffix) gets the whole text's windows and answers, and extends", async (t) => {
   const h = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4" });
   t.teardown(() => h.service.close());
-  const whole = LONG_TEXT.map((_, n) => LONG_TEXT.slice(0, n + 1).join(" "));
   const suffix = LONG_TEXT.map((_, n) => LONG_TEXT.slice(Math.max(0, n - 19), n + 1).join(" ")); // 20 words: more than 2 x 8 tokens
-  const windows = whole.map((c) => ref.window(c, 8, 4));
+  const windows = LONG_CONTEXTS.map((c) => ref.window(c, 8, 4));
   const misses0 = await counter(h.metrics.cacheRequests, { result: "miss" });
   const answers: PredictResult[] = [];
   for (const context of suffix) answers.push(await h.service.predict({ context, k: 5, casing: false }));
   t.equal((await counter(h.metrics.cacheRequests, { result: "miss" })) - misses0, expectedMisses(windows), "as many misses as the whole text's windows start afresh");
   const fresh = await startService(bundle, { MAX_CONTEXT_TOKENS: "8", CONTEXT_HOP_TOKENS: "4", CACHE_SIZE: "0" });
   t.teardown(() => fresh.service.close());
-  t.same(answers, await Promise.all(whole.map((context) => fresh.service.predict({ context, k: 5, casing: false }))), "the whole text's answers");
+  t.same(answers, await Promise.all(LONG_CONTEXTS.map((context) => fresh.service.predict({ context, k: 5, casing: false }))), "the whole text's answers");
 });
 
 t.test("batches running at once share an encoder row: a window another batch is encoding is waited for, not encoded again", async (t) => {
