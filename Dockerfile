@@ -3,9 +3,11 @@
 #   docker build -t nextword .                  # CPU image (the default target, `runtime`)
 #   docker build --target gpu -t nextword:gpu . # CUDA 12 / cuDNN 9 image (EXECUTION_PROVIDERS=cuda,cpu)
 #
-# Configuration is environment variables (README.md, src/config.ts). The model
-# bundle ships in the image at /app/models/lstm512-keyboard; point MODEL_DIR at
-# a mounted volume to serve another one. The service needs no writable path:
+# Configuration is environment variables (README.md, src/config.ts). Each image
+# ships its default bundle: the CPU image the int8 encoder
+# (/app/models/lstm512-keyboard-int8), the GPU image its float32 twin
+# (/app/models/lstm512-keyboard: onnxruntime's quantized LSTM runs on CPU
+# only). Point MODEL_DIR at a mounted volume to serve another one. The service needs no writable path:
 # run it with a read-only root filesystem.
 
 ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
@@ -54,14 +56,13 @@ RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund \
  && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # ---------------------------------------------------------------------------
-# app: the service's own files, the same in both images: dist/, proto/,
-# package.json and the default bundle only (the other models are for tests
-# and benchmarks). Owned by root, not writable by the service user.
+# app: the service's own files, the same in both images: dist/, proto/ and
+# package.json (each image adds its one bundle; the other models are for
+# tests and benchmarks). Owned by root, not writable by the service user.
 FROM scratch AS app
 COPY --from=build /src/dist /app/dist
 COPY package.json /app/
 COPY proto /app/proto
-COPY models/lstm512-keyboard /app/models/lstm512-keyboard
 
 # ---------------------------------------------------------------------------
 # gpu (--target gpu): CUDA runtime + cuDNN, node copied from the node image.
@@ -77,6 +78,7 @@ RUN groupadd --gid 1000 node \
 WORKDIR /app
 COPY --from=gpu-deps /src/node_modules ./node_modules
 COPY --from=app /app ./
+COPY models/lstm512-keyboard ./models/lstm512-keyboard
 # The tail graphs stay on CPU (TAIL_EXECUTION_PROVIDERS default): they are small and see few rows.
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/lstm512-keyboard \
@@ -96,8 +98,9 @@ WORKDIR /app
 # Owned by root, not writable by the service user: nothing here changes at run time.
 COPY --from=prod-deps /src/node_modules ./node_modules
 COPY --from=app /app ./
+COPY models/lstm512-keyboard-int8 ./models/lstm512-keyboard-int8
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/models/lstm512-keyboard
+    MODEL_DIR=/app/models/lstm512-keyboard-int8
 # Numeric (the node image's `node` user), so Kubernetes runAsNonRoot can check it.
 USER 1000:1000
 EXPOSE 8080 50051

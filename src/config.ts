@@ -106,7 +106,20 @@ export interface Config {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
-export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard");
+/**
+ * MODEL_DIR when unset. On CPU, the int8 encoder (DynamicQuantizeLSTM): it met
+ * every target its issue set for the default (bench/RESULTS.md section 8:
+ * 2.4-2.9x the encoder's rows/s, perplexity +0.02%, KSR +0.001 points), at
+ * the price of answers that move by up to ~0.03 in log-prob with the other
+ * rows of a batch. onnxruntime has that operator on CPU only, so when
+ * EXECUTION_PROVIDERS asks for anything else the default is the float32 twin.
+ */
+export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard-int8");
+export const ACCELERATOR_MODEL_DIR = path.join("models", "lstm512-keyboard");
+
+export function defaultModelDir(executionProviders: readonly string[]): string {
+  return executionProviders.every((p) => p === "cpu") ? DEFAULT_MODEL_DIR : ACCELERATOR_MODEL_DIR;
+}
 
 const PROVIDERS = new Set(["cpu", "cuda", "webgpu", "dml", "coreml", "tensorrt"]);
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -251,7 +264,7 @@ export function loadConfig(env: Source = {}, argv: readonly string[] = []): Conf
     metricsPort: value(src, "METRICS_PORT") === undefined ? null : int(src, "METRICS_PORT", 0, 0, 65535),
     healthPort: value(src, "HEALTH_PORT") === undefined ? null : int(src, "HEALTH_PORT", 0, 0, 65535),
     healthStaleMs: int(src, "HEALTH_STALE_MS", 10_000, 100, 600_000),
-    modelDir: value(src, "MODEL_DIR") ?? DEFAULT_MODEL_DIR,
+    modelDir: value(src, "MODEL_DIR") ?? defaultModelDir(executionProviders),
     blocklistFile: value(src, "BLOCKLIST_FILE") ?? null,
     apiKeysFile: value(src, "API_KEYS_FILE") ?? null,
     apiKeys: value(src, "API_KEYS") ?? null,

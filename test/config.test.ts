@@ -3,10 +3,12 @@
  * environment and as a --flag), every bound it refuses with the exact message,
  * and the empty string meaning unset.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import path from "node:path";
 import t, { type Test } from "tap";
 
-import { CONFIG_VARIABLES, ConfigError, DEFAULT_MODEL_DIR, loadConfig, type Config } from "../src/config.js";
+import { ACCELERATOR_MODEL_DIR, CONFIG_VARIABLES, ConfigError, DEFAULT_MODEL_DIR, loadConfig, type Config } from "../src/config.js";
 
 type Env = Record<string, string>;
 
@@ -193,6 +195,18 @@ t.test("CONTEXT_HOP_TOKENS: its default follows MAX_CONTEXT_TOKENS, its max is M
     configError(t, () => loadConfig({ MAX_CONTEXT_TOKENS: "1", CONTEXT_HOP_TOKENS: "2" }), "hop above a window of 1")?.message,
     'CONTEXT_HOP_TOKENS: must be an integer in [1, 1], got "2"',
   );
+});
+
+t.test("MODEL_DIR: the int8 bundle on CPU, the float32 one when a GPU provider is asked for", async (t) => {
+  t.not(DEFAULT_MODEL_DIR, ACCELERATOR_MODEL_DIR);
+  for (const dir of [DEFAULT_MODEL_DIR, ACCELERATOR_MODEL_DIR]) t.ok(existsSync(path.join(dir, "manifest.json")), `${dir} is in the repository`);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cpu" }).modelDir, DEFAULT_MODEL_DIR);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu" }).modelDir, ACCELERATOR_MODEL_DIR);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "webgpu" }).modelDir, ACCELERATOR_MODEL_DIR);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu", MODEL_DIR: "models/tiny" }).modelDir, "models/tiny", "a MODEL_DIR that is set wins");
+  const quantized = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { quantization?: unknown }).quantization !== undefined;
+  t.ok(quantized(DEFAULT_MODEL_DIR), "the CPU default is quantized");
+  t.notOk(quantized(ACCELERATOR_MODEL_DIR), "the accelerator default is float32");
 });
 
 t.test("WORKERS: 1 by default and at most 1 when a graph may open on WebGPU", async (t) => {

@@ -13,7 +13,7 @@ import t, { type Test } from "tap";
 import { parse } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1";
 
-import { CONFIG_VARIABLES, DEFAULT_MODEL_DIR, loadConfig } from "../src/config.js";
+import { CONFIG_VARIABLES, defaultModelDir, loadConfig, type Config } from "../src/config.js";
 import { GRPC_SERVER_OPTIONS, grpcServerOptions } from "../src/grpc/server.js";
 import { buildApp } from "../src/http/app.js";
 import { DeferredService } from "../src/inference/deferred-service.js";
@@ -62,7 +62,8 @@ t.test("the service's routes and metrics the files rely on", async (t) => {
 });
 
 const compose = readYaml("docker-compose.yml");
-const modelDirs: string[] = [];
+/** What compose and Kubernetes serve: each MODEL_DIR with the providers it runs on. */
+const served: Array<Pick<Config, "modelDir" | "executionProviders">> = [];
 
 t.test("docker-compose.yml", async (t) => {
   const s = compose.services;
@@ -75,7 +76,7 @@ t.test("docker-compose.yml", async (t) => {
     t.equal(cfg.port, defaults.port, `${name}: REST port is the default`);
     t.equal(cfg.grpcPort, defaults.grpcPort, `${name}: gRPC port is the default`);
     t.same(containerPorts(svc).sort(), [cfg.port, cfg.grpcPort].sort(), `${name}: publishes the REST and gRPC ports`);
-    modelDirs.push(cfg.modelDir);
+    served.push(cfg);
     const probe = svc.healthcheck.test.join(" ");
     const url = /http:\/\/(?:127\.0\.0\.1|localhost):(\d+)(\/[a-z]+)/.exec(probe);
     t.ok(url, `${name}: healthcheck fetches a local URL`);
@@ -186,7 +187,7 @@ t.test("the Deployment agrees with the service", async (t) => {
   t.equal(portNamed("grpc"), cfg.grpcPort);
   t.equal(cfg.port, defaults.port);
   t.equal(cfg.grpcPort, defaults.grpcPort);
-  modelDirs.push(cfg.modelDir);
+  served.push(cfg);
 
   const { startupProbe: startup, readinessProbe: ready, livenessProbe: live } = container;
   t.equal(ready.httpGet.path, "/readyz");
@@ -225,15 +226,18 @@ t.test("the Deployment agrees with the service", async (t) => {
 t.test("the Dockerfile's model directory and user", { skip: dockerfile === null && "no Dockerfile yet" }, async (t) => {
   const dirs = [...dockerfile!.matchAll(/\bMODEL_DIR[= ]"?([^\s"\\]+)/g)].map((m) => m[1]!);
   t.ok(dirs.length > 0, "the Dockerfile sets MODEL_DIR");
-  for (const d of modelDirs) t.ok(dirs.includes(d), `${d} is the image's MODEL_DIR`);
+  for (const { modelDir } of served) t.ok(dirs.includes(modelDir), `${modelDir} is an image's MODEL_DIR`);
   t.match(dockerfile!, /^USER 1000(:1000)?\s*$/m, "the image runs as uid 1000 (runAsUser)");
   for (const p of [defaults.port, defaults.grpcPort]) t.match(dockerfile!, new RegExp(`^EXPOSE .*\\b${p}\\b`, "m"), `EXPOSE ${p}`);
 });
 
-t.test("model directories are the default bundle's", async (t) => {
-  t.ok(exists(`${DEFAULT_MODEL_DIR}/manifest.json`), "the default bundle is in the repository");
-  for (const d of modelDirs) t.ok(d.endsWith(`/${DEFAULT_MODEL_DIR}`), `${d} is ${DEFAULT_MODEL_DIR} in the image`);
-  t.equal(new Set(modelDirs).size, 1, "compose and Kubernetes serve the same bundle");
+t.test("model directories are the default bundle for their execution providers", async (t) => {
+  t.ok(served.length >= 3, "compose's two services and the Deployment");
+  for (const { modelDir, executionProviders } of served) {
+    const def = defaultModelDir(executionProviders);
+    t.ok(exists(`${def}/manifest.json`), `${def} is in the repository`);
+    t.ok(modelDir.endsWith(`/${def}`), `${modelDir} is ${def} in the image (${executionProviders.join(",")})`);
+  }
 });
 
 t.test("Services, HPA, PDB, adapter rule and ServiceMonitor agree", async (t) => {

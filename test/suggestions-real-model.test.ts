@@ -1,16 +1,15 @@
 /**
- * The keyboard's examples on the default model (models/lstm512-keyboard),
+ * The keyboard's examples on the default model (DEFAULT_MODEL_DIR: the int8 bundle),
  * over REST and gRPC: cased as a keyboard shows them, offensive words
  * blocked by default and back with blocking off.
  */
-import { fileURLToPath } from "node:url";
 import t from "tap";
 
+import { DEFAULT_MODEL_DIR } from "../src/config.js";
 import { startGrpc, unary } from "./helpers/grpc.js";
 import { startHttp } from "./helpers/http-app.js";
 
-const MODEL_DIR = fileURLToPath(new URL("../models/lstm512-keyboard/", import.meta.url));
-const env = { MODEL_DIR, LOG_LEVEL: "warn" };
+const env = { MODEL_DIR: DEFAULT_MODEL_DIR, LOG_LEVEL: "warn" };
 const http = await startHttp(env);
 t.teardown(() => http.close());
 const rpc = await startGrpc(env);

@@ -76,7 +76,7 @@ contents=$(pmq run --rm --network none --read-only --ulimit nofile=1024:1024 --u
     stray: ["src", "test", "bench", "training", ".git", "dist-bench"].filter(has),
   }));') || fail "could not list the image contents"
 echo "contents: $contents"
-case "$contents" in *'"models":["lstm512-keyboard"]'*) ;; *) fail "models/ should hold lstm512-keyboard only: $contents" ;; esac
+case "$contents" in *'"models":["lstm512-keyboard-int8"]'*) ;; *) fail "models/ should hold lstm512-keyboard-int8 only: $contents" ;; esac
 case "$contents" in *'"dev":[]'*) ;; *) fail "dev dependencies in the image: $contents" ;; esac
 case "$contents" in *'"app":[]'*) ;; *) fail "files missing from the image: $contents" ;; esac
 case "$contents" in *'"stray":[]'*) ;; *) fail "sources or build leftovers in the image: $contents" ;; esac
