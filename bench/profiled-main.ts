@@ -1,5 +1,7 @@
 /**
- * The service with a CPU profile of its main thread: the same entry point
+ * The service with a CPU profile of its main thread (the transports' loop;
+ * the service itself runs on the inference thread, which this profile does
+ * not see: profile that with service-replay.ts): the same entry point
  * as dist/main.js, with V8's sampling profiler started through the
  * inspector (node refuses --cpu-prof in NODE_OPTIONS, and the benchmarks
  * start `node <script>`). The profile is written when the process exits

@@ -23,3 +23,8 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: Des
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** Writes a line another thread's logger (createLogger, same redaction) already serialized to this logger's destination. */
+export function writeLine(logger: Logger, line: string): void {
+  (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!.write(line);
+}

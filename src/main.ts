@@ -2,10 +2,14 @@
  * Composition root, and the only place that listens:
  *
  *   config -> logger -> metrics -> blocklist -> http app (listening: /healthz 200, /readyz
- *   503 and inference 503 UNAVAILABLE while the model loads) -> bundle ->
- *   runner pool -> service (attached: /readyz 200); the gRPC server
- *   (src/grpc/server.ts) listens next to REST on GRPC_PORT, health
- *   NOT_SERVING until the service is attached
+ *   503 and inference 503 UNAVAILABLE while the model loads) -> inference
+ *   thread (bundle -> runner pool -> service, src/inference-thread/) ->
+ *   attached: /readyz 200; the gRPC server (src/grpc/server.ts) listens next
+ *   to REST on GRPC_PORT, health NOT_SERVING until the service is attached
+ *
+ * This thread runs the transports, admission, auth and metrics; the service
+ * runs on the inference thread, so the turns of this loop stay short (a
+ * refusal or a probe does not wait behind a batch's top-k work).
  *
  * Listening before the model is loaded lets liveness probes pass and load
  * balancers see "not ready" during a slow start instead of a refused port.
@@ -13,7 +17,7 @@
  * Shutdown (SIGTERM / SIGINT, or an uncaught exception): /readyz goes 503,
  * the HTTP server stops accepting and lets in-flight requests finish, the
  * service drains its queue and closes the runner pool, then exit 0 (1 after
- * an uncaught exception). A second signal exits at once; a drain that takes
+ * an uncaught exception, or if the inference thread dies). A second signal exits at once; a drain that takes
  * longer than SHUTDOWN_TIMEOUT_MS exits 1.
  *
  * `npm start` (= node dist/main.js) runs this; configuration is env vars or
@@ -31,13 +35,11 @@ import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
 import { startHealthServer, type HealthServer } from "./health/health-server.js";
 import { createMetricsServer } from "./http/metrics-server.js";
-import { createService, type NextwordService } from "./inference/service.js";
 import { readBlocklist } from "./inference/blocklist.js";
 import { DeferredService } from "./inference/deferred-service.js";
+import { InferenceThread } from "./inference-thread/inference-thread.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
-import { loadBundle } from "./bundle/bundle.js";
-import { poolOptionsFrom, RunnerPool } from "./runtime/runner-pool.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
 /** gRPC calls still open this long after shutdown began are cancelled (within SHUTDOWN_TIMEOUT_MS). */
@@ -58,6 +60,8 @@ export interface Server {
   healthUrl: string | null;
   /** Resolves once the model is loaded and the service attached; rejects if that failed (the server is then shut down). */
   loaded: Promise<void>;
+  /** Resolves (never rejects) if the inference thread dies while serving: a bug; the process should drain and exit 1. */
+  died: Promise<Error>;
   /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -68,10 +72,9 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   const blocklist = readBlocklist(config.blocklistFile);
   const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
   const deferred = new DeferredService();
-  let pool: RunnerPool | null = null;
-  let service: NextwordService | null = null;
+  let engine: InferenceThread | null = null;
   const monitor = new LoadMonitor();
-  const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => service?.queued ?? 0 }, metrics);
+  const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => engine?.queued ?? 0 }, metrics);
   const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -132,36 +135,21 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
 
   let stopping = false;
 
+  let onDied: (err: Error) => void = () => undefined;
+  const died = new Promise<Error>((resolve) => (onDied = resolve));
+
   const loaded = (async () => {
-    const t0 = performance.now();
-    const bundle = await loadBundle(config.modelDir);
-    logger.info(
-      { modelDir: config.modelDir, model: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
-      `model bundle ${bundle.manifest.name}@${bundle.manifest.version} loaded`,
-    );
+    const thread = await InferenceThread.start(config, blocklist, logger);
+    engine = thread;
     if (stopping) return;
-    pool = await RunnerPool.start({
-      bundle,
-      ...poolOptionsFrom(config),
-      logger,
-    });
-    if (stopping) {
-      await pool.close();
-      return;
-    }
-    service = createService({ config, bundle, pool, metrics, logger, blocklist });
-    deferred.attach(service);
-    metrics.serving(bundle.manifest, pool.providers);
-    metrics.observeWorkerHeaps(() => pool?.workerHeaps ?? []);
+    deferred.attach(thread);
+    metrics.addSource(() => thread.metrics());
+    void thread.died.then(onDied);
     grpc.refreshHealth();
+    const { providers, graphs, startupMs } = thread.info;
     logger.info(
-      {
-        requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders },
-        executionProviders: pool.providers,
-        graphs: pool.graphs,
-        startupMs: Math.round(performance.now() - t0),
-      },
-      `ready: encoder+head on ${pool.providers.encoderHead}, tails on ${pool.providers.tails}`,
+      { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, executionProviders: providers, graphs, startupMs },
+      `ready: encoder+head on ${providers.encoderHead}, tails on ${providers.tails}`,
     );
   })();
 
@@ -174,8 +162,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       // gRPC: health NOT_SERVING, sessions end, tryShutdown then forceShutdown after the grace.
       await Promise.all([app.close(), grpc.close(GRPC_SHUTDOWN_GRACE_MS)]);
       await loaded.catch(() => undefined);
-      if (service) await (service as NextwordService).close();
-      else if (pool) await (pool as RunnerPool).close();
+      await (engine as InferenceThread | null)?.close();
       monitor.stop();
       // Last: scrapes see the drain, probes see "alive, not ready" during it.
       await closeMetrics();
@@ -190,7 +177,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     await shutdown();
   });
 
-  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, shutdown };
+  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, shutdown };
 }
 
 /** The process: config, logger, signals, fatal-error handling. */
@@ -264,6 +251,10 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
     exit(exiting);
     return;
   }
+  void server.died.then((err) => {
+    logger.fatal({ err }, "the inference thread died");
+    beginShutdown("inference thread died", 1);
+  });
   try {
     await server.loaded;
   } catch {

@@ -8,7 +8,9 @@
  * Latency buckets run from 0.1 ms to 5 s in 1-2.5-5 steps (sub-millisecond
  * matters: a cached keystroke costs well under a millisecond).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { getHeapStatistics } from "node:v8";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
+
 import type { BatcherHooks, RejectReason } from "./batching/batcher-options.js";
 
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -33,8 +35,12 @@ export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloa
  */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
 export class Metrics {
   readonly registry = new Registry();
+  /** Other threads' registries (the inference thread's), summed into render(). */
+  private readonly sources: Array<() => Promise<MetricsJson>> = [];
 
   /** One request end to end, per transport ("http" | "grpc"), method, and result code ("OK" or an ErrorCode). */
   readonly requestDuration = new Histogram<"transport" | "method" | "code">({
@@ -161,19 +167,24 @@ export class Metrics {
   });
 
   private workerHeaps: () => ReadonlyArray<WorkerHeapFigures | null> = () => [];
+  private ownHeapLabel: string | null = null;
 
   readonly workerHeapBytes: Gauge<"worker" | "kind"> = new Gauge<"worker" | "kind">({
     name: "nextword_worker_heap_bytes",
-    help: "V8 heap of each runner worker thread, used and committed (kind), as the worker last reported it (at most once a second); the main thread's is nodejs_heap_size_*",
+    help: 'V8 heap of each runner worker thread (worker="0", ...) as the worker last reported it (at most once a second), and of the inference thread (worker="inference"), used and committed (kind); the main thread\'s is nodejs_heap_size_*',
     labelNames: ["worker", "kind"],
     registers: [this.registry],
     collect: () => {
       this.workerHeapBytes.reset();
-      this.workerHeaps().forEach((h, i) => {
-        if (!h) return;
-        this.workerHeapBytes.set({ worker: String(i), kind: "used" }, h.usedBytes);
-        this.workerHeapBytes.set({ worker: String(i), kind: "committed" }, h.committedBytes);
-      });
+      const set = (worker: string, h: WorkerHeapFigures) => {
+        this.workerHeapBytes.set({ worker, kind: "used" }, h.usedBytes);
+        this.workerHeapBytes.set({ worker, kind: "committed" }, h.committedBytes);
+      };
+      this.workerHeaps().forEach((h, i) => h && set(String(i), h));
+      if (this.ownHeapLabel !== null) {
+        const own = getHeapStatistics();
+        set(this.ownHeapLabel, { usedBytes: own.used_heap_size, committedBytes: own.total_heap_size });
+      }
     },
   });
 
@@ -193,8 +204,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  /** processMetrics: false for a registry whose process and Node figures another thread's registry reports. */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
     for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
@@ -205,9 +217,22 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The Prometheus text exposition of every metric in this registry. */
+  /**
+   * The Prometheus text exposition of every metric in this registry, plus the
+   * sources' series summed in: both threads declare the same metrics and each
+   * moves its own, so a sum per series is the process's figure. (Summed for
+   * every metric: prom-client's own aggregators would omit or average the
+   * process metrics, which only this registry has.)
+   */
   async render(): Promise<string> {
-    return this.registry.metrics();
+    if (this.sources.length === 0) return this.registry.metrics();
+    const all = await Promise.all([this.registry.getMetricsAsJSON(), ...this.sources.map((source) => source())]);
+    return AggregatorRegistry.aggregate(all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: "sum" as const })))).metrics();
+  }
+
+  /** Adds another thread's registry (as getMetricsAsJSON gives it) to every render(). */
+  addSource(source: () => Promise<MetricsJson>): void {
+    this.sources.push(source);
   }
 
   /** Adds n rows to cluster c's nextword_tail_skipped_total (label String(c)) at the next scrape. */
@@ -224,9 +249,10 @@ export class Metrics {
     this.executionProviderInfo.set({ graph: "tails", provider: providers.tails }, 1);
   }
 
-  /** The runner workers' heaps, read at each scrape. */
-  observeWorkerHeaps(heaps: () => ReadonlyArray<WorkerHeapFigures | null>): void {
+  /** The runner workers' heaps, read at each scrape; with `ownLabel`, this thread's heap too, as worker=ownLabel. */
+  observeWorkerHeaps(heaps: () => ReadonlyArray<WorkerHeapFigures | null>, ownLabel: string | null = null): void {
     this.workerHeaps = heaps;
+    this.ownHeapLabel = ownLabel;
   }
 
   /** The state cache's size, read at each scrape. */

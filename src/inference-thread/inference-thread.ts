@@ -1,0 +1,170 @@
+/**
+ * The main thread's handle on the inference thread (./worker.ts): an
+ * InferenceService whose predict and score are answered there. The
+ * transports hold it as they would the service itself.
+ *
+ * Owns: the thread, the calls in flight to it (each settles exactly once:
+ * with the answer, or UNAVAILABLE, retryable, if the thread dies), and the
+ * batcher depth admission reads (`queued`). Its log lines are written to this
+ * logger's destination; its metrics are summed into this thread's /metrics
+ * (Metrics.addSource).
+ */
+import { Worker } from "node:worker_threads";
+
+import type { Config } from "../config.js";
+import { unavailable, type ServiceError } from "../errors.js";
+import type { CallOptions, InferenceService, ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
+import { writeLine, type Logger } from "../logger.js";
+import { fromWire, type FromInference, type InferenceThreadInit, type MetricsJson, type ToInference } from "./protocol.js";
+
+type Ready = Extract<FromInference, { type: "ready" }>;
+
+interface Call {
+  resolve: (value: unknown) => void;
+  reject: (err: ServiceError) => void;
+}
+
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+}
+
+export class InferenceThread implements InferenceService {
+  private readonly calls = new Map<number, Call>();
+  private readonly metricRequests = new Map<number, (json: MetricsJson) => void>();
+  private nextId = 1;
+  /** The batcher's depth as the thread last reported it, plus the calls posted since (a burst counts itself). */
+  private reportedQueued = 0;
+  private postedSinceReport = 0;
+  private serving = true;
+  /** The thread has ended (crashed, or terminated after close). */
+  private gone = false;
+  private closing: Promise<void> | null = null;
+  private onClosed: () => void = () => undefined;
+  private onDied: (err: Error) => void = () => undefined;
+  /** Resolves with the reason if the thread ends without being closed (a bug): the process should then drain and exit. */
+  readonly died: Promise<Error> = new Promise((resolve) => (this.onDied = resolve));
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: Ready,
+  ) {}
+
+  /** Starts the thread; resolves once its runners are up, rejects with the start's error (e.g. a broken bundle). */
+  static start(config: Config, blocklist: string[], logger: Logger): Promise<InferenceThread> {
+    const workerData: InferenceThreadInit = { config, blocklist };
+    const worker = new Worker(workerUrl(), { workerData, name: "nextword-inference" });
+    return new Promise((resolve, reject) => {
+      let thread: InferenceThread | null = null;
+      worker.on("message", (msg: FromInference) => {
+        if (msg.type === "log") writeLine(logger, msg.line);
+        else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg)));
+        else thread?.receive(msg);
+      });
+      worker.on("error", (err) => (thread ? thread.fail(err) : reject(err)));
+      worker.on("exit", (code) => {
+        const err = new Error(`the inference thread exited (code ${code})`);
+        if (thread) thread.fail(err);
+        else reject(err);
+      });
+    });
+  }
+
+  get queued(): number {
+    return this.reportedQueued + this.postedSinceReport;
+  }
+
+  ready(): boolean {
+    return this.serving;
+  }
+
+  models(): ModelInfo[] {
+    return this.info.models;
+  }
+
+  predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
+    return this.call("predict", req, opts) as Promise<PredictResult>;
+  }
+
+  score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
+    return this.call("score", req, opts) as Promise<ScoreResult>;
+  }
+
+  /** The thread's registry as JSON; empty once it has stopped. */
+  metrics(): Promise<MetricsJson> {
+    if (!this.serving) return Promise.resolve([]);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.metricRequests.set(id, resolve);
+      this.post({ type: "metrics", id });
+    });
+  }
+
+  /** Not ready; the thread drains its queue and closes its runners; then it ends. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.serving = false;
+      if (!this.gone) {
+        const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+        this.post({ type: "close" });
+        await closed;
+      }
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+
+  /** Ends the thread as a crash would (tests: the fault path; only while its runners are idle). */
+  async crash(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private call(type: "predict" | "score", req: unknown, opts: CallOptions = {}): Promise<unknown> {
+    if (!this.serving) return Promise.reject(unavailable("the service is shutting down"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.postedSinceReport++;
+      this.post({ type, id, req, deadline: opts.deadline });
+      opts.signal?.addEventListener("abort", () => this.calls.has(id) && this.post({ type: "cancel", id }), { once: true });
+    });
+  }
+
+  private receive(msg: FromInference): void {
+    switch (msg.type) {
+      case "answer": {
+        this.reportedQueued = msg.queued;
+        this.postedSinceReport = 0;
+        const call = this.calls.get(msg.id);
+        if (!call) return;
+        this.calls.delete(msg.id);
+        if (msg.ok) call.resolve(msg.result);
+        else call.reject(fromWire(msg.error));
+        return;
+      }
+      case "metrics":
+        this.metricRequests.get(msg.id)?.(msg.json);
+        this.metricRequests.delete(msg.id);
+        return;
+      case "closed":
+        this.onClosed();
+        return;
+    }
+  }
+
+  /** The thread is gone: every call in flight fails retryably, scrapes get nothing from it. */
+  private fail(err: Error): void {
+    const closing = this.closing !== null;
+    this.serving = false;
+    this.gone = true;
+    for (const call of this.calls.values()) call.reject(unavailable("the inference thread stopped"));
+    this.calls.clear();
+    for (const resolve of this.metricRequests.values()) resolve([]);
+    this.metricRequests.clear();
+    this.onClosed();
+    if (!closing) this.onDied(err);
+  }
+
+  private post(msg: ToInference): void {
+    this.worker.postMessage(msg);
+  }
+}

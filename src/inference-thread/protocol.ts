@@ -1,0 +1,62 @@
+/**
+ * Messages between the transports' thread (./inference-thread.ts, on the
+ * main thread) and the inference thread (./worker.ts). Plain structured-clone
+ * data: requests and results are the API's own shapes (api-schema.ts), small
+ * enough that cloning them costs less than the loop time the split saves
+ * (bench/RESULTS.md section 12).
+ */
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
+
+import { ServiceError, type ErrorCode } from "../errors.js";
+import type { Config } from "../config.js";
+import type { ModelInfo } from "../inference/types.js";
+import type { GraphProvider } from "../runtime/worker-protocol.js";
+
+/** workerData of the inference thread. */
+export interface InferenceThreadInit {
+  config: Config;
+  /** The blocked words, read on the main thread before it listens (a bad BLOCKLIST_FILE stops the start there). */
+  blocklist: string[];
+}
+
+export type ToInference =
+  | { type: "predict" | "score"; id: number; req: unknown; deadline: number | undefined }
+  | { type: "cancel"; id: number }
+  | { type: "metrics"; id: number }
+  /** Drain the service's queue, close the runner pool, answer "closed". */
+  | { type: "close" };
+
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+export type FromInference =
+  | {
+      type: "ready";
+      models: ModelInfo[];
+      providers: { encoderHead: string; tails: string };
+      graphs: readonly GraphProvider[];
+      startupMs: number;
+    }
+  /** `queued`: the batcher's depth after this answer, for admission's queue bound. */
+  | ({ type: "answer"; id: number; queued: number } & ({ ok: true; result: unknown } | { ok: false; error: WireError }))
+  | { type: "metrics"; id: number; json: MetricsJson }
+  /** One log line, already serialized (and redacted) by the inference thread's logger. */
+  | { type: "log"; line: string }
+  | { type: "closed" };
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+  retryAfterMs?: number;
+  /** An Error clones with its message and stack; anything else travels as its string. */
+  cause?: unknown;
+}
+
+export function toWire(err: ServiceError): WireError {
+  const cause = err.cause === undefined || err.cause instanceof Error ? err.cause : String(err.cause);
+  return { code: err.code, message: err.message, field: err.field, retryAfterMs: err.retryAfterMs, cause };
+}
+
+export function fromWire(e: WireError): ServiceError {
+  return new ServiceError(e.code, e.message, { field: e.field, retryAfterMs: e.retryAfterMs, cause: e.cause });
+}

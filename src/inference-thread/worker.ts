@@ -1,0 +1,87 @@
+/**
+ * The inference thread: the bundle, the runner pool and the service (batcher,
+ * state cache, lazy top-k), on an event loop of their own. The main thread
+ * keeps the transports, admission and probes, so its turns stay short: a
+ * refusal no longer waits behind a finished batch's 64 top-k planners, and
+ * each loop keeps its own code and young generation hot (bench/RESULTS.md
+ * section 12). Started and spoken to by ./inference-thread.ts only.
+ *
+ * Contract: every predict/score message gets exactly one answer; "ready" is
+ * posted once the runners are up; a failed start throws (the Worker's "error"
+ * event, with the bundle's message); "close" drains, closes the pool, then
+ * posts "closed". Its logs go to the main thread as serialized lines, its
+ * metrics as the registry's JSON on request.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+
+import { asServiceError, unavailable } from "../errors.js";
+import { createService, type NextwordService } from "../inference/service.js";
+import type { CallOptions, PredictRequest, ScoreRequest } from "../inference/types.js";
+import { createLogger } from "../logger.js";
+import { Metrics } from "../metrics.js";
+import { loadBundle } from "../bundle/bundle.js";
+import { poolOptionsFrom, RunnerPool } from "../runtime/runner-pool.js";
+import { Cancellation } from "../util/cancellation.js";
+import { toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+
+const port = parentPort!;
+const post = (msg: FromInference): void => port.postMessage(msg);
+const { config, blocklist } = workerData as InferenceThreadInit;
+const logger = createLogger(config, { write: (line: string) => post({ type: "log", line }) });
+// No process metrics here: the main thread's registry has them, for the whole process.
+const metrics = new Metrics({ processMetrics: false });
+
+let pool: RunnerPool | null = null;
+let service: NextwordService | null = null;
+let stopping = false;
+const cancels = new Map<number, Cancellation>();
+
+function answer(id: number, call: Promise<unknown>): void {
+  call.then(
+    (result) => post({ type: "answer", id, queued: service?.queued ?? 0, ok: true, result }),
+    (err: unknown) => post({ type: "answer", id, queued: service?.queued ?? 0, ok: false, error: toWire(asServiceError(err)) }),
+  ).finally(() => cancels.delete(id));
+}
+
+port.on("message", (msg: ToInference) => {
+  switch (msg.type) {
+    case "predict":
+    case "score": {
+      if (!service || stopping) return answer(msg.id, Promise.reject(unavailable("the service is not serving")));
+      const signal = new Cancellation();
+      cancels.set(msg.id, signal);
+      const opts: CallOptions = { deadline: msg.deadline, signal };
+      return answer(msg.id, msg.type === "predict" ? service.predict(msg.req as PredictRequest, opts) : service.score(msg.req as ScoreRequest, opts));
+    }
+    case "cancel":
+      return cancels.get(msg.id)?.abort();
+    case "metrics":
+      return void metrics.registry.getMetricsAsJSON().then((json) => post({ type: "metrics", id: msg.id, json }));
+    case "close":
+      stopping = true;
+      return void started
+        .catch(() => undefined)
+        .then(() => (service ? service.close() : pool?.close()))
+        .finally(() => post({ type: "closed" }));
+  }
+});
+
+async function start(): Promise<void> {
+  const t0 = performance.now();
+  const bundle = await loadBundle(config.modelDir);
+  logger.info(
+    { modelDir: config.modelDir, model: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
+    `model bundle ${bundle.manifest.name}@${bundle.manifest.version} loaded`,
+  );
+  if (stopping) return;
+  pool = await RunnerPool.start({ bundle, ...poolOptionsFrom(config), logger });
+  if (stopping) return;
+  service = createService({ config, bundle, pool, metrics, logger, blocklist });
+  metrics.serving(bundle.manifest, pool.providers);
+  metrics.observeWorkerHeaps(() => pool?.workerHeaps ?? [], "inference");
+  post({ type: "ready", models: service.models(), providers: pool.providers, graphs: pool.graphs, startupMs: Math.round(performance.now() - t0) });
+}
+
+const started = start();
+// A start that fails ends the thread with its error (the main thread's "error" event names the file and the problem).
+await started;

@@ -1,0 +1,122 @@
+/**
+ * The inference thread (src/inference-thread/) on models/tiny: its answers
+ * are the in-process service's, errors cross with their code, field and
+ * retry hint, its log lines reach the main thread's logger, its metrics are
+ * summed into the main registry's render, a broken bundle fails the start
+ * with the file named, and a thread that dies fails the calls in flight
+ * retryably and says so through `died`.
+ */
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import t from "tap";
+
+import { ServiceError } from "../src/errors.js";
+import { InferenceThread } from "../src/inference-thread/inference-thread.js";
+import { readBlocklist } from "../src/inference/blocklist.js";
+import { Metrics } from "../src/metrics.js";
+import { captureLogger, startRealService, tinyConfig } from "./helpers/http-app.js";
+import { TINY_DIR } from "./helpers/tiny.js";
+
+const config = tinyConfig({ LOG_LEVEL: "info" });
+const blocklist = readBlocklist(null);
+const CONTEXTS = ["the history of the", "it was late when", "once upon a time there", "a"];
+
+t.test("answers, errors, logs and metrics cross the thread", async (t) => {
+  const { logger, logs } = captureLogger(config);
+  const thread = await InferenceThread.start(config, blocklist, logger);
+  t.teardown(() => thread.close());
+  const local = await startRealService(config, captureLogger(tinyConfig({ LOG_LEVEL: "silent" })).logger, new Metrics());
+  t.teardown(() => local.service.close());
+
+  t.ok(thread.ready(), "ready once started");
+  t.same(thread.models(), local.service.models(), "models() as the service gives them");
+  for (const context of CONTEXTS) {
+    for (const req of [{ context, k: 5 }, { context, prefix: "t", k: 3 }]) {
+      t.same(await thread.predict(req), await local.service.predict(req), `predict ${JSON.stringify(req)}`);
+    }
+    t.same(await thread.score({ context, words: ["the", "zzzq"] }), await local.service.score({ context, words: ["the", "zzzq"] }), `score after "${context}"`);
+  }
+
+  const late = await thread.predict({ context: "too late" }, { deadline: Date.now() - 1 }).then(() => null, (e: unknown) => e);
+  t.ok(late instanceof ServiceError, "a refusal is a ServiceError on this side");
+  t.equal((late as ServiceError).code, "DEADLINE_EXCEEDED");
+  t.equal(thread.queued, 0, "nothing queued after the answers");
+
+  const loaded = logs.lines.find((l) => typeof l.msg === "string" && (l.msg as string).startsWith("model bundle"));
+  t.ok(loaded, "the thread's log lines reach the main logger's destination");
+  t.equal(loaded?.name, "nextword");
+
+  const main = new Metrics();
+  main.rejected.inc({ reason: "queue_full" }, 2);
+  main.addSource(() => thread.metrics());
+  const text = await main.render();
+  const requests = CONTEXTS.length * 3 + 1;
+  const batched = Number(/^nextword_batch_size_count (\d+)$/m.exec(text)?.[1]);
+  t.ok(batched >= 1 && batched <= requests, `the thread's batches are in the main render (${batched})`);
+  t.match(text, /^nextword_rejected_total\{reason="queue_full"\} 2$/m, "the main thread's own counts");
+  t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded"\} 1$/m, "the thread's refusal, counted there");
+  t.match(text, /^nextword_model_info\{name="tiny[^"]*",version="[^"]+"\} 1$/m, "what is served (set on the thread)");
+  t.match(text, /^process_start_time_seconds \d+/m, "the process metrics (main registry only) stay");
+  t.equal(text.match(/^# TYPE nextword_batch_size histogram$/gm)?.length, 1, "each family once");
+});
+
+t.test("registries are summed series by series", async (t) => {
+  const a = new Metrics();
+  const b = new Metrics({ processMetrics: false });
+  a.queueWait.observe(0.002);
+  b.queueWait.observe(0.002);
+  b.queueWait.observe(3);
+  b.cacheRequest("hit");
+  a.addSource(() => b.registry.getMetricsAsJSON());
+  const text = await a.render();
+  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="0\.0025"\} 2$/m);
+  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="5"\} 3$/m);
+  t.match(text, /^nextword_queue_wait_seconds_count 3$/m);
+  t.match(text, /^nextword_cache_requests_total\{result="hit"\} 1$/m);
+  t.notMatch(await b.render(), /^process_/m, "processMetrics: false has no process series");
+});
+
+t.test("a broken bundle fails the start, naming the file", async (t) => {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), "nextword-thread-")), "tiny");
+  cpSync(TINY_DIR, dir, { recursive: true });
+  rmSync(path.join(dir, "tail_01.onnx"));
+  const { logger } = captureLogger(config);
+  await t.rejects(InferenceThread.start(tinyConfig({ MODEL_DIR: dir }), blocklist, logger), /tail_01\.onnx: missing/);
+});
+
+t.test("a thread that dies: calls in flight fail UNAVAILABLE, `died` says why, later calls are refused", async (t) => {
+  const { logger } = captureLogger(config);
+  // The batcher holds a lone request up to 1 s for company: it is in flight on the thread, in no runner.
+  const thread = await InferenceThread.start(tinyConfig({ MAX_QUEUE_DELAY_MS: "1000" }), blocklist, logger);
+  const metrics = await thread.metrics();
+  t.ok(metrics.length > 0, "metrics while alive");
+  const inFlight = thread.predict({ context: "in flight" }).then(() => null, (e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 100));
+  await thread.crash();
+  t.match((await thread.died).message, /inference thread exited/);
+  const lost = (await inFlight) as ServiceError;
+  t.equal(lost.code, "UNAVAILABLE", "the call in flight fails retryably");
+  t.ok(lost.retryAfterMs! > 0, "with a retry hint");
+  t.notOk(thread.ready(), "not ready");
+  const after = await thread.predict({ context: "after" }).then(() => null, (e: unknown) => e);
+  t.equal((after as ServiceError).code, "UNAVAILABLE");
+  t.same(await thread.metrics(), [], "no metrics from a dead thread");
+  await thread.close();
+});
+
+t.test("close drains: calls posted before it are answered, later ones refused", async (t) => {
+  const { logger } = captureLogger(config);
+  const thread = await InferenceThread.start(config, blocklist, logger);
+  let fell = false;
+  void thread.died.then(() => (fell = true));
+  const before = CONTEXTS.map((context) => thread.predict({ context, k: 3 }));
+  const closed = thread.close();
+  const refused = await thread.predict({ context: "after close" }).then(() => null, (e: unknown) => e);
+  t.equal((refused as ServiceError).code, "UNAVAILABLE", "refused once closing");
+  const answers = await Promise.all(before);
+  t.ok(answers.every((a) => a.predictions.length === 3), "every call before close answered");
+  await closed;
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(fell, "a close is not a death");
+});
