@@ -17,7 +17,7 @@ export interface Config {
   metricsPort: number | null;
   /** /healthz and /readyz also on this port, answered by their own thread (health/health-server.ts); null: none. */
   healthPort: number | null;
-  /** On the health port, liveness fails once the main event loop has not run for this long. */
+  /** On the health port, liveness fails once the main event loop has not run for this long; on both ports, once the inference thread has not. */
   healthStaleMs: number;
   modelDir: string;
   /** API keys, one `name:secret[:ratePerS]` a line (auth/api-keys.ts); null with apiKeys null: the API is open. */

@@ -62,6 +62,8 @@ export interface Server {
   loaded: Promise<void>;
   /** Resolves (never rejects) if the inference thread dies while serving: a bug; the process should drain and exit 1. */
   died: Promise<Error>;
+  /** The inference thread once loaded, else null (tests reach its fault hooks through it). */
+  inference(): InferenceThread | null;
   /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -75,7 +77,12 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   let engine: InferenceThread | null = null;
   const monitor = new LoadMonitor();
   const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => engine?.queued ?? 0 }, metrics);
-  const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config });
+  // Liveness covers the inference thread too: a loop stuck there would otherwise leave a pod that answers probes and nothing else.
+  const stalled = (): string | null => {
+    const ms = engine?.stalledMs() ?? 0;
+    return ms < config.healthStaleMs ? null : `the inference thread has not run for ${Math.round(ms)} ms (bound ${config.healthStaleMs} ms)`;
+  };
+  const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config, stalled });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
@@ -123,6 +130,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
         port: config.healthPort,
         staleMs: config.healthStaleMs,
         ready: () => app.nextword.readyForTraffic() && deferred.ready(),
+        stalled,
       });
     } catch (err) {
       await Promise.all([grpc.close(0), app.close(), closeMetrics()]);
@@ -177,7 +185,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     await shutdown();
   });
 
-  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, shutdown };
+  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, inference: () => engine, shutdown };
 }
 
 /** The process: config, logger, signals, fatal-error handling. */

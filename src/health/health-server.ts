@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness on their own port and thread (HEALTH_PORT): the
- * main thread writes a heartbeat every 100 ms and its readiness into a
- * shared buffer; health-worker.ts answers the probes from it. Under a flood
+ * main thread writes a heartbeat every 100 ms, its readiness and whether
+ * another thread it depends on has stalled (`stalled`: the inference
+ * thread) into a shared buffer; health-worker.ts answers the probes from it. Under a flood
  * the main event loop can be hundreds of milliseconds behind, and a probe
  * on the API port waits behind every ready request; here it does not,
  * while a loop stuck for HEALTH_STALE_MS still fails liveness.
@@ -25,12 +26,19 @@ function workerUrl(): URL {
 }
 
 /** Starts the thread and resolves once it listens (rejects if it cannot). */
-export async function startHealthServer(o: { host: string; port: number; staleMs: number; ready: () => boolean }): Promise<HealthServer> {
-  const shared = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
+export async function startHealthServer(o: {
+  host: string;
+  port: number;
+  staleMs: number;
+  ready: () => boolean;
+  stalled?: () => string | null;
+}): Promise<HealthServer> {
+  const shared = new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT);
   const state = new Float64Array(shared);
   const beat = () => {
     state[0] = Date.now();
     state[1] = o.ready() ? 1 : 0;
+    state[2] = o.stalled?.() ? 1 : 0;
   };
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);

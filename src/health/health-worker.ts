@@ -5,7 +5,8 @@
  * main event loop is, and still fail when it is stuck.
  *
  * Shared state (Float64Array over a SharedArrayBuffer): [0] the main loop's
- * last heartbeat (ms since the epoch), [1] 1 when ready for traffic.
+ * last heartbeat (ms since the epoch), [1] 1 when ready for traffic, [2] 1
+ * when the inference thread has stalled (as the main loop last saw it).
  */
 import { createServer } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
@@ -28,13 +29,14 @@ function answer(res: import("node:http").ServerResponse, status: number, body: o
 const server = createServer((req, res) => {
   const path = req.url?.split("?")[0];
   const lagMs = Date.now() - state[0]!;
-  const alive = lagMs < init.staleMs;
+  const why =
+    lagMs >= init.staleMs ? `event loop stalled for ${Math.round(lagMs)} ms (bound ${init.staleMs} ms)` : state[2] === 1 ? "inference thread stalled" : null;
   if (req.method === "GET" && path === "/healthz") {
-    if (alive) answer(res, 200, { status: "ok" });
-    else answer(res, 503, { error: { code: "UNAVAILABLE", message: `event loop stalled for ${Math.round(lagMs)} ms (bound ${init.staleMs} ms)` } });
+    if (why === null) answer(res, 200, { status: "ok" });
+    else answer(res, 503, { error: { code: "UNAVAILABLE", message: why } });
   } else if (req.method === "GET" && path === "/readyz") {
-    if (alive && state[1] === 1) answer(res, 200, { status: "ready" });
-    else answer(res, 503, { error: { code: "UNAVAILABLE", message: alive ? "not ready" : "event loop stalled" } });
+    if (why === null && state[1] === 1) answer(res, 200, { status: "ready" });
+    else answer(res, 503, { error: { code: "UNAVAILABLE", message: why ?? "not ready" } });
   } else {
     answer(res, 404, { error: { code: "NOT_FOUND", message: "health port: GET /healthz or /readyz" } });
   }

@@ -97,6 +97,8 @@ export interface AppDeps {
   config: Pick<Config, "requestTimeoutMs"> & Partial<Pick<Config, "metricsPort">>;
   /** Tests shorten these; the service runs with HTTP_TIMEOUTS. */
   timeouts?: Partial<ServerTimeouts>;
+  /** Liveness beyond this loop answering: why the process is stuck (its inference thread), or null. */
+  stalled?: () => string | null;
 }
 
 /** What main needs beyond the fastify instance. */
@@ -230,7 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     readyForTraffic: () => !notReady && !closing,
   };
-  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null });
+  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null, stalled: deps.stalled });
 
   return Object.assign(app, { nextword: control }) as App;
 }

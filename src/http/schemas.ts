@@ -114,14 +114,14 @@ const status = {
 export const healthzSchema = {
   operationId: "healthz",
   tags: ["ops"],
-  summary: "Liveness: 200 while the process runs",
-  response: { 200: status },
+  summary: "Liveness: 200 while the process runs, 503 once its inference thread has not run for HEALTH_STALE_MS",
+  response: { 200: status, 503: { description: "Stuck", ...errorRef } },
 } as const;
 
 export const readyzSchema = {
   operationId: "readyz",
   tags: ["ops"],
-  summary: "Readiness: 200 once the model and runners are up, 503 before and while shutting down",
+  summary: "Readiness: 200 once the model and runners are up, 503 before, while shutting down, and while the inference thread is stuck",
   response: { 200: status, 503: { description: "Not ready", ...errorRef } },
 } as const;
 

@@ -47,17 +47,19 @@ export class InferenceThread implements InferenceService {
   private constructor(
     private readonly worker: Worker,
     readonly info: Ready,
+    private readonly heartbeat: Float64Array,
   ) {}
 
   /** Starts the thread; resolves once its runners are up, rejects with the start's error (e.g. a broken bundle). */
   static start(config: Config, blocklist: string[], logger: Logger): Promise<InferenceThread> {
-    const workerData: InferenceThreadInit = { config, blocklist };
+    const heartbeat = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+    const workerData: InferenceThreadInit = { config, blocklist, heartbeat };
     const worker = new Worker(workerUrl(), { workerData, name: "nextword-inference" });
     return new Promise((resolve, reject) => {
       let thread: InferenceThread | null = null;
       worker.on("message", (msg: FromInference) => {
         if (msg.type === "log") writeLine(logger, msg.line);
-        else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg)));
+        else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg, new Float64Array(heartbeat))));
         else thread?.receive(msg);
       });
       worker.on("error", (err) => (thread ? thread.fail(err) : reject(err)));
@@ -67,6 +69,11 @@ export class InferenceThread implements InferenceService {
         else reject(err);
       });
     });
+  }
+
+  /** Milliseconds since the thread's loop last ran its heartbeat (about HEARTBEAT_MS when it is well). */
+  stalledMs(now = Date.now()): number {
+    return now - this.heartbeat[0]!;
   }
 
   get queued(): number {
@@ -111,6 +118,11 @@ export class InferenceThread implements InferenceService {
       await this.worker.terminate();
     })();
     return this.closing;
+  }
+
+  /** Keeps the thread's loop busy for `ms` (tests: a stuck loop). */
+  block(ms: number): void {
+    this.post({ type: "block", ms });
   }
 
   /** Ends the thread as a crash would (tests: the fault path; only while its runners are idle). */

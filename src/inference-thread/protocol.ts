@@ -17,14 +17,20 @@ export interface InferenceThreadInit {
   config: Config;
   /** The blocked words, read on the main thread before it listens (a bad BLOCKLIST_FILE stops the start there). */
   blocklist: string[];
+  /** Float64Array[1]: the thread's loop writes Date.now() there every HEARTBEAT_MS (liveness reads it). */
+  heartbeat: SharedArrayBuffer;
 }
+
+export const HEARTBEAT_MS = 100;
 
 export type ToInference =
   | { type: "predict" | "score"; id: number; req: unknown; deadline: number | undefined }
   | { type: "cancel"; id: number }
   | { type: "metrics"; id: number }
   /** Drain the service's queue, close the runner pool, answer "closed". */
-  | { type: "close" };
+  | { type: "close" }
+  /** Tests: keep the thread's loop busy for `ms` (a stuck loop, for liveness). */
+  | { type: "block"; ms: number };
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 

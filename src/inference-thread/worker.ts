@@ -22,11 +22,14 @@ import { Metrics } from "../metrics.js";
 import { loadBundle } from "../bundle/bundle.js";
 import { poolOptionsFrom, RunnerPool } from "../runtime/runner-pool.js";
 import { Cancellation } from "../util/cancellation.js";
-import { toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+import { HEARTBEAT_MS, toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
 
 const port = parentPort!;
 const post = (msg: FromInference): void => port.postMessage(msg);
-const { config, blocklist } = workerData as InferenceThreadInit;
+const { config, blocklist, heartbeat } = workerData as InferenceThreadInit;
+const beat = new Float64Array(heartbeat);
+beat[0] = Date.now();
+setInterval(() => (beat[0] = Date.now()), HEARTBEAT_MS).unref();
 const logger = createLogger(config, { write: (line: string) => post({ type: "log", line }) });
 // No process metrics here: the main thread's registry has them, for the whole process.
 const metrics = new Metrics({ processMetrics: false });
@@ -63,6 +66,11 @@ port.on("message", (msg: ToInference) => {
         .catch(() => undefined)
         .then(() => (service ? service.close() : pool?.close()))
         .finally(() => post({ type: "closed" }));
+    case "block": {
+      const until = Date.now() + msg.ms;
+      while (Date.now() < until);
+      return;
+    }
   }
 });
 

@@ -12,12 +12,21 @@ export interface OpsRoutesOptions {
   accepting: () => boolean;
   /** False: /metrics is served on METRICS_PORT instead (metrics-server.ts). */
   metricsRoute: boolean;
+  /** Why the process is not alive although this loop answers (a stuck inference thread), or null. */
+  stalled?: () => string | null;
 }
 
 export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
-  app.get("/healthz", { schema: healthzSchema, config: { metricMethod: "healthz" } }, async () => ({ status: "ok" }));
+  const stalled = opts.stalled ?? (() => null);
+  app.get("/healthz", { schema: healthzSchema, config: { metricMethod: "healthz" } }, async () => {
+    const why = stalled();
+    if (why !== null) throw unavailable(why);
+    return { status: "ok" };
+  });
 
   app.get("/readyz", { schema: readyzSchema, config: { metricMethod: "readyz" } }, async () => {
+    const why = stalled();
+    if (why !== null) throw unavailable(why);
     if (!opts.accepting()) throw unavailable("shutting down", 1000);
     if (!opts.service.ready()) throw unavailable("not ready: model or runners still starting", 1000);
     return { status: "ready" };
