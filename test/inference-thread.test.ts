@@ -1,10 +1,11 @@
 /**
  * The inference thread (src/inference-thread/) on models/tiny: its answers
- * are the in-process service's, errors cross with their code, field and
- * retry hint, its log lines reach the main thread's logger, its metrics are
- * summed into the main registry's render, a broken bundle fails the start
- * with the file named, and a thread that dies fails the calls in flight
- * retryably and says so through `died`.
+ * are the in-process service's; errors cross with their code, field and
+ * retry hint; a cancel reaches queued work there, and a signal shared by a
+ * session's calls keeps no listener; its log lines reach the main thread's
+ * logger; its metrics are summed into the main registry's render; a broken
+ * bundle fails the start with the file named; a thread that dies fails the
+ * calls in flight retryably and says so through `died`.
  */
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import { ServiceError } from "../src/errors.js";
 import { InferenceThread } from "../src/inference-thread/inference-thread.js";
 import { readBlocklist } from "../src/inference/blocklist.js";
 import { Metrics } from "../src/metrics.js";
+import { Cancellation, type CancelSignal } from "../src/util/cancellation.js";
 import { captureLogger, startRealService, tinyConfig } from "./helpers/http-app.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 
@@ -59,6 +61,30 @@ t.test("answers, errors, logs and metrics cross the thread", async (t) => {
   t.match(text, /^nextword_model_info\{name="tiny[^"]*",version="[^"]+"\} 1$/m, "what is served (set on the thread)");
   t.match(text, /^process_start_time_seconds \d+/m, "the process metrics (main registry only) stay");
   t.equal(text.match(/^# TYPE nextword_batch_size histogram$/gm)?.length, 1, "each family once");
+});
+
+t.test("cancellation: an aborted signal cancels queued work there; a shared signal keeps no listener after its calls", async (t) => {
+  const { logger } = captureLogger(config);
+  // A lone request waits up to 1 s in the batcher for company: time for the cancel to arrive.
+  const thread = await InferenceThread.start(tinyConfig({ MAX_QUEUE_DELAY_MS: "1000" }), blocklist, logger);
+  t.teardown(() => thread.close());
+  const cancel = new Cancellation();
+  const call = thread.predict({ context: "never mind" }, { signal: cancel }).then(() => null, (e: unknown) => e);
+  setTimeout(() => cancel.abort(), 50);
+  t.equal(((await call) as ServiceError).code, "CANCELLED", "aborted while queued there");
+  const already = await thread.predict({ context: "too late" }, { signal: cancel }).then(() => null, (e: unknown) => e);
+  t.equal((already as ServiceError).code, "CANCELLED", "a signal aborted before the call");
+
+  const quick = await InferenceThread.start(config, blocklist, logger);
+  t.teardown(() => quick.close());
+  let listeners = 0;
+  const session: CancelSignal = {
+    aborted: false,
+    addEventListener: () => void listeners++,
+    removeEventListener: () => void listeners--,
+  };
+  await Promise.all(CONTEXTS.flatMap((context) => [quick.predict({ context }, { signal: session }), quick.score({ context, words: ["a"] }, { signal: session })]));
+  t.equal(listeners, 0, "every call removed its listener from the session's signal");
 });
 
 t.test("registries are summed series by series", async (t) => {

@@ -22,6 +22,8 @@ type Ready = Extract<FromInference, { type: "ready" }>;
 interface Call {
   resolve: (value: unknown) => void;
   reject: (err: ServiceError) => void;
+  /** Removes the abort listener: a gRPC session passes one signal for all its events, so listeners must not pile up on it. */
+  detach: (() => void) | null;
 }
 
 function workerUrl(): URL {
@@ -133,11 +135,18 @@ export class InferenceThread implements InferenceService {
   private call(type: "predict" | "score", req: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (!this.serving) return Promise.reject(unavailable("the service is shutting down"));
     const id = this.nextId++;
+    const { signal } = opts;
     return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve, reject });
+      let detach: (() => void) | null = null;
       this.postedSinceReport++;
       this.post({ type, id, req, deadline: opts.deadline });
-      opts.signal?.addEventListener("abort", () => this.calls.has(id) && this.post({ type: "cancel", id }), { once: true });
+      if (signal?.aborted) this.post({ type: "cancel", id });
+      else if (signal) {
+        const onAbort = () => this.post({ type: "cancel", id });
+        signal.addEventListener("abort", onAbort);
+        detach = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.calls.set(id, { resolve, reject, detach });
     });
   }
 
@@ -149,6 +158,7 @@ export class InferenceThread implements InferenceService {
         const call = this.calls.get(msg.id);
         if (!call) return;
         this.calls.delete(msg.id);
+        call.detach?.();
         if (msg.ok) call.resolve(msg.result);
         else call.reject(fromWire(msg.error));
         return;
@@ -168,7 +178,10 @@ export class InferenceThread implements InferenceService {
     const closing = this.closing !== null;
     this.serving = false;
     this.gone = true;
-    for (const call of this.calls.values()) call.reject(unavailable("the inference thread stopped"));
+    for (const call of this.calls.values()) {
+      call.detach?.();
+      call.reject(unavailable("the inference thread stopped"));
+    }
     this.calls.clear();
     for (const resolve of this.metricRequests.values()) resolve([]);
     this.metricRequests.clear();
