@@ -17,8 +17,8 @@
  * Shutdown (SIGTERM / SIGINT, or an uncaught exception): /readyz goes 503,
  * the HTTP server stops accepting and lets in-flight requests finish, the
  * service drains its queue and closes the runner pool, then exit 0 (1 after
- * an uncaught exception, or if the inference thread dies). A second signal exits at once; a drain that takes
- * longer than SHUTDOWN_TIMEOUT_MS exits 1.
+ * an uncaught exception, or if the inference thread dies). A second signal
+ * exits at once; a drain that takes longer than SHUTDOWN_TIMEOUT_MS exits 1.
  *
  * `npm start` (= node dist/main.js) runs this; configuration is env vars or
  * --flag=value arguments (src/config.ts), e.g. PORT=8080 MODEL_DIR=models/tiny.

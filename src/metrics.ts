@@ -2,7 +2,8 @@
  * Prometheus metrics of the service. A `Metrics` instance owns its own
  * prom-client Registry (never the global one), so tests and several instances
  * in one process do not collide, and `render()` shows exactly this service's
- * series plus the default process/Node metrics.
+ * series plus the default process/Node metrics, with the inference thread's
+ * registry summed in (`addSource`).
  *
  * Names are a contract with dashboards and docs: change them only together.
  * Latency buckets run from 0.1 ms to 5 s in 1-2.5-5 steps (sub-millisecond
@@ -35,7 +36,8 @@ export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloa
  */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+/** A registry's series as getMetricsAsJSON() gives them (how another thread's registry travels). */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export class Metrics {
   readonly registry = new Registry();

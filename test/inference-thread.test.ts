@@ -87,6 +87,19 @@ t.test("cancellation: an aborted signal cancels queued work there; a shared sign
   t.equal(listeners, 0, "every call removed its listener from the session's signal");
 });
 
+t.test("a stuck thread: a scrape gets its series no later than 2 s, without them", async (t) => {
+  const { logger } = captureLogger(config);
+  const thread = await InferenceThread.start(config, blocklist, logger);
+  t.teardown(() => thread.close());
+  thread.block(3000);
+  const t0 = performance.now();
+  t.same(await thread.metrics(), [], "nothing from a thread that does not answer");
+  const waited = performance.now() - t0;
+  t.ok(waited >= 1900 && waited < 2900, `gave up after ${Math.round(waited)} ms`);
+  await new Promise((r) => setTimeout(r, 1200));
+  t.ok((await thread.metrics()).length > 0, "its series again once it runs");
+});
+
 t.test("registries are summed series by series", async (t) => {
   const a = new Metrics();
   const b = new Metrics({ processMetrics: false });

@@ -15,7 +15,11 @@ import type { Config } from "../config.js";
 import { unavailable, type ServiceError } from "../errors.js";
 import type { CallOptions, InferenceService, ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { writeLine, type Logger } from "../logger.js";
-import { fromWire, type FromInference, type InferenceThreadInit, type MetricsJson, type ToInference } from "./protocol.js";
+import type { MetricsJson } from "../metrics.js";
+import { fromWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+
+/** A scrape waits this long for the thread's series, then renders without them (a stuck thread must not hang /metrics). */
+const METRICS_TIMEOUT_MS = 2000;
 
 type Ready = Extract<FromInference, { type: "ready" }>;
 
@@ -98,12 +102,16 @@ export class InferenceThread implements InferenceService {
     return this.call("score", req, opts) as Promise<ScoreResult>;
   }
 
-  /** The thread's registry as JSON; empty once it has stopped. */
+  /** The thread's registry as JSON; empty once it has stopped, or if it does not answer within METRICS_TIMEOUT_MS. */
   metrics(): Promise<MetricsJson> {
     if (!this.serving) return Promise.resolve([]);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.metricRequests.set(id, resolve);
+      const timer = setTimeout(() => this.metricRequests.delete(id) && resolve([]), METRICS_TIMEOUT_MS);
+      this.metricRequests.set(id, (json) => {
+        clearTimeout(timer);
+        resolve(json);
+      });
       this.post({ type: "metrics", id });
     });
   }

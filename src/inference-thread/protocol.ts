@@ -5,11 +5,10 @@
  * enough that cloning them costs less than the loop time the split saves
  * (bench/RESULTS.md section 12).
  */
-import type { MetricObjectWithValues, MetricValue } from "prom-client";
-
 import { ServiceError, type ErrorCode } from "../errors.js";
 import type { Config } from "../config.js";
 import type { ModelInfo } from "../inference/types.js";
+import type { MetricsJson } from "../metrics.js";
 import type { GraphProvider } from "../runtime/worker-protocol.js";
 
 /** workerData of the inference thread. */
@@ -31,8 +30,6 @@ export type ToInference =
   | { type: "close" }
   /** Tests: keep the thread's loop busy for `ms` (a stuck loop, for liveness). */
   | { type: "block"; ms: number };
-
-export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export type FromInference =
   | {
