@@ -44,6 +44,11 @@ t.test("answers, errors, logs and metrics cross the thread", async (t) => {
   t.ok(late instanceof ServiceError, "a refusal is a ServiceError on this side");
   t.equal((late as ServiceError).code, "DEADLINE_EXCEEDED");
   t.equal(thread.queued, 0, "nothing queued after the answers");
+  thread.block(300);
+  const burst = CONTEXTS.map((context) => thread.predict({ context: `${context} again`, k: 2 }));
+  t.equal(thread.queued, CONTEXTS.length, "calls in transit count as queued (admission's bound sees a burst at once)");
+  await Promise.all(burst);
+  t.equal(thread.queued, 0, "and no longer once answered");
 
   const loaded = logs.lines.find((l) => typeof l.msg === "string" && (l.msg as string).startsWith("model bundle"));
   t.ok(loaded, "the thread's log lines reach the main logger's destination");

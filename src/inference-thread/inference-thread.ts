@@ -37,10 +37,12 @@ function workerUrl(): URL {
 export class InferenceThread implements InferenceService {
   private readonly calls = new Map<number, Call>();
   private readonly metricRequests = new Map<number, (json: MetricsJson) => void>();
-  private nextId = 1;
-  /** The batcher's depth as the thread last reported it, plus the calls posted since (a burst counts itself). */
+  private nextMetricsId = 1;
+  /** Ids of calls: 1, 2, ... in the order posted; the last one posted. */
+  private lastCallId = 0;
+  /** The batcher's depth as the thread last reported it, and the last call id it had received then. */
   private reportedQueued = 0;
-  private postedSinceReport = 0;
+  private reportedSeen = 0;
   private serving = true;
   /** The thread has ended (crashed, or terminated after close). */
   private gone = false;
@@ -82,8 +84,9 @@ export class InferenceThread implements InferenceService {
     return now - this.heartbeat[0]!;
   }
 
+  /** The batcher's depth as last reported, plus the calls posted since the thread's report (a burst counts itself). */
   get queued(): number {
-    return this.reportedQueued + this.postedSinceReport;
+    return this.reportedQueued + (this.lastCallId - this.reportedSeen);
   }
 
   ready(): boolean {
@@ -105,7 +108,7 @@ export class InferenceThread implements InferenceService {
   /** The thread's registry as JSON; empty once it has stopped, or if it does not answer within METRICS_TIMEOUT_MS. */
   metrics(): Promise<MetricsJson> {
     if (!this.serving) return Promise.resolve([]);
-    const id = this.nextId++;
+    const id = this.nextMetricsId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.metricRequests.delete(id) && resolve([]), METRICS_TIMEOUT_MS);
       this.metricRequests.set(id, (json) => {
@@ -142,11 +145,10 @@ export class InferenceThread implements InferenceService {
 
   private call(type: "predict" | "score", req: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (!this.serving) return Promise.reject(unavailable("the service is shutting down"));
-    const id = this.nextId++;
+    const id = ++this.lastCallId;
     const { signal } = opts;
     return new Promise((resolve, reject) => {
       let detach: (() => void) | null = null;
-      this.postedSinceReport++;
       this.post({ type, id, req, deadline: opts.deadline });
       if (signal?.aborted) this.post({ type: "cancel", id });
       else if (signal) {
@@ -162,7 +164,7 @@ export class InferenceThread implements InferenceService {
     switch (msg.type) {
       case "answer": {
         this.reportedQueued = msg.queued;
-        this.postedSinceReport = 0;
+        this.reportedSeen = msg.seen;
         const call = this.calls.get(msg.id);
         if (!call) return;
         this.calls.delete(msg.id);

@@ -39,8 +39,12 @@ export type FromInference =
       graphs: readonly GraphProvider[];
       startupMs: number;
     }
-  /** `queued`: the batcher's depth after this answer, for admission's queue bound. */
-  | ({ type: "answer"; id: number; queued: number } & ({ ok: true; result: unknown } | { ok: false; error: WireError }))
+  /**
+   * `queued`: the batcher's depth when this answer was sent, and `seen`: the
+   * last call id the thread had received then (ids count calls 1, 2, ...), so
+   * the main thread adds the calls still in transit for admission's bound.
+   */
+  | ({ type: "answer"; id: number; queued: number; seen: number } & ({ ok: true; result: unknown } | { ok: false; error: WireError }))
   | { type: "metrics"; id: number; json: MetricsJson }
   /** One log line, already serialized (and redacted) by the inference thread's logger. */
   | { type: "log"; line: string }

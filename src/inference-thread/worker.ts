@@ -38,11 +38,13 @@ let pool: RunnerPool | null = null;
 let service: NextwordService | null = null;
 let stopping = false;
 const cancels = new Map<number, Cancellation>();
+/** The last call id received (messages arrive in order). */
+let seen = 0;
 
 function answer(id: number, call: Promise<unknown>): void {
   call.then(
-    (result) => post({ type: "answer", id, queued: service?.queued ?? 0, ok: true, result }),
-    (err: unknown) => post({ type: "answer", id, queued: service?.queued ?? 0, ok: false, error: toWire(asServiceError(err)) }),
+    (result) => post({ type: "answer", id, queued: service?.queued ?? 0, seen, ok: true, result }),
+    (err: unknown) => post({ type: "answer", id, queued: service?.queued ?? 0, seen, ok: false, error: toWire(asServiceError(err)) }),
   ).finally(() => cancels.delete(id));
 }
 
@@ -50,6 +52,7 @@ port.on("message", (msg: ToInference) => {
   switch (msg.type) {
     case "predict":
     case "score": {
+      seen = msg.id;
       if (!service || stopping) return answer(msg.id, Promise.reject(unavailable("the service is not serving")));
       const signal = new Cancellation();
       cancels.set(msg.id, signal);
