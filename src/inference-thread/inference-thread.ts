@@ -16,7 +16,7 @@ import { unavailable, type ServiceError } from "../errors.js";
 import type { CallOptions, InferenceService, ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { writeLine, type Logger } from "../logger.js";
 import type { MetricsJson } from "../metrics.js";
-import { fromWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+import { fromWire, Outbox, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
 
 /** A scrape waits this long for the thread's series, then renders without them (a stuck thread must not hang /metrics). */
 const METRICS_TIMEOUT_MS = 2000;
@@ -51,12 +51,15 @@ export class InferenceThread implements InferenceService {
   private onDied: (err: Error) => void = () => undefined;
   /** Resolves with the reason if the thread ends without being closed (a bug): the process should then drain and exit. */
   readonly died: Promise<Error> = new Promise((resolve) => (this.onDied = resolve));
+  private readonly outbox: Outbox<ToInference>;
 
   private constructor(
     private readonly worker: Worker,
     readonly info: Ready,
     private readonly heartbeat: Float64Array,
-  ) {}
+  ) {
+    this.outbox = new Outbox((messages) => worker.postMessage(messages));
+  }
 
   /** Starts the thread; resolves once its runners are up, rejects with the start's error (e.g. a broken bundle). */
   static start(config: Config, blocklist: string[], logger: Logger): Promise<InferenceThread> {
@@ -65,10 +68,12 @@ export class InferenceThread implements InferenceService {
     const worker = new Worker(workerUrl(), { workerData, name: "nextword-inference" });
     return new Promise((resolve, reject) => {
       let thread: InferenceThread | null = null;
-      worker.on("message", (msg: FromInference) => {
-        if (msg.type === "log") writeLine(logger, msg.line);
-        else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg, new Float64Array(heartbeat))));
-        else thread?.receive(msg);
+      worker.on("message", (messages: FromInference[]) => {
+        for (const msg of messages) {
+          if (msg.type === "log") writeLine(logger, msg.line);
+          else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg, new Float64Array(heartbeat))));
+          else thread?.receive(msg);
+        }
       });
       worker.on("error", (err) => (thread ? thread.fail(err) : reject(err)));
       worker.on("exit", (code) => {
@@ -126,6 +131,7 @@ export class InferenceThread implements InferenceService {
       if (!this.gone) {
         const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
         this.post({ type: "close" });
+        this.outbox.flush();
         await closed;
       }
       await this.worker.terminate();
@@ -200,6 +206,6 @@ export class InferenceThread implements InferenceService {
   }
 
   private post(msg: ToInference): void {
-    this.worker.postMessage(msg);
+    this.outbox.push(msg);
   }
 }

@@ -50,6 +50,29 @@ export type FromInference =
   | { type: "log"; line: string }
   | { type: "closed" };
 
+/**
+ * Messages travel in arrays, one postMessage per turn of the sender's loop:
+ * a finished batch's answers, or the requests one poll of the sockets
+ * brought, cost one structured clone and one "message" event instead of one
+ * each. Order is kept; flush() sends at once (before "close" and "closed").
+ */
+export class Outbox<T> {
+  private pending: T[] = [];
+
+  constructor(private readonly send: (messages: T[]) => void) {}
+
+  push(message: T): void {
+    if (this.pending.push(message) === 1) setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const messages = this.pending;
+    this.pending = [];
+    this.send(messages);
+  }
+}
+
 export interface WireError {
   code: ErrorCode;
   message: string;

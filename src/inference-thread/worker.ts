@@ -22,15 +22,17 @@ import { Metrics } from "../metrics.js";
 import { loadBundle } from "../bundle/bundle.js";
 import { poolOptionsFrom, RunnerPool } from "../runtime/runner-pool.js";
 import { Cancellation } from "../util/cancellation.js";
-import { HEARTBEAT_MS, toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+import { HEARTBEAT_MS, Outbox, toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
 
 const port = parentPort!;
-const post = (msg: FromInference): void => port.postMessage(msg);
+const outbox = new Outbox<FromInference>((messages) => port.postMessage(messages));
+const post = (msg: FromInference): void => outbox.push(msg);
 const { config, blocklist, heartbeat } = workerData as InferenceThreadInit;
 const beat = new Float64Array(heartbeat);
 beat[0] = Date.now();
 setInterval(() => (beat[0] = Date.now()), HEARTBEAT_MS).unref();
-const logger = createLogger(config, { write: (line: string) => post({ type: "log", line }) });
+// Log lines go at once: a line written just before the thread fails must not wait for a turn that never comes.
+const logger = createLogger(config, { write: (line: string) => port.postMessage([{ type: "log", line }]) });
 // No process metrics here: the main thread's registry has them, for the whole process.
 const metrics = new Metrics({ processMetrics: false });
 
@@ -48,7 +50,11 @@ function answer(id: number, call: Promise<unknown>): void {
   ).finally(() => cancels.delete(id));
 }
 
-port.on("message", (msg: ToInference) => {
+port.on("message", (messages: ToInference[]) => {
+  for (const msg of messages) receive(msg);
+});
+
+function receive(msg: ToInference): void {
   switch (msg.type) {
     case "predict":
     case "score": {
@@ -68,14 +74,17 @@ port.on("message", (msg: ToInference) => {
       return void started
         .catch(() => undefined)
         .then(() => (service ? service.close() : pool?.close()))
-        .finally(() => post({ type: "closed" }));
+        .finally(() => {
+          post({ type: "closed" });
+          outbox.flush();
+        });
     case "block": {
       const until = Date.now() + msg.ms;
       while (Date.now() < until);
       return;
     }
   }
-});
+}
 
 async function start(): Promise<void> {
   const t0 = performance.now();
@@ -90,7 +99,7 @@ async function start(): Promise<void> {
   service = createService({ config, bundle, pool, metrics, logger, blocklist });
   metrics.serving(bundle.manifest, pool.providers);
   metrics.observeWorkerHeaps(() => pool?.workerHeaps ?? [], "inference");
-  post({ type: "ready", models: service.models(), providers: pool.providers, graphs: pool.graphs, startupMs: Math.round(performance.now() - t0) });
+  port.postMessage([{ type: "ready", models: service.models(), providers: pool.providers, graphs: pool.graphs, startupMs: Math.round(performance.now() - t0) }]);
 }
 
 const started = start();
