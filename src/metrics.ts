@@ -9,6 +9,7 @@
  * Latency buckets run from 0.1 ms to 5 s in 1-2.5-5 steps (sub-millisecond
  * matters: a cached keystroke costs well under a millisecond).
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
@@ -190,6 +191,26 @@ export class Metrics {
     },
   });
 
+  private loopDelay: IntervalHistogram | null = null;
+
+  /** The inference thread's loop (nodejs_eventloop_lag_* are the main thread's): set by that thread's registry only. */
+  readonly inferenceLoopDelay: Gauge<"quantile"> = new Gauge<"quantile">({
+    name: "nextword_inference_loop_delay_seconds",
+    help: "The inference thread's event-loop delay since the previous scrape: p50, p99 and max (quantile), its sampling period subtracted",
+    labelNames: ["quantile"],
+    registers: [this.registry],
+    collect: () => {
+      const h = this.loopDelay;
+      if (!h) return;
+      // The histogram holds the sampling timer's intervals: an idle loop reads the period itself.
+      const delay = (ns: number) => Math.max(0, (ns || 0) / 1e9 - EVENT_LOOP_SAMPLE_MS / 1000);
+      this.inferenceLoopDelay.set({ quantile: "0.5" }, delay(h.percentile(50)));
+      this.inferenceLoopDelay.set({ quantile: "0.99" }, delay(h.percentile(99)));
+      this.inferenceLoopDelay.set({ quantile: "max" }, delay(h.max));
+      h.reset();
+    },
+  });
+
   /** 1 for the bundle being served; absent until it is loaded. */
   readonly modelInfo = new Gauge<"name" | "version">({
     name: "nextword_model_info",
@@ -255,6 +276,12 @@ export class Metrics {
   observeWorkerHeaps(heaps: () => ReadonlyArray<WorkerHeapFigures | null>, ownLabel: string | null = null): void {
     this.workerHeaps = heaps;
     this.ownHeapLabel = ownLabel;
+  }
+
+  /** Samples this thread's event-loop delay into nextword_inference_loop_delay_seconds (the inference thread calls it). */
+  observeLoopDelay(): void {
+    this.loopDelay ??= monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
+    this.loopDelay.enable();
   }
 
   /** The state cache's size, read at each scrape. */

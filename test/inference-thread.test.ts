@@ -92,10 +92,17 @@ t.test("cancellation: an aborted signal cancels queued work there; a shared sign
   t.equal(listeners, 0, "every call removed its listener from the session's signal");
 });
 
-t.test("a stuck thread: a scrape gets its series no later than 2 s, without them", async (t) => {
+t.test("a stuck thread: its loop delay shows it; a scrape gets its series no later than 2 s, without them", async (t) => {
   const { logger } = captureLogger(config);
   const thread = await InferenceThread.start(config, blocklist, logger);
   t.teardown(() => thread.close());
+  await thread.metrics(); // a scrape: the loop-delay figures start afresh
+  thread.block(600);
+  await new Promise((r) => setTimeout(r, 800));
+  const json = await thread.metrics();
+  const delay = json.find((m) => m.name === "nextword_inference_loop_delay_seconds")?.values.find((v) => v.labels.quantile === "max")?.value;
+  t.ok(delay !== undefined && delay >= 0.5 && delay < 1, `its loop's delay since the last scrape shows the stall (max ${delay} s)`);
+
   thread.block(3000);
   const t0 = performance.now();
   t.same(await thread.metrics(), [], "nothing from a thread that does not answer");

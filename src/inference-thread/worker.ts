@@ -35,6 +35,7 @@ setInterval(() => (beat[0] = Date.now()), HEARTBEAT_MS).unref();
 const logger = createLogger(config, { write: (line: string) => port.postMessage([{ type: "log", line }]) });
 // No process metrics here: the main thread's registry has them, for the whole process.
 const metrics = new Metrics({ processMetrics: false });
+metrics.observeLoopDelay();
 
 let pool: RunnerPool | null = null;
 let service: NextwordService | null = null;
