@@ -14,6 +14,7 @@ import { getHeapStatistics } from "node:v8";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
 import type { BatcherHooks, RejectReason } from "./batching/batcher-options.js";
+import { loopDelayMs } from "./util/loop-delay.js";
 
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -202,8 +203,7 @@ export class Metrics {
     collect: () => {
       const h = this.loopDelay;
       if (!h) return;
-      // The histogram holds the sampling timer's intervals: an idle loop reads the period itself.
-      const delay = (ns: number) => Math.max(0, (ns || 0) / 1e9 - EVENT_LOOP_SAMPLE_MS / 1000);
+      const delay = (ns: number) => loopDelayMs(ns, EVENT_LOOP_SAMPLE_MS) / 1000;
       this.inferenceLoopDelay.set({ quantile: "0.5" }, delay(h.percentile(50)));
       this.inferenceLoopDelay.set({ quantile: "0.99" }, delay(h.percentile(99)));
       this.inferenceLoopDelay.set({ quantile: "max" }, delay(h.max));

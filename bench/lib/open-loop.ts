@@ -14,6 +14,7 @@
 import { Agent, request } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
+import { loopDelayMs } from "../../src/util/loop-delay.js";
 import { percentileOfSorted } from "./report.js";
 
 /** Period of the timer that samples this client's event loop, ms. */
@@ -138,7 +139,6 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopFigures> 
     sent,
     outcomes: Object.fromEntries([...byOutcome].map(([k, v]) => [k, summarize(v)])),
     lagMs: summarize(lags),
-    // The histogram holds the sampling timer's intervals: the delay is what exceeds its period.
-    loopDelayMs: { p99: Math.max(0, loop.percentile(99) / 1e6 - LOOP_SAMPLE_MS), max: Math.max(0, loop.max / 1e6 - LOOP_SAMPLE_MS) },
+    loopDelayMs: { p99: loopDelayMs(loop.percentile(99), LOOP_SAMPLE_MS), max: loopDelayMs(loop.max, LOOP_SAMPLE_MS) },
   };
 }

@@ -13,6 +13,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Config } from "../config.js";
 import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { loopDelayMs } from "../util/loop-delay.js";
 import { admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
 
 /** Where the load comes from: the event loop's delay (a LoadMonitor) and the batcher's queue; fixed values in tests. */
@@ -100,8 +101,7 @@ export class LoadMonitor {
   }
 
   private sample(): void {
-    const maxMs = this.histogram.max / 1e6;
-    this.delayMs = Number.isFinite(maxMs) ? Math.max(0, maxMs - this.resolutionMs) : 0;
+    this.delayMs = loopDelayMs(this.histogram.max, this.resolutionMs);
     this.histogram.reset();
   }
 
