@@ -9,12 +9,11 @@
  * Latency buckets run from 0.1 ms to 5 s in 1-2.5-5 steps (sub-millisecond
  * matters: a cached keystroke costs well under a millisecond).
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
 import type { BatcherHooks, RejectReason } from "./batching/batcher-options.js";
-import { loopDelayMs } from "./util/loop-delay.js";
+import { LoopDelaySampler } from "./util/loop-delay.js";
 
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -192,7 +191,7 @@ export class Metrics {
     },
   });
 
-  private loopDelay: IntervalHistogram | null = null;
+  private loopDelay: LoopDelaySampler | null = null;
 
   /** The inference thread's loop (nodejs_eventloop_lag_* are the main thread's): set by that thread's registry only. */
   readonly inferenceLoopDelay: Gauge<"quantile"> = new Gauge<"quantile">({
@@ -201,13 +200,11 @@ export class Metrics {
     labelNames: ["quantile"],
     registers: [this.registry],
     collect: () => {
-      const h = this.loopDelay;
-      if (!h) return;
-      const delay = (ns: number) => loopDelayMs(ns, EVENT_LOOP_SAMPLE_MS) / 1000;
-      this.inferenceLoopDelay.set({ quantile: "0.5" }, delay(h.percentile(50)));
-      this.inferenceLoopDelay.set({ quantile: "0.99" }, delay(h.percentile(99)));
-      this.inferenceLoopDelay.set({ quantile: "max" }, delay(h.max));
-      h.reset();
+      const figures = this.loopDelay?.take();
+      if (!figures) return;
+      this.inferenceLoopDelay.set({ quantile: "0.5" }, figures.p50Ms / 1000);
+      this.inferenceLoopDelay.set({ quantile: "0.99" }, figures.p99Ms / 1000);
+      this.inferenceLoopDelay.set({ quantile: "max" }, figures.maxMs / 1000);
     },
   });
 
@@ -280,8 +277,7 @@ export class Metrics {
 
   /** Samples this thread's event-loop delay into nextword_inference_loop_delay_seconds (the inference thread calls it). */
   observeLoopDelay(): void {
-    this.loopDelay ??= monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
-    this.loopDelay.enable();
+    this.loopDelay ??= new LoopDelaySampler(EVENT_LOOP_SAMPLE_MS);
   }
 
   /** The state cache's size, read at each scrape. */

@@ -12,9 +12,8 @@
  * DEADLINE_EXCEEDED, ...), so refusals and missed deadlines are told apart.
  */
 import { Agent, request } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 
-import { loopDelayMs } from "../../src/util/loop-delay.js";
+import { LoopDelaySampler } from "../../src/util/loop-delay.js";
 import { percentileOfSorted } from "./report.js";
 
 /** Period of the timer that samples this client's event loop, ms. */
@@ -111,8 +110,8 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopFigures> 
     req.end(body);
   };
 
-  const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-  setTimeout(() => loop.enable(), 1000 * (o.warmupS ?? 0)).unref();
+  let loop: LoopDelaySampler | undefined;
+  setTimeout(() => (loop = new LoopDelaySampler(LOOP_SAMPLE_MS)), 1000 * (o.warmupS ?? 0)).unref();
   const start = performance.now();
   measuredFrom = start + 1000 * (o.warmupS ?? 0);
   const total = Math.round(o.rate * (o.seconds + (o.warmupS ?? 0)));
@@ -132,13 +131,14 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopFigures> 
   finished = true;
   if (pending > 0) await drained;
   agent.destroy();
-  loop.disable();
+  const delay = loop?.take() ?? { p99Ms: 0, maxMs: 0 };
+  loop?.stop();
   return {
     offeredPerS: o.rate,
     seconds: o.seconds,
     sent,
     outcomes: Object.fromEntries([...byOutcome].map(([k, v]) => [k, summarize(v)])),
     lagMs: summarize(lags),
-    loopDelayMs: { p99: loopDelayMs(loop.percentile(99), LOOP_SAMPLE_MS), max: loopDelayMs(loop.max, LOOP_SAMPLE_MS) },
+    loopDelayMs: { p99: delay.p99Ms, max: delay.maxMs },
   };
 }

@@ -8,12 +8,11 @@
  * Contract: every successful enter() is paired with exactly one call of the
  * release function it returned (calling it again does nothing).
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 
 import type { Config } from "../config.js";
 import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
-import { loopDelayMs } from "../util/loop-delay.js";
+import { LoopDelaySampler } from "../util/loop-delay.js";
 import { admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
 
 /** Where the load comes from: the event loop's delay (a LoadMonitor) and the batcher's queue; fixed values in tests. */
@@ -84,25 +83,18 @@ export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoop
 }
 
 /**
- * The event loop's delay, sampled: the worst delay of the last window
- * (monitorEventLoopDelay's max, less its own timer period), refreshed every
- * `windowMs`. Reading it costs nothing on the request path.
+ * The event loop's delay, sampled: the worst delay of the last window,
+ * refreshed every `windowMs`. Reading it costs nothing on the request path.
  */
 export class LoadMonitor {
-  private readonly histogram: IntervalHistogram;
+  private readonly sampler: LoopDelaySampler;
   private readonly timer: NodeJS.Timeout;
   private delayMs = 0;
 
-  constructor(windowMs = 200, private readonly resolutionMs = 10) {
-    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-    this.histogram.enable();
-    this.timer = setInterval(() => this.sample(), windowMs);
+  constructor(windowMs = 200, resolutionMs = 10) {
+    this.sampler = new LoopDelaySampler(resolutionMs);
+    this.timer = setInterval(() => (this.delayMs = this.sampler.take().maxMs), windowMs);
     this.timer.unref();
-  }
-
-  private sample(): void {
-    this.delayMs = loopDelayMs(this.histogram.max, this.resolutionMs);
-    this.histogram.reset();
   }
 
   eventLoopDelayMs(): number {
@@ -111,6 +103,6 @@ export class LoadMonitor {
 
   stop(): void {
     clearInterval(this.timer);
-    this.histogram.disable();
+    this.sampler.stop();
   }
 }
