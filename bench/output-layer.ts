@@ -45,6 +45,7 @@
  * head's size (headSize / V of (a)'s matmul time per row); the ratio
  * a / (lazy + head est.) is the conservative figure.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
@@ -80,6 +81,7 @@ const args = new Args(
     "max-context-tokens": { def: "64", help: "encoder window, as the service's MAX_CONTEXT_TOKENS" },
     "context-hop-tokens": { def: "", help: "the service's CONTEXT_HOP_TOKENS (default: its default for --max-context-tokens)" },
     providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
+    "dump-rows": { def: "", help: "write the encoded rows to FILE.json + FILE.f32 and stop (input of bench/gpu/output_layer_torch.py)" },
   },
   USAGE,
 );
@@ -132,6 +134,14 @@ async function main(): Promise<void> {
     head.set(enc.headLogProbs, at * H);
     enc.bandHidden.forEach((h, b) => bandHidden[b]!.set(h, at * dims[b]!));
     hidden.set(enc.hn.subarray((model.layers - 1) * B * model.hidden, model.layers * B * model.hidden), at * model.hidden);
+  }
+  const dump = args.string("dump-rows");
+  if (dump) {
+    // Row-major float32 blocks, in this order: head log-probs, each band's hidden rows, the last hidden states.
+    fs.writeFileSync(`${dump}.f32`, Buffer.concat([head, ...bandHidden, hidden].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+    fs.writeFileSync(`${dump}.json`, JSON.stringify({ model: bundle.manifest.name, rows: R, headSize: H, bandDims: dims, hidden: model.hidden, prefixes: rows.map((r) => r.prefixes) }));
+    console.log(`wrote ${dump}.json and ${dump}.f32 (${R} rows)`);
+    return;
   }
   const headRow = (r: number) => head.subarray(r * H, (r + 1) * H);
   const prefixOf = (r: number, m: Mode) => rows[r]!.prefixes[m];
