@@ -66,10 +66,23 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/** The cores BENCH_SERVER_CPUS names ("0,1", "0-3,6"), or null when it is not set. */
+export function serverCpuCount(): number | null {
+  const list = process.env.BENCH_SERVER_CPUS;
+  if (!list) return null;
+  return list.split(",").reduce((n, part) => {
+    const [a, b] = part.split("-").map(Number);
+    return n + (b === undefined ? 1 : b! - a! + 1);
+  }, 0);
+}
+
 /**
  * Starts `node <script>` with HOST=127.0.0.1 and PORT=<free port> added to
  * `env`, and waits until GET <readyPath> answers 200 (or the child exits, or
  * readyTimeoutS passes: then it is killed and this throws).
+ * BENCH_SERVER_CPUS (a taskset list, e.g. "0,1") runs the child on those
+ * cores only; with the benchmark itself under `taskset -c 2-9`, the load
+ * generator has cores of its own, as on a second machine (Linux).
  */
 export async function startChild(o: { name: string; script: string; env: Record<string, string>; readyPath?: string; readyTimeoutS?: number }): Promise<ChildServer> {
   const port = await freePort();
@@ -77,7 +90,10 @@ export async function startChild(o: { name: string; script: string; env: Record<
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${o.name}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [o.script], {
+  const cpus = process.env.BENCH_SERVER_CPUS;
+  // taskset execs node: the child's pid is the server's.
+  const [command, argv] = cpus ? ["taskset", ["-c", cpus, process.execPath, o.script]] : [process.execPath, [o.script]];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, GRPC_PORT: "0", ...o.env, HOST, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
