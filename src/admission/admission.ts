@@ -8,7 +8,6 @@
  * Contract: every successful enter() is paired with exactly one call of the
  * release function it returned (calling it again does nothing).
  */
-
 import type { Config } from "../config.js";
 import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
