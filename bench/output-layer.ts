@@ -45,7 +45,6 @@
  * head's size (headSize / V of (a)'s matmul time per row); the ratio
  * a / (lazy + head est.) is the conservative figure.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
@@ -55,11 +54,11 @@ import { PrefixIndex, type PrefixRanges } from "../src/softmax/prefix-index.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
 import { rowViews, runTailRounds, type TailCall, type TailRow } from "../src/softmax/tail-rounds.js";
 import { loadBundle } from "../src/bundle/bundle.js";
-import { packRows } from "../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
 import { TopKHeap } from "../src/softmax/top-k-heap.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { openDenseHead, type DenseHead } from "./lib/dense-head.js";
+import { encodeRows, writeRows } from "./lib/encoded-rows.js";
 import { machine, median, num, pct, ratio, runMain, table, target, writeResult } from "./lib/report.js";
 import { DEFAULT_TEXT, nextWordRows, readTestDocs } from "./lib/text.js";
 
@@ -124,22 +123,10 @@ async function main(): Promise<void> {
   const docs = readTestDocs(args.string("text"));
   const hop = args.string("context-hop-tokens") === "" ? defaultContextHop(maxCtx) : args.int("context-hop-tokens", 1, maxCtx);
   const rows = nextWordRows(bundle, docs, R, seed, maxCtx, hop);
-  const head = new Float32Array(R * H);
-  const bandHidden = dims.map((d) => new Float32Array(R * d));
-  const hidden = new Float32Array(R * model.hidden);
-  for (let at = 0; at < R; at += 64) {
-    const chunk = rows.slice(at, at + 64);
-    const enc = await graphs.encoderHead.run(packRows(chunk.map((r) => r.window)));
-    const B = chunk.length;
-    head.set(enc.headLogProbs, at * H);
-    enc.bandHidden.forEach((h, b) => bandHidden[b]!.set(h, at * dims[b]!));
-    hidden.set(enc.hn.subarray((model.layers - 1) * B * model.hidden, model.layers * B * model.hidden), at * model.hidden);
-  }
+  const { head, bandHidden, hidden } = await encodeRows(bundle, graphs, rows);
   const dump = args.string("dump-rows");
   if (dump) {
-    // Row-major float32 blocks, in this order: head log-probs, each band's hidden rows, the last hidden states.
-    fs.writeFileSync(`${dump}.f32`, Buffer.concat([head, ...bandHidden, hidden].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
-    fs.writeFileSync(`${dump}.json`, JSON.stringify({ model: bundle.manifest.name, rows: R, headSize: H, bandDims: dims, hidden: model.hidden, prefixes: rows.map((r) => r.prefixes) }));
+    writeRows(dump, bundle, rows, { head, bandHidden, hidden });
     console.log(`wrote ${dump}.json and ${dump}.f32 (${R} rows)`);
     return;
   }
