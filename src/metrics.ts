@@ -33,7 +33,8 @@ export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloa
  * The period of the timer behind prom-client's nodejs_eventloop_lag_*
  * (its default, made explicit): those figures are the timer's intervals, so
  * an idle loop reads this many ms and the loop's delay is the figure less
- * it (the dashboard and bench/overload.ts subtract it).
+ * it (the dashboard and bench/overload.ts subtract it). Also the period of
+ * the inference thread's LoopDelaySampler (which reports the delay itself).
  */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
@@ -196,7 +197,7 @@ export class Metrics {
   /** The inference thread's loop (nodejs_eventloop_lag_* are the main thread's): set by that thread's registry only. */
   readonly inferenceLoopDelay: Gauge<"quantile"> = new Gauge<"quantile">({
     name: "nextword_inference_loop_delay_seconds",
-    help: "The inference thread's event-loop delay since the previous scrape: p50, p99 and max (quantile), its sampling period subtracted",
+    help: "The inference thread's event-loop delay since the previous scrape (how late its 10 ms sampling timer ran): p50, p99 and max (quantile)",
     labelNames: ["quantile"],
     registers: [this.registry],
     collect: () => {
