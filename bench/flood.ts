@@ -17,14 +17,13 @@
  * flood, shed answers p99 < 5 ms, accepted p99 within REQUEST_TIMEOUT_MS.
  * Writes bench/out/flood-<model>-<time>.json.
  */
-import { spawn } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { loadConfig } from "../src/config.js";
 import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, percentile, runMain, table, target, writeResult } from "./lib/report.js";
+import { latenciesOf, runProber, type Probe } from "./lib/prober.js";
 import { checkBuilt, freePort, HOST, startChild, residentMb } from "./lib/server.js";
 import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
 
@@ -46,20 +45,6 @@ const args = new Args(
 
 const OFF = { MAX_IN_FLIGHT: "0", MAX_EVENT_LOOP_DELAY_MS: "0" };
 
-interface Probe {
-  ms: number | null;
-  status: number | null;
-}
-
-/** The prober child: resolves its probes once `seconds` have passed. */
-function probe(url: string, seconds: number): Promise<Probe[]> {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "lib", "probe.js");
-  const child = spawn(process.execPath, [script, url, "100", String(seconds)], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe[]) : reject(new Error(`probe exited ${code}`)))));
-}
-
 async function main(): Promise<void> {
   const modelDir = args.string("model");
   const seconds = args.number("duration", 1);
@@ -79,7 +64,7 @@ async function main(): Promise<void> {
         const contexts = new ColdContexts(docs, connections * 7 + (mode === "on" ? 1 : 2));
         const [load, health] = await Promise.all([
           runLoad({ url: server.url, path: "/v1/predict", connections, seconds, timeoutS: 10, body: () => contexts.next() }),
-          probe(probeUrl, seconds),
+          runProber(probeUrl, { intervalMs: 100, seconds }),
         ]);
         rows.push({ admission: mode, connections, load, health, peakRssMb: residentMb(server.pid, "peak") });
         process.stdout.write(`admission ${mode}, ${connections} connections: done\n`);
@@ -94,7 +79,7 @@ async function main(): Promise<void> {
   const lines = rows.map((r) => {
     const ok = r.load.latencyByStatus["200"];
     const shed = r.load.latencyByStatus["503"];
-    const answered = r.health.flatMap((p) => (p.ms !== null && p.status === 200 ? [p.ms] : []));
+    const answered = latenciesOf(r.health, 200);
     return [
       r.admission,
       String(r.connections),
@@ -111,7 +96,7 @@ async function main(): Promise<void> {
   console.log(table(["admission", "conns", "200/s", "200 p50 / p99", "503/s", "503 p50 / p99", "/healthz p50 / p99 / max", "probes failed", "peak RSS MB"], lines));
   console.log("");
   for (const r of rows.filter((x) => x.admission === "on")) {
-    const answered = r.health.flatMap((p) => (p.ms !== null && p.status === 200 ? [p.ms] : []));
+    const answered = latenciesOf(r.health, 200);
     const p99 = answered.length === r.health.length ? percentile(answered, 99) : Infinity;
     const shed = r.load.latencyByStatus["503"];
     const ok = r.load.latencyByStatus["200"];

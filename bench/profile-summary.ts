@@ -27,6 +27,7 @@ const args = new Args(
   {
     requests: { def: "0", help: "requests answered during the profile: figures per request (0: per cent of the time)" },
     top: { def: "20", help: "functions listed by self time" },
+    "long-ms": { def: "5", help: "busy stretches at least this long are broken down by area" },
   },
   "node dist-bench/bench/profile-summary.js <file.cpuprofile> [--requests N]\nWhere a CPU profile's time went, by area and by function.",
   process.argv.slice(3),
@@ -49,22 +50,15 @@ async function main(): Promise<void> {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const self = new Map<number, number>();
-  let total = 0;
-  p.samples.forEach((id, i) => {
-    const us = p.timeDeltas[i] ?? 0;
-    self.set(id, (self.get(id) ?? 0) + us);
-    total += us;
-  });
-
-  const areas = new Map<string, number>();
-  const functions = new Map<string, number>();
-  for (const [id, us] of self) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    let where: string;
-    if (functionName === "(idle)") where = "idle";
-    else if (functionName === "(garbage collector)") where = "GC";
-    else if (functionName === "writev" || functionName === "writeUtf8String" || functionName === "writeBuffer") where = "socket writes (system calls)";
+  /** Where a sample's time goes: idle, GC, socket writes, or the area of the nearest script on its stack. */
+  const whereOf = new Map<number, string>();
+  const where = (id: number): string => {
+    let w = whereOf.get(id);
+    if (w !== undefined) return w;
+    const { functionName } = byId.get(id)!.callFrame;
+    if (functionName === "(idle)") w = "idle";
+    else if (functionName === "(garbage collector)") w = "GC";
+    else if (functionName === "writev" || functionName === "writeUtf8String" || functionName === "writeBuffer") w = "socket writes (system calls)";
     else {
       // Native frames count for the nearest script that called them.
       let at: number | undefined = id;
@@ -73,13 +67,23 @@ async function main(): Promise<void> {
         found = area(byId.get(at)!.callFrame.url);
         at = parent.get(at);
       }
-      where = found ?? "native, no script";
+      w = found ?? "native, no script";
     }
-    areas.set(where, (areas.get(where) ?? 0) + us);
-    const fn = `${functionName || "(anonymous)"} ${area(url) ?? ""}${url ? `:${lineNumber + 1}` : ""}`;
-    functions.set(fn, (functions.get(fn) ?? 0) + us);
-  }
+    whereOf.set(id, w);
+    return w;
+  };
+  const add = (m: Map<string, number>, k: string, us: number) => m.set(k, (m.get(k) ?? 0) + us);
 
+  const areas = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const us = p.timeDeltas[i] ?? 0;
+    total += us;
+    add(areas, where(id), us);
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    add(functions, `${functionName || "(anonymous)"} ${area(url) ?? ""}${url ? `:${lineNumber + 1}` : ""}`, us);
+  });
   const requests = args.int("requests", 0, 1e12);
   const unit = requests > 0 ? "µs per request" : "% of the time";
   const value = (us: number) => (requests > 0 ? num(us / requests) : num((100 * us) / total));
@@ -88,6 +92,49 @@ async function main(): Promise<void> {
   console.log(table(["area", unit], sorted(areas).map(([k, us]) => [k, value(us)])));
   console.log("");
   console.log(table(["function (self time)", unit], sorted(functions, args.int("top", 1, 1000)).map(([k, us]) => [k, value(us)])));
+  busyStretches(p, where, args.number("long-ms", 0));
+}
+
+/**
+ * Busy stretches: runs of samples with no idle one between them, the time a
+ * request arriving then waits for the loop at most. Printed: their lengths,
+ * and where the time of the long ones went. A gap between two samples far
+ * above the sampling interval inside a stretch is the thread not running
+ * (descheduled, or a stop-the-world pause the sampler could not interrupt).
+ */
+function busyStretches(p: CpuProfile, where: (id: number) => string, longMs: number): void {
+  const stretches: Array<{ ms: number; areas: Map<string, number>; maxGapMs: number }> = [];
+  let cur: (typeof stretches)[number] | null = null;
+  p.samples.forEach((id, i) => {
+    const us = p.timeDeltas[i] ?? 0;
+    const w = where(id);
+    if (w === "idle") {
+      if (cur) stretches.push(cur);
+      cur = null;
+      return;
+    }
+    cur ??= { ms: 0, areas: new Map(), maxGapMs: 0 };
+    cur.ms += us / 1000;
+    cur.maxGapMs = Math.max(cur.maxGapMs, us / 1000);
+    cur.areas.set(w, (cur.areas.get(w) ?? 0) + us);
+  });
+  if (cur) stretches.push(cur);
+  if (stretches.length === 0) return;
+  const lengths = Float64Array.from(stretches, (x) => x.ms).sort();
+  const at = (q: number) => num(lengths[Math.min(lengths.length - 1, Math.floor(q * lengths.length))]!);
+  const long = stretches.filter((x) => x.ms >= longMs);
+  const wall = lengths.reduce((a, b) => a + b, 0);
+  const longWall = long.reduce((a, x) => a + x.ms, 0);
+  console.log(
+    `\nbusy stretches (no idle sample between): ${num(stretches.length)}, ms p50 ${at(0.5)} / p90 ${at(0.9)} / p99 ${at(0.99)} / max ${num(lengths[lengths.length - 1]!)}; ` +
+      `${num(long.length)} of >= ${longMs} ms hold ${num(longWall)} ms (${num((100 * longWall) / wall)}% of the busy time)`,
+  );
+  if (long.length === 0) return;
+  const areas = new Map<string, number>();
+  for (const x of long) for (const [k, us] of x.areas) areas.set(k, (areas.get(k) ?? 0) + us);
+  const gaps = Float64Array.from(long, (x) => x.maxGapMs).sort();
+  console.log(table([`area, in stretches >= ${longMs} ms`, "% of their time"], [...areas].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, num(us / (10 * longWall))])));
+  console.log(`largest gap between two samples inside them: p50 ${num(gaps[Math.floor(gaps.length / 2)]!)} ms, max ${num(gaps[gaps.length - 1]!)} ms`);
 }
 
 runMain("profile-summary", main);

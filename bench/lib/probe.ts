@@ -1,32 +1,42 @@
 /**
- * A health prober in its own process (so the load generator's busy event
- * loop does not delay it): GET <url> every <intervalMs> for <seconds>, each
- * on a new connection as a kubelet's HTTP probe does, and prints one JSON
- * line: every probe's latency in ms (null for a timeout or error) and status.
+ * A prober in its own process (so the load generator's busy event loop does
+ * not delay it): every <intervalMs> for <seconds>, a GET of <url> on a new
+ * connection as a kubelet's HTTP probe does, or, given a body file, a POST of
+ * that JSON body on a keep-alive connection as an API client does. Prints one
+ * JSON line: every probe's latency in ms (null for a timeout or error) and
+ * status. Start it through `runProber` (prober.ts).
  *
  *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/healthz 100 20
+ *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/v1/predict 20 10 5000 body.json
  */
-import { request } from "node:http";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
 
-const [url, intervalArg, secondsArg, timeoutArg] = process.argv.slice(2);
+const [url, intervalArg, secondsArg, timeoutArg, bodyFile] = process.argv.slice(2);
 if (!url) {
-  process.stderr.write("usage: probe.js URL INTERVAL_MS SECONDS [TIMEOUT_MS]\n");
+  process.stderr.write("usage: probe.js URL INTERVAL_MS SECONDS [TIMEOUT_MS [BODY_FILE]]\n");
   process.exit(2);
 }
 const intervalMs = Number(intervalArg ?? 100);
 const seconds = Number(secondsArg ?? 10);
 const timeoutMs = Number(timeoutArg ?? 5000);
+const body = bodyFile ? readFileSync(bodyFile) : null;
+// POSTs reuse connections (a slow answer holds one; more open as needed), GETs never do.
+const agent = body ? new Agent({ keepAlive: true }) : false;
+const headers: Record<string, string | number> = body
+  ? { "content-type": "application/json", "content-length": body.length }
+  : { connection: "close" };
 
 function probe(): Promise<{ ms: number | null; status: number | null }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const req = request(url!, { agent: false, headers: { connection: "close" }, timeout: timeoutMs }, (res) => {
+    const req = request(url!, { agent, method: body ? "POST" : "GET", headers, timeout: timeoutMs }, (res) => {
       res.resume();
       res.on("end", () => resolve({ ms: performance.now() - started, status: res.statusCode ?? null }));
     });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve({ ms: null, status: null }));
-    req.end();
+    req.end(body ?? undefined);
   });
 }
 
@@ -39,4 +49,5 @@ while (Date.now() < end) {
   await new Promise((r) => setTimeout(r, intervalMs));
 }
 await Promise.all(pending);
+if (agent) agent.destroy();
 process.stdout.write(`${JSON.stringify(results)}\n`);
