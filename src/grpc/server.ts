@@ -24,14 +24,9 @@ import { Server, ServerCredentials, type ChannelOptions, type ServerWritableStre
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
-import type { Admission } from "../admission/admission.js";
-import type { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
-import type { InferenceService } from "../inference/types.js";
-import type { Logger } from "../logger.js";
-import type { Metrics } from "../metrics.js";
 import { MALFORMED_REQUEST } from "./call-scope.js";
-import { createHandlers } from "./handlers.js";
+import { createHandlers, type HandlerDeps } from "./handlers.js";
 import type { SessionRegistry } from "./session.js";
 
 export const SERVICE_NAME = "nextword.v1.NextWord";
@@ -123,14 +118,8 @@ function tolerantRequests(def: ServiceDefinition): ServiceDefinition {
   return out as ServiceDefinition;
 }
 
-export interface GrpcServerDeps {
-  service: InferenceService;
-  admission: Admission;
-  /** API keys and rate limits; absent: the API is open. */
-  guard?: Guard;
-  metrics: Metrics;
-  logger: Logger;
-  config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
+/** The handlers' deps (handlers.ts), and the server's own settings. */
+export interface GrpcServerDeps extends HandlerDeps {
   /** How often health follows service.ready() (ms); default 1000. */
   healthPollMs?: number;
   /** grpc-js server options; default grpcServerOptions(config). Tests shorten the connection timers. */
