@@ -1,26 +1,25 @@
 /**
  * A prober in its own process (so the load generator's busy event loop does
  * not delay it): every <intervalMs> for <seconds>, a GET of <url> on a new
- * connection as a kubelet's HTTP probe does, or, given a body file, a POST of
- * that JSON body on a keep-alive connection as an API client does. Prints one
+ * connection as a kubelet's HTTP probe does, or, given a body, a POST of that
+ * JSON body on a keep-alive connection as an API client does. Prints one
  * JSON line: every probe's latency in ms (null for a timeout or error) and
  * status. Start it through `runProber` (prober.ts).
  *
  *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/healthz 100 20
- *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/v1/predict 20 10 5000 body.json
+ *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/v1/predict 20 10 5000 '{"context":"see you"}'
  */
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 
-const [url, intervalArg, secondsArg, timeoutArg, bodyFile] = process.argv.slice(2);
+const [url, intervalArg, secondsArg, timeoutArg, bodyArg] = process.argv.slice(2);
 if (!url) {
-  process.stderr.write("usage: probe.js URL INTERVAL_MS SECONDS [TIMEOUT_MS [BODY_FILE]]\n");
+  process.stderr.write("usage: probe.js URL INTERVAL_MS SECONDS [TIMEOUT_MS [JSON_BODY]]\n");
   process.exit(2);
 }
 const intervalMs = Number(intervalArg ?? 100);
 const seconds = Number(secondsArg ?? 10);
 const timeoutMs = Number(timeoutArg ?? 5000);
-const body = bodyFile ? readFileSync(bodyFile) : null;
+const body = bodyArg ? Buffer.from(bodyArg) : null;
 // POSTs reuse connections (a slow answer holds one; more open as needed), GETs never do.
 const agent = body ? new Agent({ keepAlive: true }) : false;
 const headers: Record<string, string | number> = body

@@ -1,7 +1,5 @@
 /** Runs probe.js (a prober in a process of its own) and returns its probes. */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,24 +17,15 @@ export interface ProberOptions {
   body?: string;
 }
 
-export async function runProber(url: string, o: ProberOptions): Promise<Probe[]> {
+export function runProber(url: string, o: ProberOptions): Promise<Probe[]> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "probe.js");
-  const dir = o.body === undefined ? null : mkdtempSync(path.join(tmpdir(), "nextword-probe-"));
-  const argv = [script, url, String(o.intervalMs), String(o.seconds), String(o.timeoutMs ?? 5000)];
-  if (dir) {
-    writeFileSync(path.join(dir, "body.json"), o.body!);
-    argv.push(path.join(dir, "body.json"));
-  }
+  const argv = [script, url, String(o.intervalMs), String(o.seconds), String(o.timeoutMs ?? 5000), ...(o.body === undefined ? [] : [o.body])];
   const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  try {
-    return await new Promise((resolve, reject) =>
-      child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe[]) : reject(new Error(`probe exited ${code}`)))),
-    );
-  } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe[]) : reject(new Error(`probe exited ${code}`)))),
+  );
 }
 
 /** Latencies of the probes answered with `status`, ms. */
