@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 
 import { Args } from "./lib/args.js";
-import { num, runMain, table } from "./lib/report.js";
+import { num, percentileOfSorted, runMain, table } from "./lib/report.js";
 
 interface ProfileNode {
   id: number;
@@ -121,12 +121,12 @@ function busyStretches(p: CpuProfile, where: (id: number) => string, longMs: num
   if (cur) stretches.push(cur);
   if (stretches.length === 0) return;
   const lengths = Float64Array.from(stretches, (x) => x.ms).sort();
-  const at = (q: number) => num(lengths[Math.min(lengths.length - 1, Math.floor(q * lengths.length))]!);
+  const at = (p: number) => num(percentileOfSorted(lengths, p));
   const long = stretches.filter((x) => x.ms >= longMs);
   const wall = lengths.reduce((a, b) => a + b, 0);
   const longWall = long.reduce((a, x) => a + x.ms, 0);
   console.log(
-    `\nbusy stretches (no idle sample between): ${num(stretches.length)}, ms p50 ${at(0.5)} / p90 ${at(0.9)} / p99 ${at(0.99)} / max ${num(lengths[lengths.length - 1]!)}; ` +
+    `\nbusy stretches (no idle sample between): ${num(stretches.length)}, ms p50 ${at(50)} / p90 ${at(90)} / p99 ${at(99)} / max ${num(lengths[lengths.length - 1]!)}; ` +
       `${num(long.length)} of >= ${longMs} ms hold ${num(longWall)} ms (${num((100 * longWall) / wall)}% of the busy time)`,
   );
   if (long.length === 0) return;
@@ -134,7 +134,7 @@ function busyStretches(p: CpuProfile, where: (id: number) => string, longMs: num
   for (const x of long) for (const [k, us] of x.areas) areas.set(k, (areas.get(k) ?? 0) + us);
   const gaps = Float64Array.from(long, (x) => x.maxGapMs).sort();
   console.log(table([`area, in stretches >= ${longMs} ms`, "% of their time"], [...areas].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, num(us / (10 * longWall))])));
-  console.log(`largest gap between two samples inside them: p50 ${num(gaps[Math.floor(gaps.length / 2)]!)} ms, max ${num(gaps[gaps.length - 1]!)} ms`);
+  console.log(`largest gap between two samples inside them: p50 ${num(percentileOfSorted(gaps, 50))} ms, max ${num(gaps[gaps.length - 1]!)} ms`);
 }
 
 runMain("profile-summary", main);
