@@ -3,8 +3,9 @@
  * not delay it): every <intervalMs> for <seconds>, a GET of <url> on a new
  * connection as a kubelet's HTTP probe does, or, given a body, a POST of that
  * JSON body on a keep-alive connection as an API client does. Prints one
- * JSON line: every probe's latency in ms (null for a timeout or error) and
- * status. Start it through `runProber` (prober.ts).
+ * JSON line: every probe's send time (ms since the prober started), latency
+ * in ms (null for a timeout or error) and status. Start it through
+ * `runProber` (prober.ts).
  *
  *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/healthz 100 20
  *   node dist-bench/bench/lib/probe.js http://127.0.0.1:8080/v1/predict 20 10 5000 '{"context":"see you"}'
@@ -26,20 +27,23 @@ const headers: Record<string, string | number> = body
   ? { "content-type": "application/json", "content-length": body.length }
   : { connection: "close" };
 
-function probe(): Promise<{ ms: number | null; status: number | null }> {
+const origin = performance.now();
+
+function probe(): Promise<{ at: number; ms: number | null; status: number | null }> {
   return new Promise((resolve) => {
     const started = performance.now();
+    const at = started - origin;
     const req = request(url!, { agent, method: body ? "POST" : "GET", headers, timeout: timeoutMs }, (res) => {
       res.resume();
-      res.on("end", () => resolve({ ms: performance.now() - started, status: res.statusCode ?? null }));
+      res.on("end", () => resolve({ at, ms: performance.now() - started, status: res.statusCode ?? null }));
     });
     req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve({ ms: null, status: null }));
+    req.on("error", () => resolve({ at, ms: null, status: null }));
     req.end(body ?? undefined);
   });
 }
 
-const results: Array<{ ms: number | null; status: number | null }> = [];
+const results: Array<{ at: number; ms: number | null; status: number | null }> = [];
 const pending: Array<Promise<void>> = [];
 const end = Date.now() + seconds * 1000;
 while (Date.now() < end) {

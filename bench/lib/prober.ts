@@ -4,6 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface Probe {
+  /** When it was sent, ms since the prober started. */
+  at: number;
   /** Latency, ms; null: no answer (timeout or error). */
   ms: number | null;
   status: number | null;
