@@ -15,7 +15,8 @@
  *   node dist-bench/bench/flood.js --probe health           # probes on HEALTH_PORT (their own thread)
  *
  * Reported per run: accepted (200) and shed (503) requests per second and
- * their p50 / p99; /healthz p50 / p99 / max and failed probes; the server's
+ * their p50 / p99; /healthz p50 / p99 / max during the flood, its max while
+ * the connections open or close, and failed probes; the server's
  * peak RSS (VmHWM). Targets (issue 15): /healthz p99 <= 100 ms during the
  * flood, shed answers p99 < 5 ms, accepted p99 within REQUEST_TIMEOUT_MS.
  * Writes bench/out/flood-<model>-<time>.json.
