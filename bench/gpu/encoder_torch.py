@@ -34,8 +34,8 @@ class Encoder(nn.Module):
         return torch.log_softmax(self.head(last), dim=1), [p(last) for p in self.proj], hn, cn
 
 
-def rows_per_s(model, device, batch, steps, seconds, vocab):
-    tokens = torch.randint(0, vocab, (batch, steps), device=device)
+def rows_per_s(model, device, batch, steps, seconds):
+    tokens = torch.randint(0, model.embed.num_embeddings, (batch, steps), device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         for _ in range(3):
@@ -69,7 +69,7 @@ def main():
         for steps in [int(s) for s in a.steps.split(",")]:
             cells = {}
             for batch in [int(b) for b in a.batches.split(",")]:
-                cells[batch] = statistics.median(rows_per_s(model, device, batch, steps, a.seconds, 32658) for _ in range(a.reps))
+                cells[batch] = statistics.median(rows_per_s(model, device, batch, steps, a.seconds) for _ in range(a.reps))
             first = next(iter(cells.values()))
             print(f"{name}, {steps} tokens: " + ", ".join(f"batch {b} {r:,.0f} rows/s ({r / first:.1f}x)" for b, r in cells.items()))
             results.append({"device": name, "steps": steps, "rowsPerS": cells})

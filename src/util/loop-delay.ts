@@ -37,13 +37,13 @@ export class LoopDelaySampler {
   }
 
   /** Since the last take() (or the start); max includes the interval still running. */
-  figures(now = performance.now()): LoopDelayFigures {
+  private figures(now: number): LoopDelayFigures {
     const h = this.histogram;
     const ms = (us: number) => (h.count > 0 && us > 1 ? us / 1000 : 0);
     return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: Math.max(ms(h.max), this.lateMs(now)) };
   }
 
-  /** figures(), then a new window. */
+  /** The window's figures, then a new window. */
   take(): LoopDelayFigures {
     const now = performance.now();
     const figures = this.figures(now);
