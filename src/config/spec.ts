@@ -1,0 +1,318 @@
+/**
+ * Every configuration variable, once: its name, Config property, kind and
+ * bound, default and one-line meaning. The Config type, the parser, the
+ * flags, the refusals and the README's table all come from this list, in its
+ * order.
+ */
+import path from "node:path";
+import { availableParallelism } from "node:os";
+
+import { choice, int, onOff, providers, text, trimmed, variable, type Get } from "./variable.js";
+
+/**
+ * MODEL_DIR when unset. On CPU, the int8 encoder (DynamicQuantizeLSTM): it met
+ * every target its issue set for the default (bench/RESULTS.md, "MODEL_DIR":
+ * 2.4-2.9x the encoder's rows/s, perplexity +0.02%, KSR +0.001 points), at
+ * the price of answers that move by up to ~0.03 in log-prob with the other
+ * rows of a batch. onnxruntime has that operator on CPU only, so when
+ * EXECUTION_PROVIDERS asks for anything else the default is the float32 twin.
+ */
+export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard-int8");
+export const ACCELERATOR_MODEL_DIR = path.join("models", "lstm512-keyboard");
+
+export function defaultModelDir(executionProviders: readonly string[]): string {
+  return executionProviders.every((p) => p === "cpu") ? DEFAULT_MODEL_DIR : ACCELERATOR_MODEL_DIR;
+}
+
+/** CONTEXT_HOP_TOKENS when unset: a quarter of the window (at least 1). */
+export function defaultContextHop(maxContextTokens: number): number {
+  return Math.max(1, Math.floor(maxContextTokens / 4));
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+// The variables other defaults and bounds follow, named so that they can be read.
+
+/** Provider preference for the encoder+head graph, e.g. ["cuda", "cpu"]. */
+const EXECUTION_PROVIDERS = variable({
+  name: "EXECUTION_PROVIDERS",
+  key: "executionProviders",
+  kind: providers,
+  default: "cpu",
+  meaning: "encoder+head execution providers in order of preference, e.g. `cuda,cpu`",
+});
+
+/** Provider preference for the tail graphs (small, few rows: CPU by default). */
+const TAIL_EXECUTION_PROVIDERS = variable({
+  name: "TAIL_EXECUTION_PROVIDERS",
+  key: "tailExecutionProviders",
+  kind: providers,
+  default: "cpu",
+  meaning: "tail-graph execution providers in order of preference",
+});
+
+/**
+ * The encoder's window of a context (contextWindow): all of it up to this
+ * many tokens (<bos> included); past that, about this many, from an anchor
+ * (between this - CONTEXT_HOP_TOKENS + 1 and twice this). A row's state
+ * depends only on its window, so it is also the cache key: cached and fresh
+ * answers are identical (docs/DESIGN.md, "Context-state cache").
+ */
+const MAX_CONTEXT_TOKENS = variable({
+  name: "MAX_CONTEXT_TOKENS",
+  key: "maxContextTokens",
+  kind: int(1, 1024),
+  default: "64",
+  meaning: "the encoder's window of a context, in tokens (and the cache key)",
+});
+
+const webgpu = (get: Get) => [...get(EXECUTION_PROVIDERS), ...get(TAIL_EXECUTION_PROVIDERS)].includes("webgpu");
+
+export const CONFIG_SPEC = [
+  variable({ name: "HOST", key: "host", kind: trimmed, default: "0.0.0.0", meaning: "the address every listener binds" }),
+  variable({ name: "PORT", key: "port", kind: int(0, 65535), default: "8080", meaning: "the REST port (0: any free port)" }),
+  variable({ name: "GRPC_PORT", key: "grpcPort", kind: int(0, 65535), default: "50051", meaning: "the gRPC port (0: any free port)" }),
+  /** /metrics on its own port (0: any free port), e.g. to keep scrapes inside the cluster; null: on the REST port. */
+  variable({
+    name: "METRICS_PORT",
+    key: "metricsPort",
+    kind: int(0, 65535),
+    default: null,
+    meaning: "serve `/metrics` on this port instead of the REST port (0: any free port)",
+  }),
+  /**
+   * /healthz and /readyz also on this port, answered by their own thread
+   * (health/health-server.ts) fed by a heartbeat of the main event loop, so
+   * probes are answered under a flood; null: none.
+   */
+  variable({
+    name: "HEALTH_PORT",
+    key: "healthPort",
+    kind: int(0, 65535),
+    default: null,
+    meaning: "also answer `/healthz` and `/readyz` here, from a thread of their own",
+    figures: true,
+  }),
+  /** On the health port, liveness fails once the main event loop has not run for this long; on both ports, once the inference thread has not. */
+  variable({
+    name: "HEALTH_STALE_MS",
+    key: "healthStaleMs",
+    kind: int(100, 600_000),
+    default: "10000",
+    meaning: "liveness fails once the main loop or the inference thread has not run this long",
+  }),
+  variable({
+    name: "MODEL_DIR",
+    key: "modelDir",
+    kind: text,
+    default: (get) => defaultModelDir(get(EXECUTION_PROVIDERS)),
+    defaultText: "`models/lstm512-keyboard-int8` (CPU), else `models/lstm512-keyboard`",
+    meaning: "the model bundle",
+    figures: true,
+  }),
+  /** The operator's changes to the shipped offensive-word list (inference/blocklist.ts): `word` adds, `-word` allows again, `#` comments; null: the list as shipped. */
+  variable({
+    name: "BLOCKLIST_FILE",
+    key: "blocklistFile",
+    kind: text,
+    default: null,
+    meaning: "changes to the offensive-word list: `word` adds, `-word` allows again",
+  }),
+  /**
+   * API keys, one `name:secret[:ratePerS]` a line, secrets of 16 characters or
+   * more (auth/api-keys.ts); null with apiKeys null: the API is open. With
+   * keys, `/v1/*` needs `authorization: Bearer <secret>` (REST header or gRPC
+   * metadata), or gets 401 / UNAUTHENTICATED; health, readiness, metrics and
+   * the docs stay open.
+   */
+  variable({
+    name: "API_KEYS_FILE",
+    key: "apiKeysFile",
+    kind: text,
+    default: null,
+    defaultText: "none (open)",
+    meaning: "API keys, one `name:secret[:ratePerS]` a line; then `/v1/*` needs a bearer secret",
+  }),
+  /** API keys, comma-separated; a secret: never logged. */
+  variable({
+    name: "API_KEYS",
+    key: "apiKeys",
+    kind: text,
+    default: null,
+    defaultText: "none (open)",
+    meaning: "API keys as in `API_KEYS_FILE`, comma-separated",
+  }),
+  /**
+   * Requests a second per API key (0: no limit); a key's own ratePerS wins; a
+   * session event counts as a request. Over it: 429 with Retry-After and
+   * x-ratelimit-* headers on REST, RESOURCE_EXHAUSTED with
+   * grpc-retry-pushback-ms on gRPC.
+   */
+  variable({
+    name: "RATE_LIMIT_PER_S",
+    key: "rateLimitPerS",
+    kind: int(0, 1_000_000),
+    default: "0",
+    meaning: "each API key's requests a second (0: no limit; a key's own `ratePerS` wins)",
+  }),
+  /** Requests at once per API key after a quiet spell (0: twice the rate, at least 1). */
+  variable({
+    name: "RATE_LIMIT_BURST",
+    key: "rateLimitBurst",
+    kind: int(0, 10_000_000),
+    default: "0",
+    meaning: "each API key's requests at once after a quiet spell (0: twice the rate)",
+  }),
+  variable({ name: "MAX_BATCH_SIZE", key: "maxBatchSize", kind: int(1, 4096), default: "64", meaning: "most rows in one encoder+head call" }),
+  variable({
+    name: "MAX_QUEUE_DELAY_MS",
+    key: "maxQueueDelayMs",
+    kind: int(0, 1000),
+    default: "0",
+    meaning: "how long a batch may wait for more rows once a runner is free (0: never)",
+    figures: true,
+  }),
+  /**
+   * Requests waiting beyond this are refused at once with OVERLOADED (before
+   * the body is read). A shorter queue gives fresher answers but collapses
+   * throughput against clients that retry at once.
+   */
+  variable({
+    name: "QUEUE_BOUND",
+    key: "queueBound",
+    kind: int(1, 1_000_000),
+    default: "1024",
+    meaning: "queued requests beyond which new ones get 503 / UNAVAILABLE at once",
+    figures: true,
+  }),
+  /**
+   * Inference requests answered at once beyond which new ones are refused
+   * (admission/policy.ts; 0, the default: no bound; keystrokes of an open gRPC
+   * session: twice as many). Off by default because closed-loop clients that
+   * ignore Retry-After turn each refusal into an immediate retry
+   * (bench/flood.ts).
+   */
+  variable({
+    name: "MAX_IN_FLIGHT",
+    key: "maxInFlight",
+    kind: int(0, 1_000_000),
+    default: "0",
+    meaning: "requests in flight beyond which new ones are refused (0: no bound)",
+    figures: true,
+  }),
+  /** Event-loop delay beyond which new requests are refused, ms (0: no bound; session keystrokes: twice), so probes stay answered under a flood. */
+  variable({
+    name: "MAX_EVENT_LOOP_DELAY_MS",
+    key: "maxEventLoopDelayMs",
+    kind: int(0, 60_000),
+    default: "150",
+    meaning: "event-loop delay beyond which new requests are refused (0: no bound)",
+    figures: true,
+  }),
+  variable({
+    name: "REQUEST_TIMEOUT_MS",
+    key: "requestTimeoutMs",
+    kind: int(1, 600_000),
+    default: "2000",
+    meaning: "a request's deadline when the client gives none",
+  }),
+  /**
+   * A gRPC typing session is ended (UNAVAILABLE: reopen it, pushback 0) after
+   * this long, seconds, once it has answered the events it received.
+   * Connections are recycled every 30 min and closed a minute after the
+   * longest session could have ended, so recycling never cuts a session.
+   */
+  variable({
+    name: "SESSION_MAX_AGE_S",
+    key: "sessionMaxAgeS",
+    kind: int(1, 86_400),
+    default: "1800",
+    meaning: "a gRPC typing session ends after this long, with UNAVAILABLE (reopen it)",
+  }),
+  variable({ name: "CACHE_SIZE", key: "cacheSize", kind: int(0, 10_000_000), default: "10000", meaning: "contexts kept in the encoder-state cache (0: off)" }),
+  /** Bytes the state cache may hold, in MiB (evaluated tails included): the bound that fixes its memory, so the pod's. */
+  variable({
+    name: "CACHE_MAX_MB",
+    key: "cacheMaxMb",
+    kind: int(1, 1_000_000),
+    default: "512",
+    meaning: "MiB the state cache may hold, tails included: what fixes its memory",
+    figures: true,
+  }),
+  MAX_CONTEXT_TOKENS,
+  /**
+   * About one position in this many is an anchor, a place the window may
+   * start (decided by the text, so a client that sends only the end of its
+   * text gets the same windows); typing on extends the cached window, which
+   * starts afresh about once every this many tokens (1: a plain sliding
+   * window of MAX_CONTEXT_TOKENS).
+   */
+  variable({
+    name: "CONTEXT_HOP_TOKENS",
+    key: "contextHopTokens",
+    kind: int(1, (get) => get(MAX_CONTEXT_TOKENS)),
+    default: (get) => String(defaultContextHop(get(MAX_CONTEXT_TOKENS))),
+    defaultText: "a quarter of `MAX_CONTEXT_TOKENS`",
+    meaning: "about 1 token in this many may start a window (1: sliding)",
+  }),
+  /**
+   * Tail clusters a row may ask for per round, each still above its current
+   * k-th best (exact for any value). More means fewer sequential rounds
+   * (graph calls, worker round trips) for a few more tail words: the default,
+   * 64, asks for every such cluster at once on the shipped layouts.
+   */
+  variable({
+    name: "TAIL_LOOKAHEAD",
+    key: "tailLookahead",
+    kind: int(1, 4096),
+    default: "64",
+    meaning: "tail clusters a row may ask for per round (exact for any value)",
+    figures: true,
+  }),
+  /**
+   * Mix in the recency model the manifest fitted (softmax/recency.ts): words of
+   * the context's last manifest.recency.window words gain probability. No
+   * effect on a bundle without one; false: the LSTM alone.
+   */
+  variable({ name: "RECENCY", key: "recency", kind: onOff, default: "on", meaning: "mix in the bundle's recency model (`off`: the LSTM alone)" }),
+  /**
+   * Share the LSTM's <unk> probability out over the bundle's rare-word
+   * lexicon (softmax/lexicon.ts), so words the vocabulary lacks can be
+   * completed. No effect on a bundle without one; false: never suggested.
+   */
+  variable({ name: "LEXICON", key: "lexicon", kind: onOff, default: "on", meaning: "complete the bundle's rare words too (`off`: never suggested)" }),
+  EXECUTION_PROVIDERS,
+  TAIL_EXECUTION_PROVIDERS,
+  /**
+   * Runner worker threads, each with its own ORT sessions: min(2, cores) by
+   * default; 1 when a graph may open on WebGPU. ORT's WebGPU provider shares
+   * one device per process, and two worker threads running WebGPU sessions at
+   * once crashed the process on an H200, so more than one is refused there.
+   */
+  variable({
+    name: "WORKERS",
+    key: "workers",
+    kind: int(1, 64),
+    default: (get) => String(webgpu(get) ? 1 : Math.max(1, Math.min(2, availableParallelism()))),
+    defaultText: "`min(2, cores)`, `1` with `webgpu`",
+    check: (n, get) => (webgpu(get) && n > 1 ? "must be 1 when EXECUTION_PROVIDERS or TAIL_EXECUTION_PROVIDERS lists webgpu (one WebGPU device per process)" : undefined),
+    meaning: "runner worker threads (1 at most with `webgpu`)",
+    figures: true,
+  }),
+  variable({ name: "THREADS_PER_WORKER", key: "threadsPerWorker", kind: int(1, 64), default: "1", meaning: "ORT intra-op threads per worker" }),
+  /**
+   * Nice value of the runner workers' threads (Linux: per thread; 0-19).
+   * Above the event loop's 0 so that, when the cores are all busy, the loop
+   * (which reads sockets, refuses and answers) runs first and the encoder
+   * takes what is left: under overload, refusals stay quick.
+   */
+  variable({
+    name: "WORKER_NICE",
+    key: "workerNice",
+    kind: int(0, 19),
+    default: "10",
+    meaning: "nice value of the runner workers' threads (Linux), so the event loop runs first",
+    figures: true,
+  }),
+  variable({ name: "LOG_LEVEL", key: "logLevel", kind: choice(LOG_LEVELS.map((l) => [l, l] as const)), default: "info", meaning: "pino's level" }),
+] as const;
