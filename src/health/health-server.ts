@@ -1,28 +1,37 @@
 /**
  * Liveness and readiness on their own port and thread (HEALTH_PORT): the
- * main thread writes a heartbeat every 100 ms, its readiness and whether
- * another thread it depends on has stalled (`stalled`: the inference
- * thread) into a shared buffer; health-worker.ts answers the probes from it. Under a flood
- * the main event loop can be hundreds of milliseconds behind, and a probe
- * on the API port waits behind every ready request; here it does not,
- * while a loop stuck for HEALTH_STALE_MS still fails liveness.
+ * main thread beats a heartbeat (src/threads/heartbeat.ts) every
+ * HEARTBEAT_MS, with its readiness and whether another thread it depends on
+ * has stalled (`stalled`: the inference thread) as its flags;
+ * ./health-worker.ts answers the probes from it. Under a flood the main
+ * event loop can be hundreds of milliseconds behind, and a probe on the API
+ * port waits behind every ready request; here it does not, while a loop
+ * stuck for HEALTH_STALE_MS still fails liveness.
  *
  * The API port keeps its own /healthz and /readyz.
  */
-import { Worker } from "node:worker_threads";
+import { Heartbeat } from "../threads/heartbeat.js";
+import { onExit, spawnThread } from "../threads/spawn.js";
 
 export interface HealthServer {
   port: number;
   close(): Promise<void>;
 }
 
-const HEARTBEAT_MS = 100;
-
 /** What the health thread answers (health-worker.ts); the same paths as on the REST port. */
 export const HEALTH_PATHS: readonly string[] = ["/healthz", "/readyz"];
 
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./health-worker.ts" : "./health-worker.js", import.meta.url);
+/** The heartbeat's flags: ready for traffic; the inference thread has stalled (as the main loop last saw it). */
+export const READY_FLAG = 0;
+export const STALLED_FLAG = 1;
+
+/** workerData of the health thread. */
+export interface HealthWorkerInit {
+  /** The main loop's Heartbeat, with READY_FLAG and STALLED_FLAG. */
+  heartbeat: SharedArrayBuffer;
+  host: string;
+  port: number;
+  staleMs: number;
 }
 
 /** Starts the thread and resolves once it listens (rejects if it cannot). */
@@ -33,30 +42,25 @@ export async function startHealthServer(o: {
   ready: () => boolean;
   stalled?: () => string | null;
 }): Promise<HealthServer> {
-  const shared = new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT);
-  const state = new Float64Array(shared);
-  const beat = () => {
-    state[0] = Date.now();
-    state[1] = o.ready() ? 1 : 0;
-    state[2] = o.stalled?.() ? 1 : 0;
-  };
-  beat();
-  const timer = setInterval(beat, HEARTBEAT_MS);
-  timer.unref();
-  const worker = new Worker(workerUrl(), { workerData: { shared, host: o.host, port: o.port, staleMs: o.staleMs }, name: "nextword-health" });
+  const heartbeat = Heartbeat.create(2); // READY_FLAG, STALLED_FLAG
+  heartbeat.start(() => {
+    heartbeat.setFlag(READY_FLAG, o.ready());
+    heartbeat.setFlag(STALLED_FLAG, Boolean(o.stalled?.()));
+  });
+  const workerData: HealthWorkerInit = { heartbeat: heartbeat.shared, host: o.host, port: o.port, staleMs: o.staleMs };
+  const worker = spawnThread(import.meta.url, "health-worker", { workerData, name: "nextword-health" });
   worker.unref();
   try {
     const port = await new Promise<number>((resolve, reject) => {
       worker.once("message", (m: { type: string; port?: number; message?: string }) =>
         m.type === "listening" ? resolve(m.port!) : reject(new Error(`health port ${o.port}: ${m.message}`)),
       );
-      worker.once("error", reject);
-      worker.once("exit", (code) => reject(new Error(`health thread exited (${code}) before listening`)));
+      onExit(worker, (code, thrown) => reject(thrown ?? new Error(`health thread exited (${code}) before listening`)));
     });
     return {
       port,
       close: async () => {
-        clearInterval(timer);
+        heartbeat.stop();
         worker.ref(); // unref'd while it serves; the process must wait for its exit now
         const exited = new Promise((resolve) => worker.once("exit", resolve));
         worker.postMessage({ type: "close" });
@@ -64,7 +68,7 @@ export async function startHealthServer(o: {
       },
     };
   } catch (err) {
-    clearInterval(timer);
+    heartbeat.stop();
     await worker.terminate();
     throw err;
   }

@@ -1,5 +1,5 @@
 /**
- * The main thread's handle on the inference thread (./worker.ts): an
+ * The main thread's handle on the inference thread (./inference-worker.ts): an
  * InferenceService whose predict and score are answered there. The
  * transports hold it as they would the service itself.
  *
@@ -9,14 +9,17 @@
  * logger's destination; its metrics are summed into this thread's /metrics
  * (Metrics.addSource).
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 import type { Config } from "../config.js";
-import { unavailable, type ServiceError } from "../errors.js";
+import { unavailable } from "../errors.js";
 import type { CallOptions, InferenceService, ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { writeLine, type Logger } from "../logger.js";
 import type { MetricsJson } from "../metrics.js";
-import { fromWire, Outbox, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+import { Heartbeat } from "../threads/heartbeat.js";
+import { PendingCalls } from "../threads/pending-calls.js";
+import { onExit, spawnThread } from "../threads/spawn.js";
+import { fromWire, Outbox, type FromInference, type InferenceThreadInit, type ToInference } from "./inference-protocol.js";
 
 /** A scrape waits this long for the thread's series, then renders without them (a stuck thread must not hang /metrics). */
 const METRICS_TIMEOUT_MS = 2000;
@@ -24,22 +27,23 @@ const METRICS_TIMEOUT_MS = 2000;
 type Ready = Extract<FromInference, { type: "ready" }>;
 
 interface Call {
-  resolve: (value: unknown) => void;
-  reject: (err: ServiceError) => void;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
   /** Removes the abort listener: a gRPC session passes one signal for all its events, so listeners must not pile up on it. */
   detach: (() => void) | null;
 }
 
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+/** A scrape in flight: it settles with the thread's series, or with none (its timer, or the thread's end). */
+interface Scrape {
+  resolve(json: MetricsJson): void;
+  reject(): void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 export class InferenceThread implements InferenceService {
-  private readonly calls = new Map<number, Call>();
-  private readonly metricRequests = new Map<number, (json: MetricsJson) => void>();
-  private nextMetricsId = 1;
-  /** Ids of calls: 1, 2, ... in the order posted; the last one posted. */
-  private lastCallId = 0;
+  /** predict and score calls; their ids (1, 2, ... in the order posted) also count the calls for `queued`. */
+  private readonly calls = new PendingCalls<Call>();
+  private readonly scrapes = new PendingCalls<Scrape>();
   /** The batcher's depth as the thread last reported it, and the last call id it had received then. */
   private reportedQueued = 0;
   private reportedSeen = 0;
@@ -56,28 +60,27 @@ export class InferenceThread implements InferenceService {
   private constructor(
     private readonly worker: Worker,
     readonly info: Ready,
-    private readonly heartbeat: Float64Array,
+    private readonly heartbeat: Heartbeat,
   ) {
     this.outbox = new Outbox((messages) => worker.postMessage(messages));
   }
 
   /** Starts the thread; resolves once its runners are up, rejects with the start's error (e.g. a broken bundle). */
   static start(config: Config, blocklist: string[], logger: Logger): Promise<InferenceThread> {
-    const heartbeat = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
-    const workerData: InferenceThreadInit = { config, blocklist, heartbeat };
-    const worker = new Worker(workerUrl(), { workerData, name: "nextword-inference" });
+    const heartbeat = Heartbeat.create();
+    const workerData: InferenceThreadInit = { config, blocklist, heartbeat: heartbeat.shared };
+    const worker = spawnThread(import.meta.url, "inference-worker", { workerData, name: "nextword-inference" });
     return new Promise((resolve, reject) => {
       let thread: InferenceThread | null = null;
       worker.on("message", (messages: FromInference[]) => {
         for (const msg of messages) {
           if (msg.type === "log") writeLine(logger, msg.line);
-          else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg, new Float64Array(heartbeat))));
+          else if (msg.type === "ready") resolve((thread = new InferenceThread(worker, msg, heartbeat)));
           else thread?.receive(msg);
         }
       });
-      worker.on("error", (err) => (thread ? thread.fail(err) : reject(err)));
-      worker.on("exit", (code) => {
-        const err = new Error(`the inference thread exited (code ${code})`);
+      onExit(worker, (code, thrown) => {
+        const err = thrown ?? new Error(`the inference thread exited (code ${code})`);
         if (thread) thread.fail(err);
         else reject(err);
       });
@@ -86,12 +89,12 @@ export class InferenceThread implements InferenceService {
 
   /** Milliseconds since the thread's loop last ran its heartbeat (about HEARTBEAT_MS when it is well). */
   stalledMs(now = Date.now()): number {
-    return now - this.heartbeat[0]!;
+    return this.heartbeat.ageMs(now);
   }
 
   /** The batcher's depth as last reported, plus the calls posted since the thread's report (a burst counts itself). */
   get queued(): number {
-    return this.reportedQueued + (this.lastCallId - this.reportedSeen);
+    return this.reportedQueued + (this.calls.lastId - this.reportedSeen);
   }
 
   ready(): boolean {
@@ -113,12 +116,11 @@ export class InferenceThread implements InferenceService {
   /** The thread's registry as JSON; empty once it has stopped, or if it does not answer within METRICS_TIMEOUT_MS. */
   metrics(): Promise<MetricsJson> {
     if (!this.serving) return Promise.resolve([]);
-    const id = this.nextMetricsId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.metricRequests.delete(id) && resolve([]), METRICS_TIMEOUT_MS);
-      this.metricRequests.set(id, (json) => {
-        clearTimeout(timer);
-        resolve(json);
+      const id = this.scrapes.add({
+        resolve,
+        reject: () => resolve([]),
+        timer: setTimeout(() => this.scrapes.take(id)?.reject(), METRICS_TIMEOUT_MS),
       });
       this.post({ type: "metrics", id });
     });
@@ -151,18 +153,17 @@ export class InferenceThread implements InferenceService {
 
   private call(type: "predict" | "score", req: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (!this.serving) return Promise.reject(unavailable("the service is shutting down"));
-    const id = ++this.lastCallId;
     const { signal } = opts;
     return new Promise((resolve, reject) => {
-      let detach: (() => void) | null = null;
+      const call: Call = { resolve, reject, detach: null };
+      const id = this.calls.add(call);
       this.post({ type, id, req, deadline: opts.deadline });
       if (signal?.aborted) this.post({ type: "cancel", id });
       else if (signal) {
         const onAbort = () => this.post({ type: "cancel", id });
         signal.addEventListener("abort", onAbort);
-        detach = () => signal.removeEventListener("abort", onAbort);
+        call.detach = () => signal.removeEventListener("abort", onAbort);
       }
-      this.calls.set(id, { resolve, reject, detach });
     });
   }
 
@@ -171,18 +172,20 @@ export class InferenceThread implements InferenceService {
       case "answer": {
         this.reportedQueued = msg.queued;
         this.reportedSeen = msg.seen;
-        const call = this.calls.get(msg.id);
+        const call = this.calls.take(msg.id);
         if (!call) return;
-        this.calls.delete(msg.id);
         call.detach?.();
         if (msg.ok) call.resolve(msg.result);
         else call.reject(fromWire(msg.error));
         return;
       }
-      case "metrics":
-        this.metricRequests.get(msg.id)?.(msg.json);
-        this.metricRequests.delete(msg.id);
+      case "metrics": {
+        const scrape = this.scrapes.take(msg.id);
+        if (!scrape) return; // it gave up waiting
+        clearTimeout(scrape.timer);
+        scrape.resolve(msg.json);
         return;
+      }
       case "closed":
         this.onClosed();
         return;
@@ -194,13 +197,8 @@ export class InferenceThread implements InferenceService {
     const closing = this.closing !== null;
     this.serving = false;
     this.gone = true;
-    for (const call of this.calls.values()) {
-      call.detach?.();
-      call.reject(unavailable("the inference thread stopped"));
-    }
-    this.calls.clear();
-    for (const resolve of this.metricRequests.values()) resolve([]);
-    this.metricRequests.clear();
+    for (const call of this.calls.failAll(unavailable("the inference thread stopped"))) call.detach?.();
+    for (const scrape of this.scrapes.failAll(undefined)) clearTimeout(scrape.timer);
     this.onClosed();
     if (!closing) this.onDied(err);
   }

@@ -1,5 +1,5 @@
 /**
- * A pool of runner worker threads (./worker.ts), each with its own ORT
+ * A pool of runner worker threads (./runner-worker.ts), each with its own ORT
  * sessions of the bundle. The service calls `encode` (one batched encoder +
  * head call) and `tails` (batched tail-cluster calls); each call is one job,
  * handed to a free worker, FIFO when all are busy. A worker runs one job at a
@@ -30,9 +30,9 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Bundle } from "../bundle/bundle-types.js";
 import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
-import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerHeap, WorkerInit, WorkerRequest } from "./worker-protocol.js";
+import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerHeap, WorkerInit, WorkerRequest } from "./runner-protocol.js";
 
-export type { EncodeResult, EncodeRow, TailCall, TailsResult } from "./worker-protocol.js";
+export type { EncodeResult, EncodeRow, TailCall, TailsResult } from "./runner-protocol.js";
 
 /** What the service needs of a model runner; RunnerPool is the real one. */
 export interface ModelRunner {
@@ -85,7 +85,6 @@ export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "worker
 export class RunnerPool implements ModelRunner {
   private readonly slots: RunnerSlot[];
   private readonly queue: Job[] = [];
-  private nextId = 1;
   /** Set by close(): resolves once the queue and the workers are idle (or destroy() emptied them). */
   private draining: { stopped: Promise<void>; idle: () => void } | null = null;
   /** Set by destroy(): resolves once every worker is terminated. */
@@ -253,7 +252,7 @@ export class RunnerPool implements ModelRunner {
       if (!slot.free) continue;
       const job = this.queue.shift()!;
       this.callHook(() => this.opts.hooks?.onDispatch?.(slot.index, job.body.type));
-      if (!slot.run(this.nextId++, job)) job.reject(new ServiceError("INTERNAL", "internal error"));
+      if (!slot.run(job)) job.reject(new ServiceError("INTERNAL", "internal error"));
     }
   }
 

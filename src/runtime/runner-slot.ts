@@ -7,11 +7,13 @@
  * keep failing). The pool owns the queue and decides what each slot runs.
  */
 import { once } from "node:events";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 import { ServiceError, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { CrashRequest, EncodeRow, GraphProvider, TailCall, WorkerHeap, WorkerInit, WorkerMessage, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+import { PendingCalls } from "../threads/pending-calls.js";
+import { onExit, spawnThread } from "../threads/spawn.js";
+import type { CrashRequest, EncodeRow, GraphProvider, TailCall, WorkerHeap, WorkerInit, WorkerMessage, WorkerReply, WorkerRequest } from "./runner-protocol.js";
 
 export type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] };
 
@@ -44,11 +46,6 @@ const MAX_RESTART_DELAY_MS = 10_000;
  */
 export const WORKER_YOUNG_GENERATION_MB = 12;
 
-/** The worker's module: worker.ts when running from sources (tests), worker.js when built. */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-}
-
 export function summarize(providers: readonly string[]): string {
   return [...new Set(providers)].join(",");
 }
@@ -56,9 +53,10 @@ export function summarize(providers: readonly string[]): string {
 export class RunnerSlot {
   private worker: Worker | null = null;
   private generation = 0;
-  private job: { id: number; job: Job } | null = null;
+  /** The job posted to the thread (at most one), until its answer or the thread's end; ids run on across restarts. */
+  private readonly calls = new PendingCalls<Job>();
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Set by stop() while it waits for the running job's answer (or the thread's exit). */
+  /** Set by stop() while it waits for the running job's answer (or the thread's exit); the job itself has failed already. */
   private onJobSettled: (() => void) | null = null;
   private readonly log: Logger;
   /** True while the thread is up and has opened its graphs. */
@@ -81,23 +79,23 @@ export class RunnerSlot {
 
   /** Up, and not running a job. */
   get free(): boolean {
-    return this.ready && this.worker !== null && this.job === null;
+    return this.ready && this.worker !== null && this.calls.size === 0;
   }
 
   /** Running a job (posted, not yet settled). */
   get busy(): boolean {
-    return this.job !== null;
+    return this.calls.size > 0;
   }
 
   /** Posts a job to the thread; false (and the job untouched) when it cannot be posted. */
-  run(id: number, job: Job): boolean {
+  run(job: Job): boolean {
     if (!this.free) return false;
-    this.job = { id, job };
+    const id = this.calls.add(job);
     try {
       this.worker!.postMessage({ id, ...job.body } satisfies WorkerRequest, job.transfer);
       return true;
     } catch (err) {
-      this.job = null;
+      this.calls.take(id);
       this.log.error({ err }, "cannot post a job to a runner worker");
       return false;
     }
@@ -125,10 +123,10 @@ export class RunnerSlot {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     this.ready = false;
-    const running = this.job;
-    if (running) {
-      running.job.reject(err); // the caller is released now; the late answer is dropped
-      await new Promise<void>((resolve) => (this.onJobSettled = resolve));
+    if (this.calls.size > 0) {
+      const settled = new Promise<void>((resolve) => (this.onJobSettled = resolve));
+      this.calls.failAll(err); // the caller is released now; the late answer is dropped
+      await settled;
     }
     const w = this.worker;
     this.worker = null;
@@ -138,7 +136,7 @@ export class RunnerSlot {
   /** Starts a thread; resolves when it is ready, rejects when it cannot open the graphs or dies first. */
   start(): Promise<void> {
     const generation = ++this.generation;
-    const worker = new Worker(workerUrl(), {
+    const worker = spawnThread(import.meta.url, "runner-worker", {
       workerData: this.init,
       name: `nextword-runner-${this.index}`,
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
@@ -179,52 +177,46 @@ export class RunnerSlot {
             this.settle(msg);
         }
       });
-      worker.on("error", (err) => {
-        if (current()) log.error({ err }, `runner worker ${this.index} failed with an uncaught error`);
-      });
-      worker.on("exit", (code) => {
+      onExit(worker, (code, thrown) => {
         if (this.generation !== generation) return;
         if (this.worker === worker) this.worker = null;
         this.ready = false;
         this.heap = null;
-        const running = this.job;
-        this.job = null;
         if (this.events.stopped()) {
-          // stop() already failed the running job and waits for it to end.
-          if (running) this.events.jobDone(this);
+          // stop() already failed the running job and waits for the thread to end.
           this.jobSettled();
           return;
         }
         if (!started) {
           const err = new Error(`runner worker ${this.index} exited with code ${code} before it was ready`);
-          log.error({ code }, err.message);
+          log.error({ code, err: thrown }, err.message);
           reject(err);
           this.onStartFailed();
           return;
         }
         if (this.restartTimer) return; // init-failed already scheduled the retry
-        log.error({ code, failedJob: running?.job.body.type ?? null }, `runner worker ${this.index} exited (code ${code}); restarting`);
-        running?.job.reject(unavailable("model runner worker failed; retry the request", 100));
+        const failed = this.calls.failAll(unavailable("model runner worker failed; retry the request", 100));
+        log.error({ code, err: thrown, failedJob: failed[0]?.body.type ?? null }, `runner worker ${this.index} exited (code ${code}); restarting`);
         this.scheduleRestart();
-        if (running) this.events.jobDone(this);
+        if (failed.length > 0) this.events.jobDone(this);
       });
     });
   }
 
   private settle(msg: WorkerReply): void {
     if (msg.heap) this.heap = msg.heap;
-    const running = this.job;
-    if (!running || running.id !== msg.id) {
+    const job = this.calls.take(msg.id);
+    if (job) {
+      if (msg.ok) job.resolve(msg.result);
+      else {
+        this.log.error({ job: job.body.type, error: msg.error }, "runner worker job failed");
+        job.reject(new ServiceError("INTERNAL", "internal error"));
+      }
+      this.events.jobDone(this);
+    } else if (!this.onJobSettled) {
       this.log.warn({ id: msg.id }, "runner worker answered a job it was not running");
       return;
     }
-    this.job = null;
-    if (msg.ok) running.job.resolve(msg.result);
-    else {
-      this.log.error({ job: running.job.body.type, error: msg.error }, "runner worker job failed");
-      running.job.reject(new ServiceError("INTERNAL", "internal error"));
-    }
-    this.events.jobDone(this);
     this.jobSettled();
   }
 

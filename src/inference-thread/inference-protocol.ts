@@ -1,6 +1,6 @@
 /**
  * Messages between the transports' thread (./inference-thread.ts, on the
- * main thread) and the inference thread (./worker.ts). Plain structured-clone
+ * main thread) and the inference thread (./inference-worker.ts). Plain structured-clone
  * data: requests and results are the API's own shapes (api-schema.ts), small
  * enough that cloning them costs less than the loop time the split saves
  * (bench/RESULTS.md section 12).
@@ -9,18 +9,16 @@ import { ServiceError, type ErrorCode } from "../errors.js";
 import type { Config } from "../config.js";
 import type { ModelInfo } from "../inference/types.js";
 import type { MetricsJson } from "../metrics.js";
-import type { GraphProvider } from "../runtime/worker-protocol.js";
+import type { GraphProvider } from "../runtime/runner-protocol.js";
 
 /** workerData of the inference thread. */
 export interface InferenceThreadInit {
   config: Config;
   /** The blocked words, read on the main thread before it listens (a bad BLOCKLIST_FILE stops the start there). */
   blocklist: string[];
-  /** Float64Array[1]: the thread's loop writes Date.now() there every HEARTBEAT_MS (liveness reads it). */
+  /** A Heartbeat's buffer (src/threads/heartbeat.ts): the thread's loop beats there, liveness reads it. */
   heartbeat: SharedArrayBuffer;
 }
-
-export const HEARTBEAT_MS = 100;
 
 export type ToInference =
   | { type: "predict" | "score"; id: number; req: unknown; deadline: number | undefined }

@@ -8,7 +8,7 @@
  * order (["cuda", "cpu"]: if CUDA cannot open it, log and use CPU), then post
  * `ready` with the provider each graph got, or `init-failed`.
  * Then one request at a time (the pool never sends a second before the
- * reply): `encode` and `tails` (./worker-protocol.ts). Results travel in
+ * reply): `encode` and `tails` (./runner-protocol.ts). Results travel in
  * transferred buffers; at most once a second a reply also carries this
  * thread's V8 heap figures (nextword_worker_heap_bytes).
  */
@@ -32,10 +32,10 @@ import {
   type WorkerReply,
   type WorkerRequest,
   type CrashRequest,
-} from "./worker-protocol.js";
+} from "./runner-protocol.js";
 
 const port = parentPort;
-if (!port) throw new Error("worker.ts must run as a worker thread");
+if (!port) throw new Error("runner-worker.ts must run as a worker thread");
 const init = workerData as WorkerInit;
 
 function post(msg: WorkerMessage, transfer: ArrayBuffer[] = []): void {

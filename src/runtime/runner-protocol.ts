@@ -1,10 +1,9 @@
 /**
- * Messages between the runner pool (main thread) and its workers
- * (./worker.ts). Plain structured-clone data (token ids are cloned). Typed
- * arrays travel in the transfer list, with one copy where the sender must
- * keep its own:
- * - encode: each row's h/c state is copied once on the main thread (the cache
- *   keeps the original) and the copy is transferred;
+ * Messages between the runner pool and its workers (./runner-worker.ts).
+ * Plain structured-clone data (token ids are cloned). Typed arrays travel in
+ * the transfer list, with one copy where the sender must keep its own:
+ * - encode: each row's h/c state is copied once on the pool's thread (the
+ *   cache keeps the original) and the copy is transferred;
  * - tails: each call's rows are transferred when the array owns its whole
  *   buffer (the packed rows do), else cloned (a view clones its whole buffer);
  * - replies: the worker copies each encoder row's outputs into one buffer of
@@ -89,7 +88,7 @@ export interface GraphProvider {
 }
 
 /**
- * A worker's V8 heap. The main thread cannot read another isolate's heap, so
+ * A worker's V8 heap. The pool's thread cannot read another isolate's heap, so
  * a worker adds this to a reply at most once a second (HEAP_REPORT_MS).
  */
 export interface WorkerHeap {

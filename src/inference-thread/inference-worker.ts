@@ -21,16 +21,15 @@ import { createLogger } from "../logger.js";
 import { Metrics } from "../metrics.js";
 import { loadBundle } from "../bundle/bundle.js";
 import { poolOptionsFrom, RunnerPool } from "../runtime/runner-pool.js";
+import { Heartbeat } from "../threads/heartbeat.js";
 import { Cancellation } from "../util/cancellation.js";
-import { HEARTBEAT_MS, Outbox, toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./protocol.js";
+import { Outbox, toWire, type FromInference, type InferenceThreadInit, type ToInference } from "./inference-protocol.js";
 
 const port = parentPort!;
 const outbox = new Outbox<FromInference>((messages) => port.postMessage(messages));
 const post = (msg: FromInference): void => outbox.push(msg);
 const { config, blocklist, heartbeat } = workerData as InferenceThreadInit;
-const beat = new Float64Array(heartbeat);
-beat[0] = Date.now();
-setInterval(() => (beat[0] = Date.now()), HEARTBEAT_MS).unref();
+Heartbeat.attach(heartbeat).start();
 // Log lines go at once: a line written just before the thread fails must not wait for a turn that never comes.
 const logger = createLogger(config, { write: (line: string) => port.postMessage([{ type: "log", line }]) });
 // No process metrics here: the main thread's registry has them, for the whole process.
