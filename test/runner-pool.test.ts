@@ -135,27 +135,32 @@ t.test("a bundle whose graph does not match the manifest fails the start, naming
   await t.rejects(RunnerPool.start(options({ bundle: broken })), /tail_01\.onnx/);
 });
 
-t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, and the next job runs", async (t) => {
-  const { lines, logger } = capture();
+/** A pool whose worker crashes as the first job is posted to it, and how many times a worker has become ready. */
+async function crashOnFirstDispatch(over: Partial<RunnerPoolOptions> = {}): Promise<{ pool: RunnerPool; readies: () => number }> {
   let kill = true;
   let readies = 0;
-  let pool: RunnerPool | undefined;
-  pool = await RunnerPool.start(
+  const pool: RunnerPool = await RunnerPool.start(
     options({
-      logger,
+      ...over,
       hooks: {
         onDispatch: (w) => {
           if (kill) {
             kill = false;
-            void pool!.crashWorker(w);
+            void pool.crashWorker(w);
           }
         },
         onWorkerReady: () => void readies++,
       },
     }),
   );
-  t.teardown(() => pool!.close());
-  t.equal(readies, 1);
+  return { pool, readies: () => readies };
+}
+
+t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, and the next job runs", async (t) => {
+  const { lines, logger } = capture();
+  const { pool, readies } = await crashOnFirstDispatch({ logger });
+  t.teardown(() => pool.close());
+  t.equal(readies(), 1);
   const err = await pool.encode([{ tokens: [0, 1, 2] }]).then(
     () => null,
     (e: unknown) => e,
@@ -165,7 +170,7 @@ t.test("a worker killed mid-run fails that job with UNAVAILABLE, is restarted, a
   // Queued behind the restart; succeeds once the new worker is up.
   const again = await pool.encode([{ tokens: [0, 1, 2] }]);
   t.equal(again.rows.length, 1);
-  t.equal(readies, 2, "restarted once");
+  t.equal(readies(), 2, "restarted once");
   t.ok(
     lines.some((l) => l.level === 50 && /runner worker 0 exited .*restarting/.test(String(l.msg))),
     "the crash is logged",
@@ -259,28 +264,13 @@ t.test("destroy() during a close() drain fails what is left, and the close() res
 });
 
 t.test("a worker that dies during a close() drain is restarted and the queue still drains", async (t) => {
-  let kill = true;
-  let readies = 0;
-  let pool: RunnerPool | undefined;
-  pool = await RunnerPool.start(
-    options({
-      hooks: {
-        onDispatch: (w) => {
-          if (kill) {
-            kill = false;
-            void pool!.crashWorker(w);
-          }
-        },
-        onWorkerReady: () => void readies++,
-      },
-    }),
-  );
+  const { pool, readies } = await crashOnFirstDispatch();
   const first = outcome(pool.encode([{ tokens: [0, 1] }]));
   const queued = outcome(pool.encode([{ tokens: [0, 2] }]));
   await pool.close();
   const [a, b] = await Promise.all([first, queued]);
   t.equal(a.ok ? null : (a.err as ServiceError).code, "UNAVAILABLE", "the killed job fails");
   t.ok(b.ok, "the queued job runs on the restarted worker");
-  t.equal(readies, 2, "restarted once, during the drain");
+  t.equal(readies(), 2, "restarted once, during the drain");
   t.equal(pool.readyWorkers, 0);
 });
