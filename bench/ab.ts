@@ -18,26 +18,23 @@
 import path from "node:path";
 
 import { loadBundle } from "../src/bundle/bundle.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { REPO_ROOT } from "../testkit/repo-root.js";
+import { Args, shared } from "./lib/args.js";
 import { measuredRun } from "./lib/measured-run.js";
-import { REPO_ROOT, median, num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
+import { median, num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
 import { checkBuilt, startChild } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
+import { ColdContexts, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const args = new Args(
   {
+    ...shared(["model", "duration", "warmup", "server-env", "text"], { duration: "8" }),
     a: { def: path.join("dist", "main.js"), help: "build A's entry point (e.g. a worktree's dist/main.js)" },
     b: { def: path.join("dist", "main.js"), help: "build B's entry point" },
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory both load (env MODEL_DIR)" },
     workload: { def: "keystrokes", help: "keystrokes or cold (bench/http.ts's)" },
     connections: { def: "64", help: "concurrent connections" },
     rounds: { def: "3", help: "runs of each build, alternating A, B" },
-    duration: { def: "8", help: "measured seconds per run" },
-    warmup: { def: "2", help: "seconds of the same load before measuring" },
-    "server-env": { def: "", help: "extra configuration for both, KEY=VALUE,..." },
-    "a-env": { def: "", help: "extra configuration for A only (after --server-env), e.g. MODEL_DIR=models/lstm512-keyboard-int8" },
+    "a-env": { def: "", help: "extra configuration for A only (after --server-env, which both get), e.g. MODEL_DIR=models/lstm512-keyboard-int8" },
     "b-env": { def: "", help: "extra configuration for B only" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   "node dist-bench/bench/ab.js [--a <main.js>] [--b <main.js>] [--a-env K=V,...] [--b-env K=V,...] [flags]\nBuilds (or configurations) A and B under the same workload, alternating, with medians and B / A.",
 );

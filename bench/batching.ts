@@ -27,31 +27,22 @@ import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/bundle/bundle.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { encoderRate, type EncoderRate } from "./lib/encoder-rate.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
 import { checkBuilt, scrape, serviceFigures, startChild } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
+import { ColdContexts, readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/batching.js [flags]   (build first: npm run build && npx tsc -p bench)
 Dynamic batching on (MAX_BATCH_SIZE=64) vs off (MAX_BATCH_SIZE=1) on cold contexts: throughput, p99 and their ratio.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
-    server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
-    duration: { def: "10", help: "measured seconds per setting and connection count" },
-    warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
-    connections: { def: "4,16,64,256", help: "connection counts to sweep" },
+    ...shared(["model", "server", "duration", "warmup", "connections", "server-env", "text", "seed", "timeout", "ready-timeout"], { connections: "4,16,64,256" }),
     "max-batch-size": { def: "64", help: "MAX_BATCH_SIZE of the 'on' setting ('off' is 1)" },
     "p99-budget-ms": { def: "50", help: "the p99 latency budget both settings are compared at" },
-    "server-env": { def: "", help: "extra server configuration for both settings, KEY=VALUE,..." },
     "encoder-seconds": { def: "5", help: "seconds of each raw encoder measurement, batch on and 1 (0 skips them)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
-    seed: { def: "1", help: "seed for the contexts" },
-    timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
-    "ready-timeout": { def: "180", help: "seconds to wait for the server's /readyz" },
   },
   USAGE,
 );

@@ -17,25 +17,25 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
-import { legend, readDashboard, substitute, type Panel } from "./lib/dashboard.js";
-import { startPrometheus, type Series } from "./lib/prometheus.js";
-import { OUT_DIR, REPO_ROOT, runMain, writeResult } from "./lib/report.js";
-import { checkBuilt, freePort, HOST, startChild } from "./lib/server.js";
-import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
-import { runTypingTraffic } from "./lib/typing-traffic.js";
+import { legend, readDashboard, substitute, type Panel } from "../testkit/dashboard.js";
+import { freePort, HOST } from "../testkit/free-port.js";
+import { startPrometheus, type Series } from "../testkit/prometheus.js";
+import { REPO_ROOT } from "../testkit/repo-root.js";
+import { runTypingTraffic } from "../testkit/typing-traffic.js";
+import { Args, shared } from "./lib/args.js";
+import { OUT_DIR, runMain, writeResult } from "./lib/report.js";
+import { checkBuilt, startChild } from "./lib/server.js";
+import { readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/dashboard.js [flags]   (build first: npm run build && npx tsc -p bench)
 Draws the Grafana dashboard's panels from a real Prometheus scraping the service under typing traffic.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
+    ...shared(["model", "pause-ms", "text"], { "pause-ms": "20" }),
     phases: { def: "4:45,16:45,48:45,8:45", help: "REST typists:seconds,... (a quarter as many gRPC sessions, at least 1)" },
-    "pause-ms": { def: "20", help: "pause between one typist's keystrokes" },
     scrape: { def: "2", help: "Prometheus scrape interval, seconds" },
     "rate-interval": { def: "10s", help: "what $__rate_interval becomes" },
-    text: { def: DEFAULT_TEXT, help: "documents to type (built-in sentences when the file is missing)" },
     out: { def: path.join("docs", "dashboard.png"), help: "the picture" },
   },
   USAGE,

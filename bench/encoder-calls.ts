@@ -20,7 +20,7 @@ import { performance } from "node:perf_hooks";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { DEFAULT_ENCODER_COST, packRows, splitByLength } from "../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { machine, median, num, ratio, runMain, table, writeResult } from "./lib/report.js";
 
 const USAGE = `node dist-bench/bench/encoder-calls.js [flags]   (build first: npx tsc -p bench)
@@ -28,7 +28,7 @@ Encoder calls of mixed and split row lengths, and the call / step costs behind s
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory" },
+    ...shared(["model"]),
     reps: { def: "30", help: "timed calls per shape (median)" },
   },
   USAGE,

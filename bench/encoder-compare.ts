@@ -16,16 +16,17 @@
 import { loadConfig } from "../src/config.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { contextWindow } from "../src/inference/state-cache.js";
-import { Args } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
 import { machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
-import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
+import { ColdContexts, readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/encoder-compare.js [flags]   (build first: npm run build && npx tsc -p bench)
 Raw encoder rows/s of bundles side by side (interleaved rounds), at each batch size, and the ratio to the first bundle.`;
 
 const args = new Args(
   {
+    ...shared(["text", "seed"]),
     models: { def: "models/lstm512-keyboard,models/lstm512-keyboard-int8", help: "bundle directories, comma-separated; ratios are to the first" },
     batches: { def: "1,64", help: "rows per encoder call" },
     seconds: { def: "3", help: "timed seconds per bundle per round" },
@@ -33,8 +34,6 @@ const args = new Args(
     workers: { def: "1", help: "worker threads, all timed together (as WORKERS)" },
     threads: { def: "1", help: "intra-op threads per worker (as THREADS_PER_WORKER)" },
     "target-ratio": { def: "1.8", help: "each later bundle's rows/s over the first's to PASS (0: no target)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
-    seed: { def: "1", help: "seed for the contexts" },
   },
   USAGE,
 );

@@ -24,26 +24,23 @@
 import path from "node:path";
 
 import { loadConfig } from "../src/config.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { freePort, HOST } from "../testkit/free-port.js";
+import { Args, shared } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
 import { machine, percentile, runMain, table, target, writeResult } from "./lib/report.js";
 import { latenciesOf, runProber, type Probe } from "./lib/prober.js";
-import { checkBuilt, freePort, HOST, startChild, residentMb } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
+import { checkBuilt, startChild, residentMb } from "./lib/server.js";
+import { ColdContexts, readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/flood.js [flags]   (build first: npm run build && npx tsc -p bench)
 /healthz latency and shedding under a flood of new contexts, admission control on vs off.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
-    connections: { def: "256,1024", help: "concurrent connections, each a run" },
-    duration: { def: "20", help: "seconds of flood per run" },
+    ...shared(["model", "connections", "duration", "server-env", "text"], { connections: "256,1024", duration: "20" }),
     admission: { def: "on,off", help: "on: the defaults; off: MAX_IN_FLIGHT=0 MAX_EVENT_LOOP_DELAY_MS=0" },
     settle: { def: "2", help: "seconds at the start while the connections open; their probes (and the last second's) are reported apart" },
     probe: { def: "api", help: "api: probe /healthz on the REST port; health: on HEALTH_PORT (its own thread)" },
-    "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   USAGE,
 );

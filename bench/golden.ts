@@ -23,7 +23,7 @@ import { loadBundle } from "../src/bundle/bundle.js";
 import type { Bundle } from "../src/bundle/bundle-types.js";
 import { packRows } from "../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
-import { Args } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { machine, runMain, table, target, writeResult } from "./lib/report.js";
 
 const USAGE = `node dist-bench/bench/golden.js [flags]   (build first: npx tsc -p bench)
@@ -31,9 +31,9 @@ Golden parity of bundles through onnxruntime-node (alone and in one batch), with
 
 const args = new Args(
   {
+    ...shared(["providers"]),
     models: { def: "models/tiny", help: "bundle directories, comma-separated" },
     tolerance: { def: "1e-4", help: "max |difference| to logProbs for a float32 bundle" },
-    providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
   },
   USAGE,
 );

@@ -28,28 +28,21 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 
 import { PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_ROOT } from "../src/grpc/server.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { freePort } from "../testkit/free-port.js";
+import { rng, shuffle } from "../testkit/rng.js";
+import { Args, shared } from "./lib/args.js";
 import { machine, num, runMain, table, writeResult } from "./lib/report.js";
-import { checkBuilt, freePort, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
-import { rng } from "./lib/rng.js";
-import { DEFAULT_TEXT, readTestDocs, shuffle } from "./lib/text.js";
+import { checkBuilt, scrape, serviceFigures, startChild, type ChildServer } from "./lib/server.js";
+import { readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/grpc-session.js [flags]   (build first: npm run build && npx tsc -p bench)
 Keystroke throughput and latency over concurrent gRPC typing sessions (child-process server, loopback).`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
-    server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
-    duration: { def: "10", help: "measured seconds per session count" },
-    warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
+    ...shared(["model", "server", "duration", "warmup", "k", "server-env", "text", "seed", "ready-timeout"]),
     sessions: { def: "16,64,256", help: "concurrent sessions; each value of the list is a run" },
     "sessions-per-connection": { def: "64", help: "sessions multiplexed on one HTTP/2 connection" },
-    k: { def: "3", help: "suggestions per answer" },
-    "server-env": { def: "", help: "extra server configuration, KEY=VALUE,... (e.g. WORKERS=2)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
-    seed: { def: "1", help: "seed for the document order" },
-    "ready-timeout": { def: "180", help: "seconds to wait for the server's /readyz" },
   },
   USAGE,
 );

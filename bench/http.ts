@@ -25,10 +25,10 @@
  * - cold: new 20-40-word contexts, each used once, no prefix, k=3: every
  *   request needs an encoder row (the cache figures printed show it).
  * - trivial: a fastify handler returning a fixed answer
- *   (dist-bench/bench/trivial-server.js), sent the keystroke bodies: the
+ *   (dist-bench/bench/servers/trivial-server.js), sent the keystroke bodies: the
  *   ceiling of this transport on this machine.
  * - app: the service's own REST app in front of a service that answers at
- *   once (dist-bench/bench/app-server.js), sent the keystroke bodies:
+ *   once (dist-bench/bench/servers/app-server.js), sent the keystroke bodies:
  *   between trivial and keystrokes, the cost of nextword's HTTP layer.
  *
  * Also measured in the same run, before any server starts and again right
@@ -51,42 +51,32 @@ import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
 import { loadBundle } from "../src/bundle/bundle.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { REPO_ROOT } from "../testkit/repo-root.js";
+import { Args, shared } from "./lib/args.js";
 import { encoderRate } from "./lib/encoder-rate.js";
 import type { LoadFigures } from "./lib/load.js";
 import { measuredRun } from "./lib/measured-run.js";
-import { REPO_ROOT, machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
+import { machine, num, pct, runMain, table, target, writeResult } from "./lib/report.js";
+import { checkBuilt, serverCpuCount, startChild, type ChildServer } from "./lib/server.js";
+import { ColdContexts, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const WORKLOADS = ["trivial", "app", "keystrokes", "keystrokes-plain", "cold"];
-/** Workloads served by a stand-in process, not the service (no service figures, not sent to --url). */
+/** Workloads served by a stand-in process (bench/servers/), not the service (no service figures, not sent to --url). */
 const STAND_INS: Record<string, string> = { trivial: "trivial-server.js", app: "app-server.js" };
 /** keystrokes-plain's extra body fields: the model's lower-case words, nothing blocked. */
 const PLAIN = { casing: false, blockOffensive: false };
-import { checkBuilt, serverCpuCount, startChild, type ChildServer } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/http.js [flags]   (build first: npm run build && npx tsc -p bench)
 HTTP throughput and latency of the service (child process) under keystroke and cold-context load, a trivial fastify ceiling, and the raw ORT encoder rate.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads (env MODEL_DIR)" },
-    server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
+    ...shared(["model", "server", "duration", "warmup", "connections", "context-words", "k", "server-env", "text", "seed", "timeout", "ready-timeout"]),
     url: { def: "", help: "load an already running service at this base URL (e.g. on another machine) instead of starting one: keystrokes and cold only, no server CPU figures, no raw encoder run" },
     workloads: { def: "trivial,app,keystrokes,cold", help: "which workloads, in this order" },
-    duration: { def: "10", help: "measured seconds per workload and connection count" },
-    warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
-    connections: { def: "16,64,256", help: "concurrent connections; each value of the list is a run" },
     pipelining: { def: "1", help: "requests in flight per connection" },
-    "context-words": { def: "64", help: "keystrokes: most words of the document so far sent as the context" },
-    k: { def: "3", help: "top-k asked for" },
     "encoder-seconds": { def: "5", help: "seconds of the raw encoder measurement (0 skips it)" },
     "encoder-batch": { def: "", help: "raw encoder batch size (default: the server's MAX_BATCH_SIZE)" },
-    "server-env": { def: "", help: "extra server configuration, KEY=VALUE,... (e.g. WORKERS=2,MAX_BATCH_SIZE=64)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
-    seed: { def: "1", help: "seed for the workloads" },
-    timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
-    "ready-timeout": { def: "180", help: "seconds to wait for the server's /readyz" },
   },
   USAGE,
 );
@@ -165,7 +155,7 @@ async function main(): Promise<void> {
     const server: ChildServer = remote
       ? { name: remote, url: remote, pid: -1, logFile: "", stop: async () => {} } // not ours: no /proc figures (threadCpu gives null)
       : workload in STAND_INS
-        ? await startChild({ name: `http-${workload}`, script: path.join(REPO_ROOT, "dist-bench", "bench", STAND_INS[workload]!), env: { LOG_LEVEL: "warn" }, readyTimeoutS: 30 })
+        ? await startChild({ name: `http-${workload}`, script: path.join(REPO_ROOT, "dist-bench", "bench", "servers", STAND_INS[workload]!), env: { LOG_LEVEL: "warn" }, readyTimeoutS: 30 })
         : await startChild({ name: `http-${workload}`, script, env: serverEnv, readyTimeoutS: args.int("ready-timeout", 1) });
     try {
       for (const c of connections) {

@@ -56,30 +56,27 @@ import { rowViews, runTailRounds, type TailCall, type TailRow } from "../src/sof
 import { loadBundle } from "../src/bundle/bundle.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
 import { TopKHeap } from "../src/softmax/top-k-heap.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { encodeRows, writeRows } from "../testkit/encoded-rows.js";
+import { nextWordRows } from "../testkit/next-word-rows.js";
+import { Args, shared } from "./lib/args.js";
 import { openDenseHead, type DenseHead } from "./lib/dense-head.js";
-import { encodeRows, writeRows } from "./lib/encoded-rows.js";
 import { machine, median, num, pct, ratio, runMain, table, target, writeResult } from "./lib/report.js";
-import { DEFAULT_TEXT, nextWordRows, readTestDocs } from "./lib/text.js";
+import { readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/output-layer.js [flags]   (build first: npx tsc -p bench)
 Output layer per row: exact top-k with lazy tails vs (a) the full-softmax twin's dense output and (b) every tail evaluated.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "adaptive-softmax bundle directory (env MODEL_DIR)" },
+    ...shared(["model", "text", "k", "seed", "providers"]),
     dense: { def: path.join("models", "twin-full-dense"), help: 'dense twin directory (manifest.json + dense_head.onnx), or "none"' },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
     rows: { def: "512", help: "rows (contexts) per pass" },
     batches: { def: "1,16,64,256", help: "batch sizes" },
-    k: { def: "3", help: "top-k" },
     lookahead: { def: String(loadConfig({}).tailLookahead), help: "tail clusters a row may ask for per round (the service's TAIL_LOOKAHEAD; default: its default)" },
     reps: { def: "5", help: "measured passes per batch size (median reported)" },
     warmup: { def: "1", help: "untimed passes per batch size first" },
-    seed: { def: "1", help: "seed for drawing the rows" },
     "max-context-tokens": { def: "64", help: "encoder window, as the service's MAX_CONTEXT_TOKENS" },
     "context-hop-tokens": { def: "", help: "the service's CONTEXT_HOP_TOKENS (default: its default for --max-context-tokens)" },
-    providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
     "dump-rows": { def: "", help: "write the encoded rows to FILE.json + FILE.f32 and stop (input of bench/gpu/output_layer_torch.py)" },
   },
   USAGE,

@@ -27,32 +27,28 @@ import path from "node:path";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { loadConfig } from "../src/config.js";
 import { EVENT_LOOP_SAMPLE_MS, REJECT_REASONS } from "../src/metrics.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { runLoad } from "./lib/load.js";
 import { runOpenLoop, type OpenLoopFigures, type Outcome } from "./lib/open-loop.js";
 import { latenciesOf, runProber, type Probe } from "./lib/prober.js";
 import { machine, percentile, runMain, table, target, writeResult } from "./lib/report.js";
 import { checkBuilt, delta, scrape, startChild, threadCpu, residentMb, type ChildServer, type Scrape } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
+import { ColdContexts, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/overload.js [flags]   (build first: npm run build && npx tsc -p bench)
 Open-loop load at a multiple of the measured maximum: how fast refusals come, how long accepted requests wait.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
+    ...shared(["model", "duration", "warmup", "server-env", "text"], { duration: "20", warmup: "3" }),
     workload: { def: "cold,keystrokes", help: "cold: a new 20-40-word context per request; keystrokes: 64 people typing" },
     factor: { def: "3", help: "offered rate as a multiple of the measured maximum" },
     connections: { def: "64", help: "closed-loop connections that measure the maximum" },
     measure: { def: "10", help: "seconds of closed loop that measure the maximum" },
-    duration: { def: "20", help: "seconds of open-loop overload, measured" },
-    warmup: { def: "3", help: "seconds of the same overload before, not counted" },
     sockets: { def: "2048", help: "the open-loop client's keep-alive sockets at most" },
-    "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
     url: { def: "", help: "load an already running service at this base URL (another machine, or one started apart) instead of starting one per workload" },
     "probe-interval": { def: "20", help: "ms between the prober's requests (0: no prober)" },
     pid: { def: "", help: "with --url on this machine: the server's process id, for its CPU and RSS" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   USAGE,
 );

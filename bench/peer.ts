@@ -38,37 +38,29 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { loadBundle } from "../src/bundle/bundle.js";
-import { Args } from "./lib/args.js";
+import { HOST, freePort } from "../testkit/free-port.js";
+import { REPO_ROOT } from "../testkit/repo-root.js";
+import { Args, shared } from "./lib/args.js";
 import { runLoad, type LoadFigures } from "./lib/load.js";
-import { OUT_DIR, REPO_ROOT, machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
-import { HOST, checkBuilt, freePort, startChild, threadCpu } from "./lib/server.js";
-import { ColdContexts, DEFAULT_TEXT, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
+import { OUT_DIR, machine, num, ratio, runMain, table, target, writeResult } from "./lib/report.js";
+import { checkBuilt, startChild, threadCpu } from "./lib/server.js";
+import { ColdContexts, keystrokes, readTestDocs, type BodySource } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/peer.js [flags]   (build first: npm run build && npx tsc -p bench)
 nextword and its PyTorch peer (bench/peer/server.py) on the same bundle: keystrokes and cold contexts, req/s, latency, server CPU per request.`;
 
 const args = new Args(
   {
+    ...shared(["server", "server-env", "duration", "warmup", "connections", "context-words", "k", "text", "seed", "timeout", "ready-timeout"], { connections: "16,64" }),
     model: { def: "models/lstm512-paper", help: "bundle both serve (the paper layout: nn.AdaptiveLogSoftmaxWithLoss's)" },
-    server: { def: path.join("dist", "main.js"), help: "nextword's entry point" },
     python: { def: "/usr/bin/python3", help: "the Python with torch, onnx and aiohttp" },
     peer: { def: path.join("bench", "peer", "server.py"), help: "the peer's server" },
     peers: { def: "modules,matvec", help: "peer variants to run: modules (nn.LSTM + log_prob), matvec (--matvec)" },
     "peer-workers": { def: "1", help: "peer processes on the port (--workers)" },
     "peer-threads": { def: "1", help: "torch intra-op threads per peer process (--threads)" },
     "peer-cache-size": { def: "1024", help: "peer windows cached per process (--cache-size)" },
-    "server-env": { def: "", help: "extra nextword configuration, KEY=VALUE,..." },
     workloads: { def: "keystrokes,cold", help: "keystrokes, cold, in this order" },
-    duration: { def: "10", help: "measured seconds per run" },
-    warmup: { def: "2", help: "seconds of the same load before measuring" },
-    connections: { def: "16,64", help: "concurrent connections; each value is a run" },
-    "context-words": { def: "64", help: "keystrokes: most words of the document so far sent as the context" },
-    k: { def: "3", help: "top-k asked for" },
     check: { def: "200", help: "keystroke bodies whose answers are compared between the two (0: none)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
-    seed: { def: "1", help: "seed for the workloads" },
-    timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
-    "ready-timeout": { def: "180", help: "seconds to wait for a server to be ready" },
   },
   USAGE,
 );

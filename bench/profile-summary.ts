@@ -1,5 +1,5 @@
 /**
- * A V8 .cpuprofile (bench/profiled-main.ts writes one) summed by where the
+ * A V8 .cpuprofile (bench/servers/profiled-main.ts writes one) summed by where the
  * time went: nextword's folders, each npm package, Node's internals, the
  * socket writes, GC, idle; and the functions with the most self time. With
  * --requests, in µs per request. Sampling wall time: a thread preempted by

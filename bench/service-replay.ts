@@ -18,17 +18,16 @@ import { createLogger } from "../src/logger.js";
 import { Metrics } from "../src/metrics.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { poolOptionsFrom, RunnerPool } from "../src/runtime/runner-pool.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { num, runMain } from "./lib/report.js";
 import { threadCpu } from "./lib/server.js";
-import { DEFAULT_TEXT, keystrokes, readTestDocs } from "./lib/text.js";
+import { keystrokes, readTestDocs } from "./lib/text.js";
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory" },
+    ...shared(["model", "text"]),
     requests: { def: "40000", help: "measured requests (after as many again of warm-up, half that)" },
     concurrency: { def: "64", help: "requests in flight, one typist each" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   "node dist-bench/bench/service-replay.js [flags]\nEvent-loop CPU per keystroke request of the service without HTTP.",
 );

@@ -21,27 +21,26 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
-import { OUT_DIR, percentile, REPO_ROOT, runMain, table, target, writeResult } from "./lib/report.js";
+import { freePort, HOST } from "../testkit/free-port.js";
+import { REPO_ROOT } from "../testkit/repo-root.js";
+import { runTypingTraffic, type TrafficCounts } from "../testkit/typing-traffic.js";
+import { Args, shared } from "./lib/args.js";
+import { OUT_DIR, percentile, runMain, table, target, writeResult } from "./lib/report.js";
 import { memoryMap, type MemoryMap } from "./lib/memory-map.js";
-import { checkBuilt, freePort, HOST, scrape, startChild, residentMb, total } from "./lib/server.js";
-import { DEFAULT_TEXT, readTestDocs } from "./lib/text.js";
-import { runTypingTraffic, type TrafficCounts } from "./lib/typing-traffic.js";
+import { checkBuilt, scrape, startChild, residentMb, total } from "./lib/server.js";
+import { readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/soak.js [flags]   (build first: npm run build && npx tsc -p bench)
 Paced REST + gRPC typing for many minutes: errors, p99 per minute, RSS growth.`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory the server loads" },
+    ...shared(["model", "pause-ms", "text", "server-env"]),
     minutes: { def: "30", help: "minutes of load" },
     warmup: { def: "2", help: "minutes before the RSS baseline (the cache fills)" },
     "rest-typists": { def: "24", help: "REST typists" },
     "grpc-typists": { def: "8", help: "gRPC typing sessions" },
-    "pause-ms": { def: "8", help: "pause between one typist's keystrokes (sets the rate)" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
     plot: { def: path.join("bench", "plots", "soak.png"), help: "the picture" },
-    "server-env": { def: "", help: "extra server environment, NAME=value,NAME=value" },
   },
   USAGE,
 );

@@ -22,18 +22,15 @@ import { loadConfig } from "../src/config.js";
 import { contextWindow } from "../src/inference/state-cache.js";
 import { trimContext } from "../src/grpc/session.js";
 import { loadBundle } from "../src/bundle/bundle.js";
-import { Args, DEFAULT_BENCH_MODEL } from "./lib/args.js";
+import { Args, shared } from "./lib/args.js";
 import { num, pct, runMain, table, writeResult, machine } from "./lib/report.js";
-import { DEFAULT_TEXT, keystrokes, readTestDocs } from "./lib/text.js";
+import { keystrokes, readTestDocs } from "./lib/text.js";
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "bundle directory (its tokenizer)" },
+    ...shared(["model", "context-words", "seed", "text"]),
     requests: { def: "200000", help: "keystroke requests per client and rule" },
     typists: { def: "64", help: "people typing, in turn (bench/http.ts: one per connection)" },
-    "context-words": { def: "64", help: "suffix client: most words of the text sent" },
-    seed: { def: "1", help: "document order" },
-    text: { def: DEFAULT_TEXT, help: "test split, one document per line" },
   },
   "node dist-bench/bench/window-cost.js [flags]\nEncoder tokens per keystroke request under the anchored and the positional window rules, for suffix and whole-text clients (no model calls).",
 );

@@ -14,7 +14,7 @@ import { Recency, type RecentWords } from "../src/softmax/recency.js";
 import { clustersForWords, scoreWords } from "../src/softmax/scoring.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
 import { rowViews, runTailRounds, scoreState, supplyCached, type TailCall, type TailRow, type TailState } from "../src/softmax/tail-rounds.js";
-import { rng } from "../bench/lib/rng.js";
+import { rng } from "../testkit/rng.js";
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive

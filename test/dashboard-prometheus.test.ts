@@ -10,9 +10,9 @@
  */
 import t from "tap";
 
-import { labelValuesQuery, readDashboard, substitute } from "../bench/lib/dashboard.js";
-import { prometheusBinary, startPrometheus, type Series } from "../bench/lib/prometheus.js";
-import { runTypingTraffic } from "../bench/lib/typing-traffic.js";
+import { labelValuesQuery, readDashboard, substitute } from "../testkit/dashboard.js";
+import { prometheusBinary, startPrometheus, type Series } from "../testkit/prometheus.js";
+import { runTypingTraffic } from "../testkit/typing-traffic.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { startServer } from "../src/main.js";

@@ -14,7 +14,7 @@
 import * as grpc from "@grpc/grpc-js";
 import t from "tap";
 
-import { connectionsClosed, recordStates } from "../bench/lib/grpc-connectivity.js";
+import { connectionsClosed, recordStates } from "../testkit/grpc-connectivity.js";
 import { grpcServerOptions } from "../src/grpc/server.js";
 import { SessionClient, startGrpc, unary } from "./helpers/grpc.js";
 

@@ -9,7 +9,7 @@ import { ServiceError } from "../src/errors.js";
 import type { PredictResult } from "../src/inference/types.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { Reference } from "./helpers/reference.js";
-import { rng } from "../bench/lib/rng.js";
+import { rng } from "../testkit/rng.js";
 import { checkLazyTopK, counter, expectTopK, histogram, randomContext, startService, type Harness } from "./helpers/service.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 

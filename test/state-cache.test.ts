@@ -1,6 +1,6 @@
 import t from "tap";
 
-import { rng } from "../bench/lib/rng.js";
+import { rng } from "../testkit/rng.js";
 import { StateCache, contextWindow, isAnchor, windowKey, type ContextState, stateBytes, TailMap } from "../src/inference/state-cache.js";
 
 function state(window: number[]): ContextState {

@@ -1,6 +1,6 @@
 /**
  * bench/gpu/output_layer_torch.py, the CUDA figures' script, run on CPU on
- * models/tiny: rows encoded by the real encoder_head graph (bench/lib's
+ * models/tiny: rows encoded by the real encoder_head graph (testkit's
  * encodeRows / writeRows, as `output-layer.js --dump-rows` writes them), then
  * its lazy top-k must equal every tail's for every row and prefix, and
  * evaluate fewer clusters than every tail does.
@@ -15,8 +15,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 
-import { encodeRows, writeRows } from "../bench/lib/encoded-rows.js";
-import { nextWordRows } from "../bench/lib/text.js";
+import { encodeRows, writeRows } from "../testkit/encoded-rows.js";
+import { nextWordRows } from "../testkit/next-word-rows.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { defaultContextHop } from "../src/config.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";

@@ -33,10 +33,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import path from "node:path";
 import { createInterface } from "node:readline";
 
-import { Args, DEFAULT_BENCH_MODEL, fail } from "../lib/args.js";
-import { OUT_DIR, REPO_ROOT, machine, pct, table } from "../lib/report.js";
+import { REPO_ROOT } from "../../testkit/repo-root.js";
+import { Args, shared, fail } from "../lib/args.js";
+import { OUT_DIR, machine, pct, table } from "../lib/report.js";
 import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
-import { DEFAULT_TEXT, readTestDocs } from "../lib/text.js";
+import { readTestDocs } from "../lib/text.js";
 import { addResults, emptyResult, keyboardCasing, ksr, simulateText, type CaseMode, type Predictor, type TextResult } from "./simulate.js";
 
 const USAGE = `
@@ -47,8 +48,7 @@ and driver first).`;
 
 const args = new Args(
   {
-    model: { def: DEFAULT_BENCH_MODEL, help: "model directory the service loads" },
-    text: { def: DEFAULT_TEXT, help: "documents, one per line (the TEST split)" },
+    ...shared(["model", "text"]),
     docs: { def: "0", help: "N documents only (0: all); which ones: --select" },
     select: { def: "first", help: "first: the first N documents; spread: N documents evenly spaced over the file (the middle of each of N equal parts)" },
     concurrency: { def: "1", help: "documents simulated at once (service: requests in flight; presage: driver processes); latency is measured under this load" },

@@ -2,17 +2,43 @@
  * A small, strict command-line reader for the benchmarks: `--name value` or
  * `--name=value`, every flag declared with a default and a help line; an
  * unknown flag or a bad number stops the run with a message. `--help` prints
- * the script's header comment (passed in) and the flags.
+ * the script's usage (passed in) and the flags. The flags several benchmarks
+ * take are declared once, in SHARED; a script names those it takes with
+ * shared() and declares only its own.
  */
-import { DEFAULT_MODEL_DIR } from "../../src/config.js";
+import path from "node:path";
 
-/** The --model default of every benchmark: $MODEL_DIR, else the service's default bundle. */
-export const DEFAULT_BENCH_MODEL = process.env.MODEL_DIR || DEFAULT_MODEL_DIR;
+import { DEFAULT_MODEL_DIR } from "../../src/config.js";
 
 export interface FlagSpec {
   /** Default value as text (what --help shows); "" for none. */
   def: string;
   help: string;
+}
+
+const SHARED = {
+  // $MODEL_DIR, else the service's default bundle.
+  model: { def: process.env.MODEL_DIR || DEFAULT_MODEL_DIR, help: "bundle directory (as the service's MODEL_DIR)" },
+  text: { def: path.join("training", "data", "test.txt"), help: "test split, one document per line" },
+  seed: { def: "1", help: "seed of the workload's random draws" },
+  server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
+  "server-env": { def: "", help: "extra server configuration, KEY=VALUE,... (e.g. WORKERS=2,MAX_BATCH_SIZE=64)" },
+  "ready-timeout": { def: "180", help: "seconds to wait for the server's /readyz" },
+  duration: { def: "10", help: "measured seconds per run" },
+  warmup: { def: "2", help: "seconds of the same load before measuring (not counted)" },
+  connections: { def: "16,64,256", help: "concurrent connections; each value of the list is a run" },
+  timeout: { def: "10", help: "per-request timeout of the load generator, seconds" },
+  k: { def: "3", help: "top-k asked for" },
+  "context-words": { def: "64", help: "keystrokes: most words of the document so far sent as the context" },
+  "pause-ms": { def: "8", help: "pause between one typist's keystrokes" },
+  providers: { def: "cpu", help: "ORT execution providers of every graph, in preference order (e.g. webgpu,cpu)" },
+} satisfies Record<string, FlagSpec>;
+
+export type SharedFlag = keyof typeof SHARED;
+
+/** The shared flags `names`, with this script's own default for those in `defaults`. */
+export function shared<N extends SharedFlag>(names: readonly N[], defaults: Partial<Record<N, string>> = {}): Record<string, FlagSpec> {
+  return Object.fromEntries(names.map((n) => [n, { ...SHARED[n], def: defaults[n] ?? SHARED[n].def }]));
 }
 
 export class Args {

@@ -2,14 +2,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-/** The repository root (this file is bench/lib/report.ts, or dist-bench/bench/lib/report.js). */
-export const REPO_ROOT = (() => {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${path.sep}dist-bench${path.sep}`) ? "../../.." : "../..";
-  return path.resolve(here, up);
-})();
+import { REPO_ROOT } from "../../testkit/repo-root.js";
 
 export const OUT_DIR = path.join(REPO_ROOT, "bench", "out");
 

@@ -6,27 +6,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { OUT_DIR, REPO_ROOT } from "./report.js";
-
-export const HOST = "127.0.0.1";
-
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, HOST, () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
+import { freePort, HOST } from "../../testkit/free-port.js";
+import { REPO_ROOT } from "../../testkit/repo-root.js";
+import { OUT_DIR } from "./report.js";
 
 /** dist/main.js must exist and be newer than every file under src/ (else: npm run build). */
 export function checkBuilt(script: string): string {

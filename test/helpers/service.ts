@@ -23,7 +23,7 @@ import {
   type TailCall,
   type TailsResult,
 } from "../../src/runtime/runner-pool.js";
-import { rng } from "../../bench/lib/rng.js";
+import { rng } from "../../testkit/rng.js";
 import type { RefTopK, Reference } from "./reference.js";
 
 /** Forwards to the real pool and records what the service asked of it. */

@@ -1,14 +1,15 @@
 /**
  * Output-layer rows encoded once by the real encoder_head graph: what
  * bench/output-layer.ts times the output layer on, and what it writes for
- * bench/gpu/output_layer_torch.py (`--dump-rows`).
+ * bench/gpu/output_layer_torch.py (`--dump-rows`, as
+ * test/torch-output-layer.test.ts does).
  */
 import fs from "node:fs";
 
-import type { Bundle } from "../../src/bundle/bundle-types.js";
-import { packRows } from "../../src/runtime/encoder-batch.js";
-import type { ModelGraphs } from "../../src/runtime/ort-graphs.js";
-import type { NextWordRow } from "./text.js";
+import type { Bundle } from "../src/bundle/bundle-types.js";
+import { packRows } from "../src/runtime/encoder-batch.js";
+import type { ModelGraphs } from "../src/runtime/ort-graphs.js";
+import type { NextWordRow } from "./next-word-rows.js";
 
 export interface EncodedRows {
   /** [rows, headSize] head log-probs. */

@@ -13,7 +13,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 
-import { loadNextwordProto, SERVICE_NAME } from "../../src/grpc/server.js";
+import { loadNextwordProto, SERVICE_NAME } from "../src/grpc/server.js";
 import { connectionsClosed, recordStates } from "./grpc-connectivity.js";
 import { rng } from "./rng.js";
 

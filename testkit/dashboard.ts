@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-import { REPO_ROOT } from "./report.js";
+import { REPO_ROOT } from "./repo-root.js";
 
 export const DASHBOARD_FILE = path.join(REPO_ROOT, "deploy", "grafana", "dashboards", "nextword.json");
 

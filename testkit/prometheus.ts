@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { freePort, HOST } from "./server.js";
+import { freePort, HOST } from "./free-port.js";
 
 export interface Prometheus {
   url: string;

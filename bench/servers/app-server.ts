@@ -7,14 +7,14 @@
  * fastify) and `keystrokes` (the whole service) it splits a keystroke's
  * event-loop time into fastify, nextword's HTTP layer, and the service.
  *
- *   HOST=127.0.0.1 PORT=8099 LOG_LEVEL=warn node dist-bench/bench/app-server.js
+ *   HOST=127.0.0.1 PORT=8099 LOG_LEVEL=warn node dist-bench/bench/servers/app-server.js
  */
-import { admissionFrom, LoadMonitor } from "../src/admission/admission.js";
-import { loadConfig } from "../src/config.js";
-import { buildApp } from "../src/http/app.js";
-import type { InferenceService, ModelInfo, PredictResult, ScoreResult } from "../src/inference/types.js";
-import { createLogger } from "../src/logger.js";
-import { Metrics } from "../src/metrics.js";
+import { admissionFrom, LoadMonitor } from "../../src/admission/admission.js";
+import { loadConfig } from "../../src/config.js";
+import { buildApp } from "../../src/http/app.js";
+import type { InferenceService, ModelInfo, PredictResult, ScoreResult } from "../../src/inference/types.js";
+import { createLogger } from "../../src/logger.js";
+import { Metrics } from "../../src/metrics.js";
 
 const model = { name: "canned", version: "0.0.0" };
 const answer: PredictResult = {

@@ -13,3 +13,14 @@ export function rng(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Fisher-Yates shuffle of `xs` in place, drawing from `next` (e.g. rng(seed)). */
+export function shuffle<T extends { length: number; [i: number]: unknown }>(xs: T, next: () => number): T {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const t = xs[i];
+    xs[i] = xs[j];
+    xs[j] = t;
+  }
+  return xs;
+}

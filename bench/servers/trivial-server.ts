@@ -3,7 +3,7 @@
  * with a fixed prediction, no model, no logging. Same transport, same JSON
  * body parsing, same response size class as the real service.
  *
- *   HOST=127.0.0.1 PORT=8099 node dist-bench/bench/trivial-server.js
+ *   HOST=127.0.0.1 PORT=8099 node dist-bench/bench/servers/trivial-server.js
  */
 import Fastify from "fastify";
 

@@ -8,15 +8,15 @@
  * (SIGTERM drains and exits, as the benchmarks stop it), to
  * bench/out/profiles/main-<pid>.cpuprofile; bench/profile-summary.ts reads it.
  *
- *   node dist-bench/bench/http.js --server dist-bench/bench/profiled-main.js --workloads keystrokes --connections 64
+ *   node dist-bench/bench/http.js --server dist-bench/bench/servers/profiled-main.js --workloads keystrokes --connections 64
  *   node dist-bench/bench/profile-summary.js bench/out/profiles/main-<pid>.cpuprofile --requests <answers during the run>
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Session, type Profiler } from "node:inspector";
 import path from "node:path";
 
-import { runMain } from "../src/main.js";
-import { OUT_DIR } from "./lib/report.js";
+import { runMain } from "../../src/main.js";
+import { OUT_DIR } from "../lib/report.js";
 
 const session = new Session();
 session.connect();
