@@ -1,20 +1,73 @@
 /**
  * The one error vocabulary of the service. Every failure a client can see is
- * a ServiceError with one of these codes; each transport has exactly one
- * mapper from code to its status (src/http/error-mapper.ts,
- * src/grpc/error-mapper.ts). Messages are written for the client: they name
- * the field and the bound, and never carry stack traces.
+ * a ServiceError with one of the codes of ERROR_CODES; each transport has
+ * exactly one mapper (src/http/error-mapper.ts, src/grpc/error-mapper.ts),
+ * and both take the status and retryability from this table, as does the
+ * OpenAPI document's error enum (src/http/schemas.ts) and the table in
+ * docs/DESIGN.md ("one error vocabulary"; test/error-codes.test.ts renders
+ * it). Messages are written for the client: they name the field and the
+ * bound, and never carry stack traces.
  */
-export type ErrorCode =
-  | "INVALID_ARGUMENT"
-  | "OVERLOADED"
-  | "UNAVAILABLE"
-  | "DEADLINE_EXCEEDED"
-  | "CANCELLED"
-  | "NOT_FOUND"
-  | "UNAUTHENTICATED"
-  | "RATE_LIMITED"
-  | "INTERNAL";
+
+/** One code: its HTTP status, its gRPC status (a grpc-js `status` name), whether a retry may succeed, what it means. */
+interface ErrorCodeSpec {
+  http: number;
+  grpc: string;
+  /** The same request may succeed later, and the answer says when: Retry-After (REST), grpc-retry-pushback-ms (gRPC). */
+  retryable: boolean;
+  meaning: string;
+}
+
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: {
+    http: 400,
+    grpc: "INVALID_ARGUMENT",
+    retryable: false,
+    meaning: "A field is out of its bounds, or the body cannot be read (REST keeps 413 and 415 for those); the message names the field",
+  },
+  OVERLOADED: {
+    http: 503,
+    grpc: "UNAVAILABLE",
+    retryable: true,
+    meaning: "Refused by admission or a full batcher queue before any work was done",
+  },
+  UNAVAILABLE: {
+    http: 503,
+    grpc: "UNAVAILABLE",
+    retryable: true,
+    meaning: "The model is still loading, the server is shutting down, or its inference thread died",
+  },
+  DEADLINE_EXCEEDED: {
+    http: 504,
+    grpc: "DEADLINE_EXCEEDED",
+    retryable: false,
+    meaning: "The deadline passed before the work could run; the server dropped it",
+  },
+  CANCELLED: { http: 499, grpc: "CANCELLED", retryable: false, meaning: "The client went away or cancelled; queued work was dropped" },
+  NOT_FOUND: { http: 404, grpc: "NOT_FOUND", retryable: false, meaning: "No such route" },
+  UNAUTHENTICATED: {
+    http: 401,
+    grpc: "UNAUTHENTICATED",
+    retryable: false,
+    meaning: "API keys are configured and the request carries none, or an unknown one",
+  },
+  RATE_LIMITED: { http: 429, grpc: "RESOURCE_EXHAUSTED", retryable: true, meaning: "The API key's rate limit is reached" },
+  INTERNAL: { http: 500, grpc: "INTERNAL", retryable: false, meaning: "A server bug; the message is generic, the cause is logged" },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Every ErrorCode, in the table's order. */
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** Whether the same request may succeed later (the answer then says when). */
+export function retryable(code: ErrorCode): boolean {
+  return ERROR_CODES[code].retryable;
+}
 
 export interface ServiceErrorOptions {
   /** For INVALID_ARGUMENT: the request field at fault, e.g. "k". */

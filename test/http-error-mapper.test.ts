@@ -1,7 +1,19 @@
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import t from "tap";
 
-import { ServiceError, asServiceError, cancelled, deadlineExceeded, invalidArgument, overloaded, unavailable } from "../src/errors.js";
+import {
+  ERROR_CODE_LIST,
+  ServiceError,
+  asServiceError,
+  cancelled,
+  deadlineExceeded,
+  invalidArgument,
+  overloaded,
+  rateLimited,
+  retryable,
+  unauthenticated,
+  unavailable,
+} from "../src/errors.js";
 import { errorHandler, mapError } from "../src/http/error-mapper.js";
 import { createLogger } from "../src/logger.js";
 
@@ -13,6 +25,8 @@ t.test("ServiceError codes map to their HTTP status", async (t) => {
     [unavailable("not ready", 2500), 503],
     [deadlineExceeded(), 504],
     [cancelled(), 499],
+    [unauthenticated("missing API key"), 401],
+    [rateLimited("rate limit reached", 1500), 429],
     [new ServiceError("INTERNAL", "worker crashed: secret detail"), 500],
   ];
   for (const [err, status] of cases) {
@@ -21,6 +35,13 @@ t.test("ServiceError codes map to their HTTP status", async (t) => {
     t.equal(m.code, err.code);
     t.equal(m.body.error.code, err.code);
   }
+  t.same(new Set(cases.map(([err]) => err.code)), new Set(ERROR_CODE_LIST), "a case for every code of errors.ts");
+});
+
+t.test("Retry-After goes with exactly the retryable codes", async (t) => {
+  const withRetryAfter = ERROR_CODE_LIST.filter((code) => mapError(new ServiceError(code, "x", { retryAfterMs: 2000 })).retryAfterSeconds !== undefined);
+  t.same(withRetryAfter, ["OVERLOADED", "UNAVAILABLE", "RATE_LIMITED"]);
+  t.same(withRetryAfter, ERROR_CODE_LIST.filter(retryable), "retryable() says the same");
 });
 
 t.test("INVALID_ARGUMENT keeps the message and the field", async (t) => {

@@ -7,10 +7,10 @@
  *   got <value>", field set;
  * - fastify's own client errors (malformed JSON 400, body too large 413,
  *   unsupported media type 415, ...) keep their status, code INVALID_ARGUMENT;
- * - ServiceErrors by code: INVALID_ARGUMENT 400, UNAUTHENTICATED 401 (with
- *   WWW-Authenticate: Bearer), NOT_FOUND 404, RATE_LIMITED 429, OVERLOADED
- *   503 and UNAVAILABLE 503 (429 and 503 with Retry-After in whole seconds,
- *   from retryAfterMs), DEADLINE_EXCEEDED 504, CANCELLED 499, INTERNAL 500;
+ * - ServiceErrors by code: the HTTP status of errors.ts's ERROR_CODES;
+ *   retryable codes (OVERLOADED, UNAVAILABLE, RATE_LIMITED) with Retry-After
+ *   in whole seconds, from retryAfterMs; UNAUTHENTICATED with
+ *   WWW-Authenticate: Bearer;
  * - anything else -> 500 INTERNAL "internal error".
  *
  * Messages sent are the ServiceError's (written for clients) or a fixed text;
@@ -18,7 +18,7 @@
  * logged with their cause.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ServiceError, type ErrorCode } from "../errors.js";
+import { ERROR_CODES, ServiceError, isErrorCode, retryable, type ErrorCode } from "../errors.js";
 import { fieldForLog } from "../inference/validation.js";
 
 export interface ErrorBody {
@@ -32,18 +32,6 @@ export interface MappedError {
   /** Seconds for the Retry-After header, when a retry makes sense. */
   retryAfterSeconds?: number;
 }
-
-export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
-  INVALID_ARGUMENT: 400,
-  NOT_FOUND: 404,
-  UNAUTHENTICATED: 401,
-  RATE_LIMITED: 429,
-  CANCELLED: 499,
-  INTERNAL: 500,
-  OVERLOADED: 503,
-  UNAVAILABLE: 503,
-  DEADLINE_EXCEEDED: 504,
-};
 
 type FastifyLikeError = Partial<Pick<FastifyError, "code" | "statusCode">> & Error;
 
@@ -74,14 +62,13 @@ function clientErrorMessage(err: FastifyLikeError, status: number): { message: s
 }
 
 export function mapError(err: unknown): MappedError {
-  if (err instanceof ServiceError) {
-    const status = STATUS_BY_CODE[err.code] ?? 500;
+  if (err instanceof ServiceError && isErrorCode(err.code)) {
     const mapped: MappedError = {
-      status,
+      status: ERROR_CODES[err.code].http,
       code: err.code,
       body: body(err.code, err.code === "INTERNAL" ? "internal error" : err.message, err.field),
     };
-    if (err.code === "OVERLOADED" || err.code === "UNAVAILABLE" || err.code === "RATE_LIMITED") {
+    if (retryable(err.code)) {
       mapped.retryAfterSeconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
     }
     return mapped;
