@@ -1,11 +1,13 @@
 /**
  * The REST routes' schemas: the request and result shapes of the service API
  * (inference/api-schema.ts, shared with gRPC), plus what only REST has
- * (headers, error statuses, ops routes). They drive request validation
- * (inference/validation.ts, installed as fastify's validator compiler in
- * app.ts), response serialization and the OpenAPI document at /openapi.json
- * and /docs.
+ * (headers, error statuses, security, ops routes). They drive request
+ * validation (inference/validation.ts, installed as fastify's validator
+ * compiler in app.ts), response serialization and the OpenAPI document at
+ * /openapi.json and /docs (routes/docs.ts; test/openapi.test.ts lints it as
+ * a client generator reads it).
  */
+import { ERROR_CODE_LIST } from "../errors.js";
 import { ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/api-schema.js";
 
 /** Error body of every non-2xx response: {error: {code, message, field?}}. */
@@ -21,10 +23,7 @@ export const errorBody = {
       required: ["code", "message"],
       additionalProperties: false,
       properties: {
-        code: {
-          type: "string",
-          enum: ["INVALID_ARGUMENT", "OVERLOADED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "NOT_FOUND", "INTERNAL"],
-        },
+        code: { type: "string", enum: ERROR_CODE_LIST, description: "The error code (docs/DESIGN.md, \"one error vocabulary\")." },
         message: { type: "string", description: "For the client: names the field and the bound where one applies." },
         field: { type: "string", description: "The request field at fault, when there is one." },
       },
@@ -32,7 +31,27 @@ export const errorBody = {
   },
 } as const;
 
-const errorRef = { $ref: "ErrorResponse#" } as const;
+/** The security scheme of routes/docs.ts: an API key sent as `authorization: Bearer <key>`. */
+export const API_KEY_SCHEME = "apiKey";
+/** The /v1/* routes need the API key when keys are configured (app.ts checks it). */
+const apiKey = [{ [API_KEY_SCHEME]: [] }];
+/** Health, readiness and metrics never ask for one. */
+const open: [] = [];
+
+const error = (description: string) => ({ description, $ref: "ErrorResponse#" }) as const;
+
+/** Every error status a route may answer, described once; each route lists those it can answer. */
+const ERRORS = {
+  400: error("Invalid request (the message names the field and the bound)"),
+  401: error("API keys are configured and none (or an unknown one) was sent: authorization: Bearer <key>"),
+  413: error("Request body too large"),
+  415: error("Unsupported content type (send application/json)"),
+  429: error("The API key's rate limit is reached; see Retry-After and x-ratelimit-*"),
+  499: error("Client closed the request (the status of the log line and the metric; no client reads it)"),
+  500: error("Internal error"),
+  503: error("Overloaded, not ready, or shutting down; see Retry-After"),
+  504: error("Deadline exceeded"),
+} as const;
 
 /** Optional request headers of the inference routes (documented; parsed in app.ts). */
 const callHeaders = {
@@ -50,46 +69,34 @@ const callHeaders = {
   },
 } as const;
 
-/** The error statuses an inference route can answer, for the docs. */
-const inferenceErrors = {
-  400: { description: "Invalid request (the message names the field and the bound)", ...errorRef },
-  401: { description: "API keys are configured and none (or an unknown one) was sent: authorization: Bearer <key>", ...errorRef },
-  429: { description: "The API key's rate limit is reached; see Retry-After and x-ratelimit-*", ...errorRef },
-  413: { description: "Request body too large", ...errorRef },
-  499: { description: "Client closed the request", ...errorRef },
-  500: { description: "Internal error", ...errorRef },
-  503: { description: "Overloaded or not ready; see Retry-After", ...errorRef },
-  504: { description: "Deadline exceeded", ...errorRef },
-} as const;
+/** What predict and score can answer besides 200. */
+const inferenceErrors = { 400: ERRORS[400], 401: ERRORS[401], 413: ERRORS[413], 415: ERRORS[415], 429: ERRORS[429], 499: ERRORS[499], 500: ERRORS[500], 503: ERRORS[503], 504: ERRORS[504] } as const;
 
 export const predictSchema = {
   operationId: "predict",
   tags: ["inference"],
   summary: "Top-k next words (exact), optionally completing a typed prefix",
+  security: apiKey,
   headers: callHeaders,
   body: PredictRequest,
-  response: {
-    200: PredictResult,
-    ...inferenceErrors,
-  },
+  response: { 200: PredictResult, ...inferenceErrors },
 } as const;
 
 export const scoreSchema = {
   operationId: "score",
   tags: ["inference"],
   summary: "Probability of each given word as the next word",
+  security: apiKey,
   headers: callHeaders,
   body: ScoreRequest,
-  response: {
-    200: ScoreResult,
-    ...inferenceErrors,
-  },
+  response: { 200: ScoreResult, ...inferenceErrors },
 } as const;
 
 export const modelsSchema = {
   operationId: "models",
   tags: ["models"],
   summary: "The loaded model(s)",
+  security: apiKey,
   response: {
     200: {
       type: "object",
@@ -99,8 +106,10 @@ export const modelsSchema = {
         models: { type: "array", items: ModelInfo },
       },
     },
-    401: inferenceErrors[401],
-    429: inferenceErrors[429],
+    401: ERRORS[401],
+    429: ERRORS[429],
+    500: ERRORS[500],
+    503: error("Shutting down; see Retry-After"),
   },
 } as const;
 
@@ -111,22 +120,32 @@ const status = {
   properties: { status: { type: "string" } },
 } as const;
 
+// The ops routes answer no 4xx: they take no input and ask for no key (test/openapi.test.ts says why the linter's 4xx rule is skipped for them).
+
 export const healthzSchema = {
   operationId: "healthz",
   tags: ["ops"],
   summary: "Liveness: 200 while the process runs, 503 once its inference thread has not run for HEALTH_STALE_MS",
-  response: { 200: status, 503: { description: "Stuck", ...errorRef } },
+  security: open,
+  response: { 200: status, 503: error("Stuck: the inference thread has not run for HEALTH_STALE_MS") },
 } as const;
 
 export const readyzSchema = {
   operationId: "readyz",
   tags: ["ops"],
   summary: "Readiness: 200 once the model and runners are up, 503 before, while shutting down, and while the inference thread is stuck",
-  response: { 200: status, 503: { description: "Not ready", ...errorRef } },
+  security: open,
+  response: { 200: status, 503: error("Not ready; see Retry-After") },
 } as const;
 
 export const metricsSchema = {
   operationId: "metrics",
   tags: ["ops"],
   summary: "Prometheus metrics (text exposition format)",
+  security: open,
+  response: {
+    200: { description: "Every series of the process", content: { "text/plain": { schema: { type: "string" } } } },
+    500: ERRORS[500],
+    503: error("Shutting down; see Retry-After"),
+  },
 } as const;

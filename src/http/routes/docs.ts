@@ -1,11 +1,14 @@
 /**
  * OpenAPI document (generated from the route schemas by @fastify/swagger) at
  * GET /openapi.json, Swagger UI at /docs. Register before the API routes:
- * @fastify/swagger collects routes as they are added.
+ * @fastify/swagger collects routes as they are added. Each route's schema
+ * (../schemas.ts) says whether it needs the API key and which errors it
+ * answers; this adds what the whole document declares.
  */
 import type { FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { API_KEY_SCHEME } from "../schemas.js";
 
 export interface DocsOptions {
   version: string;
@@ -20,6 +23,19 @@ export async function registerDocs(app: FastifyInstance, opts: DocsOptions): Pro
         description:
           "Next-word prediction for predictive keyboards: exact top-k from an adaptive-softmax language model, with prefix completion.",
         version: opts.version,
+        // package.json is private and names no license: say so until one is chosen.
+        license: { name: "UNLICENSED" },
+      },
+      // Relative: the server that serves this document (REST port).
+      servers: [{ url: "/", description: "The server this document was fetched from" }],
+      components: {
+        securitySchemes: {
+          [API_KEY_SCHEME]: {
+            type: "http",
+            scheme: "bearer",
+            description: "An API key, when the server is configured with keys (API_KEYS_FILE or API_KEYS); a server without keys ignores it.",
+          },
+        },
       },
       tags: [
         { name: "inference", description: "Predictions and scores" },
