@@ -1,13 +1,33 @@
 /**
- * What every gRPC handler of nextword.v1.NextWord does with its call: the
- * CallOptions it gives the service (deadline and cancel signal) and the
- * decoding check of server.ts's MALFORMED_REQUEST.
+ * What every gRPC handler of nextword.v1.NextWord (handlers.ts, session.ts)
+ * does with its call: what they share (HandlerShared), the CallOptions it
+ * gives the service (deadline and cancel signal) and the decoding check of
+ * server.ts's MALFORMED_REQUEST.
  */
-import type { Deadline } from "@grpc/grpc-js";
+import type { Deadline, Metadata } from "@grpc/grpc-js";
+import type { Admission } from "../admission/admission.js";
+import type { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
 import { invalidArgument, type ErrorCode } from "../errors.js";
-import type { CallOptions } from "../inference/types.js";
+import type { CallOptions, InferenceService } from "../inference/types.js";
+import type { Metrics } from "../metrics.js";
 import { Cancellation } from "../util/cancellation.js";
+
+/** What the unary handlers and the Session handler share: the deps, and how a call is authorized, observed and logged. */
+export interface HandlerShared {
+  service: InferenceService;
+  /** Admits unary calls, new sessions and session events (shared with REST). */
+  admission: Admission;
+  guard: Guard;
+  metrics: Metrics;
+  config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
+  /** The call's `authorization` metadata, if any. */
+  authorization(md: Metadata): string | undefined;
+  /** One nextword_request_duration_seconds observation. */
+  observe(method: string, code: string, started: number): void;
+  /** Logs a failed call by its code: sizes and fields, never the text typed. */
+  logFailure(method: string, err: unknown, code: ErrorCode): void;
+}
 
 function deadlineMs(d: Deadline): number {
   const ms = d instanceof Date ? d.getTime() : d;

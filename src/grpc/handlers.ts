@@ -13,39 +13,19 @@
  *   "predict", "score", or "session" (one observation per session event).
  */
 import type { Metadata, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
-import type { Admission } from "../admission/admission.js";
 import { Guard } from "../auth/api-keys.js";
-import type { Config } from "../config.js";
-import type { ErrorCode } from "../errors.js";
-import type { CallOptions, InferenceService, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
+import type { CallOptions, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
-import type { Metrics } from "../metrics.js";
-import { callScope, decoded } from "./call-scope.js";
+import { callScope, decoded, type HandlerShared } from "./call-scope.js";
 import { toGrpcError } from "./error-mapper.js";
 import { predictResponse, scoreResponse, type PredictRequestMsg, type PredictResponseMsg, type ScoreRequestMsg, type ScoreResponseMsg } from "./messages.js";
 import { sessionHandler, type SessionRegistry } from "./session.js";
 
-export interface HandlerDeps {
-  service: InferenceService;
-  /** Admits unary calls, new sessions and session events (shared with REST). */
-  admission: Admission;
+export interface HandlerDeps extends Pick<HandlerShared, "service" | "admission" | "metrics" | "config"> {
   /** API keys (metadata `authorization: Bearer <key>`) and their rate limits; absent: the API is open. */
   guard?: Guard;
-  metrics: Metrics;
   logger: Logger;
-  config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
-}
-
-/** What the unary handlers and the Session handler share: the deps, and how a call is authorized, observed and logged. */
-export interface HandlerShared extends Pick<HandlerDeps, "service" | "admission" | "metrics" | "config"> {
-  guard: Guard;
-  /** The call's `authorization` metadata, if any. */
-  authorization(md: Metadata): string | undefined;
-  /** One nextword_request_duration_seconds observation. */
-  observe(method: string, code: string, started: number): void;
-  /** Logs a failed call by its code: sizes and fields, never the text typed. */
-  logFailure(method: string, err: unknown, code: ErrorCode): void;
 }
 
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {

@@ -11,9 +11,8 @@ import { unavailable, type ServiceError } from "../errors.js";
 import type { PredictRequest } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
 import { validatePredict } from "../inference/validation.js";
-import { callScope, decoded } from "./call-scope.js";
+import { callScope, decoded, type HandlerShared } from "./call-scope.js";
 import { toGrpcError } from "./error-mapper.js";
-import type { HandlerShared } from "./handlers.js";
 import { predictResponse, type SessionEventMsg, type SuggestionsMsg } from "./messages.js";
 
 /** Events a session may hold unanswered before it stops reading (HTTP/2 flow control then slows the client). */
