@@ -24,9 +24,11 @@
  */
 import path from "node:path";
 
+import { SHED_REASONS } from "../src/admission/policy.js";
+import { REJECT_REASONS } from "../src/batching/batcher-options.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { loadConfig } from "../src/config.js";
-import { EVENT_LOOP_SAMPLE_MS, REJECT_REASONS } from "../src/metrics.js";
+import { EVENT_LOOP_SAMPLE_MS } from "../src/metrics.js";
 import { Args, shared } from "./lib/args.js";
 import { runLoad } from "./lib/load.js";
 import { runOpenLoop, type OpenLoopFigures, type Outcome } from "./lib/open-loop.js";
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
         maxPerS,
         run,
         probes,
-        rejectedByReason: Object.fromEntries(REJECT_REASONS.map((reason) => [reason, delta(before, after, "nextword_rejected_total", { reason })])),
+        rejectedByReason: Object.fromEntries([...SHED_REASONS, ...REJECT_REASONS].map((reason) => [reason, delta(before, after, "nextword_rejected_total", { reason })])),
         loopDelayMs: { p99: loopDelayMs(after, "p99"), max: loopDelayMs(after, "max") },
         gc: Object.fromEntries(
           GC_KINDS.map((kind) => [kind, { n: delta(before, after, "nodejs_gc_duration_seconds_count", { kind }), ms: 1000 * delta(before, after, "nodejs_gc_duration_seconds_sum", { kind }) }]),

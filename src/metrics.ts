@@ -12,7 +12,6 @@
 import { getHeapStatistics } from "node:v8";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
-import type { BatcherHooks, RejectReason } from "./batching/batcher-options.js";
 import { LoopDelaySampler } from "./util/loop-delay.js";
 
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -23,11 +22,8 @@ export const BATCH_SIZE_BUCKETS: readonly number[] = Array.from({ length: 10 }, 
 
 export type CacheResult = "hit" | "miss" | "extend";
 
-/** A runner worker's V8 heap, as it reports it (runtime/worker-protocol.ts WorkerHeap). */
+/** A runner worker's V8 heap, as it reports it (runtime/runner-protocol.ts WorkerHeap). */
 type WorkerHeapFigures = { usedBytes: number; committedBytes: number };
-
-/** nextword_rejected_total's reasons: admission's (admission/policy.ts), then the batcher's (batching/batcher-options.ts). */
-export const REJECT_REASONS = ["in_flight", "event_loop", "queue_full", "overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const;
 
 /**
  * The period of the timer behind prom-client's nodejs_eventloop_lag_*
@@ -133,9 +129,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Reasons are their producers' lists (admission/policy.ts SHED_REASONS, batching/batcher-options.ts REJECT_REASONS), declared by them. */
   readonly rejected = new Counter<"reason">({
     name: "nextword_rejected_total",
-    help: "Requests refused or dropped without running them, by reason: admission (in_flight, event_loop, queue_full) or the batcher (overloaded, deadline_exceeded, cancelled, unavailable)",
+    help: "Requests refused or dropped without running them, by reason: admission's or the batcher's",
     labelNames: ["reason"],
     registers: [this.registry],
   });
@@ -230,7 +227,6 @@ export class Metrics {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
-    for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
     for (const transport of ["http", "grpc"] as const) this.requestsInFlight.set({ transport }, 0);
   }
 
@@ -286,16 +282,22 @@ export class Metrics {
     this.cacheFigures = figures;
   }
 
+  /** A producer's nextword_rejected_total reasons, each started at 0 so rate() works from the first scrape. */
+  declareRejectReasons(reasons: readonly string[]): void {
+    for (const reason of reasons) this.rejected.inc({ reason }, 0);
+  }
+
   cacheRequest(result: CacheResult): void {
     this.cacheRequests.inc({ result });
   }
 
-  /** Hooks that feed the queue/batch metrics from a Batcher. */
-  batcherHooks(): BatcherHooks {
+  /** The hooks (batching/batcher-options.ts BatcherHooks) that feed the queue, batch and rejection metrics from a Batcher. */
+  batcherHooks() {
     return {
       onQueueWait: (seconds: number) => this.queueWait.observe(seconds),
       onBatch: (size: number) => this.batchSize.observe(size),
-      onReject: (reason: RejectReason) => this.rejected.inc({ reason }),
+      onRejectReasons: (reasons: readonly string[]) => this.declareRejectReasons(reasons),
+      onReject: (reason: string) => this.rejected.inc({ reason }),
       onDepth: (depth: number) => this.queueDepth.set(depth),
     };
   }

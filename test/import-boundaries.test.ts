@@ -1,5 +1,5 @@
 /**
- * The layers of docs/DESIGN.md section 2, checked on the import statements of
+ * The layers of docs/DESIGN.md ("Request flow"), checked on the import statements of
  * every .ts file under src/ (static `import ... from`, `import "x"`,
  * `export ... from` and dynamic `import("x")`, type-only ones included: they
  * are dependencies too):
@@ -13,7 +13,11 @@
  *   src/runtime, src/inference or the transports;
  * - src/runtime knows no transport: no fastify, no gRPC, nothing from
  *   src/http or src/grpc;
- * - nothing under src/ imports from test/ or bench/ (the build ships src/ only).
+ * - the low layers import nothing above them: src/util only itself;
+ *   src/threads (the worker-thread helper) only itself and src/util;
+ *   src/metrics.ts (which every layer reports to) only src/util;
+ * - nothing under src/ imports from test/ or bench/ (the build ships src/ only);
+ * - no import cycle between files (type-only imports included).
  *
  * The checker is a regex over the source with comments removed; the second
  * test shows on small in-memory files that each rule does fail.
@@ -81,6 +85,8 @@ const ORT = /^onnxruntime(-|$)/;
 const FASTIFY = /^(fastify$|@fastify\/)/;
 const GRPC = /^(@grpc\/|grpc-health-check$)/;
 const TRANSPORT_SEES = new Set(["inference", "admission", "auth", "util", "errors.ts", "config.ts", "logger.ts", "metrics.ts"]);
+/** The low layers, and the only parts of src each may import. */
+const LOW_SEES: Readonly<Record<string, readonly string[]>> = { util: ["util"], threads: ["threads", "util"], "metrics.ts": ["util"] };
 
 /** The boundary violations of one file (repository path, source text); empty when it keeps to its layer. */
 function violations(file: string, source: string): string[] {
@@ -104,14 +110,41 @@ function violations(file: string, source: string): string[] {
     }
     if (part === "softmax" && ["runtime", "inference", "http", "grpc"].includes(to.part)) bad(`src/softmax is pure: not src/${to.part}`);
     if (part === "runtime" && (to.part === "http" || to.part === "grpc")) bad(`src/runtime knows no transport: not src/${to.part}`);
+    const low = LOW_SEES[part];
+    if (low && !low.includes(to.part)) bad(`src/${part} is a low layer: it imports only ${low.map((p) => `src/${p}`).join(" and ")}, not src/${to.part}`);
   }
   return out;
+}
+
+/** The import cycles among files (path -> source); each once, as the files around it, starting from where it was entered. */
+function cycles(files: ReadonlyMap<string, string>): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const [file, source] of files) {
+    const local = importSpecifiers(source).filter((s) => s.startsWith("."));
+    edges.set(file, local.map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(file), s)).replace(/\.js$/, ".ts")));
+  }
+  const found: string[][] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const to of edges.get(file) ?? []) {
+      if (state.get(to) === "open") found.push(stack.slice(stack.indexOf(to)));
+      else if (!state.has(to) && edges.has(to)) visit(to);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of edges.keys()) if (!state.has(file)) visit(file);
+  return found;
 }
 
 t.test("every file under src/ keeps to its layer", async (t) => {
   const files = sourceFiles();
   const found = files.flatMap((file) => violations(file, readFileSync(path.join(REPO, file), "utf8")));
   t.same(found, [], "no import crosses a layer boundary");
+  t.same(cycles(new Map(files.map((f) => [f, readFileSync(path.join(REPO, f), "utf8")]))), [], "no import cycle");
   // The scan must see the real imports, or an empty result would prove nothing.
   t.ok(files.length > 30, `${files.length} files scanned`);
   t.ok(files.includes("src/runtime/ort-graphs.ts") && files.includes("src/http/app.ts"));
@@ -140,6 +173,11 @@ t.test("the checker fails each rule on a violating file, and passes the allowed 
   one("src/runtime/x.ts", 'import Fastify from "fastify";', /runtime imports no transport/, "fastify in runtime");
   one("src/runtime/x.ts", 'import { Metadata } from "@grpc/grpc-js";', /runtime imports no transport/, "grpc-js in runtime");
   one("src/inference/x.ts", 'import { rng } from "../../bench/lib/rng.js";', /outside src/, "src importing bench/");
+  one("src/metrics.ts", 'import type { BatcherHooks } from "./batching/batcher-options.js";', /src\/metrics.ts is a low layer: .* not src\/batching/, "metrics importing a layer it measures");
+  one("src/metrics.ts", 'import { SHED_REASONS } from "./admission/policy.js";', /not src\/admission/, "metrics importing admission");
+  one("src/util/x.ts", 'import type { Config } from "../config.js";', /src\/util is a low layer: .* not src\/config.ts/, "util importing config");
+  one("src/util/x.ts", 'import { spawnThread } from "../threads/spawn.js";', /not src\/threads/, "util importing threads");
+  one("src/threads/x.ts", 'import type { Metrics } from "../metrics.js";', /src\/threads is a low layer: .* not src\/metrics.ts/, "threads importing metrics");
 
   const clean = [
     'import { Worker } from "node:worker_threads";',
@@ -159,4 +197,13 @@ t.test("the checker fails each rule on a violating file, and passes the allowed 
   ].join("\n");
   t.same(violations("src/http/routes/x.ts", transport), [], "a transport may use the service's API, errors, metrics, its own folder and fastify");
   t.same(violations("src/softmax/x.ts", 'import { Lru } from "../util/lru.js";\nimport { TopKHeap } from "./top-k-heap.js";'), [], "softmax: util and itself");
+  const loop = new Map([
+    ["src/grpc/a.ts", 'import type { B } from "./b.js";'],
+    ["src/grpc/b.ts", 'import { c } from "../util/c.js";\nimport type { A } from "./a.js";'],
+    ["src/util/c.ts", ""],
+  ]);
+  t.same(cycles(loop), [["src/grpc/a.ts", "src/grpc/b.ts"]], "a type-only loop between two files is a cycle");
+  t.same(cycles(new Map([...loop, ["src/grpc/b.ts", 'import { c } from "../util/c.js";']])), [], "without the loop, none");
+  t.same(violations("src/metrics.ts", 'import { Registry } from "prom-client";\nimport { LoopDelaySampler } from "./util/loop-delay.js";'), [], "metrics: packages and util");
+  t.same(violations("src/threads/x.ts", 'import { Worker } from "node:worker_threads";\nimport { Lru } from "../util/lru.js";\nimport { x } from "./y.js";'), [], "threads: built-ins, util and itself");
 });

@@ -1,6 +1,10 @@
 import t from "tap";
 import { register as globalRegistry } from "prom-client";
 
+import { admissionFrom } from "../src/admission/admission.js";
+import { SHED_REASONS } from "../src/admission/policy.js";
+import { REJECT_REASONS } from "../src/batching/batcher-options.js";
+import { Batcher } from "../src/batching/batcher.js";
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS, Metrics } from "../src/metrics.js";
 
 /** Every metric the service exposes, with the labels it must carry. */
@@ -100,4 +104,15 @@ t.test("batcherHooks() feeds the queue metrics", async (t) => {
   t.match(text, /^nextword_batch_size_sum 4$/m);
   t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded"\} 1$/m);
   t.match(text, /^nextword_queue_depth 11$/m);
+});
+
+t.test("nextword_rejected_total's reasons are admission's and the batcher's lists, each from 0, once wired", async (t) => {
+  const reasons = async (m: Metrics) => [...(await m.render()).matchAll(/^nextword_rejected_total\{reason="([^"]+)"\} 0$/gm)].map((r) => r[1]).sort();
+  const m = new Metrics();
+  t.same(await reasons(m), [], "none of its own: the lists are their producers'");
+  admissionFrom({ maxInFlight: 1, maxEventLoopDelayMs: 1, queueBound: 1 }, { eventLoopDelayMs: () => 0, queued: () => 0 }, m);
+  const batcher = new Batcher<number, number>({ run: async (xs) => xs, runners: 1, maxBatchSize: 1, maxQueueDelayMs: 0, queueBound: 1, hooks: m.batcherHooks() });
+  await batcher.close();
+  t.same(await reasons(m), [...SHED_REASONS, ...REJECT_REASONS].sort());
+  t.equal(new Set([...SHED_REASONS, ...REJECT_REASONS]).size, SHED_REASONS.length + REJECT_REASONS.length, "no reason in both lists");
 });

@@ -12,7 +12,7 @@ import type { Config } from "../config.js";
 import { overloaded } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { LoopDelaySampler } from "../util/loop-delay.js";
-import { admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
+import { SHED_REASONS, admit, type AdmissionLimits, type Priority, type Shed, type ShedReason } from "./policy.js";
 
 /** Where the load comes from: the event loop's delay (a LoadMonitor) and the batcher's queue; fixed values in tests. */
 export interface LoadSource {
@@ -75,6 +75,7 @@ export class Admission {
  */
 export function admissionFrom(config: Pick<Config, "maxInFlight" | "maxEventLoopDelayMs" | "queueBound">, load: LoadSource, metrics: Metrics): Admission {
   const limits = { maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs, queueBound: config.queueBound };
+  metrics.declareRejectReasons(SHED_REASONS);
   return new Admission(limits, load, {
     onShed: (reason) => metrics.rejected.inc({ reason }),
     onSlot: (transport, delta) => metrics.requestsInFlight.inc({ transport }, delta),

@@ -41,7 +41,9 @@ export interface AdmissionLimits {
 
 export type Priority = "request" | "keystroke";
 
-export type ShedReason = "in_flight" | "event_loop" | "queue_full";
+/** Why admission refuses (nextword_rejected_total's reasons from here; the batcher's are batching/batcher-options.ts REJECT_REASONS). */
+export const SHED_REASONS = ["in_flight", "event_loop", "queue_full"] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];
 
 export interface Shed {
   reason: ShedReason;

@@ -3,15 +3,23 @@ import type { ErrorCode } from "../errors.js";
 import type { CancelSignal } from "../util/cancellation.js";
 import type { Clock } from "./clock.js";
 
-/** Why the batcher settled an entry without running it: the lower-cased error code. */
-export type RejectReason = Lowercase<ErrorCode>;
+/**
+ * Why the batcher settles an entry without running it: the lower-cased code
+ * of the error the entry fails with ("unavailable": closing or destroyed).
+ * nextword_rejected_total's reasons from here; admission's are
+ * admission/policy.ts SHED_REASONS.
+ */
+export const REJECT_REASONS = ["overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const satisfies readonly Lowercase<ErrorCode>[];
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface BatcherHooks {
+  /** Called once, by the constructor: every reason onReject may report (a counter starts each at 0). */
+  onRejectReasons?(reasons: readonly RejectReason[]): void;
   /** Seconds an entry waited in the queue before its batch started. */
   onQueueWait?(seconds: number): void;
   /** Size of each batch handed to `run`. */
   onBatch?(size: number): void;
-  /** One call per entry settled without running (overloaded, deadline, cancelled, shutdown). */
+  /** One call per entry settled without running. */
   onReject?(reason: RejectReason): void;
   /** Queue depth after every change. */
   onDepth?(depth: number): void;

@@ -27,7 +27,7 @@
  */
 import { ServiceError, cancelled, deadlineExceeded, overloaded, unavailable } from "../errors.js";
 import type { CancelSignal } from "../util/cancellation.js";
-import type { BatcherHooks, BatcherOptions, RejectReason, SubmitOptions } from "./batcher-options.js";
+import { REJECT_REASONS, type BatcherHooks, type BatcherOptions, type RejectReason, type SubmitOptions } from "./batcher-options.js";
 import { systemClock, type Clock } from "./clock.js";
 import { decide } from "./policy.js";
 
@@ -69,6 +69,7 @@ export class Batcher<I, O> {
     if (!(opts.maxQueueDelayMs >= 0)) throw new RangeError(`Batcher: maxQueueDelayMs must be >= 0, got ${opts.maxQueueDelayMs}`);
     this.clock = opts.clock ?? systemClock;
     this.hooks = opts.hooks ?? {};
+    this.emit("onRejectReasons", REJECT_REASONS);
   }
 
   /** Live entries waiting for a batch. */
@@ -129,8 +130,7 @@ export class Batcher<I, O> {
     if (!this.destroyed) {
       this.destroyed = true;
       this.clearWait();
-      const reason = err instanceof ServiceError ? (err.code.toLowerCase() as RejectReason) : "internal";
-      for (const entry of [...this.queue]) this.drop(entry, reason, err);
+      for (const entry of [...this.queue]) this.drop(entry, "unavailable", err);
       // In-flight batches keep running (a worker cannot be interrupted), but
       // their callers are released now; the late results are ignored.
       for (const entry of [...this.running]) this.fail(entry, err);
@@ -306,7 +306,7 @@ export class Batcher<I, O> {
     }
   }
 
-  private emit<K extends "onQueueWait" | "onBatch" | "onReject" | "onDepth">(
+  private emit<K extends Exclude<keyof BatcherHooks, "onHookError">>(
     name: K,
     arg: Parameters<NonNullable<BatcherHooks[K]>>[0],
   ): void {
