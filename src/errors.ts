@@ -60,6 +60,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** Every ErrorCode, in the table's order. */
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
+/** For a code that arrived untyped: the mappers answer any other as INTERNAL. */
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
 }

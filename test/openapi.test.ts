@@ -27,7 +27,7 @@ const REDOCLY = path.join(REPO, "node_modules", ".bin", "redocly");
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
-  responses: Record<string, { $ref?: string; content?: Record<string, { schema?: { $ref?: string } }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
 }
 interface OpenApi {
   paths: Record<string, Record<string, Operation>>;

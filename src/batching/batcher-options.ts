@@ -5,8 +5,8 @@ import type { Clock } from "./clock.js";
 
 /**
  * Why the batcher settles an entry without running it: the lower-cased code
- * of the error the entry fails with ("unavailable": closing or destroyed).
- * nextword_rejected_total's reasons from here; admission's are
+ * of its refusal; "unavailable" also for what destroy(err) drops, whatever
+ * err is. nextword_rejected_total's reasons from here; admission's are
  * admission/policy.ts SHED_REASONS.
  */
 export const REJECT_REASONS = ["overloaded", "deadline_exceeded", "cancelled", "unavailable"] as const satisfies readonly Lowercase<ErrorCode>[];

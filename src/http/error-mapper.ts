@@ -7,10 +7,9 @@
  *   got <value>", field set;
  * - fastify's own client errors (malformed JSON 400, body too large 413,
  *   unsupported media type 415, ...) keep their status, code INVALID_ARGUMENT;
- * - ServiceErrors by code: the HTTP status of errors.ts's ERROR_CODES;
- *   retryable codes (OVERLOADED, UNAVAILABLE, RATE_LIMITED) with Retry-After
- *   in whole seconds, from retryAfterMs; UNAUTHENTICATED with
- *   WWW-Authenticate: Bearer;
+ * - ServiceErrors by code: the HTTP status of errors.ts's ERROR_CODES; the
+ *   retryable ones with Retry-After in whole seconds, from retryAfterMs;
+ *   UNAUTHENTICATED with WWW-Authenticate: Bearer;
  * - anything else -> 500 INTERNAL "internal error".
  *
  * Messages sent are the ServiceError's (written for clients) or a fixed text;

@@ -40,8 +40,8 @@ const open: [] = [];
 
 const error = (description: string) => ({ description, $ref: "ErrorResponse#" }) as const;
 
-/** Every error status a route may answer, described once; each route lists those it can answer. */
-const ERRORS = {
+/** The error statuses an inference route can answer; the other routes take theirs from here. */
+const inferenceErrors = {
   400: error("Invalid request (the message names the field and the bound)"),
   401: error("API keys are configured and none (or an unknown one) was sent: authorization: Bearer <key>"),
   413: error("Request body too large"),
@@ -69,9 +69,6 @@ const callHeaders = {
   },
 } as const;
 
-/** What predict and score can answer besides 200. */
-const inferenceErrors = { 400: ERRORS[400], 401: ERRORS[401], 413: ERRORS[413], 415: ERRORS[415], 429: ERRORS[429], 499: ERRORS[499], 500: ERRORS[500], 503: ERRORS[503], 504: ERRORS[504] } as const;
-
 export const predictSchema = {
   operationId: "predict",
   tags: ["inference"],
@@ -79,7 +76,10 @@ export const predictSchema = {
   security: apiKey,
   headers: callHeaders,
   body: PredictRequest,
-  response: { 200: PredictResult, ...inferenceErrors },
+  response: {
+    200: PredictResult,
+    ...inferenceErrors,
+  },
 } as const;
 
 export const scoreSchema = {
@@ -89,7 +89,10 @@ export const scoreSchema = {
   security: apiKey,
   headers: callHeaders,
   body: ScoreRequest,
-  response: { 200: ScoreResult, ...inferenceErrors },
+  response: {
+    200: ScoreResult,
+    ...inferenceErrors,
+  },
 } as const;
 
 export const modelsSchema = {
@@ -106,9 +109,9 @@ export const modelsSchema = {
         models: { type: "array", items: ModelInfo },
       },
     },
-    401: ERRORS[401],
-    429: ERRORS[429],
-    500: ERRORS[500],
+    401: inferenceErrors[401],
+    429: inferenceErrors[429],
+    500: inferenceErrors[500],
     503: error("Shutting down; see Retry-After"),
   },
 } as const;
@@ -145,7 +148,7 @@ export const metricsSchema = {
   security: open,
   response: {
     200: { description: "Every series of the process", content: { "text/plain": { schema: { type: "string" } } } },
-    500: ERRORS[500],
+    500: inferenceErrors[500],
     503: error("Shutting down; see Retry-After"),
   },
 } as const;
