@@ -16,7 +16,8 @@
  * - the low layers import nothing above them: src/util only itself;
  *   src/threads (the worker-thread helper) only itself and src/util;
  *   src/metrics.ts (which every layer reports to) only src/util;
- * - nothing under src/ imports from test/ or bench/ (the build ships src/ only);
+ * - nothing under src/ imports from test/, testkit/ or bench/ (the build ships
+ *   src/ only);
  * - no import cycle between files (type-only imports included).
  *
  * The checker is a regex over the source with comments removed; the second
@@ -96,7 +97,7 @@ function violations(file: string, source: string): string[] {
     const to = resolve(file, spec);
     const bad = (rule: string) => out.push(`${file} imports "${spec}": ${rule}`);
     if (to.kind === "outside") {
-      bad("src/ never imports from outside src/ (test/ and bench/ are not shipped)");
+      bad("src/ never imports from outside src/ (test/, testkit/ and bench/ are not shipped)");
       continue;
     }
     if (to.kind === "package") {
@@ -172,7 +173,8 @@ t.test("the checker fails each rule on a violating file, and passes the allowed 
   one("src/softmax/x.ts", 'import { packRows } from "../runtime/encoder-batch.js";', /softmax is pure: not src\/runtime/, "runtime in softmax");
   one("src/runtime/x.ts", 'import Fastify from "fastify";', /runtime imports no transport/, "fastify in runtime");
   one("src/runtime/x.ts", 'import { Metadata } from "@grpc/grpc-js";', /runtime imports no transport/, "grpc-js in runtime");
-  one("src/inference/x.ts", 'import { rng } from "../../bench/lib/rng.js";', /outside src/, "src importing bench/");
+  one("src/inference/x.ts", 'import { Args } from "../../bench/lib/args.js";', /outside src/, "src importing bench/");
+  one("src/inference/x.ts", 'import { rng } from "../../testkit/rng.js";', /outside src/, "src importing testkit/");
   one("src/metrics.ts", 'import type { BatcherHooks } from "./batching/batcher-options.js";', /src\/metrics.ts is a low layer: .* not src\/batching/, "metrics importing a layer it measures");
   one("src/metrics.ts", 'import { SHED_REASONS } from "./admission/policy.js";', /not src\/admission/, "metrics importing admission");
   one("src/util/x.ts", 'import type { Config } from "../config.js";', /src\/util is a low layer: .* not src\/config.ts/, "util importing config");

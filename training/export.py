@@ -1,4 +1,4 @@
-"""Step 3: export a trained run to a model bundle (docs/DESIGN.md section 4).
+"""Step 3: export a trained run to a model bundle (docs/DESIGN.md, "The model bundle").
 
     /usr/bin/python3 training/export.py --run training/runs/keyboard --out models/<name> --name <name>
 

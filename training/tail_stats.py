@@ -3,13 +3,13 @@
     /usr/bin/python3 training/tail_stats.py --run training/runs/keyboard [--rows 4000] [--k 3]
 
 For evenly spaced positions of the valid split, take the model's full
-distribution and run the exact lazy top-k of docs/DESIGN.md section 1 over
-the suggestible words (first character a-z or 0-9, no specials or
-punctuation): head words first, then clusters by decreasing p(cluster|h),
-stopping at the first whose probability is not above the k-th best word; a
-cluster with no word matching the prefix is skipped unevaluated. Prefixes
-are the first 1 or 2 letters of the word that really comes next (rows whose
-next word is longer than the prefix). Every lazy answer is checked against
+distribution and run the exact lazy top-k of docs/DESIGN.md, "The adaptive
+softmax, as served" over the suggestible words (first character a-z or 0-9, no
+specials or punctuation): head words first, then clusters by decreasing
+p(cluster|h), stopping at the first whose probability is not above the k-th best
+word; a cluster with no word matching the prefix is skipped unevaluated.
+Prefixes are the first 1 or 2 letters of the word that really comes next (rows
+whose next word is longer than the prefix). Every lazy answer is checked against
 the top-k of the full distribution. Prints one JSON line per prefix length.
 """
 import argparse

@@ -2,7 +2,7 @@
 rows/s by batch size, against one CPU thread in the same run.
 
 What the GPU would give the encoder if onnxruntime's CUDA provider could be
-installed here (it cannot: bench/RESULTS.md section 13). The shapes are
+installed here (it cannot: bench/notebook/gpu.md). The shapes are
 lstm512-keyboard's (encoder_head.onnx): a 512-wide embedding lookup, one LSTM
 layer 512 -> 512, the head MatMul [512, 2053] + LogSoftmax and the two band
 projections [512, 128] and [512, 32]. The weights are random: no operation

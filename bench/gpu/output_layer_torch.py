@@ -3,7 +3,7 @@ twin and every tail, with the bundle's own tail weights (issue 16's GPU figure).
 
 onnxruntime-node's CUDA provider cannot be installed where this project runs
 (its binaries are a download from GitHub), so bench/output-layer.ts measured
-the GPU through WebGPU only (bench/RESULTS.md section 13). This script asks
+the GPU through WebGPU only (bench/notebook/gpu.md). This script asks
 the same question with CUDA kernels: PyTorch on the lent GPU, and on one CPU
 thread in the same run for the side-by-side ratio.
 

@@ -14,7 +14,7 @@
  *
  * `--case lower` (the default): the text lowercased, the service asked for
  * its model's lower-case words (casing and blockOffensive off, the protocol
- * the figures of bench/RESULTS.md section 5 were measured with). `--case
+ * the figures of bench/notebook/ksr.md were measured with). `--case
  * exact`: the text as written, shift costs, exact-case matching (simulate.ts);
  * the service is asked with its defaults (casing and blockOffensive on), and
  * presage, which has no casing (LOWERCASE_MODE, lower-case db), gets what a

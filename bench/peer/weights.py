@@ -21,7 +21,7 @@ from onnx import numpy_helper
 
 
 class Tokenizer:
-    """The manifest's word-regex-v1 tokenizer (docs/DESIGN.md section 4), built from its spec."""
+    """The manifest's word-regex-v1 tokenizer (docs/DESIGN.md, "The model bundle"), built from its spec."""
 
     def __init__(self, spec, vocab):
         if spec["type"] != "word-regex-v1":

@@ -1,4 +1,4 @@
-# bench/RESULTS.md section 13 (CUDA through PyTorch, NVIDIA H100, 2026-11-26): gnuplot bench/plots/gpu-cuda.gp
+# bench/notebook/gpu.md (CUDA through PyTorch, NVIDIA H100, 2026-11-26): gnuplot bench/plots/gpu-cuda.gp
 # Data: bench/gpu/output_layer_torch.py (no prefix) and bench/gpu/encoder_torch.py (64 tokens), copied from their printout.
 set terminal pngcairo size 1200,480 font "sans,11"
 set output "bench/plots/gpu-cuda.png"

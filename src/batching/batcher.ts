@@ -1,7 +1,7 @@
 /**
  * Bounded queue + dynamic batching in front of the runner pool.
  *
- * Contracts (see docs/DESIGN.md section 2):
+ * Contracts (see docs/DESIGN.md, "Request flow"):
  * - `submit` either refuses at once (UNAVAILABLE while closing/destroyed,
  *   CANCELLED if the signal is already aborted, DEADLINE_EXCEEDED if the
  *   deadline has already passed, OVERLOADED with retryAfterMs when

@@ -1,9 +1,9 @@
 /**
- * The manifest of a model bundle (docs/DESIGN.md section 4), parsed and
- * checked field by field: format, tokenizer spec, model (bands and clusters
+ * The manifest of a model bundle (docs/DESIGN.md, "The model bundle"), parsed
+ * and checked field by field: format, tokenizer spec, model (bands and clusters
  * tiling the tail ids), graphs and their tensor names, checksums, recency,
- * lexicon and casing specs. Every error is a BundleError naming the manifest field at
- * fault. Pure: bundle.ts reads the files.
+ * lexicon and casing specs. Every error is a BundleError naming the manifest
+ * field at fault. Pure: bundle.ts reads the files.
  */
 import path from "node:path";
 

@@ -70,10 +70,11 @@ export const GRPC_SERVER_OPTIONS = {
   // grpc-js 1.14 a ping due after a connection's age GOAWAY cannot be sent
   // (Node refuses pings on a closing HTTP/2 session) and grpc-js then
   // destroys the connection, cutting every stream still in its grace with
-  // INTERNAL; it cut each typing session at each recycling (bench/RESULTS.md
-  // section 11, run G; test/grpc-connection-age.test.ts). A dead peer's
-  // session state is still freed at SESSION_MAX_AGE_S and its connection at
-  // its age plus grace at the latest.
+  // INTERNAL; it cut each typing session at each recycling
+  // (bench/notebook/soak.md, "Run G's errors, found";
+  // test/grpc-connection-age.test.ts). A dead peer's session state is still
+  // freed at SESSION_MAX_AGE_S and its connection at its age plus grace at
+  // the latest.
   // Long-lived HTTP/2 connections pin clients to one replica behind an L4
   // load balancer; recycling connections every 30 min (GOAWAY, clients
   // reconnect transparently) rebalances after scale-out. Streams already

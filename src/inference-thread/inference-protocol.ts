@@ -3,7 +3,7 @@
  * main thread) and the inference thread (./inference-worker.ts). Plain structured-clone
  * data: requests and results are the API's own shapes (api-schema.ts), small
  * enough that cloning them costs less than the loop time the split saves
- * (bench/RESULTS.md section 12).
+ * (bench/notebook/overload.md, "The inference thread, in the product").
  */
 import { ServiceError, type ErrorCode } from "../errors.js";
 import type { Config } from "../config.js";

@@ -3,8 +3,9 @@
  * state cache, lazy top-k), on an event loop of their own. The main thread
  * keeps the transports, admission and probes, so its turns stay short: a
  * refusal no longer waits behind a finished batch's 64 top-k planners, and
- * each loop keeps its own code and young generation hot (bench/RESULTS.md
- * section 12). Started and spoken to by ./inference-thread.ts only.
+ * each loop keeps its own code and young generation hot
+ * (bench/notebook/overload.md, "The inference thread, in the product").
+ * Started and spoken to by ./inference-thread.ts only.
  *
  * Contract: every predict/score message gets exactly one answer; "ready" is
  * posted once the runners are up; a failed start throws (the Worker's "error"

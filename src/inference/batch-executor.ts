@@ -1,5 +1,5 @@
 /**
- * One batch of the service's rows (docs/DESIGN.md section 2): one batched
+ * One batch of the service's rows (docs/DESIGN.md, "Request flow"): one batched
  * encoder + head call for the rows whose window has no state yet (fresh
  * windows from zeros, extended windows from the cached state of their
  * longest cached prefix), then the tail rounds of softmax/tail-rounds.ts

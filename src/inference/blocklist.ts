@@ -1,11 +1,11 @@
 /**
- * Potentially offensive words, never suggested while a request blocks them
- * (the default; docs/DESIGN.md section 1). The list is the English one of
- * LDNOOBW, the "List of Dirty, Naughty, Obscene, and Otherwise Bad Words"
- * (npm `naughty-words`, CC-BY-4.0: see README), changed by an operator's
- * file (BLOCKLIST_FILE): one entry per line, `-word` allows a listed word
- * again, `#` starts a comment. Phrases (entries of several tokens) cannot be
- * one suggestion; the service keeps the entries that are one token.
+ * Potentially offensive words, never suggested while a request blocks them (the
+ * default; docs/DESIGN.md, "The adaptive softmax, as served"). The list is the
+ * English one of LDNOOBW, the "List of Dirty, Naughty, Obscene, and Otherwise
+ * Bad Words" (npm `naughty-words`, CC-BY-4.0: see README), changed by an
+ * operator's file (BLOCKLIST_FILE): one entry per line, `-word` allows a listed
+ * word again, `#` starts a comment. Phrases (entries of several tokens) cannot
+ * be one suggestion; the service keeps the entries that are one token.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,7 +1,8 @@
 /**
- * Suggestions cased as a keyboard shows them (docs/DESIGN.md section 1).
- * The model and its top-k stay lower case; this is the last step of a
- * predict, and `casing: false` skips it. For a suggested word, in order:
+ * Suggestions cased as a keyboard shows them (docs/DESIGN.md, "The adaptive
+ * softmax, as served"). The model and its top-k stay lower case; this is the
+ * last step of a predict, and `casing: false` skips it. For a suggested word,
+ * in order:
  *
  * 1. its form: the one the user wrote earlier in the context with capitals
  *    (away from a sentence start; a later lower-case use undoes it), else the bundle's casing table (the usual

@@ -1,5 +1,5 @@
 /**
- * The inference service (docs/DESIGN.md section 2): the only API the
+ * The inference service (docs/DESIGN.md, "Request flow"): the only API the
  * transports call, with requests they validated. Per request: tokenize the
  * context exactly as training did, take its window (its last ids,
  * contextWindow), look it up in the context-state cache, then

@@ -1,7 +1,7 @@
 /**
- * The context-state cache (docs/DESIGN.md section 3): a bounded LRU keyed by a
- * context's window, the last ids of the context that the encoder sees
- * (contextWindow: about `maxContextTokens`, from an anchor).
+ * The context-state cache (docs/DESIGN.md, "Context-state cache"): a bounded
+ * LRU keyed by a context's window, the last ids of the context that the encoder
+ * sees (contextWindow: about `maxContextTokens`, from an anchor).
  * An entry holds what the model computed for that window: the final LSTM
  * state, the head log-probs, the band hidden vectors (the tails' input) and
  * the tail clusters already evaluated for it. A row's output depends only on

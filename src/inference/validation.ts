@@ -1,5 +1,5 @@
 /**
- * The one request check (docs/DESIGN.md section 2): api-schema.ts's schemas
+ * The one request check (docs/DESIGN.md, "Request flow"): api-schema.ts's schemas
  * compiled once by ajv and run by both transports, REST as fastify's
  * validator compiler (bodies and headers), gRPC in its handlers. A failure is
  * an INVALID_ARGUMENT ServiceError whose message names the field, its whole

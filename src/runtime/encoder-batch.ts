@@ -39,7 +39,7 @@ export interface EncoderCost {
   step: number;
 }
 
-/** Relative costs on the default model, 1 thread (bench/encoder-calls.ts; bench/RESULTS.md). */
+/** Relative costs on the default model, 1 thread (bench/encoder-calls.ts; its figures: bench/notebook/serving-time.md). */
 export const DEFAULT_ENCODER_COST: EncoderCost = { call: 4, step: 1 };
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The bundle's ONNX graphs behind small typed wrappers. This is the only file
- * that imports onnxruntime-node (docs/DESIGN.md section 2): the runner's
+ * that imports onnxruntime-node (docs/DESIGN.md, "Request flow"): the runner's
  * workers use it, and so do tests and benchmarks. `InferenceSession.run`
  * does its work synchronously on the calling thread, so serving code calls
  * these from worker threads, never from the event loop that answers

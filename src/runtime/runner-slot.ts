@@ -42,7 +42,7 @@ const MAX_RESTART_DELAY_MS = 10_000;
  * A runner worker's young generation, MB (V8: three semi-spaces' worth, so
  * semi-spaces of 4 MB). Its garbage is per job and dies young; left at V8's
  * default, each worker's new space grew in 16 MB steps over a soak and kept
- * them: most of the soak's RSS growth (bench/RESULTS.md section 11, run F).
+ * them: most of the soak's RSS growth (bench/notebook/soak.md, run F).
  */
 export const WORKER_YOUNG_GENERATION_MB = 12;
 

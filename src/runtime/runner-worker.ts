@@ -2,7 +2,8 @@
  * A runner worker thread: hosts the ORT sessions of one bundle (the encoder +
  * head graph and every tail graph) and runs them on request. ORT's `run` is
  * synchronous native work on the calling thread, which is why sessions live
- * here and never on the event loop that serves requests (docs/DESIGN.md 2).
+ * here and never on the event loop that serves requests (docs/DESIGN.md,
+ * "Request flow").
  *
  * Start: open each graph with its provider preference list, falling back in
  * order (["cuda", "cpu"]: if CUDA cannot open it, log and use CPU), then post

@@ -1,7 +1,8 @@
 /**
- * The exact lazy top-k (docs/DESIGN.md section 1): a per-row planner that
- * asks for tail clusters by decreasing bound (tail-rounds.ts feeds it a
- * batch's clusters). Pure typed-array code, no I/O, no ONNX.
+ * The exact lazy top-k (docs/DESIGN.md, "The adaptive softmax, as served"): a
+ * per-row planner that asks for tail clusters by decreasing bound
+ * (tail-rounds.ts feeds it a batch's clusters). Pure typed-array code, no I/O,
+ * no ONNX.
  */
 import type { PrefixIndex, PrefixRanges } from "./prefix-index.js";
 import { NO_MIX, extraLogProb, type RowMix } from "./open-vocab.js";

@@ -1,8 +1,9 @@
 /**
- * The open-vocabulary extension of a bundle (docs/DESIGN.md section 1): the
- * rare-word lexicon (lexicon.ts) shares out p(<unk>), and the recency mixture
- * (recency.ts) mixes in the context's recent words. Here: what one top-k row
- * needs of both (RowMix), and the log-probs /v1/score returns. Pure.
+ * The open-vocabulary extension of a bundle (docs/DESIGN.md, "The adaptive
+ * softmax, as served"): the rare-word lexicon (lexicon.ts) shares out p(<unk>),
+ * and the recency mixture (recency.ts) mixes in the context's recent words.
+ * Here: what one top-k row needs of both (RowMix), and the log-probs /v1/score
+ * returns. Pure.
  */
 import { Lexicon } from "./lexicon.js";
 import { mixRecent, mixedLogProb, type Recency, type RecentWords } from "./recency.js";

@@ -1,6 +1,7 @@
 /**
- * Prefix completion (docs/DESIGN.md section 1): per prefix, the run of words
- * starting with it in the head and in each cluster. Pure, no I/O.
+ * Prefix completion (docs/DESIGN.md, "The adaptive softmax, as served"): per
+ * prefix, the run of words starting with it in the head and in each cluster.
+ * Pure, no I/O.
  */
 import { Lru } from "../util/lru.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";

@@ -1,6 +1,7 @@
 /**
- * The recency mixture (docs/DESIGN.md section 1; training/open_vocab.py fits
- * it on the valid split and writes it into the manifest):
+ * The recency mixture (docs/DESIGN.md, "The adaptive softmax, as served";
+ * training/open_vocab.py fits it on the valid split and writes it into the
+ * manifest):
  *
  *     p(w | text) = (1 - weight) * p_lstm(w | text) + weight * count(w) / n
  *

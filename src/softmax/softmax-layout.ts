@@ -1,10 +1,10 @@
 /**
- * The id space of an adaptive-softmax bundle (docs/DESIGN.md section 1). Ids
- * are layout ids. The head row has `headSize = shortlist + clusters`
- * log-probs: entries [0, shortlist) are head words, entry shortlist + c is
- * log p(cluster c | h). Cluster c owns the ids [start, end); its tail graph
- * gives log p(w | c, h) for them, so log p(w | h) = head[shortlist + c] +
- * within[w - start].
+ * The id space of an adaptive-softmax bundle (docs/DESIGN.md, "The adaptive
+ * softmax, as served"). Ids are layout ids. The head row has
+ * `headSize = shortlist + clusters` log-probs: entries [0, shortlist) are head
+ * words, entry shortlist + c is log p(cluster c | h). Cluster c owns the ids
+ * [start, end); its tail graph gives log p(w | c, h) for them, so
+ * log p(w | h) = head[shortlist + c] + within[w - start].
  *
  * Contracts: log-probs are never NaN; within-cluster log-probs are <= 0 (a
  * log-softmax output), which makes head[shortlist + c] an upper bound for every

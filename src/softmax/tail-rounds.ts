@@ -1,8 +1,8 @@
 /**
- * The tail rounds of a batch (docs/DESIGN.md section 1): the one loop that
- * evaluates tail clusters, for the service (inference/batch-executor.ts), the
- * tests and the benchmarks alike. Pure: the caller's `evaluate` runs the
- * graphs.
+ * The tail rounds of a batch (docs/DESIGN.md, "The adaptive softmax, as
+ * served"): the one loop that evaluates tail clusters, for the service
+ * (inference/batch-executor.ts), the tests and the benchmarks alike. Pure: the
+ * caller's `evaluate` runs the graphs.
  *
  * Round r asks every open row for the clusters it needs next: a top-k row
  * (RowTopK) for up to `lookahead` clusters still above its k-th best, a
