@@ -52,7 +52,15 @@ export class Admission {
 
   /** Takes a slot for a request on `transport`, or throws OVERLOADED. Returns the slot's release. */
   enter(priority: Priority, transport: Transport): () => void {
-    this.check(priority);
+    const slot = this.tryEnter(priority, transport);
+    if (typeof slot !== "function") throw overloaded(slot.message, slot.retryAfterMs);
+    return slot;
+  }
+
+  /** enter() without the throw, for a caller that answers refusals itself: the slot's release, or why it is refused. */
+  tryEnter(priority: Priority, transport: Transport): (() => void) | Shed {
+    const shed = this.refusal(priority);
+    if (shed) return shed;
     this.inFlight++;
     this.hooks.onSlot?.(transport, 1);
     let released = false;

@@ -2,41 +2,44 @@
  * The REST transport: buildApp(deps) returns a ready fastify instance that
  * never listens; src/main.ts listens, tests call `inject()`.
  *
- * Per request:
- * - a request id: the client's x-request-id when sane, else a fresh UUID;
- *   echoed as x-request-id and bound to `request.log` (pino child, `reqId`),
- *   so every log line of the request carries it;
- * - CallOptions for the service: an absolute deadline (REQUEST_TIMEOUT_MS, or
- *   a smaller x-deadline-ms header) and a cancel signal that fires when the
- *   client goes away before the response is written;
- * - nextword_request_duration_seconds{transport="http",method,code} and one
- *   "request completed" log line, for every response (also 404s, rejected
- *   bodies, and requests whose client disconnected); predict and score also
- *   count in nextword_requests_in_flight while they are answered;
- * - admission (src/admission): predict and score are refused with 503 +
- *   Retry-After before their body is read when the process is past its
- *   bounds; /healthz, /readyz and /metrics never are.
+ * What happens to every request is one plugin per concern (./plugins/),
+ * registered in this order, which is the order their onRequest hooks run:
+ *
+ * 1. request-end: the one 'close' listener, whose handlers the plugins
+ *    below add (a request refused by a later hook still reaches them);
+ * 2. request-metrics: the duration histogram and the "request completed"
+ *    log line;
+ * 3. request-id: the x-request-id echo (the id itself is genReqId);
+ * 4. deadline: the CallOptions handed to the service;
+ * 5. shutdown-gate: 503 while the app closes;
+ * 6. admission (predict, score): the slot the server's listener took
+ *    (./shedding-server.ts), or a decision here; released at the end
+ *    (slots are what nextword_requests_in_flight counts);
+ * 7. api-key (predict, score, models; only when keys are configured).
  *
  * Validation is inference/validation.ts's, the check gRPC runs too (same
  * messages): no type coercion and no silent removal of unknown properties
  * (fastify's ajv defaults do both), so `"k": "5"` and `{"context": "",
  * "x": 1}` are 400s. All errors go through error-mapper.ts.
  */
-import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
-import { performance } from "node:perf_hooks";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Admission } from "../admission/admission.js";
-import { Guard } from "../auth/api-keys.js";
+import type { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
-import { ServiceError, unavailable } from "../errors.js";
-import type { CallOptions, InferenceService } from "../inference/types.js";
+import { ServiceError } from "../errors.js";
+import type { InferenceService } from "../inference/types.js";
 import { compileCheck } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { Cancellation } from "../util/cancellation.js";
-import { errorHandler, resultCode, sendError, setResultCode } from "./error-mapper.js";
+import { errorHandler, sendError } from "./error-mapper.js";
+import { admissionGate } from "./plugins/admission.js";
+import { apiKey } from "./plugins/api-key.js";
+import { deadline } from "./plugins/deadline.js";
+import { requestEnd } from "./plugins/request-end.js";
+import { requestId, requestIdOf } from "./plugins/request-id.js";
+import { requestMetrics } from "./plugins/request-metrics.js";
+import { shutdownGate, type AppControl } from "./plugins/shutdown-gate.js";
 import { registerDocs } from "./routes/docs.js";
 import { inferenceRoutes } from "./routes/inference.js";
 import { modelsRoutes } from "./routes/models.js";
@@ -44,16 +47,7 @@ import { opsRoutes } from "./routes/ops.js";
 import { sheddingServer, type ServerTimeouts } from "./shedding-server.js";
 import { errorBody } from "./schemas.js";
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Deadline and cancellation for the service call (set in onRequest). */
-    callOptions: CallOptions;
-  }
-  interface FastifyContextConfig {
-    /** The `method` label of nextword_request_duration_seconds. */
-    metricMethod?: string;
-  }
-}
+export type { AppControl } from "./plugins/shutdown-gate.js";
 
 /**
  * Largest accepted JSON body. The schemas bound strings in code points; the
@@ -62,11 +56,6 @@ declare module "fastify" {
  * about 125 KB. Anything larger cannot be a valid request: 413 before parsing.
  */
 export const BODY_LIMIT_BYTES = 128 * 1024;
-
-/** Routes counted in nextword_requests_in_flight (the ops routes and docs are not load). */
-const INFERENCE_METHODS = new Set(["predict", "score"]);
-/** Routes that need the API key when keys are configured. */
-const API_METHODS = new Set(["predict", "score", "models"]);
 
 /**
  * Slow or idle clients cannot hold connections: headers must arrive within
@@ -83,9 +72,6 @@ export const HTTP_TIMEOUTS: ServerTimeouts = {
   checkEveryMs: 1000,
 };
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const DEADLINE_HEADER = /^[1-9][0-9]{0,6}$/;
-
 export interface AppDeps {
   service: InferenceService;
   /** Admits predict and score (shared with gRPC); the ops routes never ask it. */
@@ -101,26 +87,7 @@ export interface AppDeps {
   stalled?: () => string | null;
 }
 
-/** What main needs beyond the fastify instance. */
-export interface AppControl {
-  /**
-   * Start of shutdown: /readyz answers 503 so load balancers stop sending,
-   * while requests are still served. Idempotent. `app.close()` then stops
-   * accepting: requests still arriving on open connections get 503
-   * UNAVAILABLE (Connection: close), in-flight ones finish.
-   */
-  markNotReady(): void;
-  /** False once markNotReady() or close() was called. */
-  readyForTraffic(): boolean;
-}
-
 export type App = FastifyInstance & { nextword: AppControl };
-
-function requestIdOf(req: IncomingMessage): string {
-  const raw = req.headers["x-request-id"];
-  const id = Array.isArray(raw) ? raw[0] : raw;
-  return id !== undefined && SANE_REQUEST_ID.test(id) ? id : randomUUID();
-}
 
 function packageVersion(): string {
   try {
@@ -134,23 +101,19 @@ function packageVersion(): string {
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { service, admission, metrics, logger, config } = deps;
   const timeouts = { ...HTTP_TIMEOUTS, ...deps.timeouts };
-  const guard = deps.guard ?? new Guard(null);
-  let notReady = false;
-  let closing = false;
 
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    // One line per request is written below (with code and duration); fastify's two lines are off.
+    // One line per request is written by request-metrics (with code and duration); fastify's two lines are off.
     logController: new Fastify.LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     serverFactory: sheddingServer(admission, metrics, timeouts),
-    // Closing is answered by the onRequest hook below, in the API's error shape.
+    // Closing is answered by shutdown-gate, in the API's error shape.
     return503OnClosing: false,
   }) as unknown as FastifyInstance;
 
-  app.decorateRequest("callOptions", null as unknown as CallOptions);
   app.addSchema(errorBody);
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const check = compileCheck(schema, httpPart ?? "body");
@@ -165,74 +128,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return sendError(new ServiceError("NOT_FOUND", `no route ${request.method} ${path}`), request, reply);
   });
 
-  app.addHook("onRequest", async (request, reply) => {
-    const started = performance.now();
-    void reply.header("x-request-id", request.id);
-
-    // Deadline: the server default, or a smaller client-given one.
-    let timeoutMs = config.requestTimeoutMs;
-    const header = request.headers["x-deadline-ms"];
-    if (typeof header === "string" && DEADLINE_HEADER.test(header)) timeoutMs = Math.min(timeoutMs, Number(header));
-    const cancel = new Cancellation();
-    request.callOptions = { deadline: Date.now() + timeoutMs, signal: cancel };
-
-    let release: (() => void) | null = null;
-
-    // One listener: 'close' comes after the response was ended, or alone when the client went away first.
-    reply.raw.once("close", () => {
-      release?.();
-      const finished = reply.raw.writableEnded;
-      if (!finished) {
-        cancel.abort();
-        if (reply.statusCode < 400) setResultCode(request, "CANCELLED");
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const status = finished ? reply.statusCode : 499;
-      const code = resultCode(request, status);
-      const route = request.routeOptions;
-      const method = route.config?.metricMethod ?? (route.url?.startsWith("/docs") ? "docs" : "unknown");
-      metrics.requestDuration.observe({ transport: "http", method, code }, seconds);
-      request.log.info(
-        { method: request.method, url: route.url ?? "(none)", status, code, ms: Math.round(seconds * 1e4) / 10 },
-        "request completed",
-      );
-    });
-
-    if (closing && request.routeOptions.config?.metricMethod !== "healthz") {
-      void reply.header("connection", "close");
-      throw unavailable("server is shutting down", 1000);
-    }
-    const method = request.routeOptions.config?.metricMethod ?? "";
-    // The API key, when keys are configured (health, readiness, metrics and docs stay open).
-    if (API_METHODS.has(method) && !guard.open) {
-      const key = guard.authenticate(request.headers.authorization);
-      const limit = guard.check(key);
-      if (limit) {
-        void reply.header("x-ratelimit-limit", String(limit.limit));
-        void reply.header("x-ratelimit-remaining", String(limit.remaining));
-        void reply.header("x-ratelimit-reset", String(limit.resetS));
-        if (!limit.allowed) throw guard.limited(key!, limit);
-      }
-    }
-    // Before the body is read: a refusal costs a few microseconds.
-    if (INFERENCE_METHODS.has(method)) {
-      release = admission.enter("request", "http");
-    }
-  });
-  app.addHook("preClose", async () => {
-    closing = true;
-  });
+  // The order of this file's header, which is the order their hooks run.
+  const shutdown = shutdownGate();
+  await app.register(requestEnd);
+  await app.register(requestMetrics, { metrics });
+  await app.register(requestId);
+  await app.register(deadline, { requestTimeoutMs: config.requestTimeoutMs });
+  await app.register(shutdown.plugin);
+  await app.register(admissionGate, { admission });
+  await app.register(apiKey, { guard: deps.guard });
 
   await registerDocs(app, { version: packageVersion() });
   await app.register(inferenceRoutes, { service });
   await app.register(modelsRoutes, { service });
-  const control: AppControl = {
-    markNotReady: () => {
-      notReady = true;
-    },
-    readyForTraffic: () => !notReady && !closing,
-  };
-  await app.register(opsRoutes, { service, metrics, accepting: control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null, stalled: deps.stalled });
+  await app.register(opsRoutes, { service, metrics, accepting: shutdown.control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null, stalled: deps.stalled });
 
-  return Object.assign(app, { nextword: control }) as App;
+  return Object.assign(app, { nextword: shutdown.control }) as App;
 }
