@@ -1,30 +1,13 @@
 /**
- * Composition root, and the only place that listens:
- *
- *   config -> logger -> metrics -> blocklist -> http app (listening: /healthz 200, /readyz
- *   503 and inference 503 UNAVAILABLE while the model loads) -> inference
- *   thread (bundle -> runner pool -> service, src/inference-thread/) ->
- *   attached: /readyz 200; the gRPC server (src/grpc/server.ts) listens next
- *   to REST on GRPC_PORT, health NOT_SERVING until the service is attached
- *
- * This thread runs the transports, admission, auth and metrics; the service
- * runs on the inference thread, so the turns of this loop stay short (a
- * refusal or a probe does not wait behind a batch's top-k work).
- *
- * Listening before the model is loaded lets liveness probes pass and load
- * balancers see "not ready" during a slow start instead of a refused port.
- *
- * Shutdown (SIGTERM / SIGINT, or an uncaught exception): /readyz goes 503,
- * the HTTP server stops accepting and lets in-flight requests finish, the
- * service drains its queue and closes the runner pool, then exit 0 (1 after
- * an uncaught exception, or if the inference thread dies). A second signal
- * exits at once; a drain that takes longer than SHUTDOWN_TIMEOUT_MS exits 1.
+ * Composition root, and the only place that listens. The start-up and
+ * shutdown order is written once, in docs/DESIGN.md, "Start-up and
+ * shutdown"; startServer() pushes each resource on a ResourceStack as it
+ * starts, so a failed start and a shutdown close them the same way.
  *
  * `npm start` (= node dist/main.js) runs this; configuration is env vars or
  * --flag=value arguments (src/config.ts), e.g. PORT=8080 MODEL_DIR=models/tiny.
  */
 import { realpathSync } from "node:fs";
-import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -33,13 +16,14 @@ import { Guard, readApiKeys } from "./auth/api-keys.js";
 import { ConfigError, defaultRateLimit, loadConfig, type Config } from "./config.js";
 import { createGrpcServer, type GrpcServer } from "./grpc/server.js";
 import { buildApp, type App } from "./http/app.js";
-import { startHealthServer, type HealthServer } from "./health/health-server.js";
+import { startHealthServer } from "./health/health-server.js";
 import { createMetricsServer } from "./http/metrics-server.js";
 import { readBlocklist } from "./inference/blocklist.js";
 import { DeferredService } from "./inference/deferred-service.js";
 import { InferenceThread } from "./inference-thread/inference-thread.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { ResourceStack } from "./util/resource-stack.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
 /** gRPC calls still open this long after shutdown began are cancelled (within SHUTDOWN_TIMEOUT_MS). */
@@ -64,128 +48,124 @@ export interface Server {
   died: Promise<Error>;
   /** The inference thread once loaded, else null (tests reach its fault hooks through it). */
   inference(): InferenceThread | null;
-  /** Not ready -> stop accepting, drain HTTP -> drain service, close runner pool. Idempotent. */
+  /** /readyz 503, then everything started closes in reverse (DESIGN.md, "Start-up and shutdown"); rejects if a close failed. Idempotent. */
   shutdown(): Promise<void>;
 }
 
-/** Starts listening, then loads the model in the background (see `loaded`). */
+/** Starts listening, then loads the model in the background (see `loaded`). Order: docs/DESIGN.md, "Start-up and shutdown". */
 export async function startServer(config: Config, logger: Logger, metrics: Metrics = new Metrics()): Promise<Server> {
-  // Read before listening: a BLOCKLIST_FILE or API_KEYS_FILE that cannot be read stops the start.
+  // Read before anything starts: a BLOCKLIST_FILE or API_KEYS_FILE that cannot be read stops the start.
   const blocklist = readBlocklist(config.blocklistFile);
   const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
   const deferred = new DeferredService();
   let engine: InferenceThread | null = null;
-  const monitor = new LoadMonitor();
-  const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => engine?.queued ?? 0 }, metrics);
+  let loading: Promise<unknown> = Promise.resolve();
+  let stopping = false;
   // Liveness covers the inference thread too: a loop stuck there would otherwise leave a pod that answers probes and nothing else.
   const stalled = (): string | null => {
     const ms = engine?.stalledMs() ?? 0;
     return ms < config.healthStaleMs ? null : `the inference thread has not run for ${Math.round(ms)} ms (bound ${config.healthStaleMs} ms)`;
   };
-  const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config, stalled });
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const publicHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
-  const url = `http://${publicHost}:${port}`;
-  logger.info({ host: config.host, port }, `http listening on ${config.host}:${port} (docs at /docs)`);
 
-  // --- gRPC server -----------------------------------------------------------
-  // Same `deferred` service, metrics and logger; health follows the service's
-  // readiness. Bound here, next to REST; closed in shutdown() with app.close().
-  const grpc = createGrpcServer({ service: deferred, admission, guard, metrics, logger, config });
-  let grpcPort: number;
+  // Each resource is pushed as it starts; a failure below and shutdown() both close them in reverse.
+  const resources = new ResourceStack();
   try {
-    grpcPort = await grpc.bind(config.host, config.grpcPort);
-  } catch (err) {
-    await grpc.close(0);
-    await app.close();
-    throw err;
-  }
-  logger.info({ host: config.host, port: grpcPort }, `grpc listening on ${config.host}:${grpcPort}`);
+    const monitor = new LoadMonitor();
+    resources.push("load monitor", () => monitor.stop());
+    const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => engine?.queued ?? 0 }, metrics);
+    const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config, stalled });
 
-  let metricsServer: HttpServer | null = null;
-  let metricsUrl: string | null = null;
-  const closeMetrics = () => new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-  if (config.metricsPort !== null) {
-    const server = createMetricsServer(metrics);
-    try {
-      await new Promise<void>((resolve, reject) => server.once("error", reject).listen(config.metricsPort!, config.host, resolve));
-    } catch (err) {
-      await Promise.all([grpc.close(0), app.close()]);
-      throw err;
-    }
-    metricsServer = server;
-    const bound = (server.address() as AddressInfo).port;
-    metricsUrl = `http://${publicHost}:${bound}/metrics`;
-    logger.info({ host: config.host, port: bound }, `metrics on ${config.host}:${bound}/metrics`);
-  }
-
-  let health: HealthServer | null = null;
-  if (config.healthPort !== null) {
-    try {
-      health = await startHealthServer({
+    let healthUrl: string | null = null;
+    if (config.healthPort !== null) {
+      const health = await startHealthServer({
         host: config.host,
         port: config.healthPort,
         staleMs: config.healthStaleMs,
         ready: () => app.nextword.readyForTraffic() && deferred.ready(),
         stalled,
       });
-    } catch (err) {
-      await Promise.all([grpc.close(0), app.close(), closeMetrics()]);
-      throw err;
+      resources.push("health server", () => health.close());
+      healthUrl = `http://${publicHost}:${health.port}`;
+      logger.info({ host: config.host, port: health.port }, `health probes on ${config.host}:${health.port} (own thread)`);
     }
-    logger.info({ host: config.host, port: health.port }, `health probes on ${config.host}:${health.port} (own thread)`);
-  }
-  const healthUrl = health ? `http://${publicHost}:${health.port}` : null;
-  // ---------------------------------------------------------------------------
 
-  let stopping = false;
+    let metricsUrl: string | null = null;
+    if (config.metricsPort !== null) {
+      const server = createMetricsServer(metrics);
+      await new Promise<void>((resolve, reject) => server.once("error", reject).listen(config.metricsPort!, config.host, resolve));
+      resources.push("metrics server", () => new Promise<void>((resolve) => server.close(() => resolve())));
+      const bound = (server.address() as AddressInfo).port;
+      metricsUrl = `http://${publicHost}:${bound}/metrics`;
+      logger.info({ host: config.host, port: bound }, `metrics on ${config.host}:${bound}/metrics`);
+    }
 
-  let onDied: (err: Error) => void = () => undefined;
-  const died = new Promise<Error>((resolve) => (onDied = resolve));
+    // The thread starts after the transports listen, but must close after they drained: its place is taken here.
+    resources.push("inference thread", async () => {
+      await loading.catch(() => undefined);
+      await engine?.close();
+    });
 
-  const loaded = (async () => {
-    const thread = await InferenceThread.start(config, blocklist, logger);
-    engine = thread;
-    if (stopping) return;
-    deferred.attach(thread);
-    metrics.addSource(() => thread.metrics());
-    void thread.died.then(onDied);
-    grpc.refreshHealth();
-    const { providers, graphs, startupMs } = thread.info;
-    logger.info(
-      { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, executionProviders: providers, graphs, startupMs },
-      `ready: encoder+head on ${providers.encoderHead}, tails on ${providers.tails}`,
-    );
-  })();
+    // Same `deferred` service, admission, keys, metrics and logger on both; they drain together.
+    const grpc = createGrpcServer({ service: deferred, admission, guard, metrics, logger, config });
+    resources.push("http and grpc servers", () => Promise.all([app.close(), grpc.close(GRPC_SHUTDOWN_GRACE_MS)]));
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : config.port;
+    logger.info({ host: config.host, port }, `http listening on ${config.host}:${port} (docs at /docs)`);
+    const grpcPort = await grpc.bind(config.host, config.grpcPort);
+    logger.info({ host: config.host, port: grpcPort }, `grpc listening on ${config.host}:${grpcPort}`);
 
-  let closing: Promise<void> | null = null;
-  const shutdown = (): Promise<void> => {
-    closing ??= (async () => {
-      stopping = true;
-      app.nextword.markNotReady();
-      logger.info("shutting down: not ready, draining http and grpc");
-      // gRPC: health NOT_SERVING, sessions end, tryShutdown then forceShutdown after the grace.
-      await Promise.all([app.close(), grpc.close(GRPC_SHUTDOWN_GRACE_MS)]);
-      await loaded.catch(() => undefined);
-      await (engine as InferenceThread | null)?.close();
-      monitor.stop();
-      // Last: scrapes see the drain, probes see "alive, not ready" during it.
-      await closeMetrics();
-      await health?.close();
-      logger.info("shutdown complete");
+    let onDied: (err: Error) => void = () => undefined;
+    const died = new Promise<Error>((resolve) => (onDied = resolve));
+
+    const loaded = (async () => {
+      const thread = await InferenceThread.start(config, blocklist, logger);
+      engine = thread;
+      if (stopping) return;
+      deferred.attach(thread);
+      metrics.addSource(() => thread.metrics());
+      void thread.died.then(onDied);
+      grpc.refreshHealth();
+      const { providers, graphs, startupMs } = thread.info;
+      logger.info(
+        { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, executionProviders: providers, graphs, startupMs },
+        `ready: encoder+head on ${providers.encoderHead}, tails on ${providers.tails}`,
+      );
     })();
-    return closing;
-  };
+    loading = loaded;
 
-  loaded.catch(async (err: unknown) => {
-    logger.fatal({ err }, "model failed to load");
-    await shutdown();
-  });
+    let closing: Promise<void> | null = null;
+    const shutdown = (): Promise<void> => {
+      closing ??= (async () => {
+        stopping = true;
+        app.nextword.markNotReady();
+        logger.info("shutting down: not ready, draining http and grpc");
+        await closeAll(resources, logger);
+        logger.info("shutdown complete");
+      })();
+      return closing;
+    };
 
-  return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, inference: () => engine, shutdown };
+    loaded.catch(async (err: unknown) => {
+      logger.fatal({ err }, "model failed to load");
+      await shutdown();
+    });
+
+    const url = `http://${publicHost}:${port}`;
+    return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, inference: () => engine, shutdown };
+  } catch (err) {
+    await closeAll(resources, logger).catch(() => undefined); // the start's own error is the one to report
+    throw err;
+  }
+}
+
+/** Closes the stack; logs each close that failed, then rejects if any did. */
+async function closeAll(resources: ResourceStack, logger: Logger): Promise<void> {
+  const failures = await resources.close();
+  for (const { name, error } of failures) logger.error({ err: error }, `closing the ${name} failed`);
+  if (failures.length > 0) throw new AggregateError(failures.map((f) => f.error), `${failures.map((f) => f.name).join(", ")} did not close`);
 }
 
 /** The process: config, logger, signals, fatal-error handling. */
