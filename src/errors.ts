@@ -4,9 +4,9 @@
  * exactly one mapper (src/http/error-mapper.ts, src/grpc/error-mapper.ts),
  * and both take the status and retryability from this table, as does the
  * OpenAPI document's error enum (src/http/schemas.ts) and the table in
- * docs/DESIGN.md ("one error vocabulary"; test/error-codes.test.ts renders
- * it). Messages are written for the client: they name the field and the
- * bound, and never carry stack traces.
+ * docs/DESIGN.md (rendered by `npm run docs`, src/docs/tables.ts). Messages
+ * are written for the client: they name the field and the bound, and never
+ * carry stack traces.
  */
 
 /** One code: its HTTP status, its gRPC status (a grpc-js `status` name), whether a retry may succeed, what it means. */
