@@ -9,6 +9,7 @@
  *   git worktree add /tmp/base <commit> && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -p .)
  *   node dist-bench/bench/ab.js --a /tmp/base/dist/main.js --b dist/main.js --rounds 3
  *   node dist-bench/bench/ab.js --a dist/main.js --b-env MODEL_DIR=models/lstm512-keyboard-int8   # a configuration
+ *   node dist-bench/bench/ab.js --a-node /usr/bin/node --b-node node_modules/.bin/node              # two Node.js lines
  *
  * On this 2-core machine a single run's CPU per request moves by up to ~25%
  * from one minute to the next; alternating and taking medians is what makes
@@ -35,6 +36,8 @@ const args = new Args(
     rounds: { def: "3", help: "runs of each build, alternating A, B" },
     "a-env": { def: "", help: "extra configuration for A only (after --server-env, which both get), e.g. MODEL_DIR=models/lstm512-keyboard-int8" },
     "b-env": { def: "", help: "extra configuration for B only" },
+    "a-node": { def: process.execPath, help: "the node binary A runs on (e.g. another Node.js line)" },
+    "b-node": { def: process.execPath, help: "the node binary B runs on" },
   },
   "node dist-bench/bench/ab.js [--a <main.js>] [--b <main.js>] [--a-env K=V,...] [--b-env K=V,...] [flags]\nBuilds (or configurations) A and B under the same workload, alternating, with medians and B / A.",
 );
@@ -61,8 +64,9 @@ async function main(): Promise<void> {
   const warmup = args.number("warmup", 0, 600);
   const base = { MODEL_DIR: modelDir, LOG_LEVEL: "warn", ...args.env("server-env") };
   const own = { A: args.string("a-env"), B: args.string("b-env") };
+  const nodes = { A: args.string("a-node"), B: args.string("b-node") };
   const env = { A: { ...base, ...args.env("a-env") }, B: { ...base, ...args.env("b-env") } };
-  const describe = (b: "A" | "B") => (own[b] ? `${builds[b]} (${own[b]})` : builds[b]);
+  const describe = (b: "A" | "B") => `${builds[b]}${own[b] ? ` (${own[b]})` : ""}${nodes[b] === process.execPath ? "" : ` on ${nodes[b]}`}`;
   console.log(`ab: ${workload} x ${connections} connections, ${rounds} round(s) of A then B, ${warmup} s + ${seconds} s each; A ${describe("A")}, B ${describe("B")}`);
 
   const runs: Run[] = [];
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
     for (const build of ["A", "B"] as const) {
       // The same request sequence for both builds.
       const source: BodySource = workload === "cold" ? new ColdContexts(docs, 1, 20, 40, 3) : keystrokes(bundle, docs, connections, 64, 1);
-      const server = await startChild({ name: `ab-${build}`, script: builds[build], env: env[build], readyTimeoutS: 180 });
+      const server = await startChild({ name: `ab-${build}`, script: builds[build], env: env[build], readyTimeoutS: 180, node: nodes[build] });
       try {
         const load = { url: server.url, path: "/v1/predict", connections, body: () => source.next() };
         const { load: figures, service: s, cpuUs } = await measuredRun(server, load, { seconds, warmup, service: true });

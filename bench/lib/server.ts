@@ -69,7 +69,15 @@ export function serverCpuCount(): number | null {
  * cores only; with the benchmark itself under `taskset -c 2-9`, the load
  * generator has cores of its own, as on a second machine (Linux).
  */
-export async function startChild(o: { name: string; script: string; env: Record<string, string>; readyPath?: string; readyTimeoutS?: number }): Promise<ChildServer> {
+export async function startChild(o: {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+  readyPath?: string;
+  readyTimeoutS?: number;
+  /** The node binary to run it with (default: the one running the benchmark). */
+  node?: string;
+}): Promise<ChildServer> {
   const port = await freePort();
   const logDir = path.join(OUT_DIR, "logs");
   mkdirSync(logDir, { recursive: true });
@@ -77,7 +85,8 @@ export async function startChild(o: { name: string; script: string; env: Record<
   const log = createWriteStream(logFile);
   const cpus = process.env.BENCH_SERVER_CPUS;
   // taskset execs node: the child's pid is the server's.
-  const [command, argv] = cpus ? ["taskset", ["-c", cpus, process.execPath, o.script]] : [process.execPath, [o.script]];
+  const node = o.node ?? process.execPath;
+  const [command, argv] = cpus ? ["taskset", ["-c", cpus, node, o.script]] : [node, [o.script]];
   const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, GRPC_PORT: "0", ...o.env, HOST, PORT: String(port) },

@@ -29,6 +29,7 @@ export function spawnThread(from: string, name: string, options: WorkerOptions):
  */
 export function onExit(worker: Worker, ended: (code: number, thrown: Error | undefined) => void): void {
   let thrown: Error | undefined;
-  worker.on("error", (err) => (thrown ??= err));
+  // A thread may throw anything; callers get an Error.
+  worker.on("error", (err: unknown) => (thrown ??= err instanceof Error ? err : new Error(`the thread threw ${String(err)}`)));
   worker.once("exit", (code) => ended(code, thrown));
 }
