@@ -10,18 +10,22 @@
 # only). Point MODEL_DIR at a mounted volume to serve another one. The service needs no writable path:
 # run it with a read-only root filesystem.
 
-ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
-# cuDNN 9 is what onnxruntime-node 1.30's CUDA 12 provider links against.
+# The Node.js line of .node-version (Active LTS), on Debian 13 as its official images are.
+ARG NODE_IMAGE=docker.io/library/node:26-trixie-slim
+# cuDNN 9 is what onnxruntime-node 1.31's CUDA 12 provider links against.
 ARG CUDA_IMAGE=docker.io/nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 
 # ---------------------------------------------------------------------------
 # build: all dependencies, tsc -> dist/
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-# Manifests first, so the npm ci layer is reused until they change. .npmrc
-# says onnxruntime-node-install=skip: the CPU binaries are in the npm package,
-# nothing is fetched beyond the npm registry.
-COPY package.json package-lock.json .npmrc ./
+# Manifests first, so the npm ci layer is reused until they change. The CPU
+# binaries are in the onnxruntime-node package; its install script, which
+# would fetch the CUDA ones from nuget.org, does not run (package.json's
+# allowScripts, and ONNXRUNTIME_NODE_INSTALL=skip for an npm that predates
+# allowScripts): nothing is fetched beyond the npm registry.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -31,7 +35,8 @@ RUN npm run build
 # prod-deps: production node_modules only (no tsc, tap, autocannon)
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 # onnxruntime-node ships binaries for every platform (~290 MB); keep this
 # image's platform/arch only.
 RUN npm ci --omit=dev --no-audit --no-fund \
@@ -41,14 +46,15 @@ RUN npm ci --omit=dev --no-audit --no-fund \
     done
 
 # ---------------------------------------------------------------------------
-# gpu-deps: the same, plus onnxruntime's CUDA 12 provider libraries. The env
-# var wins over .npmrc's skip; the install script fetches them from nuget.org
-# (network at build time; linux/x64 only, the one platform with that nuget
-# package). Built on the node image: it needs npm, not CUDA.
+# gpu-deps: the same, plus onnxruntime's CUDA 12 provider libraries: its
+# install script, run here by name, fetches them from nuget.org (network at
+# build time; linux/x64 only, the one platform with that nuget package).
+# Built on the node image: it needs npm, not CUDA.
 FROM ${NODE_IMAGE} AS gpu-deps
 WORKDIR /src
-COPY package.json package-lock.json .npmrc ./
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund \
+COPY package.json package-lock.json ./
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
+ && ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js \
  && for d in node_modules/onnxruntime-node/bin/napi-v*; do \
       find "$d" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + ; \
       find "$d/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} + ; \
@@ -72,8 +78,12 @@ COPY proto /app/proto
 FROM ${CUDA_IMAGE} AS gpu
 # Node's own binary (glibc >= 2.28; Ubuntu 22.04 has 2.35). npm is not needed at run time.
 COPY --from=gpu-deps /usr/local/bin/node /usr/local/bin/node
-# The same numeric user as the CPU image (the node image's `node`, 1000:1000).
-RUN groupadd --gid 1000 node \
+# The same numeric user as the CPU image (the node image's `node`, 1000:1000);
+# libatomic, which node 24 and later link (the node images carry it).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libatomic1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 1000 node \
  && useradd --uid 1000 --gid 1000 --shell /bin/bash --create-home node
 WORKDIR /app
 COPY --from=gpu-deps /src/node_modules ./node_modules

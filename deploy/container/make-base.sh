@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# A local stand-in for docker.io/library/node:20-bookworm-slim, for machines
-# that cannot pull images (CI): a Debian bookworm minbase rootfs
-# (debootstrap, from the apt mirror this machine uses) plus this machine's
-# node and npm under /usr/local, a `node` user 1000:1000 with home /home/node,
+# A local stand-in for docker.io/library/node:26-trixie-slim, for machines
+# that cannot pull images (CI): a Debian 13 trixie minbase rootfs
+# (debootstrap, from the apt mirror this machine uses) plus the repository's
+# pinned node (node_modules/node: the official binary of .node-version's
+# version, from the npm registry's `node` package, as `npm ci` installed it;
+# never the machine's own node) and this machine's npm (plain JavaScript)
+# under /usr/local, a `node` user 1000:1000 with home /home/node,
 # and the same ENTRYPOINT/CMD shape as the official image. `podman import`ed
 # and tagged with the official name, so the Dockerfile's FROM finds it with
 # --pull=never.
@@ -23,7 +26,10 @@
 #        NEXTWORD_BASE_REBUILD=1 ignore the caches
 set -euo pipefail
 
-IMAGE=docker.io/library/node:20-bookworm-slim
+IMAGE=docker.io/library/node:26-trixie-slim
+SUITE=trixie
+# Node 24 and later link libatomic; the official slim images carry it.
+INCLUDE=libatomic1
 CACHE=${NEXTWORD_BASE_CACHE:-/var/tmp/nextword-base}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 LABEL=nextword.standin.key
@@ -32,25 +38,29 @@ die() { echo "FAIL: make-base: $*" >&2; exit 1; }
 log() { echo "make-base: $*"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, podman import)"
-for tool in debootstrap podman tar sha256sum node; do
+for tool in debootstrap podman tar sha256sum; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install podman buildah debootstrap runc uidmap fuse-overlayfs)"
 done
 [ -r "$CA_BUNDLE" ] || die "no CA bundle at $CA_BUNDLE"
 
-# This machine's node and npm (node at <prefix>/bin/node, npm at <prefix>/lib/node_modules/npm).
-node_bin=$(readlink -f "$(command -v node)")
-node_prefix=$(cd "$(dirname "$node_bin")/.." && pwd)
-npm_dir=$node_prefix/lib/node_modules/npm
-[ -f "$npm_dir/bin/npm-cli.js" ] || die "npm not found at $npm_dir"
+# The repository's pinned node, and this machine's npm (at <prefix>/lib/node_modules/npm).
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+node_bin=$repo/node_modules/node/bin/node
+[ -x "$node_bin" ] || die "no $node_bin: run npm ci in the repository first (it installs the pinned node)"
 node_version=$("$node_bin" -p 'process.versions.node')
-case "$node_version" in 20.*) ;; *) die "host node is $node_version; the stand-in for node:20 needs node 20.x" ;; esac
+want=$(cat "$repo/.node-version")
+[ "$node_version" = "$want" ] || die "node_modules/node is $node_version, .node-version says $want: run npm ci"
+npm_cli=$(readlink -f "$(command -v npm)")
+npm_dir=$(cd "$(dirname "$npm_cli")/.." && pwd)
+[ -f "$npm_dir/bin/npm-cli.js" ] || die "npm not found at $npm_dir"
 
 # The Debian mirror apt on this machine uses (deb822 or one-line sources).
 mirror_from_apt() {
   local f
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -r "$f" ] || continue
-    # deb822: the URIs of the first stanza whose Suites include bookworm
+    # deb822: the URIs of the first stanza whose Suites include bookworm (this
+    # machine's own release; the same mirror serves trixie)
     awk 'BEGIN{RS=""} /(^|\n)Suites:[^\n]*[[:space:]]bookworm([[:space:]]|$)/ {
            if (match($0, /(^|\n)URIs:[[:space:]]*[^[:space:]\n]+/)) {
              s = substr($0, RSTART, RLENGTH); sub(/^\n?URIs:[[:space:]]*/, "", s); print s; exit } }' "$f"
@@ -78,16 +88,16 @@ if [ "${NEXTWORD_BASE_REBUILD:-0}" != 1 ] && podman image exists "$IMAGE"; then
 fi
 
 mkdir -p "$CACHE"
-minbase=$CACHE/bookworm-minbase.tar
+minbase=$CACHE/$SUITE-minbase-$INCLUDE.tar
 standin=$CACHE/standin-$key.tar
 work=$(mktemp -d "$CACHE/work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# 1. Debian bookworm minbase (cached).
+# 1. Debian $SUITE minbase (cached).
 if [ ! -s "$minbase" ] || [ "${NEXTWORD_BASE_REBUILD:-0}" = 1 ]; then
-  log "debootstrap --variant=minbase bookworm from $mirror (a few minutes)"
+  log "debootstrap --variant=minbase $SUITE from $mirror (a few minutes)"
   t0=$SECONDS
-  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (mirror $mirror)"; }
   # Keep the image small and free of host specifics, as the official slim image is.
   rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/* \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container image test: builds the default target of ./Dockerfile with podman
-# against a local stand-in for node:20-bookworm-slim (make-base.sh; these
+# against a local stand-in for node:26-trixie-slim (make-base.sh; these
 # machines cannot pull images), runs it with a read-only root filesystem (no
 # tmpfs either) as the image's user, and checks:
 #   - the image: user 1000:1000, no entrypoint wrapper, HEALTHCHECK kept,
@@ -43,7 +43,7 @@ done
 
 t_total=$(now)
 
-step "base image (stand-in for node:20-bookworm-slim)"
+step "base image (stand-in for node:26-trixie-slim)"
 bash "$here/make-base.sh"
 
 step "build $IMAGE"
@@ -142,10 +142,11 @@ echo "healthy"
 
 step "user"
 status=$(pm exec "$cid" cat /proc/1/status) || fail "podman exec failed"
-name=$(awk '$1 == "Name:" { print $2 }' <<<"$status")
+# The executable, not the thread name (Node 24 and later name the main thread node-MainThread).
+exe=$(pm exec "$cid" readlink /proc/1/exe) || fail "podman exec failed"
 uid=$(awk '$1 == "Uid:" { print $2 }' <<<"$status")
-echo "PID 1: $name, uid $uid"
-[ "$name" = node ] || fail "PID 1 is $name, not node (SIGTERM would not reach the service)"
+echo "PID 1: $exe, uid $uid"
+[ "${exe##*/}" = node ] || fail "PID 1 is $exe, not node (SIGTERM would not reach the service)"
 [ "$uid" != 0 ] || fail "PID 1 runs as root"
 
 step "stop (SIGTERM, grace ${STOP_GRACE_S} s)"
