@@ -90,7 +90,7 @@ export const CONFIG_SPEC = [
     key: "healthPort",
     kind: int(0, 65535),
     default: null,
-    meaning: "also answer `/healthz` and `/readyz` here, from a thread of their own",
+    meaning: "also answer `/healthz` and `/readyz` here, from their own thread",
     figures: true,
   }),
   /** On the health port, liveness fails once the main event loop has not run for this long; on both ports, once the inference thread has not. */
@@ -106,7 +106,7 @@ export const CONFIG_SPEC = [
     key: "modelDir",
     kind: text,
     default: (get) => defaultModelDir(get(EXECUTION_PROVIDERS)),
-    defaultText: "`models/lstm512-keyboard-int8` (CPU), else `models/lstm512-keyboard`",
+    defaultText: "`models/lstm512-keyboard-int8`; float32 twin on a GPU",
     meaning: "the model bundle",
     figures: true,
   }),
@@ -169,7 +169,7 @@ export const CONFIG_SPEC = [
     key: "maxQueueDelayMs",
     kind: int(0, 1000),
     default: "0",
-    meaning: "how long a batch may wait for more rows once a runner is free (0: never)",
+    meaning: "wait for more rows once a runner is free (0: never)",
     figures: true,
   }),
   /**
@@ -182,7 +182,7 @@ export const CONFIG_SPEC = [
     key: "queueBound",
     kind: int(1, 1_000_000),
     default: "1024",
-    meaning: "queued requests beyond which new ones get 503 / UNAVAILABLE at once",
+    meaning: "queued requests beyond which new ones get 503 / UNAVAILABLE",
     figures: true,
   }),
   /**
@@ -197,7 +197,7 @@ export const CONFIG_SPEC = [
     key: "maxInFlight",
     kind: int(0, 1_000_000),
     default: "0",
-    meaning: "requests in flight beyond which new ones are refused (0: no bound)",
+    meaning: "requests in flight beyond which new ones are refused (0: none)",
     figures: true,
   }),
   /** Event-loop delay beyond which new requests are refused, ms (0: no bound; session keystrokes: twice), so probes stay answered under a flood. */
@@ -206,7 +206,7 @@ export const CONFIG_SPEC = [
     key: "maxEventLoopDelayMs",
     kind: int(0, 60_000),
     default: "150",
-    meaning: "event-loop delay beyond which new requests are refused (0: no bound)",
+    meaning: "loop delay that sheds new requests (0: none)",
     figures: true,
   }),
   variable({
@@ -236,7 +236,7 @@ export const CONFIG_SPEC = [
     key: "cacheMaxMb",
     kind: int(1, 1_000_000),
     default: "512",
-    meaning: "MiB the state cache may hold, tails included: what fixes its memory",
+    meaning: "MiB the state cache may hold, tails included",
     figures: true,
   }),
   MAX_CONTEXT_TOKENS,
@@ -253,7 +253,7 @@ export const CONFIG_SPEC = [
     kind: int(1, (get) => get(MAX_CONTEXT_TOKENS)),
     default: (get) => String(defaultContextHop(get(MAX_CONTEXT_TOKENS))),
     defaultText: "a quarter of `MAX_CONTEXT_TOKENS`",
-    meaning: "about 1 token in this many may start a window (1: sliding)",
+    meaning: "about 1 token in this many may start a window",
   }),
   /**
    * Tail clusters a row may ask for per round, each still above its current
@@ -266,7 +266,7 @@ export const CONFIG_SPEC = [
     key: "tailLookahead",
     kind: int(1, 4096),
     default: "64",
-    meaning: "tail clusters a row may ask for per round (exact for any value)",
+    meaning: "tail clusters a row asks for per round (exact for any value)",
     figures: true,
   }),
   /**
@@ -296,7 +296,7 @@ export const CONFIG_SPEC = [
     default: (get) => String(webgpu(get) ? 1 : Math.max(1, Math.min(2, availableParallelism()))),
     defaultText: "`min(2, cores)`, `1` with `webgpu`",
     check: (n, get) => (webgpu(get) && n > 1 ? "must be 1 when EXECUTION_PROVIDERS or TAIL_EXECUTION_PROVIDERS lists webgpu (one WebGPU device per process)" : undefined),
-    meaning: "runner worker threads (1 at most with `webgpu`)",
+    meaning: "runner worker threads",
     figures: true,
   }),
   variable({ name: "THREADS_PER_WORKER", key: "threadsPerWorker", kind: int(1, 64), default: "1", meaning: "ORT intra-op threads per worker" }),
@@ -311,7 +311,7 @@ export const CONFIG_SPEC = [
     key: "workerNice",
     kind: int(0, 19),
     default: "10",
-    meaning: "nice value of the runner workers' threads (Linux), so the event loop runs first",
+    meaning: "the runner workers' nice value (Linux), so the event loop runs first",
     figures: true,
   }),
   variable({ name: "LOG_LEVEL", key: "logLevel", kind: choice(LOG_LEVELS.map((l) => [l, l] as const)), default: "info", meaning: "pino's level" }),
