@@ -8,11 +8,10 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import t, { type Test } from "tap";
 
-import { Guard, parseApiKeys } from "../src/auth/api-keys.js";
-import { buildApp, type App } from "../src/http/app.js";
+import type { App } from "../src/http/app.js";
 import type { InferenceService } from "../src/inference/types.js";
-import { Metrics } from "../src/metrics.js";
-import { captureLogger, inFlight, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
+import type { Metrics } from "../src/metrics.js";
+import { inFlight, startHttp } from "./helpers/http-app.js";
 
 const KEY = "0123456789abcdef-key";
 const BODY = JSON.stringify({ context: "the history of the" });
@@ -29,32 +28,25 @@ interface Harness {
 }
 
 async function start(t: Test, keys: boolean): Promise<Harness> {
-  const config = tinyConfig({ LOG_LEVEL: "silent" });
-  const { logger } = captureLogger(config);
-  const metrics = new Metrics();
-  const real = await startRealService(config, logger, metrics);
-  t.teardown(() => real.service.close());
   let reads = 0;
-  const admission = testAdmission(config, metrics, { queued: () => (reads++, 0) });
   let gate: Promise<void> | null = null;
   let open: () => void = () => undefined;
-  const service: InferenceService = {
+  const held = (real: InferenceService): InferenceService => ({
     ready: () => true,
-    models: () => real.service.models(),
-    score: (req, opts) => real.service.score(req, opts),
+    models: () => real.models(),
+    score: (req, opts) => real.score(req, opts),
     predict: async (req, opts) => {
       await gate;
-      return real.service.predict(req, opts);
+      return real.predict(req, opts);
     },
-  };
-  const guard = keys ? new Guard(parseApiKeys([{ text: `app:${KEY}`, where: "l1" }], null)) : undefined;
-  const app = await buildApp({ service, admission, guard, metrics, logger, config });
-  t.teardown(() => app.close());
-  await app.listen({ host: "127.0.0.1", port: 0 });
+  });
+  const h = await startHttp({ LOG_LEVEL: "silent", ...(keys ? { API_KEYS: `app:${KEY}` } : {}) }, held, { queued: () => (reads++, 0) });
+  t.teardown(h.close);
+  await h.app.listen({ host: "127.0.0.1", port: 0 });
   return {
-    app,
-    metrics,
-    base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    app: h.app,
+    metrics: h.metrics,
+    base: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`,
     decisions: () => reads,
     hold: () => void (gate = new Promise<void>((resolve) => (open = resolve))),
     release: () => open(),

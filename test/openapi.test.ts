@@ -15,12 +15,9 @@ import { fileURLToPath } from "node:url";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import t from "tap";
 
-import { Guard, parseApiKeys } from "../src/auth/api-keys.js";
 import { ERROR_CODE_LIST } from "../src/errors.js";
-import { buildApp } from "../src/http/app.js";
 import { API_KEY_SCHEME } from "../src/http/schemas.js";
-import { Metrics } from "../src/metrics.js";
-import { captureLogger, startRealService, testAdmission, tinyConfig } from "./helpers/http-app.js";
+import { startHttp } from "./helpers/http-app.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const REDOCLY = path.join(REPO, "node_modules", ".bin", "redocly");
@@ -84,15 +81,9 @@ async function lint(doc: unknown): Promise<LintResult> {
 }
 
 t.test("the served OpenAPI document: lint-clean, valid, and true to the app", async (t) => {
-  const config = tinyConfig({ LOG_LEVEL: "silent" });
-  const { logger } = captureLogger(config);
-  const metrics = new Metrics();
-  const real = await startRealService(config, logger, metrics);
-  t.teardown(() => real.service.close());
   // With API keys configured, so that the key's 401 can be seen where the document declares it.
-  const guard = new Guard(parseApiKeys([{ text: "docs-test:openapi-secret-0123456789", where: "l1" }], null));
-  const app = await buildApp({ service: real.service, admission: testAdmission(config, metrics), guard, metrics, logger, config });
-  t.teardown(() => app.close());
+  const { app, close } = await startHttp({ LOG_LEVEL: "silent", API_KEYS: "docs-test:openapi-secret-0123456789" });
+  t.teardown(close);
 
   const res = await app.inject({ method: "GET", url: "/openapi.json" });
   t.equal(res.statusCode, 200, "the document is served without a key");

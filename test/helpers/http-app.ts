@@ -4,7 +4,8 @@
  * captured for assertions.
  */
 import { admissionFrom, type Admission, type LoadSource } from "../../src/admission/admission.js";
-import { loadConfig, type Config } from "../../src/config.js";
+import { Guard, readApiKeys } from "../../src/auth/api-keys.js";
+import { defaultRateLimit, loadConfig, type Config } from "../../src/config.js";
 import { buildApp, type App } from "../../src/http/app.js";
 import { createService, type NextwordService } from "../../src/inference/service.js";
 import type { InferenceService } from "../../src/inference/types.js";
@@ -103,18 +104,22 @@ export interface HttpHarness extends RealService {
 }
 
 /**
- * buildApp over the real service. `wrap` may decorate the real service (e.g.
- * to observe the CallOptions the transport passes); it must delegate to it.
+ * buildApp over the real service, with the API keys `env` configures (API_KEYS),
+ * as main.ts builds it. `wrap` may decorate the real service (e.g. to observe
+ * the CallOptions the transport passes); it must delegate to it. `load` is
+ * testAdmission's.
  */
 export async function startHttp(
   env: Record<string, string> = {},
   wrap: (s: InferenceService) => InferenceService = (s) => s,
+  load: Partial<LoadSource> = {},
 ): Promise<HttpHarness> {
   const config = tinyConfig(env);
   const { logger, logs } = captureLogger(config);
   const metrics = new Metrics();
   const real = await startRealService(config, logger, metrics);
-  const app = await buildApp({ service: wrap(real.service), admission: testAdmission(config, metrics), metrics, logger, config });
+  const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
+  const app = await buildApp({ service: wrap(real.service), admission: testAdmission(config, metrics, load), guard, metrics, logger, config });
   await app.ready();
   return {
     ...real,
