@@ -1,7 +1,7 @@
 # nextword: next-word predictions over REST (:8080) and gRPC (:50051).
 #
 #   docker build -t nextword .                  # CPU image (the default target, `runtime`)
-#   docker build --target gpu -t nextword:gpu . # CUDA 12 / cuDNN 9 image (EXECUTION_PROVIDERS=cuda,cpu)
+#   docker build --target gpu -t nextword:gpu . # CUDA 12 / cuDNN 9 image (EXECUTION_PROVIDERS=cuda,cpu, OUTPUT_LAYER=device)
 #
 # Configuration is environment variables (README.md, src/config.ts). Each image
 # ships its default bundle: the CPU image the int8 encoder
@@ -89,10 +89,16 @@ WORKDIR /app
 COPY --from=gpu-deps /src/node_modules ./node_modules
 COPY --from=app /app ./
 COPY models/lstm512-keyboard ./models/lstm512-keyboard
-# The tail graphs stay on CPU (TAIL_EXECUTION_PROVIDERS default): they are small and see few rows.
+# The whole output layer runs on the GPU beside the encoder, one call per batch
+# (OUTPUT_LAYER=device, also its default with a GPU provider; set here so the
+# image says it): on a GPU the lazy top-k's cost is kernel launches and host
+# round trips, not words (docs/DESIGN.md, "The adaptive softmax, as served").
+# The tail graphs, on CPU (TAIL_EXECUTION_PROVIDERS default), only finish the
+# rare rows whose device answer ties.
 ENV NODE_ENV=production \
     MODEL_DIR=/app/models/lstm512-keyboard \
-    EXECUTION_PROVIDERS=cuda,cpu
+    EXECUTION_PROVIDERS=cuda,cpu \
+    OUTPUT_LAYER=device
 USER 1000:1000
 EXPOSE 8080 50051
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \

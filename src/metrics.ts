@@ -96,6 +96,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** OUTPUT_LAYER=device: one output_layer.onnx call over a batch's predict rows. */
+  readonly outputLayerDuration = new Histogram({
+    name: "nextword_output_layer_duration_seconds",
+    help: "Output-layer graph time per call (OUTPUT_LAYER=device: the whole output layer and top-k of a batch's rows)",
+    buckets: [...LATENCY_BUCKETS],
+    registers: [this.registry],
+  });
+
+  readonly outputLayerRows = new Histogram({
+    name: "nextword_output_layer_batch_rows",
+    help: "Rows per output-layer graph call",
+    buckets: [...BATCH_SIZE_BUCKETS],
+    registers: [this.registry],
+  });
+
+  /** Exact ties at the device's K-th score: those rows' top-k is finished by the tail rounds (softmax/device-top-k.ts). */
+  readonly outputLayerFallbacks = new Counter({
+    name: "nextword_output_layer_fallbacks_total",
+    help: "Rows of an output-layer call whose top-k the tail rounds finished instead (a tie at the device's K-th score)",
+    registers: [this.registry],
+  });
+
   /**
    * Skipped rows per cluster not yet in tailSkipped: every request skips most
    * of ~50 clusters, and as many labelled incs per request cost ~3% of the
@@ -217,7 +239,7 @@ export class Metrics {
   /** 1 per graph kind and the provider it really got (onnxruntime may fall back from the one asked for). */
   readonly executionProviderInfo = new Gauge<"graph" | "provider">({
     name: "nextword_execution_provider_info",
-    help: "Execution provider each graph kind runs on (value 1): graph is encoder_head or tails",
+    help: "Execution provider each graph kind runs on (value 1): graph is encoder_head, tails or output_layer (OUTPUT_LAYER=device)",
     labelNames: ["graph", "provider"],
     registers: [this.registry],
   });
@@ -228,6 +250,7 @@ export class Metrics {
     // Known label values start at 0 so rate() works from the first scrape.
     for (const result of ["hit", "miss", "extend"] as const) this.cacheRequests.inc({ result }, 0);
     for (const transport of ["http", "grpc"] as const) this.requestsInFlight.set({ transport }, 0);
+    this.outputLayerFallbacks.inc(0);
   }
 
   get contentType(): string {
@@ -258,12 +281,13 @@ export class Metrics {
   }
 
   /** What is served, once the model is loaded: nextword_model_info and nextword_execution_provider_info. */
-  serving(model: { name: string; version: string }, providers: { encoderHead: string; tails: string }): void {
+  serving(model: { name: string; version: string }, providers: { encoderHead: string; tails: string; outputLayer?: string }): void {
     this.modelInfo.reset();
     this.modelInfo.set({ name: model.name, version: model.version }, 1);
     this.executionProviderInfo.reset();
     this.executionProviderInfo.set({ graph: "encoder_head", provider: providers.encoderHead }, 1);
     this.executionProviderInfo.set({ graph: "tails", provider: providers.tails }, 1);
+    if (providers.outputLayer !== undefined) this.executionProviderInfo.set({ graph: "output_layer", provider: providers.outputLayer }, 1);
   }
 
   /** The runner workers' heaps, read at each scrape; with `ownLabel`, this thread's heap too, as worker=ownLabel. */

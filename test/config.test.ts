@@ -122,6 +122,15 @@ const rows: Row[] = [
   boolRow("LEXICON", "lexicon"),
   providersRow("EXECUTION_PROVIDERS", "executionProviders"),
   providersRow("TAIL_EXECUTION_PROVIDERS", "tailExecutionProviders"),
+  {
+    name: "OUTPUT_LAYER",
+    key: "outputLayer",
+    def: "lazy",
+    good: [["device", "device"], ["LAZY", "lazy"], [" device ", "device"]],
+    bad: [["gpu", `OUTPUT_LAYER: must be one of lazy, device, got "gpu"`]],
+  },
+  // With a GPU provider its default is device (more cases below).
+  { name: "OUTPUT_LAYER", key: "outputLayer", def: "device", base: { EXECUTION_PROVIDERS: "cuda,cpu" }, good: [["lazy", "lazy"]], bad: [] },
   intRow("WORKERS", "workers", Math.max(1, Math.min(2, availableParallelism())), 1, 64),
   intRow("THREADS_PER_WORKER", "threadsPerWorker", 1, 1, 64),
   intRow("WORKER_NICE", "workerNice", 10, 0, 19),
@@ -207,6 +216,17 @@ t.test("MODEL_DIR: the int8 bundle on CPU, the float32 one when a GPU provider i
   const quantized = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { quantization?: unknown }).quantization !== undefined;
   t.ok(quantized(DEFAULT_MODEL_DIR), "the CPU default is quantized");
   t.notOk(quantized(ACCELERATOR_MODEL_DIR), "the accelerator default is float32");
+});
+
+t.test("OUTPUT_LAYER: device by default when EXECUTION_PROVIDERS names a GPU provider, else lazy", async (t) => {
+  const mode = (env: Env) => loadConfig(env).outputLayer;
+  t.equal(mode({}), "lazy", "CPU, the default");
+  t.equal(mode({ EXECUTION_PROVIDERS: "cpu" }), "lazy");
+  for (const p of ["cuda", "tensorrt", "webgpu", "dml", "coreml"]) t.equal(mode({ EXECUTION_PROVIDERS: `${p},cpu` }), "device", `${p},cpu`);
+  t.equal(mode({ EXECUTION_PROVIDERS: "cpu,cuda" }), "device", "a GPU provider anywhere in the list");
+  t.equal(mode({ TAIL_EXECUTION_PROVIDERS: "cuda" }), "lazy", "the tails' providers do not count: the output layer runs on the encoder's");
+  t.equal(mode({ EXECUTION_PROVIDERS: "cuda", OUTPUT_LAYER: "lazy" }), "lazy", "a value that is set wins");
+  t.equal(mode({ OUTPUT_LAYER: "device" }), "device", "device on CPU (for tests and comparisons)");
 });
 
 t.test("WORKERS: 1 by default and at most 1 when a graph may open on WebGPU", async (t) => {

@@ -25,6 +25,9 @@ const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
   ["nextword_model_info", /^nextword_model_info\{name="lstm512-keyboard",version="1.3.0"\} 1$/m],
   ["nextword_execution_provider_info", /^nextword_execution_provider_info\{graph="tails",provider="cpu"\} 1$/m],
   ["nextword_worker_heap_bytes", /^nextword_worker_heap_bytes\{worker="1",kind="committed"\} 4096$/m],
+  ["nextword_output_layer_duration_seconds", /^nextword_output_layer_duration_seconds_count 1$/m],
+  ["nextword_output_layer_batch_rows", /^nextword_output_layer_batch_rows_count 1$/m],
+  ["nextword_output_layer_fallbacks_total", /^nextword_output_layer_fallbacks_total 2$/m],
 ];
 
 t.test("render() shows every metric, with its labels, after one sample each", async (t) => {
@@ -46,6 +49,9 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   m.serving({ name: "old", version: "0.1" }, { encoderHead: "cpu", tails: "cpu" });
   m.serving({ name: "lstm512-keyboard", version: "1.3.0" }, { encoderHead: "cuda", tails: "cpu" });
   m.observeWorkerHeaps(() => [null, { usedBytes: 1024, committedBytes: 4096 }]);
+  m.outputLayerDuration.observe(0.002);
+  m.outputLayerRows.observe(64);
+  m.outputLayerFallbacks.inc(2);
 
   const text = await m.render();
   for (const [name, sample] of EXPECTED) {
@@ -60,6 +66,9 @@ t.test("render() shows every metric, with its labels, after one sample each", as
   t.match(text, /^nextword_requests_in_flight\{transport="http"\} 0$/m, "both transports' in-flight gauges start at 0");
   t.notMatch(text, /nextword_model_info\{name="old"/, "a model served before is no longer reported");
   t.match(text, /^nextword_execution_provider_info\{graph="encoder_head",provider="cuda"\} 1$/m);
+  t.notMatch(text, /graph="output_layer"/, "no output layer graph in lazy mode");
+  m.serving({ name: "lstm512-keyboard", version: "1.3.0" }, { encoderHead: "cuda", tails: "cpu", outputLayer: "cuda" });
+  t.match(await m.render(), /^nextword_execution_provider_info\{graph="output_layer",provider="cuda"\} 1$/m, "device mode: the output layer's provider");
   t.match(text, /^process_cpu_user_seconds_total /m, "default process metrics are collected");
   t.match(text, /^nextword_worker_heap_bytes\{worker="1",kind="used"\} 1024$/m);
   t.notMatch(text, /nextword_worker_heap_bytes\{worker="0"/, "a worker that has not reported is absent");

@@ -50,6 +50,47 @@ export interface TailGraphSpec {
   output: string;
 }
 
+/**
+ * output_layer.onnx (docs/DESIGN.md, "The model bundle"): the whole output
+ * layer of a batch in one graph, built from the bundle's own head output and
+ * tail weights. Positions are the vocabulary in word order (`order`: "utf16",
+ * JavaScript string order, ties by id); the words completing a prefix are the
+ * run [lo, hi). Returns each row's top K ids by log p(w|h) under its mask
+ * and run, their within-cluster (or head) log-probs, and those of the ids
+ * asked for in gather_ids.
+ */
+export interface OutputLayerGraphSpec {
+  file: string;
+  order: "utf16";
+  inputs: {
+    /** float32 [B, headSize]: the encoder_head output, as is. */
+    headLogProbs: string;
+    /** float32 [B, bands[b].dim], one per band, in band order. */
+    bandHidden: string[];
+    /** int32 [B]: the row's run of positions [lo, hi). */
+    lo: string;
+    hi: string;
+    /** float32 [M, V] in position order: 0 where a word may be returned, -inf where not. */
+    mask: string;
+    /** int64 [B]: the row of `mask` each batch row uses. */
+    maskRow: string;
+    /** int64 [B, R]: ids whose within log-probs the host wants. */
+    gatherIds: string;
+    /** int64 [1]: K. */
+    k: string;
+  };
+  outputs: {
+    /** int64 [B, K]: ids, best first (ties: lower position first). */
+    topIds: string;
+    /** float32 [B, K]: their float32 log p(w|h), -inf outside the mask and run. */
+    topLogProbs: string;
+    /** float32 [B, K]: their within-cluster log-probs (the head's for a head word). */
+    topWithin: string;
+    /** float32 [B, R]: the within log-probs of gather_ids. */
+    gatherWithin: string;
+  };
+}
+
 /** The casing table training/casing.py wrote: `word<TAB>form` lines (lowercase word -> its usual written form). */
 export interface CasingSpec {
   file: string;
@@ -64,7 +105,8 @@ export interface Manifest {
   vocab: { file: string; size: number };
   tokenizer: TokenizerSpec;
   model: ModelSpec;
-  graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec };
+  /** outputLayer is optional: a bundle without it serves OUTPUT_LAYER=lazy only. */
+  graphs: { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec; outputLayer?: OutputLayerGraphSpec };
   golden?: string;
   /** The recency mixture training/open_vocab.py fitted (softmax/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
   recency?: RecencySpec & Record<string, unknown>;
@@ -95,5 +137,7 @@ export interface Bundle {
     /** tails[c] is cluster c's graph. */
     tails: string[];
     golden: string | null;
+    /** output_layer.onnx, or null when the manifest has no graphs.outputLayer. */
+    outputLayer: string | null;
   };
 }

@@ -146,6 +146,7 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
       encoderHead: path.join(abs, manifest.graphs.encoderHead.file),
       tails: manifest.model.clusters.map((c) => path.join(abs, c.file)),
       golden: manifest.golden === undefined ? null : path.join(abs, manifest.golden),
+      outputLayer: manifest.graphs.outputLayer === undefined ? null : path.join(abs, manifest.graphs.outputLayer.file),
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
  * The manifest of a model bundle (docs/DESIGN.md, "The model bundle"), parsed
  * and checked field by field: format, tokenizer spec, model (bands and clusters
- * tiling the tail ids), graphs and their tensor names, checksums, recency,
- * lexicon and casing specs. Every error is a BundleError naming the manifest
- * field at fault. Pure: bundle.ts reads the files.
+ * tiling the tail ids), graphs and their tensor names (the output layer's is
+ * optional), checksums, recency, lexicon and casing specs. Every error is a
+ * BundleError naming the manifest field at fault. Pure: bundle.ts reads the
+ * files.
  */
 import path from "node:path";
 
@@ -12,10 +13,9 @@ import {
   type BandSpec,
   type CasingSpec,
   type ClusterSpec,
-  type EncoderHeadGraphSpec,
   type Manifest,
   type ModelSpec,
-  type TailGraphSpec,
+  type OutputLayerGraphSpec,
 } from "./bundle-types.js";
 import type { TokenizerSpec } from "../text/tokenizer.js";
 import type { LexiconSpec } from "../softmax/lexicon.js";
@@ -155,7 +155,40 @@ function parseModel(f: Fields, v: unknown, vocabSize: number): ModelSpec {
   };
 }
 
-function parseGraphs(f: Fields, v: unknown, model: ModelSpec): { encoderHead: EncoderHeadGraphSpec; tail: TailGraphSpec } {
+/** graphs.outputLayer: names of its tensors; one band_hidden input per band. */
+function parseOutputLayer(f: Fields, v: unknown, model: ModelSpec): OutputLayerGraphSpec {
+  const at = "graphs.outputLayer";
+  const o = f.object(v, at);
+  if (o.order !== "utf16") f.fail(`${at}.order`, `must be "utf16" (JavaScript string order), got ${JSON.stringify(o.order)}`);
+  const ins = f.object(o.inputs, `${at}.inputs`);
+  const outs = f.object(o.outputs, `${at}.outputs`);
+  const bandHidden = f.stringArray(ins.bandHidden, `${at}.inputs.bandHidden`);
+  if (bandHidden.length !== model.bands.length) f.fail(`${at}.inputs.bandHidden`, `has ${bandHidden.length} names for ${model.bands.length} bands`);
+  const input = (name: string) => f.string(ins[name], `${at}.inputs.${name}`);
+  const output = (name: string) => f.string(outs[name], `${at}.outputs.${name}`);
+  return {
+    file: f.fileName(o.file, `${at}.file`),
+    order: "utf16",
+    inputs: {
+      headLogProbs: input("headLogProbs"),
+      bandHidden,
+      lo: input("lo"),
+      hi: input("hi"),
+      mask: input("mask"),
+      maskRow: input("maskRow"),
+      gatherIds: input("gatherIds"),
+      k: input("k"),
+    },
+    outputs: {
+      topIds: output("topIds"),
+      topLogProbs: output("topLogProbs"),
+      topWithin: output("topWithin"),
+      gatherWithin: output("gatherWithin"),
+    },
+  };
+}
+
+function parseGraphs(f: Fields, v: unknown, model: ModelSpec): Manifest["graphs"] {
   const g = f.object(v, "graphs");
   const e = f.object(g.encoderHead, "graphs.encoderHead");
   const ins = f.object(e.inputs, "graphs.encoderHead.inputs");
@@ -170,7 +203,7 @@ function parseGraphs(f: Fields, v: unknown, model: ModelSpec): { encoderHead: En
     f.fail("graphs.encoderHead.outputs.bandHidden", `has ${bandHidden.length} names for ${model.bands.length} bands`);
   }
   const t = f.object(g.tail, "graphs.tail");
-  return {
+  const graphs: Manifest["graphs"] = {
     encoderHead: {
       file: f.fileName(e.file, "graphs.encoderHead.file"),
       inputs: {
@@ -191,6 +224,8 @@ function parseGraphs(f: Fields, v: unknown, model: ModelSpec): { encoderHead: En
       output: f.string(t.output, "graphs.tail.output"),
     },
   };
+  if (g.outputLayer !== undefined) graphs.outputLayer = parseOutputLayer(f, g.outputLayer, model);
+  return graphs;
 }
 
 function parseChecksums(f: Fields, v: unknown): Record<string, string> {
@@ -261,6 +296,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
 /** Files the manifest refers to (manifest.json itself excluded). */
 export function referencedFiles(m: Manifest): string[] {
   const files = [m.vocab.file, m.graphs.encoderHead.file, ...m.model.clusters.map((c) => c.file)];
+  if (m.graphs.outputLayer !== undefined) files.push(m.graphs.outputLayer.file);
   if (m.golden !== undefined) files.push(m.golden);
   if (m.lexicon !== undefined) files.push(m.lexicon.file);
   if (m.casing !== undefined) files.push(m.casing.file);

@@ -66,6 +66,23 @@ const MAX_CONTEXT_TOKENS = variable({
   meaning: "the encoder's window of a context, in tokens (and the cache key)",
 });
 
+/**
+ * Execution providers that run graphs on an accelerator (a GPU, or Apple's
+ * Neural Engine through CoreML): every provider the config knows but the CPU.
+ * Where EXECUTION_PROVIDERS names one, OUTPUT_LAYER defaults to `device`: the
+ * lazy top-k's savings are in words, and an accelerator's costs are kernel
+ * launches and host round trips (docs/DESIGN.md, "The adaptive softmax, as
+ * served").
+ */
+export const ACCELERATOR_PROVIDERS: readonly string[] = ["cuda", "tensorrt", "webgpu", "dml", "coreml"];
+
+export type OutputLayerMode = "lazy" | "device";
+
+/** OUTPUT_LAYER when unset: `device` when the encoder's providers name an accelerator, else `lazy`. */
+export function defaultOutputLayer(executionProviders: readonly string[]): OutputLayerMode {
+  return executionProviders.some((p) => ACCELERATOR_PROVIDERS.includes(p)) ? "device" : "lazy";
+}
+
 const webgpu = (get: Get) => [...get(EXECUTION_PROVIDERS), ...get(TAIL_EXECUTION_PROVIDERS)].includes("webgpu");
 
 export const CONFIG_SPEC = [
@@ -283,6 +300,26 @@ export const CONFIG_SPEC = [
   variable({ name: "LEXICON", key: "lexicon", kind: onOff, default: "on", meaning: "complete the bundle's rare words too (`off`: never suggested)" }),
   EXECUTION_PROVIDERS,
   TAIL_EXECUTION_PROVIDERS,
+  /**
+   * How the output layer is evaluated (docs/DESIGN.md, "The adaptive softmax,
+   * as served"): `lazy`, the head then only the tail clusters a row's top-k
+   * can need, in rounds (the CPU design); `device`, one output_layer.onnx call
+   * per batch on the encoder's providers (every cluster, the prefix and
+   * blocked-word mask and the top-k on the device), then the host's exact
+   * merge. Both return the same top-k. `device` needs a bundle with
+   * output_layer.onnx; without one the start is refused.
+   */
+  variable({
+    name: "OUTPUT_LAYER",
+    key: "outputLayer",
+    kind: choice<OutputLayerMode>([
+      ["lazy", "lazy"],
+      ["device", "device"],
+    ]),
+    default: (get) => defaultOutputLayer(get(EXECUTION_PROVIDERS)),
+    defaultText: "`lazy`, GPU: `device`",
+    meaning: "needed tails only (`lazy`), or all of it in one call a batch (`device`)",
+  }),
   /**
    * Runner worker threads, each with its own ORT sessions: min(2, cores) by
    * default; 1 when a graph may open on WebGPU. ORT's WebGPU provider shares

@@ -126,7 +126,18 @@ export const ModelInfo = Type.Object(
     vocabularySize: Type.Integer(),
     layout: Type.String(),
     clusters: Type.Integer(),
-    executionProviders: Type.Object({ encoderHead: Type.String(), tails: Type.String() }, { additionalProperties: false }),
+    executionProviders: Type.Object(
+      {
+        encoderHead: Type.String(),
+        tails: Type.String(),
+        outputLayer: Type.Optional(Type.String({ description: "The output layer graph's provider; present when outputLayer is device." })),
+      },
+      { additionalProperties: false },
+    ),
+    outputLayer: Type.Union([Type.Literal("lazy"), Type.Literal("device")], {
+      description:
+        "How the output layer runs (OUTPUT_LAYER): lazy, the head then only the tail clusters a top-k needs; device, the whole output layer and top-k in one graph call per batch. Both give the same predictions.",
+    }),
     training: Type.Record(Type.String(), Type.Unknown(), { description: "The training record of the bundle's manifest." }),
   },
   { additionalProperties: false },

@@ -2,8 +2,11 @@
  * One batch of the service's rows (docs/DESIGN.md, "Request flow"): one batched
  * encoder + head call for the rows whose window has no state yet (fresh
  * windows from zeros, extended windows from the cached state of their
- * longest cached prefix), then the tail rounds of softmax/tail-rounds.ts
- * (the one loop the tests and benchmarks drive too). Rows with the same
+ * longest cached prefix); with OUTPUT_LAYER=device, one output-layer call for
+ * the predict rows (./device-output-layer.ts); then the tail rounds of
+ * softmax/tail-rounds.ts (the one loop the tests and benchmarks drive too)
+ * for the rest: every row in lazy mode, the score rows and the device's
+ * fallbacks in device mode. Rows with the same
  * window share one encoder row and one state, hence one tail row, also
  * across the batches running at once (a window another batch is encoding is
  * waited for); everything computed lands in the cache.
@@ -19,6 +22,7 @@ import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
+type DeviceOutputLayer = { topK(rows: Array<{ state: ContextState; k: number; ranges: PrefixRanges; mix: RowMix }>): Promise<(TopK | null)[]> }; // B2-WIP
 import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
 
 export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };
@@ -46,6 +50,8 @@ export interface BatchExecutorDeps {
   pool: ModelRunner;
   metrics: Metrics;
   tailLookahead: number;
+  /** OUTPUT_LAYER=device: the predict rows' top-k from one output-layer call; null in lazy mode. */
+  device?: DeviceOutputLayer | null;
 }
 
 /**
@@ -80,7 +86,7 @@ export class BatchExecutor {
     for (let c = 0; c < C; c++) if (skipped[c]! > 0) this.deps.metrics.tailSkippedRows(c, skipped[c]!);
   }
 
-  /** The Batcher's run function: one encoder call for the rows that need it, then tail rounds. */
+  /** The Batcher's run function: one encoder call for the rows that need it, the output-layer call (device mode), then tail rounds. */
   async run(items: Item[]): Promise<Output[]> {
     // 1. A state per row: cached (at submit time, or computed since), being encoded by another batch, or encoded now.
     const states: (ContextState | undefined)[] = new Array(items.length);
@@ -122,8 +128,19 @@ export class BatchExecutor {
       for (const item of firsts) if (this.encoding.get(item.key)?.call === call) this.encoding.delete(item.key);
     }
 
-    // 2. Tail rounds (softmax/tail-rounds.ts), one batched call per cluster and round.
-    const rows: TailRow[] = items.map((item, i) => {
+    // 2. Device mode: the predict rows' top-k from one output-layer call; a row it cannot finish exactly stays open.
+    const outputs: (Output | null)[] = items.map(() => null);
+    const { device } = this.deps;
+    if (device) {
+      const at = items.flatMap((item, i) => (item.task.kind === "predict" ? [i] : []));
+      const tops = await device.topK(at.map((i) => ({ ...(items[i]!.task as Extract<Task, { kind: "predict" }>), state: states[i]! })));
+      at.forEach((i, j) => (outputs[i] = tops[j]!));
+    }
+
+    // 3. Tail rounds (softmax/tail-rounds.ts) for the rows still open, one batched call per cluster and round.
+    const open = items.flatMap((_, i) => (outputs[i] === null ? [i] : []));
+    const rows: TailRow[] = open.map((i) => {
+      const item = items[i]!;
       const state = states[i]!;
       const { task } = item;
       if (task.kind === "score") return { state, words: task.ids };
@@ -133,7 +150,10 @@ export class BatchExecutor {
 
     const planners = rows.flatMap((row) => ("planner" in row ? [row.planner] : []));
     this.countSkipped(planners);
-    return rows.map((row) => ("planner" in row ? row.planner.result() : scoreState(this.deps.layout, row.state, row.words)));
+    rows.forEach((row, j) => {
+      outputs[open[j]!] = "planner" in row ? row.planner.result() : scoreState(this.deps.layout, row.state, row.words);
+    });
+    return outputs as Output[];
   }
 
   /** One encoder call; each row's state lands in the cache. */

@@ -15,6 +15,12 @@
  * on top, from the context's memoized recent words; so are the blocklist
  * (blocklist.ts: an index whose mask leaves blocked words out) and, last, the
  * casing of the words (casing.ts).
+ *
+ * OUTPUT_LAYER (config) picks how a batch's predict rows get their top-k: the
+ * lazy tail rounds, or one output-layer call per batch on the encoder's
+ * providers (device-output-layer.ts); both give the same answers, and a
+ * cached context whose cached tails already finish its top-k is answered at
+ * once in either mode.
  */
 import { Batcher } from "../batching/batcher.js";
 import { systemClock, type Clock } from "../batching/clock.js";
@@ -30,6 +36,7 @@ import { clustersForWords } from "../softmax/scoring.js";
 import { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import { scoreState, supplyCached } from "../softmax/tail-rounds.js";
 import type { Bundle } from "../bundle/bundle-types.js";
+import { assertOutputLayer } from "../runtime/output-layer-mode.js";
 import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
 import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
@@ -64,6 +71,7 @@ export type ServiceConfig = Pick<
   | "recency"
   | "lexicon"
   | "workers"
+  | "outputLayer"
 >;
 
 export interface ServiceDeps {
@@ -135,6 +143,11 @@ export class NextwordService implements InferenceService {
       suggestable: (w) => bundle.tokenizer.isSuggestable(w),
     });
     if (lexicon && !config.lexicon) this.log.info("LEXICON is off: the bundle's rare-word lexicon is not used");
+    assertOutputLayer(config.outputLayer, bundle);
+    if (config.outputLayer === "device" && deps.pool.providers.outputLayer === undefined) {
+      throw new Error("OUTPUT_LAYER is device but the runner pool did not open the output layer graph (start it with outputLayer: \"device\")");
+    }
+    const device = null; // B2-WIP: DeviceOutputLayer once softmax/device-top-k.ts lands
     this.executor = new BatchExecutor({
       layout: this.layout,
       index: this.index,
@@ -143,6 +156,7 @@ export class NextwordService implements InferenceService {
       pool: deps.pool,
       metrics,
       tailLookahead: config.tailLookahead,
+      device,
     });
     this.batcher = new Batcher<Item, Output>({
       run: (items) => this.executor.run(items),
@@ -180,6 +194,7 @@ export class NextwordService implements InferenceService {
         layout: manifest.model.layout,
         clusters: manifest.model.clusters.length,
         executionProviders: { ...this.deps.pool.providers },
+        outputLayer: this.deps.config.outputLayer,
         training: manifest.training ?? {},
       },
     ];

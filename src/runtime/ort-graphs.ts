@@ -1,7 +1,8 @@
 /**
- * The bundle's ONNX graphs behind small typed wrappers. This is the only file
- * that imports onnxruntime-node (docs/DESIGN.md, "Request flow"): the runner's
- * workers use it, and so do tests and benchmarks. `InferenceSession.run`
+ * The bundle's ONNX graphs behind small typed wrappers. This file and
+ * ./output-layer-graph.ts (which shares its helpers) are the only ones that
+ * import onnxruntime-node (docs/DESIGN.md, "Request flow"): the runner's
+ * workers use them, and so do tests and benchmarks. `InferenceSession.run`
  * does its work synchronously on the calling thread, so serving code calls
  * these from worker threads, never from the event loop that answers
  * requests.
@@ -43,7 +44,7 @@ function sessionOptions(o: GraphOptions): InferenceSession.SessionOptions {
   return opts;
 }
 
-async function openSession(file: string, o: GraphOptions): Promise<InferenceSession> {
+export async function openSession(file: string, o: GraphOptions): Promise<InferenceSession> {
   try {
     return await InferenceSession.create(file, sessionOptions(o));
   } catch (err) {
@@ -52,13 +53,13 @@ async function openSession(file: string, o: GraphOptions): Promise<InferenceSess
 }
 
 /** Expected element type and shape of a graph value; null dims are free (batch, rows, time). */
-interface Expect {
+export interface Expect {
   name: string;
   type: string;
   shape: ReadonlyArray<number | null>;
 }
 
-function checkValues(file: string, kind: "input" | "output", actual: readonly InferenceSession.ValueMetadata[], expected: Expect[]): void {
+export function checkValues(file: string, kind: "input" | "output", actual: readonly InferenceSession.ValueMetadata[], expected: Expect[]): void {
   const byName = new Map(actual.map((m) => [m.name, m]));
   for (const e of expected) {
     const m = byName.get(e.name);
@@ -79,19 +80,29 @@ function checkValues(file: string, kind: "input" | "output", actual: readonly In
   }
 }
 
+/** Runs a session; a failure names the graph file and the shapes it was given. */
+export async function runSession(
+  session: InferenceSession,
+  file: string,
+  feeds: Record<string, Tensor>,
+  outputs: readonly string[],
+): Promise<InferenceSession.OnnxValueMapType> {
+  try {
+    return await session.run(feeds, [...outputs]);
+  } catch (err) {
+    const shapes = Object.entries(feeds).map(([n, t]) => `${n}: ${t.type}[${t.dims.join(", ")}]`).join(", ");
+    throw new GraphError(`${file}: run failed with ${shapes}: ${(err as Error).message}`);
+  }
+}
+
+/** runSession for graphs whose outputs are all float32. */
 async function run(
   session: InferenceSession,
   file: string,
   feeds: Record<string, Tensor>,
   outputs: readonly string[],
 ): Promise<Record<string, Float32Array>> {
-  let result: InferenceSession.OnnxValueMapType;
-  try {
-    result = await session.run(feeds, [...outputs]);
-  } catch (err) {
-    const shapes = Object.entries(feeds).map(([n, t]) => `${n}: ${t.type}[${t.dims.join(", ")}]`).join(", ");
-    throw new GraphError(`${file}: run failed with ${shapes}: ${(err as Error).message}`);
-  }
+  const result = await runSession(session, file, feeds, outputs);
   const out: Record<string, Float32Array> = {};
   for (const name of outputs) {
     const t = result[name];

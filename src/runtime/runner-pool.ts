@@ -1,7 +1,9 @@
 /**
  * A pool of runner worker threads (./runner-worker.ts), each with its own ORT
  * sessions of the bundle. The service calls `encode` (one batched encoder +
- * head call) and `tails` (batched tail-cluster calls); each call is one job,
+ * head call), `tails` (batched tail-cluster calls) and, with
+ * OUTPUT_LAYER=device, `outputLayer` (one call of the whole output layer over
+ * a batch's rows, on the encoder's providers); each call is one job,
  * handed to a free worker, FIFO when all are busy. A worker runs one job at a
  * time: ORT's run blocks its thread anyway.
  *
@@ -29,10 +31,23 @@ import { ServiceError, unavailable } from "../errors.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Bundle } from "../bundle/bundle-types.js";
-import { RunnerSlot, summarize, type Job, type JobBody } from "./runner-slot.js";
-import type { EncodeResult, EncodeRow, GraphProvider, TailCall, TailsResult, WorkerHeap, WorkerInit, WorkerRequest } from "./runner-protocol.js";
+import { assertOutputLayer, type OutputLayerMode } from "./output-layer-mode.js";
+import { providersByKind, RunnerSlot, type GraphKindProviders, type Job, type JobBody } from "./runner-slot.js";
+import type {
+  EncodeResult,
+  EncodeRow,
+  GraphProvider,
+  OutputLayerCall,
+  OutputLayerResult,
+  TailCall,
+  TailsResult,
+  WorkerHeap,
+  WorkerInit,
+  WorkerRequest,
+} from "./runner-protocol.js";
 
-export type { EncodeResult, EncodeRow, TailCall, TailsResult } from "./runner-protocol.js";
+export type { EncodeResult, EncodeRow, OutputLayerCall, OutputLayerResult, TailCall, TailsResult } from "./runner-protocol.js";
+export type { GraphKindProviders } from "./runner-slot.js";
 
 /** What the service needs of a model runner; RunnerPool is the real one. */
 export interface ModelRunner {
@@ -40,8 +55,10 @@ export interface ModelRunner {
   encode(rows: EncodeRow[]): Promise<EncodeResult>;
   /** Tail calls, one batched graph call each, run in order by one worker. */
   tails(calls: TailCall[]): Promise<TailsResult>;
-  /** Provider of the encoder+head graph, and of the tail graphs (comma-joined when they differ). */
-  readonly providers: { encoderHead: string; tails: string };
+  /** One output_layer.onnx call (OUTPUT_LAYER=device; a pool started lazy rejects it). */
+  outputLayer(call: OutputLayerCall): Promise<OutputLayerResult>;
+  /** Provider of the encoder+head graph, of the tail graphs (comma-joined when they differ), and of the output layer when open. */
+  readonly providers: GraphKindProviders;
   /** True while at least one worker is up and the pool is not closed. */
   ready(): boolean;
   /** Refuses new jobs, finishes queued and running ones, then stops; idempotent. */
@@ -56,6 +73,8 @@ export interface RunnerPoolOptions {
   nice?: number;
   executionProviders: string[];
   tailExecutionProviders: string[];
+  /** OUTPUT_LAYER: "device" opens output_layer.onnx in every worker (the bundle must have it); "lazy" by default. */
+  outputLayer?: OutputLayerMode;
   logger: Logger;
   /** First restart delay after a worker died; doubles on each failed restart up to 10 s (default 100 ms). */
   restartDelayMs?: number;
@@ -72,13 +91,16 @@ export interface RunnerPoolOptions {
 }
 
 /** The pool's share of the service config (one place maps config to pool options). */
-export function poolOptionsFrom(config: Config): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "nice" | "executionProviders" | "tailExecutionProviders"> {
+export function poolOptionsFrom(
+  config: Config,
+): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "nice" | "executionProviders" | "tailExecutionProviders" | "outputLayer"> {
   return {
     workers: config.workers,
     threadsPerWorker: config.threadsPerWorker,
     nice: config.workerNice,
     executionProviders: config.executionProviders,
     tailExecutionProviders: config.tailExecutionProviders,
+    outputLayer: config.outputLayer,
   };
 }
 
@@ -101,6 +123,7 @@ export class RunnerPool implements ModelRunner {
       bundle: { manifest: opts.bundle.manifest, paths: opts.bundle.paths },
       executionProviders: opts.executionProviders,
       tailExecutionProviders: opts.tailExecutionProviders,
+      outputLayer: opts.outputLayer ?? "lazy",
       threads: opts.threadsPerWorker,
       nice: opts.nice ?? 0,
     };
@@ -128,6 +151,7 @@ export class RunnerPool implements ModelRunner {
 
   /** Starts every worker and resolves once all have opened their graphs; rejects (and stops them) if one cannot. */
   static async start(opts: RunnerPoolOptions): Promise<RunnerPool> {
+    assertOutputLayer(opts.outputLayer ?? "lazy", opts.bundle);
     const pool = new RunnerPool(opts);
     try {
       await Promise.all(pool.slots.map((slot) => slot.start()));
@@ -141,18 +165,17 @@ export class RunnerPool implements ModelRunner {
       {
         workers: opts.workers,
         threadsPerWorker: opts.threadsPerWorker,
-        encoderHead: pool.providers.encoderHead,
-        tails: pool.providers.tails,
+        ...pool.providers,
         graphsByProvider: Object.fromEntries([...byProvider].map(([p, gs]) => [p, gs.length])),
       },
-      `runner pool up: ${opts.workers} worker(s), encoder+head on ${pool.providers.encoderHead}, tails on ${pool.providers.tails}`,
+      `runner pool up: ${opts.workers} worker(s), encoder+head on ${pool.providers.encoderHead}, tails on ${pool.providers.tails}` +
+        (pool.providers.outputLayer ? `, output layer on ${pool.providers.outputLayer}` : ""),
     );
     return pool;
   }
 
-  get providers(): { encoderHead: string; tails: string } {
-    const [enc, ...tails] = this.graphProviders;
-    return { encoderHead: enc?.provider ?? "none", tails: summarize(tails.map((t) => t.provider)) || "none" };
+  get providers(): GraphKindProviders {
+    return providersByKind(this.graphProviders, this.opts.bundle.manifest.model.clusters.length);
   }
 
   /** Which provider each graph got (as the first worker reported it). */
@@ -192,11 +215,13 @@ export class RunnerPool implements ModelRunner {
 
   /** The rows' buffers are transferred (detached here) when they own them exactly. */
   tails(calls: TailCall[]): Promise<TailsResult> {
-    const transfer = calls
-      .map((c) => c.rows)
-      .filter((a) => a.byteOffset === 0 && a.buffer instanceof ArrayBuffer && a.byteLength === a.buffer.byteLength)
-      .map((a) => a.buffer as ArrayBuffer);
-    return this.submit({ type: "tails", calls }, [...new Set(transfer)]) as Promise<TailsResult>;
+    return this.submit({ type: "tails", calls }, ownedBuffers(calls.map((c) => c.rows))) as Promise<TailsResult>;
+  }
+
+  /** The call's packed rows are transferred (detached here) when they own their buffers; the mask is shared memory, never copied. */
+  outputLayer(call: OutputLayerCall): Promise<OutputLayerResult> {
+    const arrays = [call.head, ...call.bandHidden, call.lo, call.hi, call.maskRow, call.gatherIds];
+    return this.submit({ type: "outputLayer", call }, ownedBuffers(arrays)) as Promise<OutputLayerResult>;
   }
 
   /** Crashes worker `index` (for tests: RunnerSlot.kill); it is restarted. */
@@ -263,4 +288,10 @@ export class RunnerPool implements ModelRunner {
       this.log.warn({ err }, "runner pool hook threw");
     }
   }
+}
+
+/** The distinct buffers of `arrays` that each array owns whole (a view would take the rest of its buffer along; shared memory is never transferred). */
+function ownedBuffers(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
+  const owned = arrays.filter((a) => a.byteOffset === 0 && a.buffer instanceof ArrayBuffer && a.byteLength === a.buffer.byteLength);
+  return [...new Set(owned.map((a) => a.buffer as ArrayBuffer))];
 }

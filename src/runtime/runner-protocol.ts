@@ -6,6 +6,9 @@
  *   cache keeps the original) and the copy is transferred;
  * - tails: each call's rows are transferred when the array owns its whole
  *   buffer (the packed rows do), else cloned (a view clones its whole buffer);
+ * - output layer: the packed rows are transferred; the mask rows live in
+ *   shared memory (a SharedArrayBuffer the service builds once), so they
+ *   cross without a copy;
  * - replies: the worker copies each encoder row's outputs into one buffer of
  *   its own, and a tail output that does not own its buffer into a fresh one,
  *   then transfers them.
@@ -20,6 +23,11 @@ export interface WorkerInit {
   executionProviders: string[];
   /** Provider preference for the tail graphs. */
   tailExecutionProviders: string[];
+  /**
+   * OUTPUT_LAYER: with "device" the worker also opens output_layer.onnx, on
+   * the encoder's providers (on an accelerator that is the point of it).
+   */
+  outputLayer: "lazy" | "device";
   /** ORT intra-op threads per session. */
   threads: number;
   /** Nice value the worker's thread takes before it opens its sessions (ORT's threads inherit it). */
@@ -67,9 +75,49 @@ export interface TailsResult {
   seconds: number[];
 }
 
+/**
+ * One output_layer.onnx call over `rows` rows (B): the inputs of the graph's
+ * contract (docs/DESIGN.md, "The model bundle"), with ids as int32 (the
+ * worker widens them to the graph's int64).
+ */
+export interface OutputLayerCall {
+  rows: number;
+  /** [B, headSize]: each row's head log-probs. */
+  head: Float32Array;
+  /** bandHidden[b]: [B, bands[b].dim]. */
+  bandHidden: Float32Array[];
+  /** [B] each: the row's run of word-order positions [lo, hi). */
+  lo: Int32Array;
+  hi: Int32Array;
+  /** [M, V] in position order, 0 or -Infinity; backed by a SharedArrayBuffer (no copy per call). */
+  mask: Float32Array;
+  /** [B]: each row's mask row. */
+  maskRow: Int32Array;
+  /** [B, gatherWidth]: ids whose within log-probs each row needs (padded with 0). */
+  gatherIds: Int32Array;
+  gatherWidth: number;
+  /** K, <= V: candidates each row gets back. */
+  k: number;
+}
+
+/** What one output-layer call returns, row-major, each in a buffer of its own (transferred). */
+export interface OutputLayerResult {
+  /** [B, k]: ids, best first. */
+  ids: Int32Array;
+  /** [B, k]: their float32 log p(w|h) under the row's mask and run (-Infinity past its candidates). */
+  logProbs: Float32Array;
+  /** [B, k]: their within-cluster log-probs (a head word's: its head log-prob). */
+  within: Float32Array;
+  /** [B, gatherWidth]: within log-probs of the call's gatherIds. */
+  gatherWithin: Float32Array;
+  /** Seconds the graph ran in the worker. */
+  seconds: number;
+}
+
 export type WorkerRequest =
   | { id: number; type: "encode"; rows: EncodeRow[] }
-  | { id: number; type: "tails"; calls: TailCall[] };
+  | { id: number; type: "tails"; calls: TailCall[] }
+  | { id: number; type: "outputLayer"; call: OutputLayerCall };
 
 /**
  * Makes the worker exit with code 1 at its next turn (tests' stand-in for a
@@ -103,6 +151,7 @@ export const HEAP_REPORT_MS = 1000;
 export type WorkerReply = (
   | { id: number; type: "encode"; ok: true; result: EncodeResult }
   | { id: number; type: "tails"; ok: true; result: TailsResult }
+  | { id: number; type: "outputLayer"; ok: true; result: OutputLayerResult }
   | { id: number; type: "error"; ok: false; error: string }
 ) & { heap?: WorkerHeap };
 

@@ -13,9 +13,20 @@ import { ServiceError, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { PendingCalls } from "../threads/pending-calls.js";
 import { onExit, spawnThread } from "../threads/spawn.js";
-import type { CrashRequest, EncodeRow, GraphProvider, TailCall, WorkerHeap, WorkerInit, WorkerMessage, WorkerReply, WorkerRequest } from "./runner-protocol.js";
+import type {
+  CrashRequest,
+  EncodeRow,
+  GraphProvider,
+  OutputLayerCall,
+  TailCall,
+  WorkerHeap,
+  WorkerInit,
+  WorkerMessage,
+  WorkerReply,
+  WorkerRequest,
+} from "./runner-protocol.js";
 
-export type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] };
+export type JobBody = { type: "encode"; rows: EncodeRow[] } | { type: "tails"; calls: TailCall[] } | { type: "outputLayer"; call: OutputLayerCall };
 
 export interface Job {
   body: JobBody;
@@ -48,6 +59,24 @@ export const WORKER_YOUNG_GENERATION_MB = 12;
 
 export function summarize(providers: readonly string[]): string {
   return [...new Set(providers)].join(",");
+}
+
+/** Which provider each kind of graph got (tails comma-joined when they differ; outputLayer only when it is open). */
+export interface GraphKindProviders {
+  encoderHead: string;
+  tails: string;
+  outputLayer?: string;
+}
+
+/** A worker's `ready` list, as runner-worker.ts posts it: the encoder+head graph, one entry per tail, then the output layer if open. */
+export function providersByKind(graphs: readonly GraphProvider[], clusters: number): GraphKindProviders {
+  const out: GraphKindProviders = {
+    encoderHead: graphs[0]?.provider ?? "none",
+    tails: summarize(graphs.slice(1, 1 + clusters).map((g) => g.provider)) || "none",
+  };
+  const outputLayer = graphs[1 + clusters];
+  if (outputLayer) out.outputLayer = outputLayer.provider;
+  return out;
 }
 
 export class RunnerSlot {
@@ -158,8 +187,8 @@ export class RunnerSlot {
             started = true;
             this.ready = true;
             this.restartDelayMs = this.firstRestartDelayMs;
-            const enc = msg.graphs[0]?.provider ?? "none";
-            log.info({ encoderHead: enc, tails: summarize(msg.graphs.slice(1).map((g) => g.provider)) }, `runner worker ${this.index} ready: encoder+head on ${enc}`);
+            const kinds = providersByKind(msg.graphs, this.init.bundle.manifest.model.clusters.length);
+            log.info(kinds, `runner worker ${this.index} ready: encoder+head on ${kinds.encoderHead}`);
             log.debug({ graphs: msg.graphs }, "provider of each graph");
             resolve();
             this.events.ready(this, msg.graphs);

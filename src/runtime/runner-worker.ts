@@ -1,6 +1,7 @@
 /**
  * A runner worker thread: hosts the ORT sessions of one bundle (the encoder +
- * head graph and every tail graph) and runs them on request. ORT's `run` is
+ * head graph, every tail graph and, with OUTPUT_LAYER=device, the output
+ * layer graph on the encoder's providers) and runs them on request. ORT's `run` is
  * synchronous native work on the calling thread, which is why sessions live
  * here and never on the event loop that serves requests (docs/DESIGN.md,
  * "Request flow").
@@ -9,7 +10,7 @@
  * order (["cuda", "cpu"]: if CUDA cannot open it, log and use CPU), then post
  * `ready` with the provider each graph got, or `init-failed`.
  * Then one request at a time (the pool never sends a second before the
- * reply): `encode` and `tails` (./runner-protocol.ts). Results travel in
+ * reply): `encode`, `tails` and `outputLayer` (./runner-protocol.ts). Results travel in
  * transferred buffers; at most once a second a reply also carries this
  * thread's V8 heap figures (nextword_worker_heap_bytes).
  */
@@ -20,11 +21,14 @@ import { parentPort, workerData } from "node:worker_threads";
 
 import { packRows, splitByLength } from "./encoder-batch.js";
 import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
+import { OutputLayerGraph } from "./output-layer-graph.js";
 import {
   HEAP_REPORT_MS,
   type EncodeResult,
   type EncodeRow,
   type GraphProvider,
+  type OutputLayerCall,
+  type OutputLayerResult,
   type TailCall,
   type TailsResult,
   type WorkerHeap,
@@ -100,6 +104,7 @@ const bundle: GraphBundle = init.bundle;
 const { model } = bundle.manifest;
 let encoder: EncoderHeadGraph;
 const tails: TailGraph[] = [];
+let outputLayer: OutputLayerGraph | null = null;
 
 async function openAll(): Promise<GraphProvider[]> {
   const threads = { intraOpNumThreads: init.threads, interOpNumThreads: 1 };
@@ -117,6 +122,13 @@ async function openAll(): Promise<GraphProvider[]> {
     );
     tails.push(t.graph);
     graphs.push({ graph: file, provider: t.provider });
+  }
+  const spec = bundle.manifest.graphs.outputLayer;
+  if (init.outputLayer === "device" && spec) {
+    // The encoder's providers: on an accelerator, the whole output layer runs beside the encoder.
+    const o = await openWithFallback(spec.file, init.executionProviders, failed, (eps) => OutputLayerGraph.open(bundle, { ...threads, executionProviders: eps }));
+    outputLayer = o.graph;
+    graphs.push({ graph: spec.file, provider: o.provider });
   }
   return graphs;
 }
@@ -199,6 +211,13 @@ async function runTails(calls: TailCall[]): Promise<{ result: TailsResult; trans
   return { result: { logProbs, seconds }, transfer: logProbs.flat().map((a) => a.buffer as ArrayBuffer) };
 }
 
+async function runOutputLayer(call: OutputLayerCall): Promise<{ result: OutputLayerResult; transfer: ArrayBuffer[] }> {
+  if (!outputLayer) throw new Error("this worker has no output layer graph (OUTPUT_LAYER is not device)");
+  const result = await outputLayer.run(call);
+  const transfer = [result.ids, result.logProbs, result.within, result.gatherWithin].map((a) => a.buffer as ArrayBuffer);
+  return { result, transfer };
+}
+
 let heapReportedAt = -Infinity;
 
 /** This thread's heap figures when HEAP_REPORT_MS have passed since the last report, else undefined. */
@@ -220,9 +239,12 @@ async function handle(msg: WorkerRequest): Promise<void> {
     if (msg.type === "encode") {
       const { result, transfer } = await encode(msg.rows);
       reply({ id: msg.id, type: "encode", ok: true, result }, transfer);
-    } else {
+    } else if (msg.type === "tails") {
       const { result, transfer } = await runTails(msg.calls);
       reply({ id: msg.id, type: "tails", ok: true, result }, transfer);
+    } else {
+      const { result, transfer } = await runOutputLayer(msg.call);
+      reply({ id: msg.id, type: "outputLayer", ok: true, result }, transfer);
     }
   } catch (err) {
     reply({ id: msg.id, type: "error", ok: false, error: (err as Error).message ?? String(err) });

@@ -19,6 +19,8 @@ import {
   type EncodeResult,
   type EncodeRow,
   type ModelRunner,
+  type OutputLayerCall,
+  type OutputLayerResult,
   type RunnerPoolOptions,
   type TailCall,
   type TailsResult,
@@ -31,6 +33,8 @@ export class RecordingRunner implements ModelRunner {
   readonly encodes: EncodeRow[][] = [];
   /** Per tails job: [cluster, rows] of each call. */
   readonly tailJobs: Array<Array<[number, number]>> = [];
+  /** Rows of each output-layer call (OUTPUT_LAYER=device). */
+  readonly outputLayerCalls: number[] = [];
 
   constructor(
     readonly inner: RunnerPool,
@@ -51,6 +55,11 @@ export class RecordingRunner implements ModelRunner {
     return this.inner.tails(calls);
   }
 
+  outputLayer(call: OutputLayerCall): Promise<OutputLayerResult> {
+    this.outputLayerCalls.push(call.rows);
+    return this.inner.outputLayer(call);
+  }
+
   ready(): boolean {
     return this.inner.ready();
   }
@@ -62,6 +71,7 @@ export class RecordingRunner implements ModelRunner {
   reset(): void {
     this.encodes.length = 0;
     this.tailJobs.length = 0;
+    this.outputLayerCalls.length = 0;
   }
 }
 
