@@ -1,0 +1,281 @@
+"""Graphs a GPU execution provider runs whole (issue 31; docs/DESIGN.md, "The model bundle").
+
+    /usr/bin/python3 training/device_graphs.py models/<name> [models/<other> ...]
+
+converts EXISTING bundles in place:
+1. every `LogSoftmax` in their graphs becomes `Sub(x, ReduceLogSumExp(x, axes=[axis], keepdims=1))`:
+   onnxruntime's WebGPU provider has no LogSoftmax kernel (the node ran on the CPU after a copy to
+   the host), it has both of these. Inputs, outputs and initializers keep their names.
+2. `output_layer.onnx` is written from the bundle's own head output and tail weights (the whole
+   adaptive softmax, the prefix run and mask, and TopK in one graph; `output_layer_graph`), the
+   manifest gets `graphs.outputLayer` and every checksum is brought up to date. golden.json is
+   not touched: the rewritten graphs compute the same log-probs within float rounding.
+A dense twin (manifest format nextword-dense-head/1) gets step 1 only. Converting twice changes
+nothing. export.py builds new bundles with the same functions.
+
+Contract of output_layer.onnx (the service reads it: src/runtime/output-layer-graph.ts):
+inputs  head_logprobs f32 [B, headSize]; band_hidden_<b> f32 [B, dim_b] (the encoder's output names);
+        lo, hi i32 [B] (the row's run of POSITIONS [lo, hi)); mask f32 [M, V] (position order,
+        0 or -inf); mask_row i64 [B]; gather_ids i64 [B, R]; k i64 [1]
+outputs top_ids i64 [B, K] (vocabulary ids, best first, ties: lower position first, TopK's rule);
+        top_logprobs f32 [B, K] (float32 head[sl+c] + within, -inf outside the run or the mask);
+        top_within f32 [B, K] and gather_within f32 [B, R] (the within-cluster log-prob a tail
+        graph returns for the word, or the head log-prob of a head word).
+Positions are the vocabulary sorted by UTF-16 code units (JavaScript string order), ties by id.
+
+WebGPU: every op here has a WebGPU kernel except TopK (expected on the CPU); indices inside the
+graph are int32 (no int64 Range/arith there), the int64 inputs are Cast once.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUTPUT_LAYER_FILE = "output_layer.onnx"
+OUTPUT_LAYER_INPUTS = {"headLogProbs": "head_logprobs", "lo": "lo", "hi": "hi", "mask": "mask",
+                       "maskRow": "mask_row", "gatherIds": "gather_ids", "k": "k"}
+OUTPUT_LAYER_OUTPUTS = {"topIds": "top_ids", "topLogProbs": "top_logprobs", "topWithin": "top_within",
+                        "gatherWithin": "gather_within"}
+
+
+def opset_of(model):
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def log_softmax_nodes(x, y, axis, opset, prefix):
+    """y = x - ReduceLogSumExp(x, axes=[axis], keepdims=1): nodes, and the initializers opset 18+
+    needs (axes became an input there)."""
+    lse = f"{prefix}_lse"
+    if opset >= 18:
+        axes = f"{prefix}_axes"
+        return ([helper.make_node("ReduceLogSumExp", [x, axes], [lse], keepdims=1, name=f"{prefix}_reduce"),
+                 helper.make_node("Sub", [x, lse], [y], name=f"{prefix}_sub")],
+                [numpy_helper.from_array(np.asarray([axis], np.int64), axes)])
+    return ([helper.make_node("ReduceLogSumExp", [x], [lse], axes=[axis], keepdims=1, name=f"{prefix}_reduce"),
+             helper.make_node("Sub", [x, lse], [y], name=f"{prefix}_sub")], [])
+
+
+def rewrite_log_softmax(model):
+    """Replaces every LogSoftmax of the main graph in place; returns how many."""
+    g = model.graph
+    opset = opset_of(model)
+    nodes, inits, count = [], [], 0
+    taken = {n.name for n in g.node} | {o for n in g.node for o in n.output} | {i.name for i in g.initializer}
+    for n in g.node:
+        if n.op_type != "LogSoftmax" or n.domain not in ("", "ai.onnx"):
+            nodes.append(n)
+            continue
+        axis = next((a.i for a in n.attribute if a.name == "axis"), -1)  # default -1 since opset 13
+        if opset < 13:
+            raise ValueError(f"LogSoftmax of opset {opset} (coerces to 2-D): not converted")
+        prefix = f"{n.output[0]}_gpu_ls"
+        while any(p.startswith(prefix) for p in taken):
+            prefix += "_"
+        new, ini = log_softmax_nodes(n.input[0], n.output[0], axis, opset, prefix)
+        nodes += new
+        inits += ini
+        count += 1
+    if count:
+        del g.node[:]
+        g.node.extend(nodes)
+        g.initializer.extend(inits)
+    return count
+
+
+def utf16_order(words):
+    """Ids sorted as JavaScript sorts strings (UTF-16 code units), ties by id: order[p] = id at p."""
+    return sorted(range(len(words)), key=lambda i: (words[i].encode("utf-16-be"), i))
+
+
+def tail_weight(tail):
+    """A tail graph's weight [dim, size] as stored: (array, True) when float16 (`w_f16`, cast at
+    load), else (float32 array, False)."""
+    inits = {i.name: numpy_helper.to_array(i) for i in tail.graph.initializer}
+    if "w_f16" in inits:
+        return inits["w_f16"], True
+    if "w" in inits:
+        return inits["w"].astype(np.float32), False
+    raise ValueError(f"tail graph {tail.graph.name}: no initializer w or w_f16")
+
+
+def output_layer_graph(spec, words, tails, opset=17):
+    """output_layer.onnx for a bundle: `spec` is the manifest's `model` (shortlist, headSize, bands
+    with hiddenOutput, clusters), `words` the vocabulary (id order), `tails` the tail graphs
+    (ModelProto, one per cluster). The contract: this module's header."""
+    sl, hs, V = spec["shortlist"], spec["headSize"], len(words)
+    bands, clusters = spec["bands"], spec["clusters"]
+    C = len(clusters)
+    if hs != sl + C or [c["start"] for c in clusters] != [sl] + [c["end"] for c in clusters[:-1]] \
+            or clusters[-1]["end"] != V:
+        raise ValueError("clusters must tile [shortlist, V) in order, headSize = shortlist + clusters")
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def node(op, ins, out, **kw):
+        nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
+        return out
+
+    i64 = lambda v: np.asarray(v, np.int64)
+    one = const("axis1", i64([1]))
+    head = OUTPUT_LAYER_INPUTS["headLogProbs"]
+    head_words = node("Slice", [head, const("zero", i64([0])), const("sl", i64([sl])), one], "head_words")
+    cluster_lp = node("Slice", [head, "sl", const("hs", i64([hs])), one], "cluster_logprobs")
+
+    # Per band one MatMul over its clusters' columns (the tails' weights side by side, stored as the
+    # tails store them), then each cluster's log-softmax on its slice: the tail graph's arithmetic.
+    within_parts = []
+    for b, band in enumerate(bands):
+        members = [ci for ci, c in enumerate(clusters) if c["band"] == b]
+        if not members:
+            continue
+        if members != list(range(members[0], members[-1] + 1)):
+            raise ValueError(f"band {b}: its clusters are not consecutive")
+        ws = [tail_weight(tails[ci]) for ci in members]
+        for ci, (w, _) in zip(members, ws):
+            c = clusters[ci]
+            if w.shape != (band["dim"], c["end"] - c["start"]):
+                raise ValueError(f"cluster {ci}: tail weight {w.shape}, expected {(band['dim'], c['end'] - c['start'])}")
+        if all(half for _, half in ws):
+            wb = node("Cast", [const(f"w_band{b}_f16", np.concatenate([w for w, _ in ws], axis=1))], f"w_band{b}",
+                      to=TensorProto.FLOAT)
+        else:  # float16 values are exact in float32: the same weights either way
+            wb = const(f"w_band{b}", np.concatenate([w.astype(np.float32) for w, _ in ws], axis=1))
+        logits = node("MatMul", [band["hiddenOutput"], wb], f"logits_band{b}")
+        base = clusters[members[0]]["start"]
+        for ci in members:
+            c = clusters[ci]
+            z = logits
+            if len(members) > 1:
+                z = node("Slice", [logits, const(f"c{ci}_s", i64([c["start"] - base])),
+                                   const(f"c{ci}_e", i64([c["end"] - base])), one], f"logits_c{ci}")
+            ls, ls_inits = log_softmax_nodes(z, f"within_c{ci}", -1, opset, f"c{ci}")
+            nodes.extend(ls)
+            inits.extend(ls_inits)
+            within_parts.append(f"within_c{ci}")
+    tails_within = node("Concat", within_parts, "tails_within", axis=1)
+    within = node("Concat", [head_words, tails_within], "within", axis=1)            # [B, V], id order
+
+    # log p(w) = head[sl + c] + within: each tail column's cluster log-prob gathered, one float32 Add.
+    col_cluster = np.concatenate([np.full(c["end"] - c["start"], ci, np.int32) for ci, c in enumerate(clusters)])
+    offsets = node("Gather", [cluster_lp, const("col_cluster", col_cluster)], "tail_offsets", axis=1)
+    full = node("Concat", [head_words, node("Add", [tails_within, offsets], "tails_full")], "full", axis=1)
+
+    order = np.asarray(utf16_order(words), np.int32)
+    by_pos = node("Gather", [full, const("order", order)], "full_by_position", axis=1)
+    mask_row = node("Cast", [OUTPUT_LAYER_INPUTS["maskRow"]], "mask_row_i32", to=TensorProto.INT32)
+    mask = node("Gather", [OUTPUT_LAYER_INPUTS["mask"], mask_row], "mask_rows", axis=0)
+    masked = node("Add", [by_pos, mask], "masked")                                   # x + 0 = x, x + -inf = -inf
+    positions = const("positions", np.arange(V, dtype=np.int32))
+    lo = node("Unsqueeze", [OUTPUT_LAYER_INPUTS["lo"], one], "lo_col")
+    hi = node("Unsqueeze", [OUTPUT_LAYER_INPUTS["hi"], one], "hi_col")
+    neg_inf = const("neg_inf", np.asarray([-np.inf], np.float32))
+    # No And on WebGPU: two Wheres.
+    below_hi = node("Where", [node("Less", [positions, hi], "before_hi"), masked, neg_inf], "below_hi")
+    scores = node("Where", [node("GreaterOrEqual", [positions, lo], "from_lo"), below_hi, neg_inf], "scores")
+    top_lp, top_pos = OUTPUT_LAYER_OUTPUTS["topLogProbs"], "top_positions"
+    nodes.append(helper.make_node("TopK", [scores, OUTPUT_LAYER_INPUTS["k"]], [top_lp, top_pos], name="topk",
+                                  axis=-1, largest=1, sorted=1))
+    top_pos32 = node("Cast", [top_pos], "top_positions_i32", to=TensorProto.INT32)
+    ids = node("Gather", ["order", top_pos32], "top_ids_i32", axis=0)
+    node("Cast", [ids], OUTPUT_LAYER_OUTPUTS["topIds"], to=TensorProto.INT64)
+    node("GatherElements", [within, ids], OUTPUT_LAYER_OUTPUTS["topWithin"], axis=1)
+    gather32 = node("Cast", [OUTPUT_LAYER_INPUTS["gatherIds"]], "gather_ids_i32", to=TensorProto.INT32)
+    node("GatherElements", [within, gather32], OUTPUT_LAYER_OUTPUTS["gatherWithin"], axis=1)
+
+    f = TensorProto.FLOAT
+    vi = helper.make_tensor_value_info
+    inputs = [vi(head, f, ["batch", hs])]
+    inputs += [vi(b["hiddenOutput"], f, ["batch", b["dim"]]) for b in bands]
+    inputs += [vi(OUTPUT_LAYER_INPUTS["lo"], TensorProto.INT32, ["batch"]),
+               vi(OUTPUT_LAYER_INPUTS["hi"], TensorProto.INT32, ["batch"]),
+               vi(OUTPUT_LAYER_INPUTS["mask"], f, ["masks", V]),
+               vi(OUTPUT_LAYER_INPUTS["maskRow"], TensorProto.INT64, ["batch"]),
+               vi(OUTPUT_LAYER_INPUTS["gatherIds"], TensorProto.INT64, ["batch", "gather"]),
+               vi(OUTPUT_LAYER_INPUTS["k"], TensorProto.INT64, [1])]
+    outputs = [vi(OUTPUT_LAYER_OUTPUTS["topIds"], TensorProto.INT64, ["batch", "k"]),
+               vi(OUTPUT_LAYER_OUTPUTS["topLogProbs"], f, ["batch", "k"]),
+               vi(OUTPUT_LAYER_OUTPUTS["topWithin"], f, ["batch", "k"]),
+               vi(OUTPUT_LAYER_OUTPUTS["gatherWithin"], f, ["batch", "gather"])]
+    graph = helper.make_graph(nodes, "output_layer", inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="nextword-export")
+
+
+def output_layer_manifest(spec):
+    """The manifest's graphs.outputLayer for output_layer_graph's graph."""
+    return {"file": OUTPUT_LAYER_FILE, "order": "utf16",
+            "inputs": {"headLogProbs": OUTPUT_LAYER_INPUTS["headLogProbs"],
+                       "bandHidden": [b["hiddenOutput"] for b in spec["bands"]],
+                       **{k: v for k, v in OUTPUT_LAYER_INPUTS.items() if k != "headLogProbs"}},
+            "outputs": dict(OUTPUT_LAYER_OUTPUTS)}
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def rewrite_file(path):
+    m = onnx.load(path)
+    n = rewrite_log_softmax(m)
+    if n:
+        onnx.checker.check_model(m, full_check=True)
+        onnx.save(m, path)
+    return m, n
+
+
+def convert_bundle(d):
+    mpath = os.path.join(d, "manifest.json")
+    manifest = json.load(open(mpath))
+    if manifest.get("format") == "nextword-dense-head/1":
+        _, n = rewrite_file(os.path.join(d, manifest["graph"]["file"]))
+        with open(mpath, "w") as f:  # no checksums in a dense twin's manifest; rewritten unchanged
+            json.dump(manifest, f, indent=2)
+        return f"{d}: {n} LogSoftmax rewritten (dense head)"
+    spec = manifest["model"]
+    enc_file = manifest["graphs"]["encoderHead"]["file"]
+    enc, rewritten = rewrite_file(os.path.join(d, enc_file))
+    tails = []
+    for c in spec["clusters"]:
+        t, n = rewrite_file(os.path.join(d, c["file"]))
+        tails.append(t)
+        rewritten += n
+    words = open(os.path.join(d, manifest["vocab"]["file"]), encoding="utf-8").read().split("\n")[:-1]
+    if len(words) != manifest["vocab"]["size"]:
+        raise ValueError(f"{d}: vocab.txt has {len(words)} words, manifest vocab.size {manifest['vocab']['size']}")
+    ol = output_layer_graph(spec, words, tails, opset_of(enc))
+    onnx.checker.check_model(ol, full_check=True)
+    onnx.save(ol, os.path.join(d, OUTPUT_LAYER_FILE))
+    manifest["graphs"]["outputLayer"] = output_layer_manifest(spec)
+    sums = manifest["checksums"]
+    for name in list(sums) + [OUTPUT_LAYER_FILE]:
+        sums[name] = sha256(os.path.join(d, name))
+    with open(mpath, "w") as f:
+        json.dump(manifest, f, indent=2)
+    size = os.path.getsize(os.path.join(d, OUTPUT_LAYER_FILE))
+    total = sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d))
+    return (f"{d}: {rewritten} LogSoftmax rewritten, {OUTPUT_LAYER_FILE} {size / 1e6:.2f} MB, "
+            f"bundle {total / 1e6:.1f} MB")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bundles", nargs="+", help="bundle directories (or a dense twin's), converted in place")
+    args = ap.parse_args()
+    for d in args.bundles:
+        print(convert_bundle(d))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
