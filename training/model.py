@@ -146,12 +146,49 @@ class AdaptiveInput(nn.Module):
         return out
 
 
+def locked_dropout(x, p):
+    """Variational ("locked") dropout on a batch-first [B, T, D] sequence: one
+    mask per stream and unit, the same at every time step (Gal & Ghahramani
+    2016; AWD-LSTM). Call only in training."""
+    if p <= 0:
+        return x
+    mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)
+    return x * mask
+
+
 class LanguageModel(nn.Module):
-    def __init__(self, kind, layout, d=512, layers=1, dropout=0.25):
+    """Adaptive input -> LSTM (`layers` x `d`) -> adaptive softmax.
+
+    Two regularization schemes; in eval mode both are the same plain LSTM, so
+    a checkpoint's state dict (keys `lstm.weight_ih_l{k}` ...) exports the
+    same way whichever trained it:
+    - plain (`dropout`): nn.Dropout on the embeddings and the output, and
+      nn.LSTM's own dropout between layers;
+    - AWD-LSTM (Merity, Keskar & Socher 2017), on when any of `wdrop`,
+      `dropouti`, `dropouth`, `dropouto` is > 0 (then `dropout` must be 0):
+      DropConnect on each layer's hidden-to-hidden matrix (`wdrop`, one mask
+      per forward call, i.e. per BPTT segment), locked dropout on the LSTM's
+      input (`dropouti`), between layers (`dropouth`) and on its output
+      (`dropouto`). The layers then run one at a time through torch.lstm,
+      the op nn.LSTM calls, on each layer's weights with W_hh dropped: CUDA
+      still runs cuDNN's kernel and gradients reach the raw weights.
+      (Not functional_call on an nn.LSTM: on CUDA its flatten_parameters
+      would rebind the substituted weights' storage in place.)
+    `dropoute` (both schemes) drops whole words of the input embedding: every
+    occurrence of a dropped word in the batch embeds to zero.
+    """
+
+    def __init__(self, kind, layout, d=512, layers=1, dropout=0.25, wdrop=0.0, dropouti=0.0, dropouth=0.0,
+                 dropouto=0.0, dropoute=0.0):
         super().__init__()
         self.kind = kind
         self.d, self.layers = d, layers
-        vocab = layout.bands[-1].end
+        self.vocab = vocab = layout.bands[-1].end
+        self.wdrop, self.dropouti, self.dropouth, self.dropouto = wdrop, dropouti, dropouth, dropouto
+        self.dropoute = dropoute
+        self.awd = any(p > 0 for p in (wdrop, dropouti, dropouth, dropouto))
+        if self.awd and dropout > 0:
+            raise ValueError("AWD dropouts (wdrop, dropouti/h/o) replace the plain dropout: set dropout=0")
         if kind == "keyboard":
             self.output = ClusteredAdaptiveSoftmax(d, layout)
         elif kind == "paper":
@@ -164,15 +201,65 @@ class LanguageModel(nn.Module):
         self.lstm = nn.LSTM(d, d, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
 
+    def _embed(self, tokens):
+        x = self.input(tokens)
+        if self.training and self.dropoute > 0:
+            keep = x.new_empty(self.vocab).bernoulli_(1 - self.dropoute) / (1 - self.dropoute)
+            x = x * keep[tokens].unsqueeze(-1)
+        return x
+
+    def _awd_lstm(self, x, state):
+        """Training-mode AWD path: layer by layer, weight-dropped, locked
+        dropout in between. Returns (output, (h_n, c_n), last layer's raw output)."""
+        if state is None:
+            zero = x.new_zeros(self.layers, x.size(0), self.d)
+            state = (zero, zero)
+        x = locked_dropout(x, self.dropouti)
+        hs, cs = [], []
+        for k in range(self.layers):
+            weights = [getattr(self.lstm, f"weight_ih_l{k}"),
+                       F.dropout(getattr(self.lstm, f"weight_hh_l{k}"), self.wdrop, training=True),
+                       getattr(self.lstm, f"bias_ih_l{k}"), getattr(self.lstm, f"bias_hh_l{k}")]
+            # The op nn.LSTM.forward calls (cuDNN on CUDA), on a list of weights
+            # that stay ours: nothing is flattened or changed in place.
+            raw, h, c = torch.lstm(x, (state[0][k:k + 1], state[1][k:k + 1]), weights,
+                                   True, 1, 0.0, True, False, True)
+            hs.append(h)
+            cs.append(c)
+            x = locked_dropout(raw, self.dropouth) if k < self.layers - 1 else raw
+        return locked_dropout(raw, self.dropouto), (torch.cat(hs), torch.cat(cs)), raw
+
+    def run(self, tokens, state=None):
+        """(output fed to the softmax [B, T, d], final state, the last layer's
+        output before its dropout): the last two for activation regularization."""
+        x = self._embed(tokens)
+        if self.awd and self.training:
+            return self._awd_lstm(x, state)
+        raw, state = self.lstm(self.drop(x), state)
+        return self.drop(raw), state, raw
+
     def hidden(self, tokens, state=None):
-        out, state = self.lstm(self.drop(self.input(tokens)), state)
-        return self.drop(out), state
+        out, state, _ = self.run(tokens, state)
+        return out, state
 
     def nll(self, tokens, targets, state=None, ignore=None):
         """Summed NLL over targets != ignore, the count, and the final state."""
-        h, state = self.hidden(tokens, state)
-        h, t = h.reshape(-1, self.d), targets.reshape(-1)
+        nll, n, state, _ = self.loss(tokens, targets, state, ignore)
+        return nll, n, state
+
+    def loss(self, tokens, targets, state=None, ignore=None, alpha=0.0, beta=0.0):
+        """nll()'s three values and the activation regularization of AWD-LSTM:
+        alpha * mean(out^2) on the (dropped) output (AR) plus beta * mean((raw_t -
+        raw_{t-1})^2) on the raw output (TAR), a per-element mean to add to the
+        per-token loss (0 when alpha = beta = 0)."""
+        out, state, raw = self.run(tokens, state)
+        reg = out.new_zeros(())
+        if alpha > 0:
+            reg = reg + alpha * out.float().pow(2).mean()
+        if beta > 0 and raw.size(1) > 1:
+            reg = reg + beta * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+        h, t = out.reshape(-1, self.d), targets.reshape(-1)
         if ignore is not None:
             keep = t != ignore
             h, t = h[keep], t[keep]
-        return self.output.nll(h, t), t.numel(), state
+        return self.output.nll(h, t), t.numel(), state, reg

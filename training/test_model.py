@@ -1,4 +1,7 @@
 """Unit tests for the training code: /usr/bin/python3 -m unittest discover -s training"""
+import contextlib
+import io
+import json
 import os
 import tempfile
 import unittest
@@ -13,6 +16,8 @@ import layout as L
 import model as M
 import quantize
 import tokenizer
+import train as T
+import weights as W
 
 
 def toy_words(n=300):
@@ -219,6 +224,162 @@ class Int8ExportTest(unittest.TestCase):
         worst = quantize.add_int8_golden(self.dir.name, self.spec, golden, "int8.onnx")
         self.assertEqual([c["int8LogProbs"] for c in golden["cases"]], ref8)
         self.assertAlmostEqual(worst, diff(ref8))
+
+
+AWD = dict(wdrop=0.5, dropouti=0.3, dropouth=0.3, dropouto=0.3, dropoute=0.2)
+
+
+class AwdLstmTest(unittest.TestCase):
+    """The AWD-LSTM options: random in training only; in eval mode (and in the
+    exported graph) the model is a plain nn.LSTM with the same state dict."""
+
+    def setUp(self):
+        torch.manual_seed(0)
+        self.words = toy_words()
+        self.lay = L.keyboard_layout(self.words, cutoffs=(40, 120), d=16, min_cluster=3)
+        self.awd = M.LanguageModel("keyboard", self.lay, d=16, layers=2, dropout=0.0, **AWD)
+        self.plain = M.LanguageModel("keyboard", self.lay, d=16, layers=2, dropout=0.0)
+        self.tok = torch.randint(0, len(self.words), (3, 9))
+        self.state = (torch.randn(2, 3, 16), torch.randn(2, 3, 16))
+
+    def test_eval_mode_is_the_plain_lstm_with_the_same_state_dict(self):
+        self.assertEqual(list(self.awd.state_dict()), list(self.plain.state_dict()))
+        self.plain.load_state_dict(self.awd.state_dict())  # strict: same keys and shapes
+        self.awd.eval(), self.plain.eval()
+        h1, (hn1, cn1) = self.awd.hidden(self.tok, self.state)
+        h2, (hn2, cn2) = self.plain.hidden(self.tok, self.state)
+        self.assertTrue(torch.equal(h1, h2) and torch.equal(hn1, hn2) and torch.equal(cn1, cn2))
+        self.assertTrue(torch.equal(self.awd.hidden(self.tok)[0], self.plain.hidden(self.tok)[0]))
+        enc, _ = export.encoder_head_graph(self.awd, self.lay)
+        onnx.checker.check_model(enc, full_check=True)
+        w_awd = export.lstm_onnx_weights(self.awd.lstm, 1)
+        w_plain = export.lstm_onnx_weights(self.plain.lstm, 1)
+        self.assertTrue(all(np.array_equal(a, b) for a, b in zip(w_awd, w_plain)))
+
+    def test_layer_by_layer_training_path_equals_the_plain_lstm_at_zero_rates(self):
+        zero = M.LanguageModel("keyboard", self.lay, d=16, layers=2, dropout=0.0)
+        zero.load_state_dict(self.awd.state_dict())
+        zero.awd = True  # the functional, layer-by-layer path with every rate 0
+        zero.train()
+        self.plain.load_state_dict(self.awd.state_dict())
+        self.plain.eval()
+        h1, (hn1, cn1) = zero.hidden(self.tok, self.state)
+        h2, (hn2, cn2) = self.plain.hidden(self.tok, self.state)
+        self.assertTrue(torch.allclose(h1, h2, atol=1e-6))
+        self.assertTrue(torch.allclose(hn1, hn2, atol=1e-6) and torch.allclose(cn1, cn2, atol=1e-6))
+
+    def test_training_is_random_and_gradients_reach_the_raw_weights(self):
+        self.awd.train()
+        before = {k: v.clone() for k, v in self.awd.state_dict().items()}
+        h1, _ = self.awd.hidden(self.tok)
+        h2, _ = self.awd.hidden(self.tok)
+        self.assertFalse(torch.allclose(h1, h2))
+        for k, v in self.awd.state_dict().items():
+            self.assertTrue(torch.equal(v, before[k]), f"{k} changed by a forward pass")
+        nll, n, _, reg = self.awd.loss(self.tok, self.tok, alpha=2.0, beta=1.0)
+        (nll / n + reg).backward()
+        for k in range(2):
+            g = getattr(self.awd.lstm, f"weight_hh_l{k}").grad
+            self.assertIsNotNone(g)
+            self.assertGreater(float(g.abs().sum()), 0)
+            self.assertGreater(float((g == 0).float().mean()), 0.3, "DropConnect: dropped weights get no gradient")
+        self.awd.eval()
+        self.assertTrue(torch.equal(self.awd.hidden(self.tok)[0], self.awd.hidden(self.tok)[0]))
+
+    def test_locked_dropout_is_one_mask_over_time_and_embedding_dropout_drops_words(self):
+        torch.manual_seed(1)
+        out = M.locked_dropout(torch.ones(4, 7, 32), 0.5)
+        self.assertTrue(torch.equal(out, out[:, :1].expand_as(out)))
+        self.assertEqual(set(out.unique().tolist()), {0.0, 2.0})
+        lm = M.LanguageModel("keyboard", self.lay, d=16, dropout=0.0, dropoute=0.5).train()
+        tok = torch.tensor([[5, 50, 5, 200, 50, 5, 200, 7]])
+        full = lm.input(tok)
+        dropped = lm._embed(tok)
+        for pos in range(tok.size(1)):
+            ratio = dropped[0, pos] / full[0, pos]
+            self.assertTrue(torch.allclose(ratio, ratio[0].expand_as(ratio)))
+            same = (tok[0] == tok[0, pos]).nonzero().squeeze(1)
+            self.assertTrue(torch.allclose(dropped[0, same], dropped[0, pos].expand(len(same), -1)))
+        self.assertFalse(lm.awd, "embedding dropout alone keeps the plain path")
+
+    def test_activation_regularization_matches_its_formula(self):
+        self.plain.eval()
+        nll, n, _, reg = self.plain.loss(self.tok, self.tok, alpha=2.0, beta=1.0)
+        out, _ = self.plain.hidden(self.tok)
+        want = 2.0 * out.pow(2).mean() + 1.0 * (out[:, 1:] - out[:, :-1]).pow(2).mean()
+        self.assertTrue(torch.allclose(reg, want))
+        self.assertTrue(torch.allclose(nll, self.plain.nll(self.tok, self.tok)[0]))
+        self.assertEqual(float(self.plain.loss(self.tok, self.tok)[3]), 0.0)
+
+    def test_plain_dropout_and_awd_do_not_mix(self):
+        with self.assertRaises(ValueError):
+            M.LanguageModel("keyboard", self.lay, d=16, dropout=0.2, wdrop=0.3)
+
+
+class WeightsFileTest(unittest.TestCase):
+    def test_float16_weights_round_trip_split_and_replace_parts(self):
+        torch.manual_seed(0)
+        lay = L.keyboard_layout(toy_words(), cutoffs=(40, 120), d=16, min_cluster=3)
+        lm = M.LanguageModel("keyboard", lay, d=16, layers=2, dropout=0.0)
+        sd = lm.state_dict()
+        with tempfile.TemporaryDirectory() as d:
+            names = W.save(d, sd, {"args": {"d": 16}}, max_bytes=4000)
+            self.assertGreater(len(names), 1)
+            self.assertEqual([os.path.basename(p) for p in W.files(d)], sorted(names))
+            state, meta = W.load(d)
+            self.assertEqual(meta, {"args": {"d": 16}})
+            self.assertEqual(list(state), list(sd))
+            for k, v in sd.items():
+                self.assertTrue(torch.equal(state[k], v.half().float()), k)
+            self.assertEqual(W.save(d, sd, {}), ["weights.pt"])
+            self.assertEqual([os.path.basename(p) for p in W.files(d)], ["weights.pt"], "stale parts removed")
+
+
+class TrainRunTest(unittest.TestCase):
+    """train.main end to end on toy data: AWD options, --minutes, --publish,
+    resume after an interruption, load_run on the float16 weights alone."""
+
+    def test_train_publish_resume_and_load_the_weights(self):
+        words = toy_words()
+        rng = np.random.default_rng(0)
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, "data")
+            os.makedirs(data)
+            with open(os.path.join(data, "vocab.tsv"), "w") as f:
+                f.write("".join(f"{w}\t{len(words) - i}\n" for i, w in enumerate(words)))
+            for split, n in (("train", 6000), ("valid", 1200), ("test", 1200)):
+                ids = np.minimum(rng.zipf(1.3, n) - 1, len(words) - 1).astype(np.int32)
+                ids[::50] = 0  # <bos>
+                np.save(os.path.join(data, f"{split}.npy"), ids)
+            run, pub = os.path.join(tmp, "run"), os.path.join(tmp, "pub")
+            argv = ["--layout", "keyboard", "--run", run, "--data", data, "--d", "16", "--layers", "2",
+                    "--cutoffs", "40", "120", "--batch", "4", "--bptt", "10", "--threads", "1", "--device", "cpu",
+                    "--eval-every", "1000", "--publish", pub, "--wdrop", "0.3", "--dropouti", "0.2",
+                    "--dropouth", "0.2", "--dropouto", "0.2", "--dropoute", "0.1", "--alpha", "2", "--beta", "1"]
+            with contextlib.redirect_stdout(io.StringIO()):
+                T.main(argv + ["--max-tokens", "2000"])
+            ck, targs, _, lay, _, lm = T.load_run(run)
+            self.assertEqual(ck["step"], 50)
+            self.assertEqual(targs.wdrop, 0.3)
+            self.assertEqual(targs.dropout, 0.0)
+            _, _, _, _, _, lm16 = T.load_run(pub)
+            for (k, a), b in zip(lm.state_dict().items(), lm16.state_dict().values()):
+                self.assertTrue(torch.allclose(a, b, atol=1e-3, rtol=1e-3), k)
+            state, meta = W.load(pub)
+            self.assertEqual(meta["result"]["tokens"], 2000)
+            with open(os.path.join(pub, "log.jsonl")) as f:
+                lines = [json.loads(line) for line in f]
+            self.assertEqual([e["tokens"] for e in lines if "valid_ppl" in e], [1000, 2000])
+            self.assertIn("result", lines[-1])
+            # --minutes: the budget is fixed after the calibration steps and kept on resume.
+            run2 = os.path.join(tmp, "run2")
+            argv2 = [a if a != run else run2 for a in argv if a not in ("--publish", pub)]
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                T.main(argv2 + ["--minutes", "0.2", "--calibrate-steps", "20", "--max-tokens", "4000"])
+            self.assertIn("budget: ", out.getvalue())
+            ck2 = torch.load(os.path.join(run2, "checkpoint.pt"))
+            self.assertEqual(ck2["total_steps"], 100)  # capped by --max-tokens
+            self.assertEqual(ck2["step"], 100)
 
 
 if __name__ == "__main__":

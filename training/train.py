@@ -10,11 +10,25 @@ valid perplexity is logged to <run>/log.jsonl every --eval-every tokens, a
 checkpoint is written every --checkpoint-minutes and at each evaluation, and
 <run>/result.json holds the final record (valid/test perplexity, tokens/s,
 wall time).
+
+Regularization: the plain `--dropout`, or AWD-LSTM's (`--wdrop`, `--dropouti`,
+`--dropouth`, `--dropouto`; model.LanguageModel), plus `--dropoute` and the
+activation penalties `--alpha` / `--beta`; all AWD options are off by default.
+
+`--minutes M` fixes the token budget from the throughput of the first
+`--calibrate-steps` steps (and the time one evaluation takes) so that the
+cosine schedule, the evaluations and the final valid/test evaluation end
+within M minutes of the start; the budget is kept in the checkpoint, so a
+resumed run keeps the schedule. Every save also writes the weights alone in
+float16 (training/weights.py) into the run, and into `--publish DIR` with a
+copy of log.jsonl (the files a GPU machine sends back; see gpu_train.sh).
 """
 import argparse
+import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import time
 
@@ -24,8 +38,10 @@ import torch
 import layout as L
 import model as M
 import tokenizer
+import weights as W
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+AWD = ("wdrop", "dropouti", "dropouth", "dropouto")
 
 
 def load_words(data):
@@ -57,20 +73,50 @@ def build(args, words):
     perm = torch.tensor(lay.order)  # layout id -> frequency id
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(len(perm))  # frequency id -> layout id
-    lm = M.LanguageModel(args.layout, lay, d=args.d, layers=args.layers, dropout=args.dropout)
+    awd = {k: getattr(args, k, 0.0) or 0.0 for k in AWD + ("dropoute",)}
+    dropout = args.dropout if args.dropout is not None else (0.0 if any(awd[k] for k in AWD) else 0.25)
+    lm = M.LanguageModel(args.layout, lay, d=args.d, layers=args.layers, dropout=dropout, **awd)
     return lay, inv, lm
+
+
+def find_data(data):
+    """A run's data directory, also when the run was trained on another
+    machine: $NEXTWORD_DATA, else the recorded path, else training/<its last
+    component> here (a GPU run records the path it had there)."""
+    if os.environ.get("NEXTWORD_DATA"):
+        return os.environ["NEXTWORD_DATA"]
+    if os.path.exists(os.path.join(data, "vocab.tsv")):
+        return data
+    here = os.path.join(HERE, os.path.basename(os.path.normpath(data)))
+    if os.path.exists(os.path.join(here, "vocab.tsv")):
+        print(f"data: {data} is not here; using {here}", flush=True)
+        return here
+    raise SystemExit(f"the run's data directory {data} is not here (set NEXTWORD_DATA)")
 
 
 def load_run(run):
     """A run's checkpoint, its training args, the vocabulary and the model with
-    its weights, in eval mode: (ck, targs, words, layout, inv, lm)."""
-    ck = torch.load(os.path.join(run, "checkpoint.pt"))
-    targs = parse(["--layout", ck["args"]["layout"], "--run", run] +
-                  sum(([f"--{k.replace('_', '-')}"] + ([str(x) for x in v] if isinstance(v, list) else [str(v)])
-                       for k, v in ck["args"].items() if k not in ("layout", "run")), []))
+    its weights, in eval mode: (ck, targs, words, layout, inv, lm). The run is
+    a training directory (checkpoint.pt) or a folder of float16 weights
+    (weights.py: weights.pt from --publish or a GPU machine); then `ck` is the
+    weights' metadata (args, step, evals, ...) and the weights are float16's."""
+    path = os.path.join(run, "checkpoint.pt")
+    if os.path.exists(path):
+        ck = torch.load(path, map_location="cpu")
+        state = ck["model"]
+    else:
+        state, ck = W.load(run)
+    targs = parse(["--layout", ck["args"]["layout"], "--run", run])
+    for k, v in ck["args"].items():  # args this version lacks are ignored; new ones keep their defaults
+        if k != "run" and hasattr(targs, k):
+            setattr(targs, k, v)
+    targs.data = find_data(targs.data)
     words = load_words(targs.data)
     lay, inv, lm = build(targs, words)
-    lm.load_state_dict(ck["model"])
+    want = ck.get("order_sha1") or (W.order_sha1(ck["order"]) if "order" in ck else None)
+    if want and want != W.order_sha1(lay.order):
+        raise SystemExit(f"{run}: the vocabulary in {targs.data} is not the one the run was trained on")
+    lm.load_state_dict(state)
     lm.eval()
     return ck, targs, words, lay, inv, lm
 
@@ -80,43 +126,134 @@ def parse(argv=None):
     ap.add_argument("--layout", choices=["keyboard", "paper", "full"], required=True)
     ap.add_argument("--run", required=True, help="run directory (checkpoint, logs)")
     ap.add_argument("--data", default=os.path.join(HERE, "data"))
-    ap.add_argument("--d", type=int, default=512)
+    ap.add_argument("--d", type=int, default=512, help="embedding and hidden size (every layer)")
     ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.25)
+    ap.add_argument("--dropout", type=float, default=None,
+                    help="plain dropout on embeddings, between layers and on the output (default 0.25; "
+                         "0 with the AWD dropouts, which replace it)")
+    g = ap.add_argument_group("AWD-LSTM regularization (Merity et al. 2017; all off by default)")
+    g.add_argument("--wdrop", type=float, default=0.0, help="DropConnect on the hidden-to-hidden weights")
+    g.add_argument("--dropouti", type=float, default=0.0, help="locked dropout on the LSTM input (embeddings)")
+    g.add_argument("--dropouth", type=float, default=0.0, help="locked dropout between LSTM layers")
+    g.add_argument("--dropouto", type=float, default=0.0, help="locked dropout on the LSTM output")
+    g.add_argument("--dropoute", type=float, default=0.0, help="embedding dropout: whole words of the input")
+    g.add_argument("--alpha", type=float, default=0.0, help="activation regularization (AR) weight")
+    g.add_argument("--beta", type=float, default=0.0, help="temporal activation regularization (TAR) weight")
+    g.add_argument("--wdecay", type=float, default=0.0, help="Adam weight decay (L2)")
     ap.add_argument("--cutoffs", type=int, nargs="+", default=[2000, 10000])
     ap.add_argument("--epochs", type=float, default=3.0, help="token budget in epochs of the train split")
     ap.add_argument("--max-tokens", type=int, default=0, help="token budget; overrides --epochs")
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="time budget: the token budget is set after --calibrate-steps steps so that training, "
+                         "evaluations and the final record end within this many minutes of the start "
+                         "(capped by --max-tokens when given); warm-up then lasts --calibrate-steps steps")
+    ap.add_argument("--calibrate-steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bptt", type=int, default=35)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default=None, help="cuda | cpu (default: cuda when available)")
+    ap.add_argument("--amp", choices=["off", "bf16"], default="off",
+                    help="bf16 autocast for the training steps on CUDA (evaluations stay float32)")
     ap.add_argument("--eval-every", type=int, default=1_000_000, help="tokens between valid evaluations")
+    ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--checkpoint", default=None, help="the full checkpoint (default <run>/checkpoint.pt)")
+    ap.add_argument("--publish", default=None,
+                    help="also keep the float16 weights and a copy of log.jsonl here, updated at every save")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--count-params", action="store_true",
+                    help="print the parameter count and the float16 weights' size, then exit")
+    ap.add_argument("--bench-steps", type=int, default=0,
+                    help="time this many training steps (after 3 warm-up steps), print tokens/s, exit; writes nothing")
     ap.add_argument("--init-from", help="checkpoint whose weights start a new run (fresh optimizer and schedule: "
                     "a warm restart); ignored when the run already has its own checkpoint")
     return ap.parse_args(argv)
 
 
+def cpu_state(obj):
+    """obj with every tensor copied to the CPU (a checkpoint that loads anywhere)."""
+    if torch.is_tensor(obj):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: cpu_state(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_state(v) for v in obj)
+    return obj
+
+
+def bench(args, lm, opt, amp, train, bos, dev):
+    """--bench-steps: tokens/s of the training step alone (what a CPU run of
+    this configuration costs), from the start of the train split."""
+    lm.train()
+    state, t0 = None, None
+    for step in range(args.bench_steps + 3):
+        if step == 3:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.time()
+        i = step * args.bptt
+        x, y = train[:, i:i + args.bptt], train[:, i + 1:i + 1 + args.bptt]
+        state = None if state is None else tuple(s.detach() for s in state)
+        with amp:
+            nll, n, state, reg = lm.loss(x, y, state, ignore=bos, alpha=args.alpha, beta=args.beta)
+        opt.zero_grad(set_to_none=True)
+        (nll.float() / n + reg).backward()
+        torch.nn.utils.clip_grad_norm_(lm.parameters(), args.clip)
+        opt.step()
+        float(nll)
+    tps = args.bench_steps * args.batch * args.bptt / (time.time() - t0)
+    print(json.dumps({"tokens_per_second": round(tps), "steps": args.bench_steps, "batch": args.batch,
+                      "bptt": args.bptt, "threads": torch.get_num_threads(), "device": dev.type,
+                      "params": sum(p.numel() for p in lm.parameters())}), flush=True)
+
+
 def main(argv=None):
+    started = time.time()
     args = parse(argv)
+    awd_on = any(getattr(args, k) > 0 for k in AWD)
+    if args.dropout is None:
+        args.dropout = 0.0 if awd_on else 0.25
+    elif awd_on and args.dropout > 0:
+        raise SystemExit("--dropout is the plain dropout; the AWD dropouts (--wdrop, --dropouti/h/o) replace it: "
+                         "leave it out or set --dropout 0")
     if args.threads:
         torch.set_num_threads(args.threads)
+    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    args.device = dev.type
     torch.manual_seed(args.seed)
-    os.makedirs(args.run, exist_ok=True)
     words = load_words(args.data)
     lay, inv, lm = build(args, words)
+    if args.count_params:
+        n = sum(p.numel() for p in lm.parameters())
+        lstm = sum(p.numel() for p in lm.lstm.parameters())
+        print(json.dumps({"params": n, "lstm_params": lstm, "weights_fp16_bytes": 2 * n,
+                          "weights_files": math.ceil(2 * n / W.MAX_BYTES)}))
+        return
+    os.makedirs(args.run, exist_ok=True)
+    ckpt_path = args.checkpoint or os.path.join(args.run, "checkpoint.pt")
+    if os.path.dirname(ckpt_path):
+        os.makedirs(os.path.dirname(ckpt_path), exist_ok=True)
+    lm.to(dev)
     bos = int(inv[words.index(tokenizer.BOS)])
-    train = streams(np.load(os.path.join(args.data, "train.npy")), args.batch)
-    train = inv[train]
-    valid = inv[streams(np.load(os.path.join(args.data, "valid.npy")), 16)]
+    train = inv[streams(np.load(os.path.join(args.data, "train.npy")), args.batch)].to(dev)
+    valid = inv[streams(np.load(os.path.join(args.data, "valid.npy")), 16)].to(dev)
     steps_per_epoch = (train.size(1) - 1) // args.bptt
     tokens_per_step = args.batch * args.bptt
-    budget = args.max_tokens or int(args.epochs * steps_per_epoch * tokens_per_step)
-    total_steps = max(1, budget // tokens_per_step)
-    opt = torch.optim.Adam(lm.parameters(), lr=args.lr)
-    warmup = min(200, total_steps // 10 + 1)
+    opt = torch.optim.Adam(lm.parameters(), lr=args.lr, weight_decay=args.wdecay)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16) if args.amp == "bf16" else contextlib.nullcontext()
+    if args.bench_steps:
+        return bench(args, lm, opt, amp, train, bos, dev)
+
+    def fixed_budget():
+        budget = args.max_tokens or int(args.epochs * steps_per_epoch * tokens_per_step)
+        return max(1, budget // tokens_per_step)
+
+    # The schedule: total_steps is known from the start, or (--minutes) fixed at
+    # step --calibrate-steps, the end of the warm-up, so the learning rate never jumps.
+    total_steps = None if args.minutes else fixed_budget()
+    warmup = args.calibrate_steps if args.minutes else min(200, total_steps // 10 + 1)
 
     def lr_at(step):
         if step < warmup:
@@ -124,38 +261,89 @@ def main(argv=None):
         progress = (step - warmup) / max(1, total_steps - warmup)
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    ckpt_path = os.path.join(args.run, "checkpoint.pt")
-    step, train_seconds, evals = 0, 0.0, []
+    step, train_seconds, wall_before, evals = 0, 0.0, 0.0, []
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location="cpu")
         lm.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, train_seconds, evals = ck["step"], ck["train_seconds"], ck["evals"]
-        print(f"resumed at step {step}/{total_steps}", flush=True)
+        wall_before = ck.get("wall_seconds", 0.0)
+        if args.minutes and ck.get("total_steps"):
+            total_steps = ck["total_steps"]
+        print(f"resumed at step {step}/{total_steps or '(budget not fixed yet)'}", flush=True)
     elif args.init_from:
-        ck = torch.load(args.init_from)
+        ck = torch.load(args.init_from, map_location="cpu")
         if ck["order"] != lay.order:
             raise SystemExit(f"--init-from {args.init_from}: its vocabulary order differs from --layout {args.layout}")
         lm.load_state_dict(ck["model"])
         print(f"initialised from {args.init_from} (trained {ck['step']} steps)", flush=True)
+    run_log = os.path.join(args.run, "log.jsonl")
+    result = None
 
-    def save():
-        tmp = ckpt_path + ".tmp"
-        torch.save({"model": lm.state_dict(), "opt": opt.state_dict(), "step": step, "train_seconds": train_seconds,
-                    "evals": evals, "args": vars(args), "layout": lay.to_manifest(), "order": lay.order}, tmp)
-        os.replace(tmp, ckpt_path)
+    def meta():
+        return {"args": vars(args), "step": step, "evals": evals, "total_steps": total_steps,
+                "budget_tokens": total_steps and total_steps * tokens_per_step, "train_seconds": train_seconds,
+                "wall_seconds": wall_before + time.time() - started, "layout": lay.to_manifest(),
+                "order_sha1": W.order_sha1(lay.order), "result": result}
+
+    def save(full=True):
+        m = meta()
+        if full:
+            tmp = ckpt_path + ".tmp"
+            torch.save({**m, "model": cpu_state(lm.state_dict()), "opt": cpu_state(opt.state_dict()),
+                        "order": lay.order}, tmp)
+            os.replace(tmp, ckpt_path)
+        state = lm.state_dict()
+        W.save(args.run, state, m)
+        if args.publish:
+            W.save(args.publish, state, m)
+            if os.path.exists(run_log):
+                shutil.copyfile(run_log, os.path.join(args.publish, "log.jsonl.tmp"))
+                os.replace(os.path.join(args.publish, "log.jsonl.tmp"), os.path.join(args.publish, "log.jsonl"))
 
     # SIGTERM/SIGINT: finish the step, write the checkpoint, exit; rerun to resume.
     stop = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.append(True))
-    log = open(os.path.join(args.run, "log.jsonl"), "a")
+    log = open(run_log, "a")
+
+    def record(entry):
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+
+    def run_eval(tokens, train_loss, train_n):
+        t = time.time()
+        ppl = evaluate(lm, valid, bos)
+        evals.append({"step": step, "tokens": tokens, "valid_ppl": ppl,
+                      "train_ppl": math.exp(train_loss / train_n) if train_n else None,
+                      "train_seconds": train_seconds, "wall_seconds": wall_before + time.time() - started})
+        record(evals[-1])
+        tp = f"{evals[-1]['train_ppl']:.2f}" if train_n else "-"
+        print(f"eval tokens {tokens} valid ppl {ppl:.2f} train ppl {tp} "
+              f"wall {evals[-1]['wall_seconds']:.0f}s", flush=True)
+        return time.time() - t
+
+    def calibrate(rate, t_eval, t_save):
+        """The step count that ends the run within --minutes: the time left,
+        less the final valid and test evaluations (test ~1.4x valid) and a
+        margin, shared between training (rate tokens/s) and an evaluation plus
+        a save every --eval-every tokens."""
+        left = args.minutes * 60 - (time.time() - started) - 2.5 * t_eval - 2 * t_save - 5
+        per_token = 1 / rate + (t_eval + t_save) / args.eval_every
+        more = max(0, int(left / per_token)) // tokens_per_step
+        steps = step + more
+        if args.max_tokens:
+            steps = min(steps, max(step, args.max_tokens // tokens_per_step))
+        return max(steps, warmup + 1)
+
     lm.train()
-    state, last_save, window_t, window_loss, window_n = None, time.time(), time.time(), 0.0, 0
+    state, last_save, window_t, window_loss, window_n, window_steps = None, time.time(), time.time(), 0.0, 0, 0
+    eval_loss, eval_n, rate_t0, rate_step = 0.0, 0, None, None
     next_eval = (step * tokens_per_step // args.eval_every + 1) * args.eval_every
-    while step < total_steps:
+    while total_steps is None or step < total_steps:
         if stop:
             save()
+            log.close()
             print(f"interrupted: checkpoint at step {step}; the same command resumes", flush=True)
             return
         t0 = time.time()
@@ -167,43 +355,70 @@ def main(argv=None):
             g["lr"] = lr_at(step)
         if state is not None:
             state = tuple(s.detach() for s in state)
-        nll, n, state = lm.nll(x, y, state, ignore=bos)
+        with amp:
+            nll, n, state, reg = lm.loss(x, y, state, ignore=bos, alpha=args.alpha, beta=args.beta)
         opt.zero_grad(set_to_none=True)
-        (nll / n).backward()
+        (nll.float() / n + reg).backward()
         torch.nn.utils.clip_grad_norm_(lm.parameters(), args.clip)
         opt.step()
+        loss = float(nll)  # waits for the step on CUDA, so the times below are real
         step += 1
         train_seconds += time.time() - t0
-        window_loss, window_n = window_loss + float(nll), window_n + n
-        if step % 50 == 0 or step == total_steps:
-            dt = time.time() - window_t
-            tps = 50 * tokens_per_step / dt if step % 50 == 0 else 0
-            eta = (total_steps - step) * tokens_per_step / max(tps, 1)
-            print(f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} loss {window_loss / window_n:.3f} "
-                  f"ppl {math.exp(window_loss / window_n):.1f} lr {lr_at(step):.2e} tok/s {tps:.0f} "
-                  f"eta {eta / 60:.1f} min", flush=True)
-            window_t, window_loss, window_n = time.time(), 0.0, 0
+        window_loss, window_n, window_steps = window_loss + loss, window_n + n, window_steps + 1
+        eval_loss, eval_n = eval_loss + loss, eval_n + n
         tokens = step * tokens_per_step
-        if tokens >= next_eval or step == total_steps:
-            ppl = evaluate(lm, valid, bos)
-            evals.append({"step": step, "tokens": tokens, "valid_ppl": ppl, "train_seconds": train_seconds})
-            log.write(json.dumps(evals[-1]) + "\n")
-            log.flush()
-            print(f"eval tokens {tokens} valid ppl {ppl:.2f}", flush=True)
-            next_eval += args.eval_every
+        if total_steps is None:  # --minutes: measure, then fix the budget
+            if rate_t0 is None and step >= min(10, args.calibrate_steps // 2):
+                rate_t0, rate_step = time.time(), step
+            if step >= args.calibrate_steps:
+                rate = (step - rate_step) * tokens_per_step / max(time.time() - rate_t0, 1e-6)
+                t_eval = run_eval(tokens, eval_loss, eval_n)
+                eval_loss, eval_n = 0.0, 0
+                t = time.time()
+                save()
+                last_save = time.time()
+                total_steps = calibrate(rate, t_eval, last_save - t)
+                record({"budget": {"step": step, "total_steps": total_steps,
+                                   "tokens": total_steps * tokens_per_step, "tokens_per_second": rate,
+                                   "eval_seconds": t_eval, "save_seconds": last_save - t, "minutes": args.minutes}})
+                print(f"budget: {rate:.0f} tok/s, eval {t_eval:.1f}s, save {last_save - t:.1f}s -> "
+                      f"{total_steps} steps = {total_steps * tokens_per_step / 1e6:.2f}M tokens "
+                      f"({total_steps / steps_per_epoch:.2f} epochs) in {args.minutes:g} min", flush=True)
+                save()
+                window_t, window_loss, window_n, window_steps = time.time(), 0.0, 0, 0
+                continue
+        if step % args.log_every == 0 or step == total_steps:
+            dt = time.time() - window_t
+            tps = window_steps * tokens_per_step / max(dt, 1e-9)
+            eta = ((total_steps or step) - step) * tokens_per_step / max(tps, 1)
+            print(f"step {step}/{total_steps or '?'} epoch {step / steps_per_epoch:.2f} "
+                  f"loss {window_loss / window_n:.3f} ppl {math.exp(window_loss / window_n):.1f} "
+                  f"lr {lr_at(step):.2e} tok/s {tps:.0f} eta {eta / 60:.1f} min", flush=True)
+            window_t, window_loss, window_n, window_steps = time.time(), 0.0, 0, 0
+        if total_steps is not None and (tokens >= next_eval or step == total_steps):
+            run_eval(tokens, eval_loss, eval_n)
+            eval_loss, eval_n = 0.0, 0
+            while next_eval <= tokens:
+                next_eval += args.eval_every
             save()
             last_save = time.time()
         elif time.time() - last_save > args.checkpoint_minutes * 60:
             save()
             last_save = time.time()
-    save()
-    test = inv[streams(np.load(os.path.join(args.data, "test.npy")), 16)]
+    test = inv[streams(np.load(os.path.join(args.data, "test.npy")), 16)].to(dev)
+    valid_ppl = evals[-1]["valid_ppl"] if evals and evals[-1]["step"] == step else evaluate(lm, valid, bos)
     result = {"layout": args.layout, "tokens": step * tokens_per_step, "epochs": step / steps_per_epoch,
-              "valid_ppl": evaluate(lm, valid, bos), "test_ppl": evaluate(lm, test, bos),
+              "valid_ppl": valid_ppl, "test_ppl": evaluate(lm, test, bos),
+              "train_ppl": evals[-1].get("train_ppl") if evals else None,
               "train_seconds": train_seconds, "tokens_per_second": step * tokens_per_step / max(train_seconds, 1e-9),
-              "params": sum(p.numel() for p in lm.parameters()), "threads": torch.get_num_threads(), "args": vars(args)}
+              "wall_seconds": wall_before + time.time() - started,
+              "params": sum(p.numel() for p in lm.parameters()), "threads": torch.get_num_threads(),
+              "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", "args": vars(args)}
     with open(os.path.join(args.run, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
+    record({"result": result})
+    log.close()
+    save()
     print(json.dumps(result), flush=True)
 
 
