@@ -8,6 +8,7 @@
  * word order) the row's mask allows, best first, ties by position.
  * Required: the same ids, log-probs within 1e-5, and within values equal to
  * the tail graph's (head words: the head's own value).
+ * OUTPUT_LAYER_BUNDLE=models/<name> runs the same checks on another bundle.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -16,6 +17,8 @@ import t from "tap";
 
 import { rng } from "../testkit/rng.js";
 import { TINY_DIR } from "./helpers/tiny.js";
+
+const DIR = process.env.OUTPUT_LAYER_BUNDLE ?? TINY_DIR;
 
 interface Spec {
   vocab: { file: string; size: number };
@@ -31,17 +34,17 @@ interface Spec {
   };
 }
 
-const manifest = JSON.parse(readFileSync(path.join(TINY_DIR, "manifest.json"), "utf8")) as Spec;
+const manifest = JSON.parse(readFileSync(path.join(DIR, "manifest.json"), "utf8")) as Spec;
 const { model, graphs } = manifest;
-const words = readFileSync(path.join(TINY_DIR, manifest.vocab.file), "utf8").split("\n").slice(0, -1);
+const words = readFileSync(path.join(DIR, manifest.vocab.file), "utf8").split("\n").slice(0, -1);
 const V = words.length;
 const options: InferenceSession.SessionOptions = { executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 // Positions: JavaScript string order (UTF-16 code units), ties by id.
 const order = Array.from({ length: V }, (_, id) => id).sort((a, b) => (words[a]! < words[b]! ? -1 : words[a]! > words[b]! ? 1 : a - b));
 
-const tails = await Promise.all(model.clusters.map((c) => InferenceSession.create(path.join(TINY_DIR, c.file), options)));
-const layer = await InferenceSession.create(path.join(TINY_DIR, graphs.outputLayer.file), options);
+const tails = await Promise.all(model.clusters.map((c) => InferenceSession.create(path.join(DIR, c.file), options)));
+const layer = await InferenceSession.create(path.join(DIR, graphs.outputLayer.file), options);
 t.teardown(async () => {
   await layer.release();
   for (const s of tails) await s.release();
