@@ -7,7 +7,7 @@
 import t from "tap";
 
 import { RowTopK } from "../src/softmax/lazy-top-k.js";
-import { PrefixIndex } from "../src/softmax/prefix-index.js";
+import { PrefixIndex, positionMask } from "../src/softmax/prefix-index.js";
 import { Lexicon } from "../src/softmax/lexicon.js";
 import { OpenVocab } from "../src/softmax/open-vocab.js";
 import { Recency, type RecentWords } from "../src/softmax/recency.js";
@@ -147,7 +147,7 @@ function bruteForce(m: Model, row: Row): { ids: number[]; logProbs: number[] } {
   return { ids: top, logProbs: top.map((id) => lp[id]!) };
 }
 
-t.test("prefix ranges hold exactly the words completing the prefix (starting with it, not equal to it)", async (t) => {
+t.test("prefix ranges hold exactly the words completing the prefix (starting with it, not equal to it), per group and over the whole vocabulary in word order", async (t) => {
   const r = rng(1);
   let checked = 0;
   for (let trial = 0; trial < 60; trial++) {
@@ -169,7 +169,19 @@ t.test("prefix ranges hold exactly the words completing the prefix (starting wit
         }
         checked++;
       });
+      // The same run over the whole vocabulary in word order (the device output layer's positions).
+      const got = Array.from(m.index.order.subarray(ranges.allLo, ranges.allHi)).sort((a, b) => a - b);
+      const want = m.vocab.flatMap((w, id) => (completes(w, prefix) ? [id] : []));
+      if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`whole vocabulary, prefix "${prefix}": ${got} vs ${want}`);
+      if (ranges.allCount !== want.filter((id) => m.index.suggestable[id]).length) t.fail(`whole vocabulary, prefix "${prefix}": count ${ranges.allCount}`);
     }
+    const { order, positionOf } = m.index;
+    const byString = m.vocab.map((_, id) => id).sort((a, b) => (m.vocab[a]! < m.vocab[b]! ? -1 : m.vocab[a]! > m.vocab[b]! ? 1 : a - b));
+    if (order.join() !== byString.join()) t.fail(`trial ${trial}: order is not the vocabulary in code-unit order`);
+    if (!Array.from(order).every((id, p) => positionOf[id] === p)) t.fail(`trial ${trial}: positionOf is not order's inverse`);
+    const mask = positionMask(m.index);
+    if (!Array.from(order).every((id, p) => mask[p] === (m.index.suggestable[id] ? 0 : -Infinity))) t.fail(`trial ${trial}: positionMask`);
+    if (positionMask(m.index) !== mask) t.fail("positionMask is built once per index");
   }
   t.ok(checked > 1000, `${checked} group/prefix pairs checked`);
 });

@@ -65,7 +65,7 @@ export class RowTopK {
     this.heap = new TopKHeap(k);
     this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0);
     this.offerRecent(0, layout.shortlist, head, 0, 0);
-    for (let j = 0; j < mix.extraWords.length; j++) this.heap.offer(extraLogProb(mix, head[mix.unkId]!, j), layout.vocabSize + j);
+    offerExtras(this.heap, mix, head, layout.vocabSize);
     const sl = layout.shortlist;
     const C = layout.clusterCount;
     const bounds = new Float64Array(C);
@@ -89,7 +89,7 @@ export class RowTopK {
     let min = -Infinity;
     for (let p = lo; p < hi; p++) {
       const id = byWord[p]!;
-      const lp = lps[id - offset]! + base + logKeep; // this association: the one Recency.logProb and the tests use
+      const lp = vocabLogProb(lps[id - offset]!, base, logKeep);
       if (lp < min || !suggestable[id]) continue;
       heap.offer(lp, id);
       if (heap.full) min = heap.minLogProb;
@@ -102,7 +102,7 @@ export class RowTopK {
     const { suggestable } = this.ranges;
     for (let j = lowerBound(recentIds, from); j < recentIds.length && recentIds[j]! < to; j++) {
       const id = recentIds[j]!;
-      if (suggestable[id]) this.heap.raise(mixRecent(keep, base + lps[id - offset]!, recentQ[j]!), id); // a blocked recent word stays out
+      if (suggestable[id]) this.heap.raise(recentLogProb(keep, base, lps[id - offset]!, recentQ[j]!), id); // a blocked recent word stays out
     }
   }
 
@@ -168,8 +168,29 @@ export class RowTopK {
   }
 }
 
+/**
+ * The log-prob the top-k ranks a vocabulary word by: its within-cluster
+ * log-prob (the head's own for a head word), its cluster's head log-prob
+ * (0 for a head word) and the mixture's logKeep, added in float64 in this
+ * association (the one Recency.logProb and the tests use). The device merge
+ * (device-top-k.ts) scores with it too, so both modes agree to the bit.
+ */
+export function vocabLogProb(within: number, base: number, logKeep: number): number {
+  return within + base + logKeep;
+}
+
+/** A recent vocabulary word's mixture log-prob (TopKHeap.raise takes it over vocabLogProb's when higher). */
+export function recentLogProb(keep: number, base: number, within: number, q: number): number {
+  return mixRecent(keep, base + within, q);
+}
+
+/** Offers the mix's words outside the vocabulary (ids vocabSize + j), scored from the head's <unk>. */
+export function offerExtras(heap: TopKHeap, mix: RowMix, head: Float32Array, vocabSize: number): void {
+  for (let j = 0; j < mix.extraWords.length; j++) heap.offer(extraLogProb(mix, head[mix.unkId]!, j), vocabSize + j);
+}
+
 /** The first index of a sorted array whose value is >= x. */
-function lowerBound(xs: Int32Array, x: number): number {
+export function lowerBound(xs: Int32Array, x: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {

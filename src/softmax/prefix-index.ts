@@ -27,6 +27,8 @@ export interface WordGroup {
  * it (starting with it, the prefix itself excluded), and how many of those
  * are suggestable. For an alphabetical cluster
  * (keyboard layout) the ids are the contiguous range [start + lo, start + hi).
+ * The same run over the whole vocabulary in word order (PrefixIndex.order) is
+ * [allLo, allHi): the run the device output layer masks the row to.
  */
 export interface PrefixRanges {
   prefix: string;
@@ -39,6 +41,10 @@ export interface PrefixRanges {
   hi: Int32Array;
   /** Suggestable words in range; a cluster with 0 is never evaluated. */
   count: Int32Array;
+  /** The completions as positions [allLo, allHi) of PrefixIndex.order, and how many of them the mask allows. */
+  allLo: number;
+  allHi: number;
+  allCount: number;
 }
 
 /** Prefixes whose ranges PrefixIndex keeps (~1 KB each on a 53-cluster layout). */
@@ -47,6 +53,17 @@ const PREFIX_MEMO_SIZE = 4096;
 export class PrefixIndex {
   readonly head: WordGroup;
   readonly clusters: WordGroup[];
+  /**
+   * The whole vocabulary in word order (ties by id): order[p] is the id at
+   * position p. It is the order of the output layer graph's positions
+   * (manifest graphs.outputLayer.order "utf16").
+   */
+  readonly order: Int32Array;
+  /** positionOf[id]: the position of id in `order`. */
+  readonly positionOf: Int32Array;
+  private readonly all: WordGroup;
+  /** positionMask(this), built on first use. */
+  private posMask: Float32Array | null = null;
   /** Recent prefixes' ranges: a keyboard asks for the same few prefixes over and over. */
   private readonly recent = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
 
@@ -64,6 +81,16 @@ export class PrefixIndex {
     this.clusters = Array.from({ length: layout.clusterCount }, (_, c) =>
       group(vocab, suggestable, layout.clusterStart[c]!, layout.clusterEnd[c]!),
     );
+    this.all = group(vocab, suggestable, 0, layout.vocabSize);
+    this.order = this.all.byWord;
+    this.positionOf = new Int32Array(this.order.length);
+    this.order.forEach((id, p) => (this.positionOf[id] = p));
+  }
+
+  /** See positionMask(). */
+  get positionMask(): Float32Array {
+    if (!this.posMask) this.posMask = Float32Array.from(this.order, (id) => (this.suggestable[id] ? 0 : -Infinity));
+    return this.posMask;
   }
 
   /**
@@ -135,7 +162,9 @@ export class PrefixIndex {
     }
     const [headLo, headHi] = this.completions(this.head, prefix, parent?.headLo ?? 0, parent?.headHi ?? this.head.byWord.length);
     const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
-    return { prefix, suggestable: this.suggestable, headLo, headHi, headCount, lo, hi, count };
+    const [allLo, allHi] = this.completions(this.all, prefix, parent?.allLo ?? 0, parent?.allHi ?? this.all.byWord.length);
+    const allCount = this.all.suggestCum[allHi]! - this.all.suggestCum[allLo]!;
+    return { prefix, suggestable: this.suggestable, headLo, headHi, headCount, lo, hi, count, allLo, allHi, allCount };
   }
 
   /**
@@ -149,6 +178,15 @@ export class PrefixIndex {
     const [a, b] = prefixRun(wordAt, prefix, lo, hi);
     return prefix !== "" && a < b && wordAt(a) === prefix ? [a + 1, b] : [a, b];
   }
+}
+
+/**
+ * The index's mask in position order (`order`): 0 where the word may be
+ * returned, -Infinity where not; the device output layer's `mask` rows. Built
+ * once per index and shared: callers must not modify it.
+ */
+export function positionMask(index: PrefixIndex): Float32Array {
+  return index.positionMask;
 }
 
 function group(vocab: readonly string[], suggestable: Uint8Array, start: number, end: number): WordGroup {
