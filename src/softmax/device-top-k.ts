@@ -72,7 +72,11 @@ export function gatherIdsOf(mix: RowMix, ranges: PrefixRanges): Int32Array {
 
 /** K to ask the graph for this row: k + its recent candidates + 1, at most V (a batch asks for its rows' largest). */
 export function deviceK(ranges: PrefixRanges, mix: RowMix, k: number): number {
-  return Math.min(ranges.suggestable.length, k + gatherIdsOf(mix, ranges).length + 1);
+  return kFor(ranges, k, gatherIdsOf(mix, ranges).length);
+}
+
+function kFor(ranges: PrefixRanges, k: number, recent: number): number {
+  return Math.min(ranges.suggestable.length, k + recent + 1);
 }
 
 /**
@@ -133,4 +137,57 @@ export function nextUp32(x: number): number {
   f32[0] = x;
   bits[0] = x > 0 ? bits[0]! + 1 : bits[0]! - 1;
   return f32[0]!;
+}
+
+/** One row of a device call: its ranges (from the index of its mask row), mix and k. */
+export interface DeviceQuery {
+  ranges: PrefixRanges;
+  mix: RowMix;
+  k: number;
+}
+
+/** The per-row inputs of one output-layer call (the caller adds the hidden rows, the mask and mask_row). */
+export interface DeviceInputs {
+  /** [B] each: the rows' runs of positions. */
+  lo: Int32Array;
+  hi: Int32Array;
+  /** [B, gatherWidth]: gatherIdsOf of each row, padded with 0. */
+  gatherIds: Int32Array;
+  /** >= 1. */
+  gatherWidth: number;
+  /** The largest deviceK of the rows. */
+  k: number;
+}
+
+/** lo, hi, gather_ids and K of a call over `queries` (row b is queries[b]). */
+export function deviceInputs(queries: readonly DeviceQuery[]): DeviceInputs {
+  const B = queries.length;
+  const gathers = queries.map((q) => gatherIdsOf(q.mix, q.ranges));
+  const gatherWidth = Math.max(1, ...gathers.map((g) => g.length));
+  const lo = new Int32Array(B);
+  const hi = new Int32Array(B);
+  const gatherIds = new Int32Array(B * gatherWidth);
+  let k = 1;
+  queries.forEach((q, b) => {
+    lo[b] = q.ranges.allLo;
+    hi[b] = q.ranges.allHi;
+    gatherIds.set(gathers[b]!, b * gatherWidth);
+    k = Math.max(k, kFor(q.ranges, q.k, gathers[b]!.length));
+  });
+  return { lo, hi, gatherIds, gatherWidth, k };
+}
+
+/** Row b's views of a call's row-major outputs ([B, K] and [B, gatherWidth]). */
+export function deviceRow(
+  out: { ids: Int32Array | BigInt64Array; logProbs: Float32Array; within: Float32Array; gatherWithin: Float32Array },
+  b: number,
+  K: number,
+  gatherWidth: number,
+): DeviceRow {
+  return {
+    ids: out.ids.subarray(b * K, (b + 1) * K),
+    logProbs: out.logProbs.subarray(b * K, (b + 1) * K),
+    within: out.within.subarray(b * K, (b + 1) * K),
+    gatherWithin: out.gatherWithin.subarray(b * gatherWidth, (b + 1) * gatherWidth),
+  };
 }
