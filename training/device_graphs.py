@@ -3,15 +3,17 @@
     /usr/bin/python3 training/device_graphs.py models/<name> [models/<other> ...]
 
 converts EXISTING bundles in place:
-1. every `LogSoftmax` in their graphs becomes `Sub(x, ReduceLogSumExp(x, axes=[axis], keepdims=1))`:
-   onnxruntime's WebGPU provider has no LogSoftmax kernel (the node ran on the CPU after a copy to
-   the host), it has both of these. Inputs, outputs and initializers keep their names.
-2. `output_layer.onnx` is written from the bundle's own head output and tail weights (the whole
-   adaptive softmax, the prefix run and mask, and TopK in one graph; `output_layer_graph`), the
+1. every `LogSoftmax` in their graphs (encoder_head.onnx's head, every tail_NN.onnx) is written with
+   ops onnxruntime's WebGPU provider has kernels for (it has none for LogSoftmax: the node ran on
+   the CPU after a copy to the host); the form: log_softmax_nodes. Inputs, outputs and
+   initializers keep their names.
+2. `output_layer.onnx` is written from the bundle's own head output and tail graphs (the whole
+   adaptive softmax, the prefix run and mask, and TopK in one graph; output_layer_graph), the
    manifest gets `graphs.outputLayer` and every checksum is brought up to date. golden.json is
-   not touched: the rewritten graphs compute the same log-probs within float rounding.
+   not touched: the rewritten graphs compute the same log-probs to float rounding.
 A dense twin (manifest format nextword-dense-head/1) gets step 1 only. Converting twice changes
-nothing. export.py builds new bundles with the same functions.
+nothing (a graph without LogSoftmax keeps its form; output_layer.onnx is rebuilt from the tails).
+export.py builds new bundles with the same functions.
 
 Contract of output_layer.onnx (the service reads it: src/runtime/output-layer-graph.ts):
 inputs  head_logprobs f32 [B, headSize]; band_hidden_<b> f32 [B, dim_b] (the encoder's output names);
@@ -36,6 +38,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# The form every rewritten log-softmax takes (log_softmax_nodes). output_layer.onnx repeats each
+# tail graph's own nodes, so its within values are the tails' whatever the form.
+LOG_SOFTMAX_FORMS = ("softmax", "lse")
+LOG_SOFTMAX_FORM = "softmax"
 OUTPUT_LAYER_FILE = "output_layer.onnx"
 OUTPUT_LAYER_INPUTS = {"headLogProbs": "head_logprobs", "lo": "lo", "hi": "hi", "mask": "mask",
                        "maskRow": "mask_row", "gatherIds": "gather_ids", "k": "k"}
@@ -47,36 +53,65 @@ def opset_of(model):
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def log_softmax_nodes(x, y, axis, opset, prefix):
-    """y = x - ReduceLogSumExp(x, axes=[axis], keepdims=1): nodes, and the initializers opset 18+
-    needs (axes became an input there)."""
-    lse = f"{prefix}_lse"
-    if opset >= 18:
-        axes = f"{prefix}_axes"
-        return ([helper.make_node("ReduceLogSumExp", [x, axes], [lse], keepdims=1, name=f"{prefix}_reduce"),
-                 helper.make_node("Sub", [x, lse], [y], name=f"{prefix}_sub")],
-                [numpy_helper.from_array(np.asarray([axis], np.int64), axes)])
-    return ([helper.make_node("ReduceLogSumExp", [x], [lse], axes=[axis], keepdims=1, name=f"{prefix}_reduce"),
-             helper.make_node("Sub", [x, lse], [y], name=f"{prefix}_sub")], [])
+def log_softmax_nodes(x, y, axis, opset, prefix, form=LOG_SOFTMAX_FORM):
+    """The nodes computing y = log_softmax(x) along `axis` without LogSoftmax, and the initializers
+    they need (tensor and node names start with `prefix`). Forms:
+    - "softmax" (the default): s = x - ReduceMax(x); y = s + ReduceLogSum(ReduceMax(Softmax(x))).
+      The largest probability is 1 / sum(exp(s)), so its log is LogSoftmax's -log(sum(exp(s))), to
+      float rounding (golden parity as LogSoftmax's). Six ops, each of which onnxruntime's CPU
+      provider computes row by row, so a row's values do not depend on the batch around it (as
+      LogSoftmax's do not: the lazy path's tail calls hold only some of a batch's rows), and the
+      exponentials are vectorized (MLAS's Softmax).
+    - "lse": y = x - ReduceLogSumExp(x), two ops, the same per-row property, but onnxruntime's CPU
+      ReduceLogSumExp takes one scalar exp per element (1.7-2x LogSoftmax's time over the tails),
+      and its WebGPU kernel sums exp(x) without subtracting the max first (inf past x ~ 88).
+    Not used: s - Log(ReduceSum(Exp(s))) is as fast, but the CPU provider's Log and ReduceSum take
+    vector or scalar paths by a value's place in the whole tensor, so a row's result moves by an ulp
+    with the batch around it."""
+    inits, nodes = [], []
+
+    def reduce(op, src, out):
+        if opset >= 18:  # axes an input since opset 18
+            if not inits:
+                inits.append(numpy_helper.from_array(np.asarray([axis], np.int64), f"{prefix}_axes"))
+            nodes.append(helper.make_node(op, [src, f"{prefix}_axes"], [out], keepdims=1, name=out))
+        else:
+            nodes.append(helper.make_node(op, [src], [out], axes=[axis], keepdims=1, name=out))
+        return out
+
+    def node(op, ins, out, **kw):
+        nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
+        return out
+
+    if form == "softmax":
+        s = node("Sub", [x, reduce("ReduceMax", x, f"{prefix}_max")], f"{prefix}_shifted")
+        p_max = reduce("ReduceMax", node("Softmax", [x], f"{prefix}_p", axis=axis), f"{prefix}_pmax")
+        node("Add", [s, reduce("ReduceLogSum", p_max, f"{prefix}_log_pmax")], y)
+    elif form == "lse":
+        node("Sub", [x, reduce("ReduceLogSumExp", x, f"{prefix}_lse")], y)
+    else:
+        raise ValueError(f"log-softmax form {form!r}, expected one of {LOG_SOFTMAX_FORMS}")
+    return nodes, inits
 
 
-def rewrite_log_softmax(model):
-    """Replaces every LogSoftmax of the main graph in place; returns how many."""
+def rewrite_log_softmax(model, form=LOG_SOFTMAX_FORM):
+    """Replaces every LogSoftmax of the main graph in place (inputs, outputs and initializers keep
+    their names); returns how many."""
     g = model.graph
     opset = opset_of(model)
+    if opset < 13 and any(n.op_type == "LogSoftmax" for n in g.node):
+        raise ValueError(f"LogSoftmax of opset {opset} (coerces its input to 2-D): not converted")
     nodes, inits, count = [], [], 0
     taken = {n.name for n in g.node} | {o for n in g.node for o in n.output} | {i.name for i in g.initializer}
     for n in g.node:
         if n.op_type != "LogSoftmax" or n.domain not in ("", "ai.onnx"):
             nodes.append(n)
             continue
-        axis = next((a.i for a in n.attribute if a.name == "axis"), -1)  # default -1 since opset 13
-        if opset < 13:
-            raise ValueError(f"LogSoftmax of opset {opset} (coerces to 2-D): not converted")
-        prefix = f"{n.output[0]}_gpu_ls"
-        while any(p.startswith(prefix) for p in taken):
+        axis = next((a.i for a in n.attribute if a.name == "axis"), -1)  # the default since opset 13
+        prefix = f"{n.output[0]}_ls"
+        while any(t.startswith(prefix) for t in taken):
             prefix += "_"
-        new, ini = log_softmax_nodes(n.input[0], n.output[0], axis, opset, prefix)
+        new, ini = log_softmax_nodes(n.input[0], n.output[0], axis, opset, prefix, form)
         nodes += new
         inits += ini
         count += 1
@@ -92,15 +127,59 @@ def utf16_order(words):
     return sorted(range(len(words)), key=lambda i: (words[i].encode("utf-16-be"), i))
 
 
-def tail_weight(tail):
-    """A tail graph's weight [dim, size] as stored: (array, True) when float16 (`w_f16`, cast at
-    load), else (float32 array, False)."""
-    inits = {i.name: numpy_helper.to_array(i) for i in tail.graph.initializer}
-    if "w_f16" in inits:
-        return inits["w_f16"], True
-    if "w" in inits:
-        return inits["w"].astype(np.float32), False
-    raise ValueError(f"tail graph {tail.graph.name}: no initializer w or w_f16")
+def tail_parts(tail):
+    """A tail graph (export.py: [Cast w_f16 ->] w; MatMul(band_hidden, w) -> logits; a log-softmax
+    -> its output) in parts: the weight [dim, size] as stored and whether it is float16, the
+    MatMul's output name, and the nodes after the MatMul with the initializers they read."""
+    g = tail.graph
+    inits = {i.name: i for i in g.initializer}
+    matmuls = [n for n in g.node if n.op_type == "MatMul"]
+    if len(matmuls) != 1:
+        raise ValueError(f"tail graph {g.name}: expected one MatMul, found {len(matmuls)}")
+    mm = matmuls[0]
+    w_name = mm.input[1]
+    cast = next((n for n in g.node if n.op_type == "Cast" and n.output[0] == w_name), None)
+    if cast is not None:
+        w_name = cast.input[0]
+    if w_name not in inits:
+        raise ValueError(f"tail graph {g.name}: the MatMul's weight is not an initializer")
+    w = numpy_helper.to_array(inits[w_name])
+    half = w.dtype == np.float16
+    if not half:
+        w = w.astype(np.float32)
+    derived, chain = {mm.output[0]}, []
+    for n in g.node:
+        if any(i in derived for i in n.input):
+            chain.append(n)
+            derived.update(n.output)
+    if len(chain) + 1 + (cast is not None) != len(g.node) or g.output[0].name not in derived:
+        raise ValueError(f"tail graph {g.name}: nodes outside Cast -> MatMul -> log-softmax")
+    if any(n.op_type == "LogSoftmax" for n in chain):
+        raise ValueError(f"tail graph {g.name}: LogSoftmax (no WebGPU kernel); rewrite_log_softmax first")
+    used = [inits[i] for n in chain for i in n.input if i in inits]
+    return w, half, mm.output[0], chain, used
+
+
+def inline_chain(chain, used, logits, output, z, y, prefix):
+    """`chain` (nodes from `logits` to `output`, reading initializers `used`) copied with z for
+    logits, y for output and `prefix` before every other name: (nodes, initializers)."""
+    def rename(t):
+        return z if t == logits else y if t == output else f"{prefix}_{t}" if t else t
+    nodes = []
+    for n in chain:
+        m = onnx.NodeProto()
+        m.CopyFrom(n)
+        m.name = f"{prefix}_{n.name or n.output[0]}"
+        m.input[:] = [rename(i) for i in n.input]
+        m.output[:] = [rename(o) for o in n.output]
+        nodes.append(m)
+    inits = []
+    for i in {i.name: i for i in used}.values():
+        c = onnx.TensorProto()
+        c.CopyFrom(i)
+        c.name = rename(i.name)
+        inits.append(c)
+    return nodes, inits
 
 
 def output_layer_graph(spec, words, tails, opset=17):
@@ -130,7 +209,8 @@ def output_layer_graph(spec, words, tails, opset=17):
     cluster_lp = node("Slice", [head, "sl", const("hs", i64([hs])), one], "cluster_logprobs")
 
     # Per band one MatMul over its clusters' columns (the tails' weights side by side, stored as the
-    # tails store them), then each cluster's log-softmax on its slice: the tail graph's arithmetic.
+    # tails store them), then on each cluster's slice the tail graph's own log-softmax nodes: a
+    # column's dot product does not depend on the other columns, so within values are the tails'.
     within_parts = []
     for b, band in enumerate(bands):
         members = [ci for ci, c in enumerate(clusters) if c["band"] == b]
@@ -138,7 +218,10 @@ def output_layer_graph(spec, words, tails, opset=17):
             continue
         if members != list(range(members[0], members[-1] + 1)):
             raise ValueError(f"band {b}: its clusters are not consecutive")
-        ws = [tail_weight(tails[ci]) for ci in members]
+        if any(opset_of(tails[ci]) != opset for ci in members):
+            raise ValueError(f"band {b}: a tail graph's opset is not {opset}")
+        parts = {ci: tail_parts(tails[ci]) for ci in members}
+        ws = [parts[ci][:2] for ci in members]
         for ci, (w, _) in zip(members, ws):
             c = clusters[ci]
             if w.shape != (band["dim"], c["end"] - c["start"]):
@@ -156,7 +239,9 @@ def output_layer_graph(spec, words, tails, opset=17):
             if len(members) > 1:
                 z = node("Slice", [logits, const(f"c{ci}_s", i64([c["start"] - base])),
                                    const(f"c{ci}_e", i64([c["end"] - base])), one], f"logits_c{ci}")
-            ls, ls_inits = log_softmax_nodes(z, f"within_c{ci}", -1, opset, f"c{ci}")
+            _, _, tail_logits, chain, used = parts[ci]
+            ls, ls_inits = inline_chain(chain, used, tail_logits, tails[ci].graph.output[0].name,
+                                        z, f"within_c{ci}", f"tail{ci}")
             nodes.extend(ls)
             inits.extend(ls_inits)
             within_parts.append(f"within_c{ci}")
@@ -225,29 +310,29 @@ def sha256(path):
     return h.hexdigest()
 
 
-def rewrite_file(path):
+def rewrite_file(path, form):
     m = onnx.load(path)
-    n = rewrite_log_softmax(m)
+    n = rewrite_log_softmax(m, form)
     if n:
         onnx.checker.check_model(m, full_check=True)
         onnx.save(m, path)
     return m, n
 
 
-def convert_bundle(d):
+def convert_bundle(d, form=LOG_SOFTMAX_FORM):
     mpath = os.path.join(d, "manifest.json")
     manifest = json.load(open(mpath))
     if manifest.get("format") == "nextword-dense-head/1":
-        _, n = rewrite_file(os.path.join(d, manifest["graph"]["file"]))
+        _, n = rewrite_file(os.path.join(d, manifest["graph"]["file"]), form)
         with open(mpath, "w") as f:  # no checksums in a dense twin's manifest; rewritten unchanged
             json.dump(manifest, f, indent=2)
         return f"{d}: {n} LogSoftmax rewritten (dense head)"
     spec = manifest["model"]
     enc_file = manifest["graphs"]["encoderHead"]["file"]
-    enc, rewritten = rewrite_file(os.path.join(d, enc_file))
+    enc, rewritten = rewrite_file(os.path.join(d, enc_file), form)
     tails = []
     for c in spec["clusters"]:
-        t, n = rewrite_file(os.path.join(d, c["file"]))
+        t, n = rewrite_file(os.path.join(d, c["file"]), form)
         tails.append(t)
         rewritten += n
     words = open(os.path.join(d, manifest["vocab"]["file"]), encoding="utf-8").read().split("\n")[:-1]
@@ -271,9 +356,11 @@ def convert_bundle(d):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundles", nargs="+", help="bundle directories (or a dense twin's), converted in place")
+    ap.add_argument("--log-softmax", choices=LOG_SOFTMAX_FORMS, default=LOG_SOFTMAX_FORM,
+                    help="the form LogSoftmax nodes are rewritten to (log_softmax_nodes; default %(default)s)")
     args = ap.parse_args()
     for d in args.bundles:
-        print(convert_bundle(d))
+        print(convert_bundle(d, args.log_softmax))
     return 0
 
 
