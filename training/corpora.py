@@ -61,7 +61,19 @@ CORPORA = {
 }
 
 
-def documents(root=NODE_MODULES):
+# Optional extra sources (prepare.py --extra NAME), each yielding (corpus, doc_id, text);
+# imported lazily so the four corpora need nothing else.
+EXTRAS = ("modern",)
+
+
+def documents(root=NODE_MODULES, extras=(), modern_work=None):
+    """The four corpora, then each extra in the order given (the order of the train shuffle input)."""
     for name, reader in CORPORA.items():
         for doc_id, text in reader(root):
             yield name, doc_id, text
+    for extra in extras:
+        if extra == "modern":
+            import modern
+            yield from modern.documents(modern_work or modern.DEFAULT_WORK)
+        else:
+            raise ValueError(f"unknown extra corpus {extra!r} (known: {', '.join(EXTRAS)})")
