@@ -293,6 +293,7 @@ t.test("models, ready, close", async (t) => {
     layout: "keyboard",
     clusters: model.clusters.length,
     executionProviders: { encoderHead: "cpu", tails: "cpu" },
+    outputLayer: "lazy",
     training: bundle.manifest.training ?? {},
   });
   t.equal(h.service.ready(), true);

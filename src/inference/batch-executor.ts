@@ -22,7 +22,7 @@ import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
-type DeviceOutputLayer = { topK(rows: Array<{ state: ContextState; k: number; ranges: PrefixRanges; mix: RowMix }>): Promise<(TopK | null)[]> }; // B2-WIP
+import type { DeviceOutputLayer } from "./device-output-layer.js";
 import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
 
 export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };

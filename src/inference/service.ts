@@ -41,6 +41,7 @@ import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
 import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
 import { readBlocklist } from "./blocklist.js";
+import { DeviceOutputLayer } from "./device-output-layer.js";
 import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import {
@@ -147,7 +148,8 @@ export class NextwordService implements InferenceService {
     if (config.outputLayer === "device" && deps.pool.providers.outputLayer === undefined) {
       throw new Error("OUTPUT_LAYER is device but the runner pool did not open the output layer graph (start it with outputLayer: \"device\")");
     }
-    const device = null; // B2-WIP: DeviceOutputLayer once softmax/device-top-k.ts lands
+    const device =
+      config.outputLayer === "device" ? new DeviceOutputLayer({ index: this.index, masks: [this.index, this.allowedIndex], model, pool: deps.pool, metrics }) : null;
     this.executor = new BatchExecutor({
       layout: this.layout,
       index: this.index,
