@@ -15,8 +15,13 @@
  * - lazy: the default model's head log-probs are given (the encoder+head graph
  *   computed them); time = RowTopK planners + tail rounds through the real
  *   tail graphs (runTailRounds, the service's own loop) + results. That is
- *   what the service does after the encoder call.
+ *   what the service does after the encoder call (OUTPUT_LAYER=lazy).
  *   With --lookahead (the service's TAIL_LOOKAHEAD) clusters per row per round.
+ * - device (OUTPUT_LAYER=device; needs the bundle's output_layer.onnx): one
+ *   output_layer.onnx call per batch (the rows' head log-probs and band
+ *   projections, their runs, the mask, K = k + 1) on the --providers, then
+ *   mergeDeviceRow per row, and the lazy path for the rows it sends back
+ *   (counted: "fallbacks"). "device graph" is the call alone.
  * The prefix ranges of each row (PrefixIndex.ranges: binary searches per
  * cluster, memoized per prefix) are computed once, untimed, and given to every
  * variant alike; their own cost per row, from an empty memo, is measured
@@ -37,7 +42,9 @@
  *
  * One process, one thread: every ORT session has intraOp = interOp = 1.
  * --warmup passes first, then --reps passes; each figure is the median pass.
- * Correctness: lazy top-k is compared with (b)'s for every row and prefix.
+ * Correctness: lazy top-k is compared with (b)'s for every row and prefix,
+ * and the device top-k with lazy's for every row, prefix and batch size (ids
+ * and log-probs identical; a mismatch is printed and fails the run).
  * Writes bench/out/output-layer-<model>-<time>.json.
  *
  * "head est." columns: lazy excludes the head softmax (it lives in the
@@ -49,12 +56,15 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { defaultContextHop, loadConfig } from "../src/config.js";
+import { deviceInputs, deviceRow, mergeDeviceRow } from "../src/softmax/device-top-k.js";
 import { RowTopK, type TopK } from "../src/softmax/lazy-top-k.js";
-import { PrefixIndex, type PrefixRanges } from "../src/softmax/prefix-index.js";
+import { NO_MIX } from "../src/softmax/open-vocab.js";
+import { PrefixIndex, positionMask, type PrefixRanges } from "../src/softmax/prefix-index.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
 import { rowViews, runTailRounds, type TailCall, type TailRow } from "../src/softmax/tail-rounds.js";
 import { loadBundle } from "../src/bundle/bundle.js";
 import { ModelGraphs } from "../src/runtime/ort-graphs.js";
+import { OutputLayerGraph } from "../src/runtime/output-layer-graph.js";
 import { TopKHeap } from "../src/softmax/top-k-heap.js";
 import { encodeRows, writeRows } from "../testkit/encoded-rows.js";
 import { nextWordRows } from "../testkit/next-word-rows.js";
@@ -64,7 +74,7 @@ import { machine, median, num, pct, ratio, runMain, table, target, writeResult }
 import { readTestDocs } from "./lib/text.js";
 
 const USAGE = `node dist-bench/bench/output-layer.js [flags]   (build first: npx tsc -p bench)
-Output layer per row: exact top-k with lazy tails vs (a) the full-softmax twin's dense output and (b) every tail evaluated.`;
+Output layer per row: exact top-k with lazy tails and on the device (output_layer.onnx) vs (a) the full-softmax twin's dense output and (b) every tail evaluated.`;
 
 const args = new Args(
   {
@@ -109,6 +119,8 @@ async function main(): Promise<void> {
   const suggestable = bundle.tokenizer.suggestableMask();
   const index = PrefixIndex.build(layout, bundle.vocab, suggestable);
   const graphs = await ModelGraphs.open(bundle, opts);
+  const outputLayer = bundle.paths.outputLayer ? await OutputLayerGraph.open(bundle, opts) : null;
+  const mask = positionMask(index); // one mask row: every row uses it
   const dense: DenseHead | null = denseDir === "none" ? null : await openDenseHead(denseDir, bundle, opts);
   const H = model.headSize;
   const V = layout.vocabSize;
@@ -160,6 +172,7 @@ async function main(): Promise<void> {
   console.log(`rows: ${R} real contexts from ${args.string("text")} (window <= ${maxCtx} tokens), batches ${batches.join(", ")}, ${warmup} warm-up + ${reps} passes, median; providers ${opts.executionProviders.join(",")}, intraOp 1; lazy lookahead ${lookahead}`);
   if (dense) console.log(`(a) dense: ${dense.dir} (d=${dense.hidden}, V=${dense.vocabSize}); words: ${dense.vocabNote}${denseNote ? `; ${denseNote}` : ""}`);
   else console.log("(a) dense: skipped (--dense none)");
+  console.log(outputLayer ? `device: ${path.relative(process.cwd(), outputLayer.file)} on ${opts.executionProviders.join(",")}, K = k + 1` : "device: skipped (the bundle has no output_layer.onnx)");
 
   // --- the prefix ranges' own cost per row ------------------------------------
   // Each pass on a fresh PrefixIndex (built untimed), so its memo starts empty:
@@ -192,18 +205,18 @@ async function main(): Promise<void> {
   const eagerTop: (TopK | null)[][] = MODES.map(() => new Array<TopK | null>(R).fill(null));
   const roundsPerBatch = new Map<string, number[]>();
 
-  /** record: keep each row's planner figures and answer; recordRounds: keep the rounds of each batch. */
-  async function lazy(s: Slices, m: Mode, record: boolean, recordRounds: boolean): Promise<number> {
-    const t0 = performance.now();
-    const planners: RowTopK[] = new Array(s.B);
-    const tailRows: TailRow[] = new Array(s.B);
-    for (let j = 0; j < s.B; j++) {
-      const r = s.first + j;
+  const rowRange = (s: Slices) => Array.from({ length: s.B }, (_, j) => s.first + j);
+
+  /** The lazy top-k of rows `rs` (indices into rows) for prefix mode m: planners, tail rounds, results. */
+  async function lazyRows(rs: readonly number[], m: Mode): Promise<{ planners: RowTopK[]; rounds: number; results: TopK[] }> {
+    const planners: RowTopK[] = new Array(rs.length);
+    const tailRows: TailRow[] = new Array(rs.length);
+    rs.forEach((r, j) => {
       const head = headRow(r);
       planners[j] = new RowTopK(index, head, k, ranges[r]![m]!);
-      const bandHidden = dims.map((d, b) => s.band[b]!.subarray(j * d, (j + 1) * d));
-      tailRows[j] = { state: { head, bandHidden, tails: new Map() }, planner: planners[j]! };
-    }
+      const hidden = dims.map((d, b) => bandHidden[b]!.subarray(r * d, (r + 1) * d));
+      tailRows[j] = { state: { head, bandHidden: hidden, tails: new Map() }, planner: planners[j]! };
+    });
     const evaluate = (calls: TailCall[]) =>
       Promise.all(
         calls.map(async ({ cluster, rows: packed }) => {
@@ -212,7 +225,13 @@ async function main(): Promise<void> {
         }),
       );
     const rounds = await runTailRounds(tailRows, evaluate, { layout, bandOf, lookahead });
-    const results = planners.map((p) => p.result());
+    return { planners, rounds, results: planners.map((p) => p.result()) };
+  }
+
+  /** record: keep each row's planner figures and answer; recordRounds: keep the rounds of each batch. */
+  async function lazy(s: Slices, m: Mode, record: boolean, recordRounds: boolean): Promise<{ ms: number; results: TopK[] }> {
+    const t0 = performance.now();
+    const { planners, rounds, results } = await lazyRows(rowRange(s), m);
     const ms = performance.now() - t0;
     if (record) {
       planners.forEach((p, j) => {
@@ -226,7 +245,33 @@ async function main(): Promise<void> {
       const key = `${m}/${s.B}`;
       roundsPerBatch.set(key, [...(roundsPerBatch.get(key) ?? []), rounds]);
     }
-    return ms;
+    return { ms, results };
+  }
+
+  /**
+   * The device mode: one output-layer call for the batch, the merge per row,
+   * the lazy path for the rows it sends back. ms: all of it; graphMs: the call.
+   */
+  async function device(s: Slices, m: Mode): Promise<{ ms: number; graphMs: number; results: TopK[]; fallbacks: number }> {
+    const t0 = performance.now();
+    const queries = rowRange(s).map((r) => ({ ranges: ranges[r]![m]!, mix: NO_MIX, k }));
+    const inp = deviceInputs(queries);
+    const call = { rows: s.B, head: head.subarray(s.first * H, (s.first + s.B) * H), bandHidden: s.band, mask, maskRow: new Int32Array(s.B), ...inp };
+    const t1 = performance.now();
+    const out = await outputLayer!.run(call);
+    const graphMs = performance.now() - t1;
+    const results: TopK[] = new Array(s.B);
+    const back: number[] = [];
+    for (let j = 0; j < s.B; j++) {
+      const top = mergeDeviceRow(index, headRow(s.first + j), k, queries[j]!.ranges, NO_MIX, deviceRow(out, j, inp.k, inp.gatherWidth));
+      if (top) results[j] = top;
+      else back.push(j);
+    }
+    if (back.length > 0) {
+      const lazyBack = await lazyRows(back.map((j) => s.first + j), m);
+      back.forEach((j, i) => (results[j] = lazyBack.results[i]!));
+    }
+    return { ms: performance.now() - t0, graphMs, results, fallbacks: back.length };
   }
 
   /** Scan of one row's full distribution (head + every tail) for the words matching its prefix. */
@@ -308,9 +353,29 @@ async function main(): Promise<void> {
     return { mmMs, scanMs };
   }
 
+  // Device vs lazy, every row, prefix mode and batch size (the first measured pass).
+  const deviceCheck = { compared: 0, same: 0, mismatches: [] as string[] };
+  const fallbacks = new Map<string, number>(); // `${mode}/${B}` -> rows sent back to the lazy path
+  function checkDevice(m: Mode, B: number, s: Slices, want: readonly TopK[], got: { results: TopK[]; fallbacks: number }): void {
+    fallbacks.set(`${m}/${B}`, (fallbacks.get(`${m}/${B}`) ?? 0) + got.fallbacks);
+    want.forEach((w, j) => {
+      const g = got.results[j]!;
+      deviceCheck.compared++;
+      const ok = g.ids.length === w.ids.length && g.ids.every((id, i) => id === w.ids[i] && Object.is(g.logProbs[i], w.logProbs[i]));
+      if (ok) deviceCheck.same++;
+      else if (deviceCheck.mismatches.length < 20) {
+        const r = s.first + j;
+        const show = (t: TopK) => Array.from(t.ids, (id, i) => `${bundle.vocab[id]}:${t.logProbs[i]!.toFixed(6)}`).join(" ");
+        deviceCheck.mismatches.push(`row ${r}, batch ${B}, prefix "${prefixOf(r, m)}": device ${show(g)} | lazy ${show(w)}`);
+      }
+    });
+  }
+
   // --- passes ----------------------------------------------------------------
   interface Cell {
     lazy: number;
+    device: number | null;
+    deviceGraph: number | null;
     dense: number | null;
     denseMatmul: number | null;
     every: number;
@@ -321,13 +386,21 @@ async function main(): Promise<void> {
   for (const [bi, B] of batches.entries()) {
     const slices: Slices[] = [];
     for (let first = 0; first < R; first += B) slices.push(sliceBatch(first, Math.min(B, R - first)));
-    const samples = MODES.map(() => ({ lazy: [] as number[], dense: [] as number[], mm: [] as number[], every: [] as number[], pe: [] as number[] }));
+    const samples = MODES.map(() => ({ lazy: [] as number[], device: [] as number[], graph: [] as number[], dense: [] as number[], mm: [] as number[], every: [] as number[], pe: [] as number[] }));
     for (let pass = 0; pass < warmup + reps; pass++) {
       const measured = pass >= warmup;
       const record = pass === warmup && bi === 0;
-      const acc = MODES.map(() => ({ lazy: 0, dense: 0, mm: 0, every: 0, pe: 0 }));
+      const acc = MODES.map(() => ({ lazy: 0, device: 0, graph: 0, dense: 0, mm: 0, every: 0, pe: 0 }));
       for (const s of slices) {
-        for (let m = 0; m < M; m++) acc[m]!.lazy += await lazy(s, m as Mode, record, pass === warmup);
+        for (let m = 0; m < M; m++) {
+          const lz = await lazy(s, m as Mode, record, pass === warmup);
+          acc[m]!.lazy += lz.ms;
+          if (!outputLayer) continue;
+          const dv = await device(s, m as Mode);
+          acc[m]!.device += dv.ms;
+          acc[m]!.graph += dv.graphMs;
+          if (pass === warmup) checkDevice(m as Mode, B, s, lz.results, dv);
+        }
         if (dense) {
           const { mmMs, scanMs } = await denseHead(s);
           for (let m = 0; m < M; m++) {
@@ -344,6 +417,8 @@ async function main(): Promise<void> {
         const a = acc[m]!;
         const t = samples[m]!;
         t.lazy.push(a.lazy);
+        t.device.push(a.device);
+        t.graph.push(a.graph);
         t.dense.push(a.dense);
         t.mm.push(a.mm);
         t.every.push(a.every);
@@ -355,6 +430,8 @@ async function main(): Promise<void> {
       const t = samples[m]!;
       results[m]![bi] = {
         lazy: perRow(t.lazy),
+        device: outputLayer ? perRow(t.device) : null,
+        deviceGraph: outputLayer ? perRow(t.graph) : null,
         dense: dense ? perRow(t.dense) : null,
         denseMatmul: dense ? perRow(t.mm) : null,
         every: perRow(t.every),
@@ -401,6 +478,10 @@ async function main(): Promise<void> {
       return [
         String(B),
         num(c.lazy),
+        c.device !== null ? num(c.device) : "-",
+        c.deviceGraph !== null ? num(c.deviceGraph) : "-",
+        c.device !== null ? String(fallbacks.get(`${m}/${B}`) ?? 0) : "-",
+        c.device !== null ? ratio(c.lazy / c.device) : "-",
         c.dense !== null ? num(c.dense) : "-",
         num(c.every),
         num(c.prefixEager),
@@ -412,7 +493,7 @@ async function main(): Promise<void> {
       ];
     });
     console.log(
-      table(["batch", "lazy µs/row", "(a) dense µs/row", "(b) every tail µs/row", "(b') prefix-eager µs/row", "a/lazy", "b/lazy", "b'/lazy", "a/(lazy+head est.)", "rounds"], lines),
+      table(["batch", "lazy µs/row", "device µs/row", "device graph", "fallbacks", "lazy/device", "(a) dense µs/row", "(b) every tail µs/row", "(b') prefix-eager µs/row", "a/lazy", "b/lazy", "b'/lazy", "a/(lazy+head est.)", "rounds"], lines),
     );
     out.push({
       prefix: MODES[m]!.name,
@@ -426,8 +507,11 @@ async function main(): Promise<void> {
         const headEst = c.denseMatmul !== null ? c.denseMatmul * headFraction : null;
         return {
           batch: B,
-          usPerRow: { lazy: c.lazy, dense: c.dense, denseMatmulOnly: c.denseMatmul, everyTail: c.every, prefixEager: c.prefixEager, headEstimate: headEst },
+          usPerRow: { lazy: c.lazy, device: c.device, deviceGraphOnly: c.deviceGraph, dense: c.dense, denseMatmulOnly: c.denseMatmul, everyTail: c.every, prefixEager: c.prefixEager, headEstimate: headEst },
+          deviceFallbacks: c.device !== null ? (fallbacks.get(`${m}/${B}`) ?? 0) : null,
           ratios: {
+            lazyOverDevice: c.device !== null ? c.lazy / c.device : null,
+            denseOverDevice: c.device !== null && c.dense !== null ? c.dense / c.device : null,
             denseOverLazy: c.dense !== null ? c.dense / c.lazy : null,
             everyTailOverLazy: c.every / c.lazy,
             prefixEagerOverLazy: c.prefixEager / c.lazy,
@@ -440,6 +524,11 @@ async function main(): Promise<void> {
   }
 
   console.log(`\ncheck: lazy top-${k} == every-tail top-${k} (same ids, same order) for ${same}/${compared} (row, prefix) pairs; max |Δ log-prob| ${maxDiff.toExponential(2)}`);
+  if (outputLayer) {
+    const fb = [...fallbacks.values()].reduce((a, b) => a + b, 0);
+    console.log(`check: device top-${k} == lazy top-${k} (same ids and log-probs) for ${deviceCheck.same}/${deviceCheck.compared} (row, prefix, batch size) triples; ${fb} fell back to the lazy path`);
+    for (const line of deviceCheck.mismatches) console.log(`  MISMATCH ${line}`);
+  }
   const targets: { name: string; value: number | null; threshold: number; met: boolean | null }[] = [];
   const b64 = batches.indexOf(64);
   console.log("targets:");
@@ -465,11 +554,13 @@ async function main(): Promise<void> {
     dense: dense ? { dir: dense.dir, hidden: dense.hidden, vocabSize: dense.vocabSize, vocab: dense.vocabNote, note: denseNote || null } : null,
     settings: { rows: R, batches, k, lookahead, reps, warmup, seed, maxContextTokens: maxCtx, contextHopTokens: hop, text: args.string("text"), intraOpNumThreads: 1 },
     check: { same, compared, maxAbsLogProbDiff: maxDiff },
+    deviceCheck: outputLayer ? { same: deviceCheck.same, compared: deviceCheck.compared, mismatches: deviceCheck.mismatches } : null,
     modes: out,
     targets,
   });
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
-  await Promise.all([graphs.release(), dense?.graph.release()]);
+  await Promise.all([graphs.release(), dense?.graph.release(), outputLayer?.release()]);
+  if (deviceCheck.same !== deviceCheck.compared) throw new Error(`device top-k differs from lazy's for ${deviceCheck.compared - deviceCheck.same} of ${deviceCheck.compared} rows`);
 }
 
 runMain("output-layer", main);
