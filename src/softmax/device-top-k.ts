@@ -23,10 +23,10 @@
  * - every candidate was returned (finite returned words = the run's
  *   allowed count), or
  * - the row returned K finite words, the last with f_K: every candidate not
- *   returned has f(z) <= f_K (TopK, whatever order it gives ties), so its exact sum w + b is at most the
- *   midpoint mu between f_K and the next float32 up (else it would round
- *   above f_K), and as float64 rounding is monotone and mu is a double,
- *   s(z) <= mu + logKeep =: beta. A full heap whose worst score is > beta
+ *   returned has f(z) <= f_K (TopK, whatever order it gives ties), so its
+ *   exact sum w + b is at most the midpoint mu between f_K and the next
+ *   float32 up (else it would round above f_K), and as float64 rounding is
+ *   monotone and mu is a double, s(z) <= mu + logKeep =: beta. A full heap whose worst score is > beta
  *   keeps every such z out (a score equal to beta could still win on a lower
  *   id: not certified).
  * Otherwise (null) the row falls back to the lazy path. With K = k + (recent
