@@ -2,11 +2,14 @@
 
     /usr/bin/python3 training/check_bundle.py models/<name> [--min-vocab 30000] [--max-mb 30]
 
-checksums, onnx.checker on every graph, contiguous clusters covering the
-tails, golden log-probs covering head words and every cluster, the optional
-lexicon, casing table and recency fit, the training record, and for an int8
-bundle (manifest `quantization`, training/quantize.py) its int8 graph and golden
-int8 log-probs. Exits non-zero with the reason on the first failure.
+checksums, onnx.checker on every graph, no LogSoftmax in them (GPU providers
+lack it: training/device_graphs.py), contiguous clusters covering the tails,
+golden log-probs covering head words and every cluster, the optional output
+layer graph (manifest `graphs.outputLayer`: its inputs and outputs as the
+service calls them, its word order, its weights the tail graphs'), lexicon,
+casing table and recency fit, the training record, and for an int8 bundle
+(manifest `quantization`, training/quantize.py) its int8 graph and golden int8
+log-probs. Exits non-zero with the reason on the first failure.
 """
 import argparse
 import hashlib
@@ -14,7 +17,11 @@ import json
 import os
 import sys
 
+import numpy as np
 import onnx
+from onnx import TensorProto, numpy_helper
+
+import device_graphs
 
 
 def fail(msg):
@@ -38,6 +45,59 @@ def check_casing(d, spec, checksums, known):
         fail(f"{name} is not sorted by word, or repeats one")
     if len(rows) != spec["words"]:
         fail(f"{name} has {len(rows)} words, manifest casing.words is {spec['words']}")
+
+
+def value_types(values):
+    """{name: (element type, dims)} of graph inputs or outputs; a dim is an int or None (symbolic)."""
+    return {v.name: (v.type.tensor_type.elem_type,
+                     [x.dim_value if x.HasField("dim_value") else None for x in v.type.tensor_type.shape.dim])
+            for v in values}
+
+
+def check_output_layer(d, m, vocab, checksums):
+    """graphs.outputLayer (training/device_graphs.py, read by src/runtime/output-layer-graph.ts):
+    the manifest entry, the graph's inputs and outputs (types, ranks, the sizes the model fixes),
+    its word order (UTF-16, ties by id) and its weights, bitwise the tail graphs'."""
+    spec, model = m["graphs"]["outputLayer"], m["model"]
+    name = spec.get("file")
+    if name not in checksums:
+        fail(f"output layer file {name!r} has no checksum")
+    if spec.get("order") != "utf16":
+        fail(f"graphs.outputLayer.order is {spec.get('order')!r}, expected 'utf16'")
+    ins, outs = spec.get("inputs", {}), spec.get("outputs", {})
+    if ins.get("bandHidden") != [b["hiddenOutput"] for b in model["bands"]]:
+        fail("graphs.outputLayer.inputs.bandHidden must name one input per band, the encoder's band outputs")
+    f, i32, i64 = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64
+    V, B = len(vocab), None
+    want_in = {ins.get("headLogProbs"): (f, [B, model["headSize"]]), ins.get("lo"): (i32, [B]), ins.get("hi"): (i32, [B]),
+               ins.get("mask"): (f, [None, V]), ins.get("maskRow"): (i64, [B]), ins.get("gatherIds"): (i64, [B, None]),
+               ins.get("k"): (i64, [1])}
+    want_in.update({n: (f, [B, b["dim"]]) for n, b in zip(ins["bandHidden"], model["bands"])})
+    want_out = {outs.get("topIds"): (i64, [B, None]), outs.get("topLogProbs"): (f, [B, None]),
+                outs.get("topWithin"): (f, [B, None]), outs.get("gatherWithin"): (f, [B, None])}
+    graph = onnx.load(os.path.join(d, name))
+    onnx.checker.check_model(graph, full_check=True)
+    for what, want, got in (("input", want_in, value_types(graph.graph.input)),
+                            ("output", want_out, value_types(graph.graph.output))):
+        if set(want) != set(got):
+            fail(f"{name}: {what}s {sorted(got)}, the manifest names {sorted(map(str, want))}")
+        for n, (t, dims) in want.items():
+            gt, gdims = got[n]
+            if gt != t or len(gdims) != len(dims) or any(w is not None and g != w for w, g in zip(dims, gdims)):
+                fail(f"{name}: {what} {n} is {TensorProto.DataType.Name(gt)} {gdims}, "
+                     f"expected {TensorProto.DataType.Name(t)} {['?' if x is None else x for x in dims]}")
+    inits = {i.name: i for i in graph.graph.initializer}
+    if "order" not in inits or numpy_helper.to_array(inits["order"]).tolist() != device_graphs.utf16_order(vocab):
+        fail(f"{name}: its word order (initializer order) is not the vocabulary in UTF-16 order")
+    for b in range(len(model["bands"])):
+        members = [ci for ci, c in enumerate(model["clusters"]) if c["band"] == b]
+        if not members:
+            continue
+        w = inits.get(f"w_band{b}_f16", inits.get(f"w_band{b}"))
+        tails = [device_graphs.tail_parts(onnx.load(os.path.join(d, model["clusters"][ci]["file"])))[0] for ci in members]
+        if w is None or not np.array_equal(numpy_helper.to_array(w), np.concatenate(tails, axis=1)):
+            fail(f"{name}: band {b}'s weights are not its tail graphs' side by side")
+    return f", output layer {os.path.getsize(os.path.join(d, name)) / 1e6:.1f} MB"
 
 
 def check_quantization(d, m, g):
@@ -79,7 +139,10 @@ def main():
                 fail(f"checksum of {name}")
     graphs = [m["graphs"]["encoderHead"]["file"]] + [c["file"] for c in m["model"]["clusters"]]
     for g in graphs:
-        onnx.checker.check_model(onnx.load(os.path.join(d, g)), full_check=True)
+        graph = onnx.load(os.path.join(d, g))
+        onnx.checker.check_model(graph, full_check=True)
+        if any(n.op_type == "LogSoftmax" for n in graph.graph.node):
+            fail(f"{g} has LogSoftmax (no WebGPU kernel): convert with training/device_graphs.py")
     vocab = open(os.path.join(d, m["vocab"]["file"]), encoding="utf-8").read().split("\n")[:-1]
     if len(vocab) != m["vocab"]["size"] or len(vocab) < args.min_vocab:
         fail(f"vocabulary of {len(vocab)} words (manifest {m['vocab']['size']}, minimum {args.min_vocab})")
@@ -119,6 +182,7 @@ def main():
         if not g.get("recency", {}).get("cases"):
             fail("recency without golden recency cases")
     int8 = check_quantization(d, m, g) if m.get("quantization") is not None else ""
+    layer = check_output_layer(d, m, vocab, m["checksums"]) if m["graphs"].get("outputLayer") else ""
     t = m["training"]
     if not (t.get("validPerplexity") and t.get("testPerplexity")):
         fail("training record lacks valid/test perplexity")
@@ -126,7 +190,7 @@ def main():
     if args.max_mb and size > args.max_mb * 1e6:
         fail(f"bundle is {size / 1e6:.1f} MB, over {args.max_mb} MB")
     print(f"{d}: ok: {len(vocab)} words, {len(clusters)} clusters, {len(graphs)} graphs, {size / 1e6:.1f} MB, "
-          f"valid ppl {t['validPerplexity']:.1f}, test ppl {t['testPerplexity']:.1f}{int8}")
+          f"valid ppl {t['validPerplexity']:.1f}, test ppl {t['testPerplexity']:.1f}{layer}{int8}")
 
 
 if __name__ == "__main__":

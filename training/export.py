@@ -2,12 +2,15 @@
 
     /usr/bin/python3 training/export.py --run training/runs/keyboard --out models/<name> --name <name>
 
-Writes encoder_head.onnx, one tail_NN.onnx per cluster, vocab.txt (layout
-order), golden.json (PyTorch log-probs for head words and words of every
-cluster, plus tokenizer vectors) and manifest.json, then runs onnx.checker on
-every graph. The graphs are built node by node so that the LSTM is ONNX's own
-LSTM op with `sequence_lens`: rows of different lengths batch together and
-each row's final state is its own.
+Writes encoder_head.onnx, one tail_NN.onnx per cluster, output_layer.onnx
+(the whole output layer and its top-k in one graph, for OUTPUT_LAYER=device:
+training/device_graphs.py), vocab.txt (layout order), golden.json (PyTorch
+log-probs for head words and words of every cluster, plus tokenizer vectors)
+and manifest.json, then runs onnx.checker on every graph. The graphs are built
+node by node so that the LSTM is ONNX's own LSTM op with `sequence_lens`: rows
+of different lengths batch together and each row's final state is its own.
+Log-softmaxes are written without LogSoftmax, in device_graphs.py's form (GPU
+providers have kernels for its ops).
 
 With --int8 the encoder's LSTM weights are int8 (training/quantize.py:
 onnxruntime's com.microsoft DynamicQuantizeLSTM, the graph's inputs and
@@ -28,6 +31,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+import device_graphs
 import model as M
 import quantize
 import tokenizer
@@ -109,7 +113,7 @@ def encoder_head_graph(lm, lay, half=False):
     node("Concat", cs, ["cn"], axis=0)
     h = node("Squeeze", [hs[-1], const("h_ax", i64([0]))], ["h_last"])
     logits = node("MatMul", [h, const("head_w", np32(out["head"].t()))], ["head_logits"])
-    node("LogSoftmax", [logits], ["head_logprobs"], axis=-1)
+    softmax_nodes(nodes, inits, logits, "head_logprobs")
     band_outs = []
     for bi, p in enumerate(out["proj"]):
         band_outs.append(node("MatMul", [h, const(f"proj{bi}", np32(p.t()))], [f"band_hidden_{bi}"]))
@@ -127,23 +131,31 @@ def encoder_head_graph(lm, lay, half=False):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
 
 
+def softmax_nodes(nodes, inits, x, y):
+    """y = log_softmax(x) over the last axis, appended to nodes and inits, in the form
+    training/device_graphs.py rewrites LogSoftmax to (ops a GPU provider has kernels for)."""
+    new, new_inits = device_graphs.log_softmax_nodes(x, y, -1, OPSET, f"{y}_ls")
+    nodes.extend(new)
+    inits.extend(new_inits)
+
+
 def tail_graph(lm, lay, ci, half=False):
     c = lay.clusters[ci]
     band = lay.bands[c.band]
     rows = lm.output.export_weights()["emb"][c.band][c.start - band.start:c.end - band.start]
-    nodes = [helper.make_node("MatMul", [TAIL_IN, "w"], ["logits"]),
-             helper.make_node("LogSoftmax", ["logits"], [TAIL_OUT], axis=-1)]
+    nodes = [helper.make_node("MatMul", [TAIL_IN, "w"], ["logits"])]
     w = np32(rows.t())
     if half:
         nodes.insert(0, helper.make_node("Cast", ["w_f16"], ["w"], to=TensorProto.FLOAT))
-        init = numpy_helper.from_array(w.astype(np.float16), "w_f16")
+        inits = [numpy_helper.from_array(w.astype(np.float16), "w_f16")]
     else:
-        init = numpy_helper.from_array(w, "w")
+        inits = [numpy_helper.from_array(w, "w")]
+    softmax_nodes(nodes, inits, "logits", TAIL_OUT)
     graph = helper.make_graph(
         nodes, f"tail_{ci:02d}",
         [helper.make_tensor_value_info(TAIL_IN, TensorProto.FLOAT, ["rows", band.dim])],
         [helper.make_tensor_value_info(TAIL_OUT, TensorProto.FLOAT, ["rows", c.end - c.start])],
-        [init])
+        inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export")
 
 
@@ -204,12 +216,13 @@ def export_dense(lm, words, lay, args, result):
     os.makedirs(args.out, exist_ok=True)
     w = lm.output.out.weight.detach().t().contiguous().numpy().astype(np.float16)
     nodes = [helper.make_node("Cast", ["w16"], ["w"], to=TensorProto.FLOAT),
-             helper.make_node("MatMul", ["hidden", "w"], ["logits"]),
-             helper.make_node("LogSoftmax", ["logits"], ["logprobs"], axis=-1)]
+             helper.make_node("MatMul", ["hidden", "w"], ["logits"])]
+    inits = [numpy_helper.from_array(w, "w16")]
+    softmax_nodes(nodes, inits, "logits", "logprobs")
     graph = helper.make_graph(nodes, "dense_head",
                               [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["rows", lm.d])],
                               [helper.make_tensor_value_info("logprobs", TensorProto.FLOAT, ["rows", len(words)])],
-                              [numpy_helper.from_array(w, "w16")])
+                              inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export")
     onnx.checker.check_model(m, full_check=True)
     onnx.save(m, os.path.join(args.out, "dense_head.onnx"))
@@ -281,6 +294,14 @@ def main():
         name = f"tail_{ci:02d}.onnx"
         files[name] = tail_graph(lm, lay, ci, half)
         clusters.append({**vars(c), "file": name})
+    model_spec = {
+        "encoder": "lstm", "layers": lm.layers, "hidden": lm.d, "layout": lay.kind,
+        "shortlist": lay.shortlist, "headSize": lay.shortlist + len(lay.clusters),
+        "bands": [{**vars(b), "hiddenOutput": o} for b, o in zip(lay.bands, band_outs)],
+        "clusters": clusters,
+    }
+    files[device_graphs.OUTPUT_LAYER_FILE] = device_graphs.output_layer_graph(
+        model_spec, [words[i] for i in lay.order], [files[c["file"]] for c in clusters], OPSET)
     for name, m in files.items():
         onnx.checker.check_model(m, full_check=True)
         onnx.save(m, os.path.join(args.out, name))
@@ -307,17 +328,13 @@ def main():
         "createdAt": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "vocab": {"file": "vocab.txt", "size": len(words)},
         "tokenizer": tokenizer.SPEC,
-        "model": {
-            "encoder": "lstm", "layers": lm.layers, "hidden": lm.d, "layout": lay.kind,
-            "shortlist": lay.shortlist, "headSize": lay.shortlist + len(lay.clusters),
-            "bands": [{**vars(b), "hiddenOutput": o} for b, o in zip(lay.bands, band_outs)],
-            "clusters": clusters,
-        },
+        "model": model_spec,
         "graphs": {
             "encoderHead": {"file": "encoder_head.onnx", "inputs": ENC_IN,
                             "outputs": {"headLogProbs": "head_logprobs", "bandHidden": band_outs,
                                         "hn": "hn", "cn": "cn"}},
             "tail": {"input": TAIL_IN, "output": TAIL_OUT},
+            "outputLayer": device_graphs.output_layer_manifest(model_spec),
         },
         "golden": "golden.json",
         "training": {
@@ -341,7 +358,7 @@ def main():
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
-    print(f"exported {len(files)} graphs to {args.out}: {total / 1e6:.1f} MB, checker passed")
+    print(f"exported {len(files)} graphs (output layer included) to {args.out}: {total / 1e6:.1f} MB, checker passed")
 
 
 if __name__ == "__main__":
