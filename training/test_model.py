@@ -375,11 +375,12 @@ class TrainRunTest(unittest.TestCase):
             run2 = os.path.join(tmp, "run2")
             argv2 = [a if a != run else run2 for a in argv if a not in ("--publish", pub)]
             with contextlib.redirect_stdout(io.StringIO()) as out:
-                T.main(argv2 + ["--minutes", "0.2", "--calibrate-steps", "20", "--max-tokens", "4000"])
+                T.main(argv2 + ["--minutes", "0.2", "--calibrate-seconds", "0", "--warmup", "5", "--max-tokens", "4000"])
             self.assertIn("budget: ", out.getvalue())
             ck2 = torch.load(os.path.join(run2, "checkpoint.pt"))
             self.assertEqual(ck2["total_steps"], 100)  # capped by --max-tokens
             self.assertEqual(ck2["step"], 100)
+            self.assertEqual(ck2["decay_from"], 30)  # 10 steps before the measurement, 20 measured
 
 
 if __name__ == "__main__":

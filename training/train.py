@@ -15,11 +15,14 @@ Regularization: the plain `--dropout`, or AWD-LSTM's (`--wdrop`, `--dropouti`,
 `--dropouth`, `--dropouto`; model.LanguageModel), plus `--dropoute` and the
 activation penalties `--alpha` / `--beta`; all AWD options are off by default.
 
-`--minutes M` fixes the token budget from the throughput of the first
-`--calibrate-steps` steps (and the time one evaluation takes) so that the
-cosine schedule, the evaluations and the final valid/test evaluation end
-within M minutes of the start; the budget is kept in the checkpoint, so a
-resumed run keeps the schedule. Every save also writes the weights alone in
+`--minutes M` fixes the token budget from the throughput measured over the
+first `--calibrate-seconds` of the run (and the time one evaluation takes) so
+that the cosine schedule, the evaluations and the final valid/test
+evaluation end within M minutes of the start; until then the learning rate
+holds at its peak after the warm-up, and the cosine decays from there. The
+budget is kept in the checkpoint, so a resumed run keeps the schedule.
+(Seconds, not steps: runs started together on one GPU share it only once all
+have started; `--barrier` makes them start their steps together.) Every save also writes the weights alone in
 float16 (training/weights.py) into the run, and into `--publish DIR` with a
 copy of log.jsonl (the files a GPU machine sends back; see gpu_train.sh).
 """
@@ -31,6 +34,7 @@ import os
 import shutil
 import signal
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -42,6 +46,8 @@ import weights as W
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AWD = ("wdrop", "dropouti", "dropouth", "dropouto")
+# The AWD path hands cuDNN per-layer weights (W_hh dropped), which it packs at each call: expected, not a problem.
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
 
 
 def load_words(data):
@@ -144,10 +150,15 @@ def parse(argv=None):
     ap.add_argument("--epochs", type=float, default=3.0, help="token budget in epochs of the train split")
     ap.add_argument("--max-tokens", type=int, default=0, help="token budget; overrides --epochs")
     ap.add_argument("--minutes", type=float, default=0.0,
-                    help="time budget: the token budget is set after --calibrate-steps steps so that training, "
+                    help="time budget: the token budget is set after --calibrate-seconds so that training, "
                          "evaluations and the final record end within this many minutes of the start "
-                         "(capped by --max-tokens when given); warm-up then lasts --calibrate-steps steps")
-    ap.add_argument("--calibrate-steps", type=int, default=100)
+                         "(capped by --max-tokens when given)")
+    ap.add_argument("--calibrate-seconds", type=float, default=30.0,
+                    help="with --minutes: measure tokens/s until this many seconds after the start (>= 20 steps)")
+    ap.add_argument("--warmup", type=int, default=200, help="warm-up steps (at most a tenth of a fixed budget)")
+    ap.add_argument("--barrier", default=None,
+                    help="DIR:N: before the first step, wait (at most 2 minutes) until N runs have written "
+                         "DIR/<name>.ready, so that runs sharing a GPU measure their throughput together")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bptt", type=int, default=35)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -181,6 +192,16 @@ def cpu_state(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(cpu_state(v) for v in obj)
     return obj
+
+
+def wait_barrier(spec, name, limit=120):
+    folder, n = spec.rsplit(":", 1)
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, f"{name}.ready"), "w").close()
+    t = time.time()
+    while len([f for f in os.listdir(folder) if f.endswith(".ready")]) < int(n) and time.time() - t < limit:
+        time.sleep(0.2)
+    print(f"barrier: {len(os.listdir(folder))}/{n} ready after {time.time() - t:.1f}s", flush=True)
 
 
 def bench(args, lm, opt, amp, train, bos, dev):
@@ -250,15 +271,19 @@ def main(argv=None):
         budget = args.max_tokens or int(args.epochs * steps_per_epoch * tokens_per_step)
         return max(1, budget // tokens_per_step)
 
-    # The schedule: total_steps is known from the start, or (--minutes) fixed at
-    # step --calibrate-steps, the end of the warm-up, so the learning rate never jumps.
+    # The schedule: linear warm-up, then cosine decay to 5% from step decay_from
+    # to total_steps. Both are known from the start, or (--minutes) fixed when the
+    # throughput has been measured; until then the rate holds at its peak.
     total_steps = None if args.minutes else fixed_budget()
-    warmup = args.calibrate_steps if args.minutes else min(200, total_steps // 10 + 1)
+    warmup = args.warmup if args.minutes else min(args.warmup, total_steps // 10 + 1)
+    decay_from = None if args.minutes else warmup
 
     def lr_at(step):
         if step < warmup:
             return args.lr * (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
+        if total_steps is None or step < decay_from:
+            return args.lr
+        progress = (step - decay_from) / max(1, total_steps - decay_from)
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
     step, train_seconds, wall_before, evals = 0, 0.0, 0.0, []
@@ -269,7 +294,7 @@ def main(argv=None):
         step, train_seconds, evals = ck["step"], ck["train_seconds"], ck["evals"]
         wall_before = ck.get("wall_seconds", 0.0)
         if args.minutes and ck.get("total_steps"):
-            total_steps = ck["total_steps"]
+            total_steps, decay_from = ck["total_steps"], ck["decay_from"]
         print(f"resumed at step {step}/{total_steps or '(budget not fixed yet)'}", flush=True)
     elif args.init_from:
         ck = torch.load(args.init_from, map_location="cpu")
@@ -281,7 +306,7 @@ def main(argv=None):
     result = None
 
     def meta():
-        return {"args": vars(args), "step": step, "evals": evals, "total_steps": total_steps,
+        return {"args": vars(args), "step": step, "evals": evals, "total_steps": total_steps, "decay_from": decay_from,
                 "budget_tokens": total_steps and total_steps * tokens_per_step, "train_seconds": train_seconds,
                 "wall_seconds": wall_before + time.time() - started, "layout": lay.to_manifest(),
                 "order_sha1": W.order_sha1(lay.order), "result": result}
@@ -327,15 +352,18 @@ def main(argv=None):
         """The step count that ends the run within --minutes: the time left,
         less the final valid and test evaluations (test ~1.4x valid) and a
         margin, shared between training (rate tokens/s) and an evaluation plus
-        a save every --eval-every tokens."""
-        left = args.minutes * 60 - (time.time() - started) - 2.5 * t_eval - 2 * t_save - 5
+        a save every --eval-every tokens. (The margin: 2% of the budget, 5 s and
+        one more evaluation, for throughput that drifts.)"""
+        left = args.minutes * 60 * 0.98 - (time.time() - started) - 3 * t_eval - 2 * t_save - 5
         per_token = 1 / rate + (t_eval + t_save) / args.eval_every
         more = max(0, int(left / per_token)) // tokens_per_step
         steps = step + more
         if args.max_tokens:
             steps = min(steps, max(step, args.max_tokens // tokens_per_step))
-        return max(steps, warmup + 1)
+        return max(steps, step + 1)
 
+    if args.barrier and step == 0:
+        wait_barrier(args.barrier, os.path.basename(os.path.normpath(args.run)))
     lm.train()
     state, last_save, window_t, window_loss, window_n, window_steps = None, time.time(), time.time(), 0.0, 0, 0
     eval_loss, eval_n, rate_t0, rate_step = 0.0, 0, None, None
@@ -368,9 +396,9 @@ def main(argv=None):
         eval_loss, eval_n = eval_loss + loss, eval_n + n
         tokens = step * tokens_per_step
         if total_steps is None:  # --minutes: measure, then fix the budget
-            if rate_t0 is None and step >= min(10, args.calibrate_steps // 2):
+            if rate_t0 is None and step >= 10:  # the first steps warm caches and kernels up
                 rate_t0, rate_step = time.time(), step
-            if step >= args.calibrate_steps:
+            if rate_t0 is not None and step - rate_step >= 20 and time.time() - started >= args.calibrate_seconds:
                 rate = (step - rate_step) * tokens_per_step / max(time.time() - rate_t0, 1e-6)
                 t_eval = run_eval(tokens, eval_loss, eval_n)
                 eval_loss, eval_n = 0.0, 0
@@ -378,7 +406,8 @@ def main(argv=None):
                 save()
                 last_save = time.time()
                 total_steps = calibrate(rate, t_eval, last_save - t)
-                record({"budget": {"step": step, "total_steps": total_steps,
+                decay_from = max(step, warmup)
+                record({"budget": {"step": step, "total_steps": total_steps, "decay_from": decay_from,
                                    "tokens": total_steps * tokens_per_step, "tokens_per_second": rate,
                                    "eval_seconds": t_eval, "save_seconds": last_save - t, "minutes": args.minutes}})
                 print(f"budget: {rate:.0f} tok/s, eval {t_eval:.1f}s, save {last_save - t:.1f}s -> "
