@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+_lstm_op = getattr(torch, "lstm", None) or torch._VF.lstm  # what nn.LSTM.forward calls
+
 
 class ClusteredAdaptiveSoftmax(nn.Module):
     """log p(w|h) = log p(cluster(w)|h) + log p(w | cluster, h) for tail words,
@@ -222,7 +224,7 @@ class LanguageModel(nn.Module):
                        getattr(self.lstm, f"bias_ih_l{k}"), getattr(self.lstm, f"bias_hh_l{k}")]
             # The op nn.LSTM.forward calls (cuDNN on CUDA), on a list of weights
             # that stay ours: nothing is flattened or changed in place.
-            raw, h, c = torch.lstm(x, (state[0][k:k + 1], state[1][k:k + 1]), weights,
+            raw, h, c = _lstm_op(x, (state[0][k:k + 1], state[1][k:k + 1]), weights,
                                    True, 1, 0.0, True, False, True)
             hs.append(h)
             cs.append(c)

@@ -168,6 +168,8 @@ def parse(argv=None):
     ap.add_argument("--amp", choices=["off", "bf16"], default="off",
                     help="bf16 autocast for the training steps on CUDA (evaluations stay float32)")
     ap.add_argument("--eval-every", type=int, default=1_000_000, help="tokens between valid evaluations")
+    ap.add_argument("--max-evals", type=int, default=30,
+                    help="with --minutes: widen --eval-every so that the budget holds at most this many")
     ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--checkpoint", default=None, help="the full checkpoint (default <run>/checkpoint.pt)")
@@ -286,7 +288,7 @@ def main(argv=None):
         progress = (step - decay_from) / max(1, total_steps - decay_from)
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    step, train_seconds, wall_before, evals = 0, 0.0, 0.0, []
+    step, train_seconds, wall_before, evals, eval_every = 0, 0.0, 0.0, [], args.eval_every
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
         lm.load_state_dict(ck["model"])
@@ -295,6 +297,7 @@ def main(argv=None):
         wall_before = ck.get("wall_seconds", 0.0)
         if args.minutes and ck.get("total_steps"):
             total_steps, decay_from = ck["total_steps"], ck["decay_from"]
+            eval_every = ck.get("eval_every") or eval_every
         print(f"resumed at step {step}/{total_steps or '(budget not fixed yet)'}", flush=True)
     elif args.init_from:
         ck = torch.load(args.init_from, map_location="cpu")
@@ -307,6 +310,7 @@ def main(argv=None):
 
     def meta():
         return {"args": vars(args), "step": step, "evals": evals, "total_steps": total_steps, "decay_from": decay_from,
+                "eval_every": eval_every,
                 "budget_tokens": total_steps and total_steps * tokens_per_step, "train_seconds": train_seconds,
                 "wall_seconds": wall_before + time.time() - started, "layout": lay.to_manifest(),
                 "order_sha1": W.order_sha1(lay.order), "result": result}
@@ -357,17 +361,21 @@ def main(argv=None):
         left = args.minutes * 60 * 0.98 - (time.time() - started) - 3 * t_eval - 2 * t_save - 5
         per_token = 1 / rate + (t_eval + t_save) / args.eval_every
         more = max(0, int(left / per_token)) // tokens_per_step
+        if more * tokens_per_step > args.max_evals * args.eval_every:  # fewer evaluations, more training
+            every = more * tokens_per_step / args.max_evals
+            more = max(0, int(left / (1 / rate + (t_eval + t_save) / every))) // tokens_per_step
         steps = step + more
         if args.max_tokens:
             steps = min(steps, max(step, args.max_tokens // tokens_per_step))
-        return max(steps, step + 1)
+        steps = max(steps, step + 1)
+        return steps, max(args.eval_every, (steps - step) * tokens_per_step // args.max_evals)
 
     if args.barrier and step == 0:
         wait_barrier(args.barrier, os.path.basename(os.path.normpath(args.run)))
     lm.train()
     state, last_save, window_t, window_loss, window_n, window_steps = None, time.time(), time.time(), 0.0, 0, 0
     eval_loss, eval_n, rate_t0, rate_step = 0.0, 0, None, None
-    next_eval = (step * tokens_per_step // args.eval_every + 1) * args.eval_every
+    next_eval = (step * tokens_per_step // eval_every + 1) * eval_every
     while total_steps is None or step < total_steps:
         if stop:
             save()
@@ -405,12 +413,14 @@ def main(argv=None):
                 t = time.time()
                 save()
                 last_save = time.time()
-                total_steps = calibrate(rate, t_eval, last_save - t)
+                total_steps, eval_every = calibrate(rate, t_eval, last_save - t)
+                next_eval = tokens + eval_every
                 decay_from = max(step, warmup)
                 record({"budget": {"step": step, "total_steps": total_steps, "decay_from": decay_from,
-                                   "tokens": total_steps * tokens_per_step, "tokens_per_second": rate,
+                                   "tokens": total_steps * tokens_per_step, "tokens_per_second": rate, "eval_every": eval_every,
                                    "eval_seconds": t_eval, "save_seconds": last_save - t, "minutes": args.minutes}})
-                print(f"budget: {rate:.0f} tok/s, eval {t_eval:.1f}s, save {last_save - t:.1f}s -> "
+                print(f"budget: {rate:.0f} tok/s, eval {t_eval:.1f}s, save {last_save - t:.1f}s, valid every "
+                      f"{eval_every / 1e6:.2f}M tokens -> "
                       f"{total_steps} steps = {total_steps * tokens_per_step / 1e6:.2f}M tokens "
                       f"({total_steps / steps_per_epoch:.2f} epochs) in {args.minutes:g} min", flush=True)
                 save()
@@ -428,7 +438,7 @@ def main(argv=None):
             run_eval(tokens, eval_loss, eval_n)
             eval_loss, eval_n = 0.0, 0
             while next_eval <= tokens:
-                next_eval += args.eval_every
+                next_eval += eval_every
             save()
             last_save = time.time()
         elif time.time() - last_save > args.checkpoint_minutes * 60:
