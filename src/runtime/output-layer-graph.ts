@@ -76,6 +76,8 @@ export class OutputLayerGraph {
       [inputs.headLogProbs]: new Tensor("float32", call.head, [B, model.headSize]),
       [inputs.lo]: new Tensor("int32", call.lo, [B]),
       [inputs.hi]: new Tensor("int32", call.hi, [B]),
+      // Shared memory as is (no copy per call): onnxruntime-node takes a SharedArrayBuffer-backed
+      // array on Node 26 (the project's, .node-version); on Node 20 its run failed with "Invalid argument".
       [inputs.mask]: new Tensor("float32", call.mask, [M, V]),
       [inputs.maskRow]: new Tensor("int64", BigInt64Array.from(call.maskRow, BigInt), [B]),
       [inputs.gatherIds]: new Tensor("int64", BigInt64Array.from(call.gatherIds, BigInt), [B, R]),
