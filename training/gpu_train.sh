@@ -105,7 +105,7 @@ show() {
     lines=$(wc -l <"$work/$n.out" 2>/dev/null || echo 0)
     if [ "$lines" -gt "${seen[$n]:-0}" ]; then
       sed -n "$((${seen[$n]:-0} + 1)),${lines}p" "$work/$n.out" |
-        grep -E '^(eval|budget|barrier|resumed|interrupted|\{)|Error|Traceback|error' | cut -c1-400 | sed "s/^/[$n] /"
+        grep -E '^(eval|budget|barrier|resumed|interrupted)|Error|Traceback|error' | cut -c1-400 | sed "s/^/[$n] /"
       seen[$n]=$lines
     fi
   done
