@@ -113,7 +113,7 @@ def encoder_head_graph(lm, lay, half=False):
     node("Concat", cs, ["cn"], axis=0)
     h = node("Squeeze", [hs[-1], const("h_ax", i64([0]))], ["h_last"])
     logits = node("MatMul", [h, const("head_w", np32(out["head"].t()))], ["head_logits"])
-    softmax_nodes(nodes, inits, logits, "head_logprobs")
+    softmax_nodes(nodes, logits, "head_logprobs")
     band_outs = []
     for bi, p in enumerate(out["proj"]):
         band_outs.append(node("MatMul", [h, const(f"proj{bi}", np32(p.t()))], [f"band_hidden_{bi}"]))
@@ -131,12 +131,10 @@ def encoder_head_graph(lm, lay, half=False):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
 
 
-def softmax_nodes(nodes, inits, x, y):
-    """y = log_softmax(x) over the last axis, appended to nodes and inits, in the form
-    training/device_graphs.py rewrites LogSoftmax to (ops a GPU provider has kernels for)."""
-    new, new_inits = device_graphs.log_softmax_nodes(x, y, -1, OPSET, f"{y}_ls")
-    nodes.extend(new)
-    inits.extend(new_inits)
+def softmax_nodes(nodes, x, y):
+    """y = log_softmax(x) over the last axis, appended to nodes, in the form training/device_graphs.py
+    rewrites LogSoftmax to (ops a GPU provider has kernels for)."""
+    nodes.extend(device_graphs.log_softmax_nodes(x, y, -1, OPSET, f"{y}_ls"))
 
 
 def tail_graph(lm, lay, ci, half=False):
@@ -150,7 +148,7 @@ def tail_graph(lm, lay, ci, half=False):
         inits = [numpy_helper.from_array(w.astype(np.float16), "w_f16")]
     else:
         inits = [numpy_helper.from_array(w, "w")]
-    softmax_nodes(nodes, inits, "logits", TAIL_OUT)
+    softmax_nodes(nodes, "logits", TAIL_OUT)
     graph = helper.make_graph(
         nodes, f"tail_{ci:02d}",
         [helper.make_tensor_value_info(TAIL_IN, TensorProto.FLOAT, ["rows", band.dim])],
@@ -218,7 +216,7 @@ def export_dense(lm, words, lay, args, result):
     nodes = [helper.make_node("Cast", ["w16"], ["w"], to=TensorProto.FLOAT),
              helper.make_node("MatMul", ["hidden", "w"], ["logits"])]
     inits = [numpy_helper.from_array(w, "w16")]
-    softmax_nodes(nodes, inits, "logits", "logprobs")
+    softmax_nodes(nodes, "logits", "logprobs")
     graph = helper.make_graph(nodes, "dense_head",
                               [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["rows", lm.d])],
                               [helper.make_tensor_value_info("logprobs", TensorProto.FLOAT, ["rows", len(words)])],
