@@ -8,8 +8,9 @@
  * - through the real output_layer.onnx (onnxruntime-node, CPU) of models/tiny
  *   and of the default int8 model, on golden and random contexts, random
  *   prefixes, both masks and recency mixes, against the real tail graphs.
- * The answers must be identical (ids and log-probs, to the bit), or null
- * (the lazy fallback) only where the row's last two float32 values tie.
+ * The answers must be identical (ids and log-probs, to the bit; through the
+ * real graphs: close, see `close`), or null (the lazy fallback) only where
+ * the row's last two float32 values tie.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -80,6 +81,24 @@ async function lazyTopK(index: PrefixIndex, head: Float32Array, within: readonly
 }
 
 const same = (a: TopK, b: TopK) => a.ids.join() === b.ids.join() && a.logProbs.length === b.logProbs.length && a.logProbs.every((x, i) => Object.is(x, b.logProbs[i]));
+/**
+ * Device vs lazy through the real graphs: the tail graphs keep LogSoftmax (the lazy mode runs them on
+ * the CPU) while output_layer.onnx computes the GPU form (training/device_graphs.py), so a word's
+ * within value, and the answer's log-prob, may differ by a few float32 ulps: withinTol. The ids are
+ * the same, in the same order, except that a slot may hold another id when the two answers' scores
+ * there differ by less than NEAR_TIE (a near-tie the rounding may order either way).
+ */
+const NEAR_TIE = 1e-5;
+const withinTol = (want: number) => Math.max(2e-6, 2.5e-7 * Math.abs(want));
+const close = (a: TopK, b: TopK) => {
+  if (a.ids.length !== b.ids.length) return false;
+  const bOf = new Map(Array.from(b.ids, (id, i) => [id, b.logProbs[i]!]));
+  return Array.from(a.ids).every((id, i) => {
+    if (id !== b.ids[i] && !(Math.abs(a.logProbs[i]! - b.logProbs[i]!) < NEAR_TIE)) return false;
+    const w = bOf.get(id);
+    return w === undefined || Object.is(a.logProbs[i], w) || Math.abs(a.logProbs[i]! - w) <= withinTol(w);
+  });
+};
 /** The interface's fallback condition: the row's last two float32 values are equal and finite. */
 const tieAtCut = (row: DeviceRow) => {
   const n = row.logProbs.length;
@@ -287,10 +306,12 @@ async function realBundle(t: Test, dir: string, opts: { randomContexts: number; 
   let merged = 0;
   let fallbacks = 0;
   let withinChecked = 0;
+  let worstWithin = 0;
   let extras = 0;
+  let exact = 0;
   queries.forEach((q, b) => {
     const row = deviceRow(out, b, inp.k, inp.gatherWidth);
-    // The contract the exactness rests on: the graph's within values are the tail graphs' own, bit for bit.
+    // The graph's within values are the tail graphs' own to a few ulps (head words: exactly).
     for (let i = 0; i < inp.k && row.logProbs[i]! > -Infinity; i++) {
       const id = Number(row.ids[i]);
       const c = layout.clusterOf(id);
@@ -298,7 +319,9 @@ async function realBundle(t: Test, dir: string, opts: { randomContexts: number; 
       if (!tail) continue;
       withinChecked++;
       const want = c >= 0 ? tail[id - layout.clusterStart[c]!]! : tail[id]!;
-      if (!Object.is(row.within[i], want)) t.fail(`row ${b}: within of id ${id} is ${row.within[i]} on the device, ${want} from the tail graph`);
+      const got = row.within[i]!;
+      worstWithin = Math.max(worstWithin, Math.abs(got - want));
+      if (c < 0 ? !Object.is(got, want) : !(Math.abs(got - want) <= withinTol(want))) t.fail(`row ${b}: within of id ${id} is ${got} on the device, ${want} from the tail graph`);
     }
     const got = mergeDeviceRow(indexes[q.maskRow]!, states[b]!.head, q.k, q.ranges, q.mix, row);
     const want = planners[b]!.result();
@@ -309,15 +332,16 @@ async function realBundle(t: Test, dir: string, opts: { randomContexts: number; 
     }
     merged++;
     if (Array.from(got.ids).some((id) => id >= layout.vocabSize)) extras++;
-    if (!same(got, want)) t.fail(`row ${b} (prefix "${q.ranges.prefix}", k ${q.k}): device ${got.ids} ${got.logProbs}, lazy ${want.ids} ${want.logProbs}`);
+    if (same(got, want)) exact++;
+    else if (!close(got, want)) t.fail(`row ${b} (prefix "${q.ranges.prefix}", k ${q.k}): device ${got.ids} ${got.logProbs}, lazy ${want.ids} ${want.logProbs}`);
   });
-  t.ok(merged > 0.9 * B, `${bundle.manifest.name}: ${merged} of ${B} rows merged identical to the lazy top-k (K = ${inp.k}), ${fallbacks} fell back; ${extras} answers with words outside the vocabulary; ${withinChecked} within values equal to the tail graphs'`);
+  t.ok(merged > 0.9 * B, `${bundle.manifest.name}: ${merged} of ${B} rows merged equal to the lazy top-k (${exact} to the bit; K = ${inp.k}), ${fallbacks} fell back; ${extras} answers with words outside the vocabulary; ${withinChecked} within values at most ${worstWithin.toExponential(2)} from the tail graphs'`);
 }
 
-t.test("models/tiny's output_layer.onnx: identical to the lazy top-k over golden and random contexts", async (t) => {
+t.test("models/tiny's output_layer.onnx: the lazy top-k (to float rounding) over golden and random contexts", async (t) => {
   await realBundle(t, TINY_DIR, { randomContexts: 10, queriesPerContext: 12, seed: 7 });
 });
 
-t.test("the default model (int8) with its lexicon and recency: identical to the lazy top-k over its golden contexts", async (t) => {
+t.test("the default model (int8) with its lexicon and recency: the lazy top-k (to float rounding) over its golden contexts", async (t) => {
   await realBundle(t, path.join(TINY_DIR, "..", "lstm512-keyboard-int8"), { randomContexts: 2, queriesPerContext: 8, seed: 8 });
 });

@@ -6,8 +6,13 @@
  * Every tail_NN.onnx runs for every row; a word's score is the float32 sum
  * head[shortlist + c] + within; candidates are the run's positions (UTF-16
  * word order) the row's mask allows, best first, ties by position.
- * Required: the same ids, log-probs within 1e-5, and within values equal to
- * the tail graph's (head words: the head's own value).
+ * Required: log-probs within 1e-5, within values within withinTol of the tail
+ * graph's (head words: the head's own value, exactly), and the same ids, where
+ * a slot may hold another id only on a near-tie: its brute-force score within
+ * NEAR_TIE of the expected id's. The tolerances: the tail graphs keep
+ * LogSoftmax (the lazy mode runs them on the CPU), output_layer.onnx computes
+ * the same log-softmax with GPU-friendly ops (training/device_graphs.py),
+ * which rounds differently in the last bits.
  * OUTPUT_LAYER_BUNDLE=models/<name> runs the same checks on another bundle.
  */
 import { readFileSync } from "node:fs";
@@ -41,6 +46,14 @@ const V = words.length;
 const options: InferenceSession.SessionOptions = { executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 // Positions: JavaScript string order (UTF-16 code units), ties by id.
+/**
+ * |output_layer.onnx's within - the tail graph's| allowed: 2e-6, or a few float32 ulps of the value
+ * (2.5e-7 relative) below -8, where one ulp is already ~1e-6 (two forms of log-softmax round apart).
+ */
+const withinTol = (want: number) => Math.max(2e-6, 2.5e-7 * Math.abs(want));
+/** Two candidates whose float32 scores differ by less than this may come back in either order. */
+const NEAR_TIE = 1e-5;
+
 const order = Array.from({ length: V }, (_, id) => id).sort((a, b) => (words[a]! < words[b]! ? -1 : words[a]! > words[b]! ? 1 : a - b));
 
 const tails = await Promise.all(model.clusters.map((c) => InferenceSession.create(path.join(DIR, c.file), options)));
@@ -125,31 +138,46 @@ for (const [seed, B] of [[1, 1], [2, 5], [3, 16]] as const) {
 
     const { within, full } = await bruteForce(B, head, hidden);
     let worst = 0;
+    let worstWithin = 0;
+    let nearTies = 0;
     let compared = 0;
+    const checkWithin = (what: string, got: number, want: number, isHead: boolean) => {
+      const d = Math.abs(got - want);
+      if (isHead ? !Object.is(got, want) : !(d <= withinTol(want))) t.fail(`${what}: ${got} != tail graph's ${want}`);
+      if (Number.isFinite(d)) worstWithin = Math.max(worstWithin, d);
+    };
     for (let r = 0; r < B; r++) {
       const cands: number[] = [];
       for (let p = lo[r]!; p < hi[r]!; p++) if (mask[maskRow[r]! * V + p] === 0) cands.push(p);
       cands.sort((a, b) => full[r]![order[b]!]! - full[r]![order[a]!]! || a - b);
       const want = cands.slice(0, k).map((p) => order[p]!);
       const gotIds = Array.from(ids.data as BigInt64Array, Number).slice(r * k, r * k + want.length);
-      t.same(gotIds, want, `row ${r}: ids (run [${lo[r]}, ${hi[r]}), mask ${maskRow[r]})`);
+      const allowed = new Set(cands.map((p) => order[p]!));
+      let idsOk = new Set(gotIds).size === gotIds.length && gotIds.every((id) => allowed.has(id));
+      gotIds.forEach((id, j) => {
+        if (id === want[j]) return;
+        if (Math.abs(full[r]![id]! - full[r]![want[j]!]!) < NEAR_TIE) nearTies++;
+        else idsOk = false;
+      });
+      t.ok(idsOk, `row ${r}: ids (run [${lo[r]}, ${hi[r]}), mask ${maskRow[r]}): the expected ones, in order but for near-ties`);
+      if (!idsOk) t.same(gotIds, want);
       for (let j = 0; j < k; j++) {
         const got = (lps.data as Float32Array)[r * k + j]!;
         if (j >= want.length) {
           if (got !== -Infinity) t.fail(`row ${r} slot ${j}: ${got}, expected -inf past the ${want.length} candidates`);
           continue;
         }
-        const id = want[j]!;
+        const id = gotIds[j]!;
         worst = Math.max(worst, Math.abs(got - full[r]![id]!));
-        if ((tw.data as Float32Array)[r * k + j] !== within[r]![id]) t.fail(`row ${r} id ${id}: top_within ${(tw.data as Float32Array)[r * k + j]} != tail graph's ${within[r]![id]}`);
+        checkWithin(`row ${r} id ${id}: top_within`, (tw.data as Float32Array)[r * k + j]!, within[r]![id]!, id < model.shortlist);
         compared++;
       }
       for (let j = 0; j < R; j++) {
         const id = gather[r * R + j]!;
-        if ((gw.data as Float32Array)[r * R + j] !== within[r]![id]) t.fail(`row ${r} gather id ${id}: ${(gw.data as Float32Array)[r * R + j]} != ${within[r]![id]}`);
+        checkWithin(`row ${r} gather id ${id}: gather_within`, (gw.data as Float32Array)[r * R + j]!, within[r]![id]!, id < model.shortlist);
       }
     }
-    t.ok(worst <= 1e-5, `top log-probs within 1e-5 of the float32 sum (worst ${worst.toExponential(2)}, ${compared} compared)`);
+    t.ok(worst <= 1e-5, `top log-probs within 1e-5 of the float32 sum (worst ${worst.toExponential(2)}, ${compared} compared; within values at most ${worstWithin.toExponential(2)} from the tail graphs'; ${nearTies} near-tie swaps)`);
     t.ok(compared > 0);
   });
 }

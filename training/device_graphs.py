@@ -3,16 +3,19 @@
     /usr/bin/python3 training/device_graphs.py models/<name> [models/<other> ...]
 
 converts EXISTING bundles in place:
-1. every `LogSoftmax` in their graphs (encoder_head.onnx's head, every tail_NN.onnx) is written with
-   ops onnxruntime's WebGPU provider has kernels for (it has none for LogSoftmax: the node ran on
-   the CPU after a copy to the host); the form: log_softmax_nodes. Inputs, outputs and
-   initializers keep their names.
+1. the head's `LogSoftmax` (encoder_head.onnx) is written with ops onnxruntime's WebGPU provider has
+   kernels for (it has none for LogSoftmax: the node ran on the CPU after a copy to the host); the
+   form: log_softmax_nodes. Inputs, outputs and initializers keep their names.
+   The tail graphs (tail_NN.onnx) keep, or get back (restore_log_softmax), a plain LogSoftmax: they
+   serve the lazy mode, which runs them on the CPU (TAIL_EXECUTION_PROVIDERS=cpu by default), where
+   LogSoftmax is the fastest form (log_softmax_nodes' figures). A GPU pod runs output_layer.onnx
+   instead, whose log-softmaxes are the GPU form: the form is chosen per provider by the graph.
 2. `output_layer.onnx` is written from the bundle's own head output and tail graphs (the whole
    adaptive softmax, the prefix run and mask, and TopK in one graph; output_layer_graph), the
    manifest gets `graphs.outputLayer` and every checksum is brought up to date. golden.json is
    not touched: the rewritten graphs compute the same log-probs to float rounding.
-A dense twin (manifest format nextword-dense-head/1) gets step 1 only. Converting twice changes
-nothing (a graph without LogSoftmax keeps its form; output_layer.onnx is rebuilt from the tails).
+A dense twin (manifest format nextword-dense-head/1) gets the GPU form (step 1) only. Converting
+twice changes nothing (output_layer.onnx is rebuilt from the tails' weights).
 export.py builds new bundles with the same functions.
 
 Contract of output_layer.onnx (the service reads it: src/runtime/output-layer-graph.ts):
@@ -38,8 +41,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-# The form every rewritten log-softmax takes (log_softmax_nodes). output_layer.onnx repeats each
-# tail graph's own nodes, so its within values are the tails' whatever the form.
+# The form every rewritten log-softmax takes (log_softmax_nodes): the encoder head's, the dense
+# twin's and output_layer.onnx's. The tail graphs keep LogSoftmax (the module's header).
 LOG_SOFTMAX_FORMS = ("softmax", "lse")
 LOG_SOFTMAX_FORM = "softmax"
 OUTPUT_LAYER_FILE = "output_layer.onnx"
@@ -119,15 +122,70 @@ def rewrite_log_softmax(model, form=LOG_SOFTMAX_FORM):
     return count
 
 
+def restore_log_softmax(model):
+    """The reverse of rewrite_log_softmax, in place: every log-softmax in one of log_softmax_nodes'
+    forms becomes one LogSoftmax node again (no name, as export.py writes it; its intermediate
+    tensors must have no other reader); returns how many. The tail graphs take this form (the
+    module's header)."""
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    readers = {}
+    for n in g.node:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    graph_outputs = {o.name for o in g.output}
+
+    def made(t, op):
+        n = producer.get(t)
+        return n if n is not None and n.op_type == op and n.domain in ("", "ai.onnx") else None
+
+    def attr(n, name, default):
+        return next((helper.get_attribute_value(a) for a in n.attribute if a.name == name), default)
+
+    def reduce_axis(n):
+        axes = attr(n, "axes", None)
+        return axes[0] if axes is not None and len(axes) == 1 and attr(n, "keepdims", 1) == 1 else None
+
+    def private(nodes, last):  # every tensor but the last node's output read only inside the pattern
+        return all(o not in graph_outputs and readers.get(o, 0) == 1 for n in nodes if n is not last for o in n.output)
+
+    replace, drop = {}, set()
+    for n in g.node:
+        found = None
+        if n.op_type == "Add" and len(n.input) == 2:
+            s, lp = made(n.input[0], "Sub"), made(n.input[1], "ReduceLogSum")
+            mx = s and made(s.input[1], "ReduceMax")
+            pm = lp and made(lp.input[0], "ReduceMax")
+            sm = pm and made(pm.input[0], "Softmax")
+            if s and mx and sm and mx.input[0] == s.input[0] == sm.input[0]:
+                axis = attr(sm, "axis", -1)
+                pattern = [mx, s, sm, pm, lp, n]
+                if all(reduce_axis(r) == axis for r in (mx, pm, lp)) and private(pattern, n):
+                    found = (s.input[0], axis, pattern)
+        elif n.op_type == "Sub" and len(n.input) == 2:
+            lse = made(n.input[1], "ReduceLogSumExp")
+            if lse and lse.input[0] == n.input[0] and reduce_axis(lse) is not None and private([lse, n], n):
+                found = (n.input[0], reduce_axis(lse), [lse, n])
+        if found:
+            x, axis, pattern = found
+            replace[id(n)] = helper.make_node("LogSoftmax", [x], [n.output[0]], axis=axis)
+            drop.update(id(m) for m in pattern if m is not n)
+    if replace:
+        nodes = [replace.get(id(n), n) for n in g.node if id(n) not in drop]
+        del g.node[:]
+        g.node.extend(nodes)
+    return len(replace)
+
+
 def utf16_order(words):
     """Ids sorted as JavaScript sorts strings (UTF-16 code units), ties by id: order[p] = id at p."""
     return sorted(range(len(words)), key=lambda i: (words[i].encode("utf-16-be"), i))
 
 
 def tail_parts(tail):
-    """A tail graph (export.py: [Cast w_f16 ->] w; MatMul(band_hidden, w) -> logits; a log-softmax
-    -> its output) in parts: the weight [dim, size] as stored and whether it is float16, the
-    MatMul's output name, and the nodes after the MatMul with the initializers they read."""
+    """A tail graph (export.py: [Cast w_f16 ->] w; MatMul(band_hidden, w) -> logits; a log-softmax,
+    LogSoftmax or one of log_softmax_nodes' forms -> its output) in parts: the weight [dim, size] as
+    stored and whether it is float16."""
     g = tail.graph
     inits = {i.name: i for i in g.initializer}
     matmuls = [n for n in g.node if n.op_type == "MatMul"]
@@ -151,32 +209,11 @@ def tail_parts(tail):
             derived.update(n.output)
     if len(chain) + 1 + (cast is not None) != len(g.node) or g.output[0].name not in derived:
         raise ValueError(f"tail graph {g.name}: nodes outside Cast -> MatMul -> log-softmax")
-    if any(n.op_type == "LogSoftmax" for n in chain):
-        raise ValueError(f"tail graph {g.name}: LogSoftmax (no WebGPU kernel); rewrite_log_softmax first")
-    used = [inits[i] for n in chain for i in n.input if i in inits]
-    return w, half, mm.output[0], chain, used
-
-
-def inline_chain(chain, used, logits, output, z, y, prefix):
-    """`chain` (nodes from `logits` to `output`, reading initializers `used`) copied with z for
-    logits, y for output and `prefix` before every other name: (nodes, initializers)."""
-    def rename(t):
-        return z if t == logits else y if t == output else f"{prefix}_{t}" if t else t
-    nodes = []
-    for n in chain:
-        m = onnx.NodeProto()
-        m.CopyFrom(n)
-        m.name = f"{prefix}_{n.name or n.output[0]}"
-        m.input[:] = [rename(i) for i in n.input]
-        m.output[:] = [rename(o) for o in n.output]
-        nodes.append(m)
-    inits = []
-    for i in {i.name: i for i in used}.values():
-        c = onnx.TensorProto()
-        c.CopyFrom(i)
-        c.name = rename(i.name)
-        inits.append(c)
-    return nodes, inits
+    probe = onnx.ModelProto()
+    probe.CopyFrom(tail)
+    if restore_log_softmax(probe) == 0 and [n.op_type for n in chain] != ["LogSoftmax"]:
+        raise ValueError(f"tail graph {g.name}: the MatMul is not followed by a log-softmax")
+    return w, half
 
 
 def output_layer_graph(spec, words, tails, opset=17):
@@ -206,8 +243,9 @@ def output_layer_graph(spec, words, tails, opset=17):
     cluster_lp = node("Slice", [head, "sl", const("hs", i64([hs])), one], "cluster_logprobs")
 
     # Per band one MatMul over its clusters' columns (the tails' weights side by side, stored as the
-    # tails store them), then on each cluster's slice the tail graph's own log-softmax nodes: a
-    # column's dot product does not depend on the other columns, so within values are the tails'.
+    # tails store them), then on each cluster's slice the GPU form of the log-softmax (the tail
+    # graphs' LogSoftmax has no WebGPU kernel): a column's dot product does not depend on the other
+    # columns, so logits are the tails'; within values are theirs to float rounding.
     within_parts = []
     for b, band in enumerate(bands):
         members = [ci for ci, c in enumerate(clusters) if c["band"] == b]
@@ -236,11 +274,7 @@ def output_layer_graph(spec, words, tails, opset=17):
             if len(members) > 1:
                 z = node("Slice", [logits, const(f"c{ci}_s", i64([c["start"] - base])),
                                    const(f"c{ci}_e", i64([c["end"] - base])), one], f"logits_c{ci}")
-            _, _, tail_logits, chain, used = parts[ci]
-            ls, ls_inits = inline_chain(chain, used, tail_logits, tails[ci].graph.output[0].name,
-                                        z, f"within_c{ci}", f"tail{ci}")
-            nodes.extend(ls)
-            inits.extend(ls_inits)
+            nodes.extend(log_softmax_nodes(z, f"within_c{ci}", -1, opset, f"c{ci}_ls"))
             within_parts.append(f"within_c{ci}")
     tails_within = node("Concat", within_parts, "tails_within", axis=1)
     within = node("Concat", [head_words, tails_within], "within", axis=1)            # [B, V], id order
@@ -336,10 +370,16 @@ def convert_bundle(d, form=LOG_SOFTMAX_FORM):
     enc_file = manifest["graphs"]["encoderHead"]["file"]
     enc, rewritten = rewrite_file(os.path.join(d, enc_file), form)
     tails = []
+    restored = 0
     for c in spec["clusters"]:
-        t, n = rewrite_file(os.path.join(d, c["file"]), form)
+        path = os.path.join(d, c["file"])
+        t = onnx.load(path)
+        n = restore_log_softmax(t)
+        if n:
+            onnx.checker.check_model(t, full_check=True)
+            onnx.save(t, path)
         tails.append(t)
-        rewritten += n
+        restored += n
     words = open(os.path.join(d, manifest["vocab"]["file"]), encoding="utf-8").read().split("\n")[:-1]
     if len(words) != manifest["vocab"]["size"]:
         raise ValueError(f"{d}: vocab.txt has {len(words)} words, manifest vocab.size {manifest['vocab']['size']}")
@@ -354,7 +394,8 @@ def convert_bundle(d, form=LOG_SOFTMAX_FORM):
         json.dump(manifest, f, indent=2)
     size = os.path.getsize(os.path.join(d, OUTPUT_LAYER_FILE))
     total = sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d))
-    return (f"{d}: {rewritten} LogSoftmax rewritten, {OUTPUT_LAYER_FILE} {size / 1e6:.2f} MB, "
+    return (f"{d}: {rewritten} LogSoftmax rewritten (encoder head), {restored} tail log-softmaxes back to "
+            f"LogSoftmax, {OUTPUT_LAYER_FILE} {size / 1e6:.2f} MB, "
             f"bundle {total / 1e6:.1f} MB")
 
 
@@ -362,7 +403,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundles", nargs="+", help="bundle directories (or a dense twin's), converted in place")
     ap.add_argument("--log-softmax", choices=LOG_SOFTMAX_FORMS, default=LOG_SOFTMAX_FORM,
-                    help="the form LogSoftmax nodes are rewritten to (log_softmax_nodes; default %(default)s)")
+                    help="the form the head's LogSoftmax is rewritten to (log_softmax_nodes; default %(default)s)")
     args = ap.parse_args()
     for d in args.bundles:
         print(convert_bundle(d, args.log_softmax))

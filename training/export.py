@@ -9,8 +9,9 @@ log-probs for head words and words of every cluster, plus tokenizer vectors)
 and manifest.json, then runs onnx.checker on every graph. The graphs are built
 node by node so that the LSTM is ONNX's own LSTM op with `sequence_lens`: rows
 of different lengths batch together and each row's final state is its own.
-Log-softmaxes are written without LogSoftmax, in device_graphs.py's form (GPU
-providers have kernels for its ops).
+The head's, the output layer's and the dense twin's log-softmaxes are written
+without LogSoftmax, in device_graphs.py's form (GPU providers have kernels for
+its ops); the tail graphs keep LogSoftmax (the lazy mode runs them on the CPU).
 
 With --int8 the encoder's LSTM weights are int8 (training/quantize.py:
 onnxruntime's com.microsoft DynamicQuantizeLSTM, the graph's inputs and
@@ -148,7 +149,9 @@ def tail_graph(lm, lay, ci, half=False):
         inits = [numpy_helper.from_array(w.astype(np.float16), "w_f16")]
     else:
         inits = [numpy_helper.from_array(w, "w")]
-    softmax_nodes(nodes, "logits", TAIL_OUT)
+    # Plain LogSoftmax: the tails serve the lazy mode on the CPU, where it is the fastest form;
+    # output_layer.onnx carries the GPU form (training/device_graphs.py's header).
+    nodes.append(helper.make_node("LogSoftmax", ["logits"], [TAIL_OUT], axis=-1))
     graph = helper.make_graph(
         nodes, f"tail_{ci:02d}",
         [helper.make_tensor_value_info(TAIL_IN, TensorProto.FLOAT, ["rows", band.dim])],
