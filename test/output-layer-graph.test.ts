@@ -5,7 +5,8 @@
  * rows and band hidden states, random runs [lo, hi), masks and gather ids.
  * Every tail_NN.onnx runs for every row; a word's score is the float32 sum
  * head[shortlist + c] + within; candidates are the run's positions (UTF-16
- * word order) the row's mask allows, best first, ties by position.
+ * word order) the row's mask allows, best first, ties by position here (the
+ * graph ranks in id order: an exact tie is a near-tie below).
  * Required: log-probs within 1e-5, within values within withinTol of the tail
  * graph's (head words: the head's own value, exactly), and the same ids, where
  * a slot may hold another id only on a near-tie: its brute-force score within

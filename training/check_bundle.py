@@ -90,8 +90,10 @@ def check_output_layer(d, m, vocab, checksums):
                 fail(f"{name}: {what} {n} is {TensorProto.DataType.Name(gt)} {gdims}, "
                      f"expected {TensorProto.DataType.Name(t)} {['?' if x is None else x for x in dims]}")
     inits = {i.name: i for i in graph.graph.initializer}
-    if "order" not in inits or numpy_helper.to_array(inits["order"]).tolist() != device_graphs.utf16_order(vocab):
-        fail(f"{name}: its word order (initializer order) is not the vocabulary in UTF-16 order")
+    position_of = np.empty(len(vocab), np.int64)
+    position_of[device_graphs.utf16_order(vocab)] = np.arange(len(vocab))
+    if "position_of" not in inits or not np.array_equal(numpy_helper.to_array(inits["position_of"]), position_of):
+        fail(f"{name}: its word positions (initializer position_of) are not the vocabulary's UTF-16 order")
     for b in range(len(model["bands"])):
         members = [ci for ci, c in enumerate(model["clusters"]) if c["band"] == b]
         if not members:

@@ -22,7 +22,8 @@ Contract of output_layer.onnx (the service reads it: src/runtime/output-layer-gr
 inputs  head_logprobs f32 [B, headSize]; band_hidden_<b> f32 [B, dim_b] (the encoder's output names);
         lo, hi i32 [B] (the row's run of POSITIONS [lo, hi)); mask f32 [M, V] (position order,
         0 or -inf); mask_row i64 [B]; gather_ids i64 [B, R]; k i64 [1]
-outputs top_ids i64 [B, K] (vocabulary ids, best first, ties: lower position first, TopK's rule);
+outputs top_ids i64 [B, K] (vocabulary ids, best first; ties: lower id first, TopK's rule over the
+        id-ordered row; the host's merge does not depend on the tie order);
         top_logprobs f32 [B, K] (float32 head[sl+c] + within, -inf outside the run or the mask);
         top_within f32 [B, K] and gather_within f32 [B, R] (the within-cluster log-prob a tail
         graph returns for the word, or the head log-prob of a head word).
@@ -276,8 +277,7 @@ def output_layer_graph(spec, words, tails, opset=17):
                                    const(f"c{ci}_e", i64([c["end"] - base])), one], f"logits_c{ci}")
             nodes.extend(log_softmax_nodes(z, f"within_c{ci}", -1, opset, f"c{ci}_ls"))
             within_parts.append(f"within_c{ci}")
-    tails_within = node("Concat", within_parts, "tails_within", axis=1)
-    within = node("Concat", [head_words, tails_within], "within", axis=1)            # [B, V], id order
+    within = node("Concat", [head_words] + within_parts, "within", axis=1)          # [B, V], id order
 
     # Permutations along axis 1 are GatherElements with the index row expanded over the batch: the CPU
     # provider's Gather copies element by element there (about 4x the time).
@@ -286,30 +286,40 @@ def output_layer_graph(spec, words, tails, opset=17):
         shape = node("Shape", [like], f"{out}_shape")
         return node("GatherElements", [x, node("Expand", [index_row, shape], f"{out}_index")], out, axis=1)
 
-    # log p(w) = head[sl + c] + within: each tail column's cluster log-prob gathered, one float32 Add.
-    col_cluster = np.concatenate([np.full(c["end"] - c["start"], ci, np.int32) for ci, c in enumerate(clusters)])
-    offsets = gather_columns(cluster_lp, const("col_cluster", col_cluster[None]), tails_within, "tail_offsets")
-    full = node("Concat", [head_words, node("Add", [tails_within, offsets], "tails_full")], "full", axis=1)
+    # log p(w) = head[sl + c] + within, one float32 Add over the row: each column's offset gathered from
+    # [0, head[sl], ..., head[sl + C - 1]] (a head word's is 0: x + 0 = x).
+    first_col = node("Slice", [head, "zero", const("one", i64([1])), one], "head_first_col")   # [B, 1]
+    zero_col = node("Expand", [const("zero_f", np.zeros((1, 1), np.float32)),
+                               node("Shape", [first_col], "first_col_shape")], "zero_col")
+    offsets_of = node("Concat", [zero_col, cluster_lp], "offsets_of", axis=1)
+    col_offset = np.concatenate([np.zeros(sl, np.int32)] +
+                                [np.full(c["end"] - c["start"], ci + 1, np.int32) for ci, c in enumerate(clusters)])
+    offsets = gather_columns(offsets_of, const("col_offset", col_offset[None]), within, "offsets")
+    full = node("Add", [within, offsets], "full")
 
-    order = np.asarray(utf16_order(words), np.int32)
-    order_row = node("Unsqueeze", [const("order", order), const("axis0", i64([0]))], "order_row")
-    by_pos = gather_columns(full, order_row, full, "full_by_position")
+    # Everything stays in id order (no [B, V] permutation): the mask, given in position order, is
+    # brought to id order over its M rows (few: the service passes 2), and the run [lo, hi) is tested
+    # on each id's position. TopK's indices are then the ids; its ties go to the lower id. CPU provider,
+    # lstm512-keyboard, bench/output-layer's "device graph" (us/row, batch 1/16/64/256, no prefix):
+    # ranked in position order 1323-1479/390-407/415-460/414-419, in id order 1286-1347/342/354-359/
+    # 337-353. (The graph alone at batch 1 with M = 2 can be ~8% slower: 2 mask rows permuted, not 1.)
+    position_of = np.empty(V, np.int32)
+    position_of[utf16_order(words)] = np.arange(V, dtype=np.int32)
+    pos_row = node("Unsqueeze", [const("position_of", position_of), const("axis0", i64([0]))], "position_of_row")
+    mask_by_id = gather_columns(OUTPUT_LAYER_INPUTS["mask"], pos_row, OUTPUT_LAYER_INPUTS["mask"], "mask_by_id")
     mask_row = node("Cast", [OUTPUT_LAYER_INPUTS["maskRow"]], "mask_row_i32", to=TensorProto.INT32)
-    mask = node("Gather", [OUTPUT_LAYER_INPUTS["mask"], mask_row], "mask_rows", axis=0)
-    masked = node("Add", [by_pos, mask], "masked")                                   # x + 0 = x, x + -inf = -inf
-    positions = const("positions", np.arange(V, dtype=np.int32))
+    mask = node("Gather", [mask_by_id, mask_row], "mask_rows", axis=0)
+    masked = node("Add", [full, mask], "masked")                                     # x + 0 = x, x + -inf = -inf
     lo = node("Unsqueeze", [OUTPUT_LAYER_INPUTS["lo"], one], "lo_col")
     hi = node("Unsqueeze", [OUTPUT_LAYER_INPUTS["hi"], one], "hi_col")
     neg_inf = const("neg_inf", np.asarray([-np.inf], np.float32))
-    # No And on WebGPU: two Wheres.
-    below_hi = node("Where", [node("Less", [positions, hi], "before_hi"), masked, neg_inf], "below_hi")
-    scores = node("Where", [node("GreaterOrEqual", [positions, lo], "from_lo"), below_hi, neg_inf], "scores")
-    top_lp, top_pos = OUTPUT_LAYER_OUTPUTS["topLogProbs"], "top_positions"
-    nodes.append(helper.make_node("TopK", [scores, OUTPUT_LAYER_INPUTS["k"]], [top_lp, top_pos], name="topk",
+    # No And on WebGPU (and no bool Equal; the CPU provider has no bool Where): two Wheres.
+    below_hi = node("Where", [node("Less", [pos_row, hi], "before_hi"), masked, neg_inf], "below_hi")
+    scores = node("Where", [node("GreaterOrEqual", [pos_row, lo], "from_lo"), below_hi, neg_inf], "scores")
+    top_lp, top_ids = OUTPUT_LAYER_OUTPUTS["topLogProbs"], OUTPUT_LAYER_OUTPUTS["topIds"]
+    nodes.append(helper.make_node("TopK", [scores, OUTPUT_LAYER_INPUTS["k"]], [top_lp, top_ids], name="topk",
                                   axis=-1, largest=1, sorted=1))
-    top_pos32 = node("Cast", [top_pos], "top_positions_i32", to=TensorProto.INT32)
-    ids = node("Gather", ["order", top_pos32], "top_ids_i32", axis=0)
-    node("Cast", [ids], OUTPUT_LAYER_OUTPUTS["topIds"], to=TensorProto.INT64)
+    ids = node("Cast", [top_ids], "top_ids_i32", to=TensorProto.INT32)
     node("GatherElements", [within, ids], OUTPUT_LAYER_OUTPUTS["topWithin"], axis=1)
     gather32 = node("Cast", [OUTPUT_LAYER_INPUTS["gatherIds"]], "gather_ids_i32", to=TensorProto.INT32)
     node("GatherElements", [within, gather32], OUTPUT_LAYER_OUTPUTS["gatherWithin"], axis=1)
