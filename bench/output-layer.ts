@@ -43,8 +43,12 @@
  * One process, one thread: every ORT session has intraOp = interOp = 1.
  * --warmup passes first, then --reps passes; each figure is the median pass.
  * Correctness: lazy top-k is compared with (b)'s for every row and prefix,
- * and the device top-k with lazy's for every row, prefix and batch size (ids
- * and log-probs identical; a mismatch is printed and fails the run).
+ * and the device top-k with lazy's for every row, prefix and batch size: the
+ * same ids in the same order, log-probs within a few float32 steps (the tails
+ * keep LogSoftmax, the output layer computes the GPU-friendly form), another id
+ * only in a slot where the two scores differ by < 1e-5 (a near-tie either
+ * rounding may order); bitwise-identical answers are counted apart. A
+ * mismatch is printed and fails the run (test/device-top-k.test.ts: the rule).
  * Writes bench/out/output-layer-<model>-<time>.json.
  *
  * "head est." columns: lazy excludes the head softmax (it lives in the
@@ -354,15 +358,26 @@ async function main(): Promise<void> {
   }
 
   // Device vs lazy, every row, prefix mode and batch size (the first measured pass).
-  const deviceCheck = { compared: 0, same: 0, mismatches: [] as string[] };
+  const deviceCheck = { compared: 0, same: 0, bitwise: 0, mismatches: [] as string[] };
+  const NEAR_TIE = 1e-5;
+  const withinTol = (want: number) => Math.max(2e-6, 2.5e-7 * Math.abs(want));
+  const close = (g: TopK, w: TopK): boolean => {
+    if (g.ids.length !== w.ids.length) return false;
+    const lazyOf = new Map(Array.from(w.ids, (id, i) => [id, w.logProbs[i]!]));
+    return Array.from(g.ids).every((id, i) => {
+      if (id !== w.ids[i] && !(Math.abs(g.logProbs[i]! - w.logProbs[i]!) < NEAR_TIE)) return false;
+      const lp = lazyOf.get(id);
+      return lp === undefined || Math.abs(g.logProbs[i]! - lp) <= withinTol(lp);
+    });
+  };
   const fallbacks = new Map<string, number>(); // `${mode}/${B}` -> rows sent back to the lazy path
   function checkDevice(m: Mode, B: number, s: Slices, want: readonly TopK[], got: { results: TopK[]; fallbacks: number }): void {
     fallbacks.set(`${m}/${B}`, (fallbacks.get(`${m}/${B}`) ?? 0) + got.fallbacks);
     want.forEach((w, j) => {
       const g = got.results[j]!;
       deviceCheck.compared++;
-      const ok = g.ids.length === w.ids.length && g.ids.every((id, i) => id === w.ids[i] && Object.is(g.logProbs[i], w.logProbs[i]));
-      if (ok) deviceCheck.same++;
+      if (g.ids.length === w.ids.length && g.ids.every((id, i) => id === w.ids[i] && Object.is(g.logProbs[i], w.logProbs[i]))) deviceCheck.bitwise++;
+      if (close(g, w)) deviceCheck.same++;
       else if (deviceCheck.mismatches.length < 20) {
         const r = s.first + j;
         const show = (t: TopK) => Array.from(t.ids, (id, i) => `${bundle.vocab[id]}:${t.logProbs[i]!.toFixed(6)}`).join(" ");
@@ -526,7 +541,9 @@ async function main(): Promise<void> {
   console.log(`\ncheck: lazy top-${k} == every-tail top-${k} (same ids, same order) for ${same}/${compared} (row, prefix) pairs; max |Δ log-prob| ${maxDiff.toExponential(2)}`);
   if (outputLayer) {
     const fb = [...fallbacks.values()].reduce((a, b) => a + b, 0);
-    console.log(`check: device top-${k} == lazy top-${k} (same ids and log-probs) for ${deviceCheck.same}/${deviceCheck.compared} (row, prefix, batch size) triples; ${fb} fell back to the lazy path`);
+    console.log(
+      `check: device top-${k} == lazy top-${k} (same ids, log-probs within float32 steps) for ${deviceCheck.same}/${deviceCheck.compared} (row, prefix, batch size) triples, ${deviceCheck.bitwise} of them bitwise; ${fb} fell back to the lazy path`,
+    );
     for (const line of deviceCheck.mismatches) console.log(`  MISMATCH ${line}`);
   }
   const targets: { name: string; value: number | null; threshold: number; met: boolean | null }[] = [];
@@ -554,7 +571,7 @@ async function main(): Promise<void> {
     dense: dense ? { dir: dense.dir, hidden: dense.hidden, vocabSize: dense.vocabSize, vocab: dense.vocabNote, note: denseNote || null } : null,
     settings: { rows: R, batches, k, lookahead, reps, warmup, seed, maxContextTokens: maxCtx, contextHopTokens: hop, text: args.string("text"), intraOpNumThreads: 1 },
     check: { same, compared, maxAbsLogProbDiff: maxDiff },
-    deviceCheck: outputLayer ? { same: deviceCheck.same, compared: deviceCheck.compared, mismatches: deviceCheck.mismatches } : null,
+    deviceCheck: outputLayer ? { same: deviceCheck.same, bitwise: deviceCheck.bitwise, compared: deviceCheck.compared, mismatches: deviceCheck.mismatches } : null,
     modes: out,
     targets,
   });

@@ -12,9 +12,12 @@
  * within-cluster log-prob and b its cluster's head log-prob (a head word: w
  * its head log-prob, b = 0), and on the host the score RowTopK ranks it by,
  * s(z) = (w + b) + logKeep in float64 (vocabLogProb), or the larger of that
- * and its mixture log-prob when it is recent (TopKHeap.raise). The graph's w
- * are bitwise the tail graphs' (the bundle's contract), so the host re-scores
- * every returned word exactly as RowTopK would. Q, the words offered here, is:
+ * and its mixture log-prob when it is recent (TopKHeap.raise). The host
+ * re-scores every returned word from the graph's own w exactly as RowTopK
+ * would, so the answer is the exact top-k of the output layer's distribution;
+ * that equals the tail graphs' to a few float32 steps (the tails keep
+ * LogSoftmax, the output layer computes the GPU-friendly form), which is the
+ * tolerance between the two modes. Q, the words offered here, is:
  * every finite returned word, every recent candidate (gather_ids: their w
  * come back whether or not they rank), the lexicon and recent words outside
  * the vocabulary. The heap over Q is RowTopK's heap over Q (the same offers;
