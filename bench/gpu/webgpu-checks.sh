@@ -38,10 +38,12 @@ gzip -9 "$O/placement-full.txt"
 echo "== golden (models/tiny) on webgpu"
 timeout 60 node dist-bench/bench/golden.js --models models/tiny --providers webgpu 2>&1 | tail -15 | tee "$O/golden-webgpu.txt"
 
-for p in webgpu cpu; do
-  echo "== output layer on $p"
-  timeout 170 node dist-bench/bench/output-layer.js --model /tmp/kb --dense /tmp/twin --text .gpu/test.txt \
-    --rows 256 --batches 1,16,64,256 --warmup 1 --reps 2 --providers $p 2>&1 | tee "$O/output-layer-$p.txt" | tail -45
+# Batches 16, 64 and 256 (at batch 1 every-tail (b) alone would take ~40 s of WebGPU calls; batch 1 is measured on the
+# 2-core machine). WebGPU first, then the same rows on this host's CPU, one thread, for the ratios side by side.
+for p in webgpu:170 cpu:120; do
+  echo "== output layer on ${p%%:*}"
+  timeout "${p##*:}" node dist-bench/bench/output-layer.js --model /tmp/kb --dense /tmp/twin --text .gpu/test.txt \
+    --rows 256 --batches 16,64,256 --warmup 1 --reps 2 --providers "${p%%:*}" 2>&1 | tee "$O/output-layer-${p%%:*}.txt" | tail -45
 done
 cp bench/out/output-layer-*.json "$O/" 2>/dev/null
 ls -la "$O"
