@@ -18,9 +18,10 @@
  *
  * OUTPUT_LAYER (config) picks how a batch's predict rows get their top-k: the
  * lazy tail rounds, or one output-layer call per batch on the encoder's
- * providers (device-output-layer.ts); both give the same answers, and a
- * cached context whose cached tails already finish its top-k is answered at
- * once in either mode.
+ * providers (device-output-layer.ts); both give the exact top-k of their
+ * log-softmax (the tails' and the output layer's agree to a few float32
+ * steps), and a cached context whose cached tails already finish its top-k
+ * is answered at once in either mode.
  */
 import { Batcher } from "../batching/batcher.js";
 import { systemClock, type Clock } from "../batching/clock.js";
