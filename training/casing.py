@@ -35,7 +35,7 @@ import os
 import re
 
 import tokenizer
-from export import sha256
+from device_graphs import sha256
 
 # The token pattern with A-Z added to its letters: the same tokens as lowercasing
 # first would give (NFKD has already turned the Kelvin sign and long s into ASCII).

@@ -21,7 +21,6 @@ record states the tolerances a check holds the int8 graphs to.
 """
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import random
@@ -194,14 +193,6 @@ def golden(lm, lay, words, data_dir, seed=7):
             "cases": cases, "tokenizer": tok}
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def git_commit():
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=HERE, text=True).strip()
@@ -354,7 +345,7 @@ def main():
     }
     if args.int8:
         manifest["quantization"] = quantize.record(args.int8_bits, quantized)
-    manifest["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out))
+    manifest["checksums"] = {n: device_graphs.sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out))
                              if n != "manifest.json"}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)

@@ -43,7 +43,7 @@ import torch
 
 import tokenizer
 import train as T
-from export import sha256
+from device_graphs import sha256
 
 SUGGEST = re.compile(tokenizer.SUGGEST_PATTERN)
 GOLDEN_TEXTS = [

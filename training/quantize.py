@@ -48,6 +48,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from device_graphs import sha256
+
 MS_DOMAIN = "com.microsoft"
 SCHEME = "int8-dynamic-lstm/1"
 # Max |log p(int8) - log p(PyTorch float32)| over a bundle's golden words, alone or
@@ -305,7 +307,6 @@ def main():
     m["quantization"] = record(args.bits, names, tolerance,
                                {"bundle": src["name"], "version": src["version"],
                                 "encoderHeadSha256": src["checksums"][enc_file]})
-    from export import sha256  # here, not at the top: export.py imports this module
     m["checksums"] = {n: sha256(os.path.join(args.out, n)) for n in sorted(os.listdir(args.out)) if n != "manifest.json"}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(m, f, indent=2)

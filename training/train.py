@@ -206,6 +206,20 @@ def wait_barrier(spec, name, limit=120):
     print(f"barrier: {len(os.listdir(folder))}/{n} ready after {time.time() - t:.1f}s", flush=True)
 
 
+def train_step(args, lm, opt, amp, bos, x, y, state):
+    """One truncated-BPTT step from `state` (detached here): forward, AR/TAR, backward, clip, update.
+    Returns the summed nll (a tensor: reading it waits for the step on CUDA), the target count and the state."""
+    if state is not None:
+        state = tuple(s.detach() for s in state)
+    with amp:
+        nll, n, state, reg = lm.loss(x, y, state, ignore=bos, alpha=args.alpha, beta=args.beta)
+    opt.zero_grad(set_to_none=True)
+    (nll.float() / n + reg).backward()
+    torch.nn.utils.clip_grad_norm_(lm.parameters(), args.clip)
+    opt.step()
+    return nll, n, state
+
+
 def bench(args, lm, opt, amp, train, bos, dev):
     """--bench-steps: tokens/s of the training step alone (what a CPU run of
     this configuration costs), from the start of the train split."""
@@ -218,13 +232,7 @@ def bench(args, lm, opt, amp, train, bos, dev):
             t0 = time.time()
         i = step * args.bptt
         x, y = train[:, i:i + args.bptt], train[:, i + 1:i + 1 + args.bptt]
-        state = None if state is None else tuple(s.detach() for s in state)
-        with amp:
-            nll, n, state, reg = lm.loss(x, y, state, ignore=bos, alpha=args.alpha, beta=args.beta)
-        opt.zero_grad(set_to_none=True)
-        (nll.float() / n + reg).backward()
-        torch.nn.utils.clip_grad_norm_(lm.parameters(), args.clip)
-        opt.step()
+        nll, _, state = train_step(args, lm, opt, amp, bos, x, y, state)
         float(nll)
     tps = args.bench_steps * args.batch * args.bptt / (time.time() - t0)
     print(json.dumps({"tokens_per_second": round(tps), "steps": args.bench_steps, "batch": args.batch,
@@ -389,14 +397,7 @@ def main(argv=None):
         x, y = train[:, i:i + args.bptt], train[:, i + 1:i + 1 + args.bptt]
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        if state is not None:
-            state = tuple(s.detach() for s in state)
-        with amp:
-            nll, n, state, reg = lm.loss(x, y, state, ignore=bos, alpha=args.alpha, beta=args.beta)
-        opt.zero_grad(set_to_none=True)
-        (nll.float() / n + reg).backward()
-        torch.nn.utils.clip_grad_norm_(lm.parameters(), args.clip)
-        opt.step()
+        nll, n, state = train_step(args, lm, opt, amp, bos, x, y, state)
         loss = float(nll)  # waits for the step on CUDA, so the times below are real
         step += 1
         train_seconds += time.time() - t0
