@@ -42,7 +42,7 @@ const predict = (payload: unknown, headers: Record<string, string> = {}) =>
   h.app.inject({ method: "POST", url: "/v1/predict", payload: payload as object, headers });
 const score = (payload: unknown) => h.app.inject({ method: "POST", url: "/v1/score", payload: payload as object });
 
-t.test("predict: at most k words, sorted by probability, all starting with the prefix, same as the service", async (t) => {
+t.test("predict: at most k words, sorted by probability, all starting with the prefix unless marked corrected, same as the service", async (t) => {
   const cases = [
     { context: "the history of the", prefix: "", k: 5 },
     { context: "in the", prefix: "th", k: 10 },
@@ -64,7 +64,7 @@ t.test("predict: at most k words, sorted by probability, all starting with the p
       t.ok(body.predictions[i - 1]!.probability >= body.predictions[i]!.probability, "sorted by probability");
     }
     for (const p of body.predictions) {
-      t.ok(p.word.toLowerCase().startsWith(c.prefix.toLowerCase()), `${p.word} starts with ${c.prefix} (case aside)`);
+      t.equal(!p.word.toLowerCase().startsWith(c.prefix.toLowerCase()), p.corrected, `${p.word}: corrected ${p.corrected}, prefix ${c.prefix} (case aside)`);
       t.ok(p.probability > 0 && p.probability <= 1);
       t.ok(Math.abs(Math.log(p.probability) - p.logProb) < 1e-9, "logProb = ln(probability)");
     }

@@ -150,7 +150,8 @@ async function compareBatches(t: Test, dir: string, seed: number): Promise<void>
   const requests = Array.from({ length: 48 }, (_, i) => {
     const context = `${texts[i % texts.length]!} ${i % 3 === 0 ? "" : lazy.bundle.vocab[40 + i]!}`;
     if (i % 5 === 4) return { url: "/v1/score", payload: { context, words: ["the", lazy.bundle.vocab[100 + i]!, "zzqx"] } };
-    return { url: "/v1/predict", payload: { context, prefix: prefixes(lazy.bundle, next, 11)[10]!, k: 1 + (i % 8), blockOffensive: i % 2 === 0 } };
+    // Corrected rows take tail rounds in either mode; literal ones (two in three) fill the output-layer batches.
+    return { url: "/v1/predict", payload: { context, prefix: prefixes(lazy.bundle, next, 11)[10]!, k: 1 + (i % 8), blockOffensive: i % 2 === 0, correct: i % 3 === 0 } };
   });
   const all = (h: HttpHarness) => Promise.all(requests.map((r) => h.app.inject({ method: "POST", ...r }).then((res) => res.json() as unknown)));
   const [a, b] = [await all(lazy), await all(device)];

@@ -153,7 +153,7 @@ t.test("a cached context whose top-k needs an unevaluated tail runs only that ta
   // Find a prefix whose answer lives in a tail cluster.
   const prefix = ["q", "z", "x", "j", "k", "v", "y"].find((p) => ref.topK(dist!, p, 3).words.some((w) => bundle.vocab.indexOf(w) >= model.shortlist))!;
   t.ok(prefix, "a prefix answered from the tail");
-  const got = await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false });
+  const got = await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false, correct: false });
   expectTopK(t, got.predictions, ref.topK(dist!, prefix, 3), 0, "exact");
   t.equal(main.runner.encodes.length, 0, "no encoder run for a cached context");
   t.ok(main.runner.tailJobs.length >= 1, "tail rounds ran");
@@ -161,7 +161,7 @@ t.test("a cached context whose top-k needs an unevaluated tail runs only that ta
   for (const c of clusters) t.match(model.clusters[c]!.label, new RegExp(`:(${prefix}|other)$`), `cluster ${c} (${model.clusters[c]!.label}) can hold "${prefix}" words`);
   // Now that its tails are cached, the same request needs nothing.
   main.runner.reset();
-  t.same(await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false }), got);
+  t.same(await main.service.predict({ context, prefix, k: 3, casing: false, blockOffensive: false, correct: false }), got);
   t.equal(main.runner.tailJobs.length, 0);
 });
 
@@ -174,7 +174,7 @@ t.test("an extended context runs the encoder on the new tokens only, and equals 
   for (const b of bases) await main.service.predict({ context: b });
   const extends0 = await counter(main.metrics.cacheRequests, { result: "extend" });
   main.runner.reset();
-  const reqs = bases.flatMap((b, i) => [{ context: `${b} ${tails[i % 4]}`, prefix: ["", "a", "th", "w"][i % 4]!, k: 1 + ((i * 7) % 50), casing: false, blockOffensive: false }]);
+  const reqs = bases.flatMap((b, i) => [{ context: `${b} ${tails[i % 4]}`, prefix: ["", "a", "th", "w"][i % 4]!, k: 1 + ((i * 7) % 50), casing: false, blockOffensive: false, correct: false }]);
   const extended: PredictResult[] = [];
   for (const r of reqs) extended.push(await main.service.predict(r));
   t.equal(await counter(main.metrics.cacheRequests, { result: "extend" }), extends0 + reqs.length, "every lookup extended a cached context");

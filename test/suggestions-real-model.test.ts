@@ -1,7 +1,8 @@
 /**
  * The keyboard's examples on the default model (DEFAULT_MODEL_DIR: the int8 bundle),
  * over REST and gRPC: cased as a keyboard shows them, offensive words
- * blocked by default and back with blocking off.
+ * blocked by default and back with blocking off, typos and missing
+ * apostrophes corrected (issue 29) and not with correction off.
  */
 import t from "tap";
 
@@ -20,18 +21,25 @@ interface Req {
   prefix?: string;
   k?: number;
   blockOffensive?: boolean;
+  correct?: boolean;
+}
+
+/** REST's answer as "word" or "word*" (a correction), checked to be gRPC's too. */
+async function marked(req: Req): Promise<string[]> {
+  const res = await http.app.inject({ method: "POST", url: "/v1/predict", payload: req });
+  const rest = (res.json() as { predictions: Array<{ word: string; corrected: boolean }> }).predictions.map((p) => p.word + (p.corrected ? "*" : ""));
+  const msg: Record<string, unknown> = { context: req.context, prefix: req.prefix ?? "", k: req.k ?? 3 };
+  if (req.blockOffensive !== undefined) msg.block_offensive = req.blockOffensive;
+  if (req.correct !== undefined) msg.correct = req.correct;
+  const g = await unary<{ predictions?: Array<{ word: string; corrected: boolean }> }>(rpc.client, "Predict", msg);
+  const grpcWords = (g.predictions ?? []).map((p) => p.word + (p.corrected ? "*" : ""));
+  if (JSON.stringify(grpcWords) !== JSON.stringify(rest)) throw new Error(`gRPC ${grpcWords} vs REST ${rest} for ${JSON.stringify(req)}`);
+  return rest;
 }
 
 /** The words of REST's answer, checked to be gRPC's too. */
 async function words(req: Req): Promise<string[]> {
-  const res = await http.app.inject({ method: "POST", url: "/v1/predict", payload: req });
-  const rest = (res.json() as { predictions: Array<{ word: string }> }).predictions.map((p) => p.word);
-  const msg: Record<string, unknown> = { context: req.context, prefix: req.prefix ?? "", k: req.k ?? 3 };
-  if (req.blockOffensive !== undefined) msg.block_offensive = req.blockOffensive;
-  const g = await unary<{ predictions?: Array<{ word: string }> }>(rpc.client, "Predict", msg);
-  const grpcWords = (g.predictions ?? []).map((p) => p.word);
-  if (JSON.stringify(grpcWords) !== JSON.stringify(rest)) throw new Error(`gRPC ${grpcWords} vs REST ${rest} for ${JSON.stringify(req)}`);
-  return rest;
+  return (await marked(req)).map((w) => w.replace(/\*$/, ""));
 }
 
 t.test("cased as a keyboard shows them", async (t) => {
@@ -59,4 +67,23 @@ t.test("offensive words blocked by default, back with blocking off", async (t) =
     const open = await words({ ...req, k: 10, blockOffensive: false });
     t.ok(open.some((w) => offensive.test(w)), `with blocking off: ${open}`);
   }
+});
+
+t.test("a typo or a missing apostrophe still finds the word, within k = 3, marked as a correction", async (t) => {
+  const cases: Array<[Req, string]> = [
+    [{ context: "i will see you at", prefix: "thw" }, "the*"],
+    [{ context: "please send me the", prefix: "atachment" }, "attachment*"],
+    [{ context: "i", prefix: "dont" }, "don't*"],
+    [{ context: "", prefix: "im" }, "I'm*"],
+  ];
+  for (const [req, want] of cases) {
+    const got = await marked({ ...req, k: 3 });
+    t.ok(got.includes(want), `${JSON.stringify(req)} -> ${got}`);
+    const literal = await marked({ ...req, k: 3, correct: false });
+    t.notOk(literal.some((w) => w.endsWith("*") || !w.toLowerCase().startsWith(req.prefix!)), `correct false: literal matches only (${literal})`);
+  }
+  const its = await marked({ context: "the company and", prefix: "its", k: 3 });
+  t.ok(its.includes("it's*") && its.includes("its"), `its -> it's and its by probability: ${its}`);
+  const clean = await marked({ context: "i will see you at", prefix: "th", k: 3 });
+  t.same(clean, await marked({ context: "i will see you at", prefix: "th", k: 3, correct: false }), `a clean prefix ranks as before: ${clean}`);
 });

@@ -129,3 +129,16 @@ t.test("blocking over both transports: on by default, exact over the allowed wor
   const scored = await http.app.inject({ method: "POST", url: "/v1/score", payload: { context: "the", words: ["sex"] } });
   t.equal((scored.json() as { scores: Array<{ logProb: number }> }).scores[0]!.logProb, open.find((p) => p.word === "sex")!.logProb, "score still scores it");
 });
+
+t.test("a typing session switches typo correction with set_correct", async (t) => {
+  const s = new SessionClient(rpc.client.Session());
+  t.teardown(() => s.call.end());
+  const answer = (a: { predictions?: Array<{ word: string; corrected: boolean }> }) => (a.predictions ?? []).map((p) => `${p.word.toLowerCase()}${p.corrected ? "*" : ""}`);
+  await s.send({ set_k: 10 });
+  await s.send({ set_context: "the united" });
+  const fixed = answer(await s.send({ set_prefix: "atat" })); // a for s: a neighbouring key
+  t.ok(fixed.includes("states*"), `correct by default: atat -> states, marked (${fixed})`);
+  const literal = answer(await s.send({ set_correct: false }));
+  t.ok(literal.every((w) => w.startsWith("atat") && !w.endsWith("*")), `set_correct false: literal matches only (${literal})`);
+  t.same(answer(await s.send({ set_correct: true })), fixed, "set_correct true: corrected again");
+});

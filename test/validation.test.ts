@@ -148,7 +148,7 @@ t.test("values only JSON can carry (wrong types, unknown fields) get messages in
     t.same([(err as ServiceError).code, (err as ServiceError).field, (err as ServiceError).message], ["INVALID_ARGUMENT", field, message]);
   }
   const req = { context: "a" };
-  t.same(validatePredict(req), { context: "a", k: LIMITS.kDefault, casing: true, blockOffensive: true }, "defaults are filled in");
+  t.same(validatePredict(req), { context: "a", k: LIMITS.kDefault, casing: true, blockOffensive: true, correct: true }, "defaults are filled in");
   const long = "x".repeat(30);
   t.throws(() => validatePredict({ context: "a", k: long }), { message: `k: ${k}, got "${"x".repeat(20)}…"` }, "a long value is cut");
 });

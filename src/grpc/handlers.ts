@@ -96,6 +96,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       if (req.k !== undefined && req.k !== null) r.k = req.k;
       if (req.casing !== undefined && req.casing !== null) r.casing = req.casing;
       if (req.block_offensive !== undefined && req.block_offensive !== null) r.blockOffensive = req.block_offensive;
+      if (req.correct !== undefined && req.correct !== null) r.correct = req.correct;
       return service.predict(validatePredict(r), opts);
     },
     predictResponse,

@@ -8,10 +8,11 @@ import type { PredictResult, ScoreResult } from "../inference/types.js";
 export interface PredictRequestMsg {
   context?: string;
   prefix?: string;
-  /** Absent when the client did not set it (proto3 optional); so are casing and block_offensive. */
+  /** Absent when the client did not set it (proto3 optional); so are casing, block_offensive and correct. */
   k?: number | null;
   casing?: boolean | null;
   block_offensive?: boolean | null;
+  correct?: boolean | null;
 }
 
 export interface ScoreRequestMsg {
@@ -23,6 +24,7 @@ export interface PredictionMsg {
   word: string;
   probability: number;
   log_prob: number;
+  corrected: boolean;
 }
 
 export interface ModelRefMsg {
@@ -54,8 +56,9 @@ export interface SessionEventMsg {
   set_k?: number | null;
   set_casing?: boolean | null;
   set_block_offensive?: boolean | null;
+  set_correct?: boolean | null;
   /** Which member of the oneof is set (proto-loader `oneofs: true`). */
-  event?: "set_context" | "commit" | "set_prefix" | "set_k" | "set_casing" | "set_block_offensive";
+  event?: "set_context" | "commit" | "set_prefix" | "set_k" | "set_casing" | "set_block_offensive" | "set_correct";
 }
 
 export interface SuggestionsMsg {
@@ -70,7 +73,7 @@ const modelMsg = (m: { name: string; version: string }): ModelRefMsg => ({ name:
 
 export function predictResponse(r: PredictResult): PredictResponseMsg {
   return {
-    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb })),
+    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb, corrected: p.corrected })),
     model: modelMsg(r.model),
   };
 }

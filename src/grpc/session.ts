@@ -95,6 +95,9 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
         case "set_block_offensive":
           state.blockOffensive = ev.set_block_offensive ?? false;
           break;
+        case "set_correct":
+          state.correct = ev.set_correct ?? false;
+          break;
         default:
           break;
       }

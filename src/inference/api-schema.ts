@@ -59,6 +59,13 @@ export const PredictRequest = Type.Object(
         description: "Never suggest a word of the offensive-word list (the top-k stays exact over the other words). /v1/score still scores them.",
       }),
     ),
+    correct: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          "Read the prefix as typed on a touch keyboard, which may hold a mistake (a neighbouring key, a letter left out, doubled or swapped, a missing apostrophe: dont -> don't): words are ranked by log p(word | context) + log p(prefix as typed | the word's first letters), exactly, and a word the literal prefix does not start is marked `corrected`. false: only words starting with the prefix, as typed.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -87,8 +94,9 @@ const Prediction = Type.Object(
       description:
         "Cased as the request's `casing` says (lower case with casing false); may be outside the model's vocabulary: a rare word of the lexicon or a recent word of the context.",
     }),
-    probability: Type.Number(),
+    probability: Type.Number({ description: "p(word | context), times p(prefix as typed | word) when the word is a correction." }),
     logProb: Type.Number({ description: "Natural log of probability." }),
+    corrected: Type.Boolean({ description: "Whether the word is a correction of the prefix (it does not start with the prefix as typed); always false with `correct` false." }),
   },
   { additionalProperties: false },
 );

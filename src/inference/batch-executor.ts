@@ -16,16 +16,16 @@
  */
 import type { Metrics } from "../metrics.js";
 import type { ModelSpec } from "../bundle/bundle-types.js";
-import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
-import type { PrefixIndex, PrefixRanges } from "../softmax/prefix-index.js";
+import { RowTopK, type Reading, type TopK } from "../softmax/lazy-top-k.js";
+import type { PrefixIndex } from "../softmax/prefix-index.js";
 import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
-import type { DeviceOutputLayer } from "./device-output-layer.js";
+import type { DeviceOutputLayer, DeviceRowTask } from "./device-output-layer.js";
 import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
 
-export type Task = { kind: "predict"; k: number; ranges: PrefixRanges; mix: RowMix } | { kind: "score"; ids: number[] };
+export type Task = { kind: "predict"; k: number; readings: readonly Reading[]; mix: RowMix } | { kind: "score"; ids: number[] };
 
 /** One queued row. */
 export interface Item {
@@ -128,12 +128,19 @@ export class BatchExecutor {
       for (const item of firsts) if (this.encoding.get(item.key)?.call === call) this.encoding.delete(item.key);
     }
 
-    // 2. Device mode: the predict rows' top-k from one output-layer call; a row it cannot finish exactly stays open.
+    // 2. Device mode: the literal predict rows' top-k from one output-layer call; a row it cannot finish exactly stays open,
+    // and so does a row with corrected readings (the graph masks one prefix run).
     const outputs: (Output | null)[] = items.map(() => null);
     const { device } = this.deps;
     if (device) {
-      const at = items.flatMap((item, i) => (item.task.kind === "predict" ? [i] : []));
-      const tops = await device.topK(at.map((i) => ({ ...(items[i]!.task as Extract<Task, { kind: "predict" }>), state: states[i]! })));
+      const at: number[] = [];
+      const rows: DeviceRowTask[] = [];
+      items.forEach(({ task }, i) => {
+        if (task.kind !== "predict" || task.readings.length !== 1 || task.readings[0]!.channel !== 0) return;
+        at.push(i);
+        rows.push({ k: task.k, ranges: task.readings[0]!.ranges, mix: task.mix, state: states[i]! });
+      });
+      const tops = await device.topK(rows);
       at.forEach((i, j) => (outputs[i] = tops[j]!));
     }
 
@@ -144,7 +151,7 @@ export class BatchExecutor {
       const state = states[i]!;
       const { task } = item;
       if (task.kind === "score") return { state, words: task.ids };
-      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.ranges, task.mix) };
+      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.readings, task.mix) };
     });
     await runTailRounds(rows, this.evaluateTails, this.rounds);
 

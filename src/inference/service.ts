@@ -44,6 +44,7 @@ import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
 import { readBlocklist } from "./blocklist.js";
 import { DeviceOutputLayer } from "./device-output-layer.js";
 import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
+import { TypingModel } from "../typing/typing-model.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import {
   LIMITS,
@@ -116,6 +117,8 @@ export class NextwordService implements InferenceService {
   private readonly executor: BatchExecutor;
   /** The lexicon and recency mixture (either may be off or absent). */
   private readonly openVocab: OpenVocab;
+  /** Reads typed letters as noisy typing (REST/gRPC `correct`) over the suggestable vocabulary and the lexicon. */
+  private readonly typing: TypingModel;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: ServiceDeps) {
@@ -145,6 +148,8 @@ export class NextwordService implements InferenceService {
       suggestable: (w) => bundle.tokenizer.isSuggestable(w),
     });
     if (lexicon && !config.lexicon) this.log.info("LEXICON is off: the bundle's rare-word lexicon is not used");
+    const lexiconWords = this.openVocab.lexicon?.words ?? [];
+    this.typing = new TypingModel([...bundle.vocab.filter((_, id) => suggestable[id] === 1), ...lexiconWords]);
     assertOutputLayer(config.outputLayer, bundle);
     if (config.outputLayer === "device" && deps.pool.providers.outputLayer === undefined) {
       throw new Error("OUTPUT_LAYER is device but the runner pool did not open the output layer graph (start it with outputLayer: \"device\")");
@@ -206,21 +211,24 @@ export class NextwordService implements InferenceService {
   async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
     return this.guard(async () => {
       // Requests arrive validated (validation.ts, run by the transports); in-process callers may leave defaults out.
-      const { context, prefix = "", k = LIMITS.kDefault, casing = true, blockOffensive = true } = req;
+      const { context, prefix = "", k = LIMITS.kDefault, casing = true, blockOffensive = true, correct = true } = req;
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
-      const ranges = (blockOffensive ? this.allowedIndex : this.index).ranges(normalized);
+      // The readings of the typed letters: the typing model's (the literal one first), or the literal one alone.
+      const spellings = correct ? this.typing.spellings(normalized) : [{ prefix: normalized, channel: 0, withWord: false }];
+      const index = blockOffensive ? this.allowedIndex : this.index;
+      const readings = spellings.map((s) => ({ ranges: s.withWord ? index.rangesWithWord(s.prefix) : index.ranges(s.prefix), channel: s.channel }));
       const w = this.lookup(context);
-      const mix = this.openVocab.rowMix(w.recent, normalized, k, blockOffensive ? this.blocked : null);
-      const shape = (top: TopK) => this.shapePredictions(top, mix, casing ? { ctx: w.casing, typed: prefix } : null);
+      const mix = this.openVocab.readingsMix(w.recent, spellings, k, blockOffensive ? this.blocked : null);
+      const shape = (top: TopK) => this.shapePredictions(top, mix, casing ? { ctx: w.casing, typed: prefix } : null, correct ? normalized : null);
       let planner: RowTopK | undefined;
       if (w.lookup.kind === "hit") {
-        planner = new RowTopK(this.index, w.lookup.state.head, k, ranges, mix);
+        planner = new RowTopK(this.index, w.lookup.state.head, k, readings, mix);
         if (supplyCached(planner, w.lookup.state, 1).length === 0) {
           this.executor.countSkipped([planner]);
           return shape(planner.result());
         }
       }
-      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, ranges, mix } };
+      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, readings, mix } };
       if (planner) item.planner = planner;
       return shape((await this.submit(item, opts)) as TopK);
     });
@@ -322,13 +330,19 @@ export class NextwordService implements InferenceService {
     return id === tokenizer.unkId ? null : id;
   }
 
-  /** Ids past the vocabulary are the mix's extra words (lexicon, recent); words are cased unless `casing` is null. */
-  private shapePredictions(top: TopK, mix: RowMix, casing: { ctx: ContextCasing; typed: string } | null): PredictResult {
+  /**
+   * Ids past the vocabulary are the mix's extra words (lexicon, recent);
+   * words are cased unless `casing` is null. With correction on (`typed`,
+   * normalized, not null) a word that does not start with the typed letters
+   * is a correction.
+   */
+  private shapePredictions(top: TopK, mix: RowMix, casing: { ctx: ContextCasing; typed: string } | null, typed: string | null): PredictResult {
     const { vocab, casing: table } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
       const word = id < vocab.length ? vocab[id]! : mix.extraWords[id - vocab.length]!;
-      return { word: casing ? caseWord(word, casing.ctx, table, casing.typed) : word, probability: Math.exp(logProb), logProb };
+      const corrected = typed !== null && !word.startsWith(typed);
+      return { word: casing ? caseWord(word, casing.ctx, table, casing.typed) : word, probability: Math.exp(logProb), logProb, corrected };
     });
     return { predictions, model: { ...this.modelRef } };
   }

@@ -36,14 +36,35 @@ export interface TopK {
  * and the mix's out-of-vocabulary candidates (ids >= vocabSize) join the
  * head words; the same holds.
  *
+ * With several readings of the typed letters (Reading: the typing model's
+ * corrections, typing/typing-model.ts) a word scores its log-prob plus the
+ * best channel log-prob log p(typed | prefix) among the readings whose ranges
+ * hold it, and a cluster's bound is its bound plus the best channel log-prob
+ * among the readings with a candidate in it; the same holds. One reading
+ * with channel 0 is the literal prefix.
+ *
  * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
  * bound as it stands: a row whose answer would take several sequential
  * clusters then takes fewer rounds, at the price of clusters the first of
  * them may make unnecessary. Extra clusters only add exact candidates, so the
  * result is the same for every m.
  */
+/**
+ * One reading of the typed letters: the words of `ranges` (completing
+ * ranges.prefix) score their log-prob plus `channel`, the typing model's
+ * log p(typed | ranges.prefix) <= 0. Every reading of a row comes from the
+ * same index (one mask).
+ */
+export interface Reading {
+  ranges: PrefixRanges;
+  channel: number;
+}
+
 export class RowTopK {
   private readonly heap: TopKHeap;
+  private readonly readings: readonly Reading[];
+  /** A word may sit in several readings' ranges: then offers must not duplicate it (TopKHeap.raise). */
+  private readonly overlapping: boolean;
   private readonly order: Int32Array;
   /** bounds[c]: no candidate of cluster c scores above it. */
   private readonly bounds: Float64Array;
@@ -57,52 +78,64 @@ export class RowTopK {
     /** This row's head log-probs, length headSize (a subarray of a batch is fine). */
     private readonly head: Float32Array,
     k: number,
-    private readonly ranges: PrefixRanges,
+    /** The prefix's ranges (one literal reading), or the readings of the typed letters. */
+    readings: PrefixRanges | readonly Reading[],
     private readonly mix: RowMix = NO_MIX,
   ) {
     const { layout } = index;
     if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
+    this.readings = "prefix" in readings ? [{ ranges: readings, channel: 0 }] : readings;
+    if (this.readings.length === 0) throw new RangeError("a row needs at least one reading");
+    this.overlapping = this.readings.length > 1;
     this.heap = new TopKHeap(k);
-    this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0);
+    for (const { ranges, channel } of this.readings) this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0, channel);
     this.offerRecent(0, layout.shortlist, head, 0, 0);
     offerExtras(this.heap, mix, head, layout.vocabSize);
     const sl = layout.shortlist;
     const C = layout.clusterCount;
-    const bounds = new Float64Array(C);
-    for (let c = 0; c < C; c++) bounds[c] = mix.clusterBound(c, head[sl + c]!);
-    this.bounds = bounds;
+    const bounds = new Float64Array(C).fill(-Infinity);
+    for (const { ranges, channel } of this.readings) {
+      for (let c = 0; c < C; c++) if (ranges.count[c]! > 0 && channel > bounds[c]!) bounds[c] = channel;
+    }
     const candidates: number[] = [];
-    for (let c = 0; c < C; c++) if (ranges.count[c]! > 0) candidates.push(c);
+    for (let c = 0; c < C; c++) {
+      if (bounds[c] === -Infinity) continue;
+      candidates.push(c);
+      bounds[c] = mix.clusterBound(c, head[sl + c]!) + bounds[c]!;
+    }
+    this.bounds = bounds;
     candidates.sort((a, b) => bounds[b]! - bounds[a]! || a - b);
     this.order = Int32Array.from(candidates);
   }
 
   /**
    * Offers the suggestable ids byWord[lo..hi) at lps[id - offset] + base +
-   * logKeep. The hot loop of a row (2,000 head words without a prefix): a
-   * candidate below the k-th best is skipped before any call.
+   * logKeep + channel. The hot loop of a row (2,000 head words without a
+   * prefix): a candidate below the k-th best is skipped before any call.
    */
-  private offerRun(byWord: Int32Array, lo: number, hi: number, lps: Float32Array, offset: number, base: number): void {
-    const { heap } = this;
-    const { suggestable } = this.ranges;
+  private offerRun(byWord: Int32Array, lo: number, hi: number, lps: Float32Array, offset: number, base: number, channel: number): void {
+    const { heap, overlapping } = this;
+    const { suggestable } = this.readings[0]!.ranges;
     const { logKeep } = this.mix;
-    let min = -Infinity;
+    let min = heap.full ? heap.minLogProb : -Infinity;
     for (let p = lo; p < hi; p++) {
       const id = byWord[p]!;
-      const lp = vocabLogProb(lps[id - offset]!, base, logKeep);
+      const lp = vocabLogProb(lps[id - offset]!, base, logKeep) + channel;
       if (lp < min || !suggestable[id]) continue;
-      heap.offer(lp, id);
+      if (overlapping) heap.raise(lp, id);
+      else heap.offer(lp, id);
       if (heap.full) min = heap.minLogProb;
     }
   }
 
-  /** Re-offers the recent ids in [from, to) at their mixture log-prob (above the plain one offerRun gave them). */
+  /** Re-offers the recent ids in [from, to) at their mixture log-prob plus their reading's channel (above the plain one offerRun gave them). */
   private offerRecent(from: number, to: number, lps: Float32Array, offset: number, base: number): void {
-    const { recentIds, recentQ, keep } = this.mix;
-    const { suggestable } = this.ranges;
+    const { recentIds, recentQ, recentChannel, keep } = this.mix;
+    const { suggestable } = this.readings[0]!.ranges;
     for (let j = lowerBound(recentIds, from); j < recentIds.length && recentIds[j]! < to; j++) {
       const id = recentIds[j]!;
-      if (suggestable[id]) this.heap.raise(recentLogProb(keep, base, lps[id - offset]!, recentQ[j]!), id); // a blocked recent word stays out
+      const lp = recentLogProb(keep, base, lps[id - offset]!, recentQ[j]!) + (recentChannel?.[j] ?? 0);
+      if (suggestable[id]) this.heap.raise(lp, id); // a blocked recent word stays out
     }
   }
 
@@ -151,7 +184,10 @@ export class RowTopK {
     const start = layout.clusterStart[c]!;
     if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
     const bound = this.head[layout.shortlist + c]!;
-    this.offerRun(this.index.clusters[c]!.byWord, this.ranges.lo[c]!, this.ranges.hi[c]!, within, start, bound);
+    const { byWord } = this.index.clusters[c]!;
+    for (const { ranges, channel } of this.readings) {
+      if (ranges.count[c]! > 0) this.offerRun(byWord, ranges.lo[c]!, ranges.hi[c]!, within, start, bound, channel);
+    }
     this.offerRecent(start, layout.clusterEnd[c]!, within, start, bound);
     this.visited.push(c);
     this.pending.splice(at, 1);
@@ -184,9 +220,9 @@ export function recentLogProb(keep: number, base: number, within: number, q: num
   return mixRecent(keep, base + within, q);
 }
 
-/** Offers the mix's words outside the vocabulary (ids vocabSize + j), scored from the head's <unk>. */
+/** Offers the mix's words outside the vocabulary (ids vocabSize + j), scored from the head's <unk> (plus their reading's channel). */
 export function offerExtras(heap: TopKHeap, mix: RowMix, head: Float32Array, vocabSize: number): void {
-  for (let j = 0; j < mix.extraWords.length; j++) heap.offer(extraLogProb(mix, head[mix.unkId]!, j), vocabSize + j);
+  for (let j = 0; j < mix.extraWords.length; j++) heap.offer(extraLogProb(mix, head[mix.unkId]!, j) + (mix.extraChannel?.[j] ?? 0), vocabSize + j);
 }
 
 /** The first index of a sorted array whose value is >= x. */

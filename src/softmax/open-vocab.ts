@@ -34,6 +34,18 @@ export interface RowMix {
   /** Per extra: its lexicon share of p(<unk>) (-Infinity outside the lexicon) and its recent share (0 if not recent). */
   extraShare: Float64Array;
   extraQ: Float64Array;
+  /** With several readings of the typed letters: each recent id's and each extra's best channel log-prob (absent: 0). */
+  recentChannel?: Float64Array;
+  extraChannel?: Float64Array;
+}
+
+/** A reading of the typed letters (typing/typing-model.ts's Spelling). */
+export interface MixReading {
+  prefix: string;
+  /** log p(typed | prefix), <= 0. */
+  channel: number;
+  /** Whether the word equal to the prefix is a candidate too. */
+  withWord: boolean;
 }
 
 export const NO_MIX: RowMix = {
@@ -85,6 +97,7 @@ interface VocabPart {
   recentIds: Int32Array;
   recentQ: Float64Array;
   qMax: Float64Array;
+  recentChannel?: Float64Array;
 }
 
 export class OpenVocab {
@@ -127,48 +140,48 @@ export class OpenVocab {
    * vocabulary words are kept out by the row's mask, see RowTopK).
    */
   rowMix(table: RecentTable | null, prefix: string, k: number, blocked: ReadonlySet<string> | null = null): RowMix {
-    const extraWords: string[] = [];
-    const extraShare: number[] = [];
-    const extraQ: number[] = [];
+    return this.readingsMix(table, [{ prefix, channel: 0, withWord: false }], k, blocked);
+  }
+
+  /**
+   * The mix of a row with several readings of the typed letters: each
+   * reading's recent words and k best lexicon words, a word reached by
+   * several keeping its best channel log-prob.
+   */
+  readingsMix(table: RecentTable | null, readings: readonly MixReading[], k: number, blocked: ReadonlySet<string> | null = null): RowMix {
+    const plain = readings.length === 1 && readings[0]!.channel === 0;
+    /** Best channel log-prob per recent-table entry, and per extra word (with its share and q). */
+    const recentAt = new Map<number, number>();
+    const extras = new Map<string, { share: number; q: number; channel: number }>();
+    const addExtra = (word: string, share: number, q: number, channel: number) => {
+      const e = extras.get(word);
+      if (!e) extras.set(word, { share, q, channel });
+      else if (channel > e.channel) e.channel = channel;
+    };
     let part: VocabPart | null = null;
-    if (table) {
-      // The recent words completing the prefix: a run of the sorted words, the prefix itself first when recent.
-      let [lo, hi] = prefixRun((j) => table.words[j]!, prefix, 0, table.words.length);
-      if (prefix !== "" && lo < hi && table.words[lo] === prefix) lo++;
-      part = prefix === "" ? table.noPrefix : this.vocabPart(table, lo, hi);
-      for (let j = lo; j < hi; j++) {
-        if (table.ids[j]! >= 0 || blocked?.has(table.words[j]!)) continue;
-        extraWords.push(table.words[j]!);
-        extraShare.push(table.shares[j]!);
-        extraQ.push(table.q[j]!);
-      }
-    }
-    if (this.lexicon) {
-      // The k best lexicon words that complete the prefix and are not already extras (those carry their share).
-      const skip = new Set([...extraWords, prefix]);
-      const { words, shares } = this.lexicon;
-      const pick = (best: Int32Array) => {
-        const out: number[] = [];
-        for (let j = 0; j < best.length && out.length < k; j++) {
-          const w = words[best[j]!]!;
-          if (!skip.has(w) && !blocked?.has(w)) out.push(best[j]!);
+    for (const { prefix, channel, withWord } of readings) {
+      if (table) {
+        // The recent words completing the prefix: a run of the sorted words, the prefix itself first when recent.
+        let [lo, hi] = prefixRun((j) => table.words[j]!, prefix, 0, table.words.length);
+        if (!withWord && prefix !== "" && lo < hi && table.words[lo] === prefix) lo++;
+        if (plain) part = prefix === "" ? table.noPrefix : this.vocabPart(table, lo, hi);
+        for (let j = lo; j < hi; j++) {
+          if (table.ids[j]! >= 0) {
+            if (!plain && !(recentAt.get(j)! >= channel)) recentAt.set(j, channel);
+          } else if (!blocked?.has(table.words[j]!)) {
+            addExtra(table.words[j]!, table.shares[j]!, table.q[j]!, channel);
+          }
         }
-        return out;
-      };
-      const best = this.lexicon.best(prefix);
-      let picked = pick(best);
-      if (picked.length < k && best.length === Lexicon.TOP) picked = pick(this.lexicon.best(prefix, true));
-      for (const i of picked) {
-        extraWords.push(words[i]!);
-        extraShare.push(shares[i]!);
-        extraQ.push(0);
       }
+      if (this.lexicon) this.pickLexicon(prefix, withWord, k, blocked, extras, plain, channel, addExtra);
     }
-    if (!part && extraWords.length === 0) return NO_MIX;
+    if (table && !plain) part = this.vocabPart(table, [...recentAt.keys()], recentAt);
+    if (!part && extras.size === 0) return NO_MIX;
     const keep = part ? this.recency!.keep : 1;
     const logKeep = part ? this.recency!.logKeep : 0;
     const qMax = part?.qMax;
-    return {
+    const extraList = [...extras];
+    const mix: RowMix = {
       keep,
       logKeep,
       recentIds: part?.recentIds ?? NO_MIX.recentIds,
@@ -180,17 +193,64 @@ export class OpenVocab {
         return q === 0 ? b + logKeep : Math.max(b + logKeep, mixRecent(keep, b, q));
       },
       unkId: this.deps.unkId,
-      extraWords,
-      extraShare: Float64Array.from(extraShare),
-      extraQ: Float64Array.from(extraQ),
+      extraWords: extraList.map(([w]) => w),
+      extraShare: Float64Array.from(extraList, ([, e]) => e.share),
+      extraQ: Float64Array.from(extraList, ([, e]) => e.q),
     };
+    if (!plain) {
+      if (part?.recentChannel) mix.recentChannel = part.recentChannel;
+      mix.extraChannel = Float64Array.from(extraList, ([, e]) => e.channel);
+    }
+    return mix;
   }
 
-  /** The vocabulary words among the table's words [lo, hi). */
-  private vocabPart(table: Omit<RecentTable, "noPrefix">, lo: number, hi: number): VocabPart {
+  /**
+   * Adds the k best lexicon words completing `prefix`. With one reading the
+   * words already extras (recent ones, which carry their share) are skipped;
+   * with several, a word another reading added counts among the k and takes
+   * this reading's channel if better, so each reading keeps its k best.
+   */
+  private pickLexicon(
+    prefix: string,
+    withWord: boolean,
+    k: number,
+    blocked: ReadonlySet<string> | null,
+    extras: ReadonlyMap<string, unknown>,
+    plain: boolean,
+    channel: number,
+    add: (word: string, share: number, q: number, channel: number) => void,
+  ): void {
+    const lexicon = this.lexicon!;
+    const { words, shares } = lexicon;
+    const pick = (best: Int32Array) => {
+      const out: number[] = [];
+      for (let j = 0; j < best.length && out.length < k; j++) {
+        const w = words[best[j]!]!;
+        if ((plain && extras.has(w)) || (!withWord && w === prefix) || blocked?.has(w)) continue;
+        out.push(best[j]!);
+      }
+      return out;
+    };
+    const best = lexicon.best(prefix);
+    let picked = pick(best);
+    if (picked.length < k && best.length === Lexicon.TOP) picked = pick(lexicon.best(prefix, true));
+    for (const i of picked) add(words[i]!, shares[i]!, 0, channel);
+  }
+
+  /**
+   * The vocabulary words among the table's words [lo, hi), or among the
+   * entries listed (each with its channel: recentChannel).
+   */
+  private vocabPart(table: Omit<RecentTable, "noPrefix">, lo: number, hi: number): VocabPart;
+  private vocabPart(table: Omit<RecentTable, "noPrefix">, entries: number[], bonusOf: ReadonlyMap<number, number>): VocabPart;
+  private vocabPart(table: Omit<RecentTable, "noPrefix">, from: number | number[], to: number | ReadonlyMap<number, number>): VocabPart {
     const { layout } = this.deps;
     const at: number[] = [];
-    for (let j = lo; j < hi; j++) if (table.ids[j]! >= 0) at.push(j);
+    if (typeof from === "number") {
+      for (let j = from; j < (to as number); j++) if (table.ids[j]! >= 0) at.push(j);
+    } else {
+      at.push(...from);
+    }
     at.sort((x, y) => table.ids[x]! - table.ids[y]!);
     const recentIds = new Int32Array(at.length);
     const recentQ = new Float64Array(at.length);
@@ -203,7 +263,9 @@ export class OpenVocab {
       const c = layout.clusterOf(id);
       if (c >= 0 && qj > qMax[c]!) qMax[c] = qj;
     }
-    return { recentIds, recentQ, qMax };
+    const part: VocabPart = { recentIds, recentQ, qMax };
+    if (typeof to !== "number") part.recentChannel = Float64Array.from(at, (j) => to.get(j)!);
+    return part;
   }
 
   /**

@@ -66,6 +66,8 @@ export class PrefixIndex {
   private posMask: Float32Array | null = null;
   /** Recent prefixes' ranges: a keyboard asks for the same few prefixes over and over. */
   private readonly recent = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
+  /** The same for rangesWithWord(), of the prefixes that are words. */
+  private readonly recentWithWord = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
 
   private constructor(
     readonly layout: SoftmaxLayout,
@@ -138,6 +140,41 @@ export class PrefixIndex {
       if (r.headHi > r.headLo || r.lo.some((lo, c) => r!.hi[c]! > lo)) this.recent.set(prefix, r);
     }
     return r;
+  }
+
+  /**
+   * ranges(prefix) with the word equal to `prefix` included when the
+   * vocabulary has it (a corrected reading of typed letters: that word is a
+   * suggestion, not something typed in full). It sorts just before the run
+   * in its group, so each run grows by one position at the front.
+   */
+  rangesWithWord(prefix: string): PrefixRanges {
+    const r = this.ranges(prefix);
+    const at = r.allLo - 1;
+    if (prefix === "" || at < 0 || this.vocab[this.order[at]!] !== prefix) return r;
+    let w = this.recentWithWord.get(prefix);
+    if (!w) {
+      const id = this.order[at]!;
+      const counted = this.suggestable[id]!;
+      const c = this.layout.clusterOf(id);
+      const lo = r.lo.slice();
+      const count = r.count.slice();
+      if (c >= 0) {
+        lo[c] = lo[c]! - 1;
+        count[c] = count[c]! + counted;
+      }
+      w = {
+        ...r,
+        lo,
+        count,
+        headLo: c < 0 ? r.headLo - 1 : r.headLo,
+        headCount: r.headCount + (c < 0 ? counted : 0),
+        allLo: at,
+        allCount: r.allCount + counted,
+      };
+      this.recentWithWord.set(prefix, w);
+    }
+    return w;
   }
 
   /**

@@ -157,9 +157,9 @@ export async function startGrpc(
 }
 
 /** The service's answer in the shape the gRPC client decodes (what Predict must equal). */
-export function asPredictMsg(r: { predictions: Array<{ word: string; probability: number; logProb: number }>; model: { name: string; version: string } }) {
+export function asPredictMsg(r: { predictions: Array<{ word: string; probability: number; logProb: number; corrected: boolean }>; model: { name: string; version: string } }) {
   return {
-    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb })),
+    predictions: r.predictions.map((p) => ({ word: p.word, probability: p.probability, log_prob: p.logProb, corrected: p.corrected })),
     model: { name: r.model.name, version: r.model.version },
   };
 }
