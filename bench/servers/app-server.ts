@@ -19,9 +19,9 @@ import { Metrics } from "../../src/metrics.js";
 const model = { name: "canned", version: "0.0.0" };
 const answer: PredictResult = {
   predictions: [
-    { word: "the", probability: 0.0523, logProb: -2.9506 },
-    { word: "a", probability: 0.0311, logProb: -3.4704 },
-    { word: "his", probability: 0.0107, logProb: -4.5375 },
+    { word: "the", probability: 0.0523, logProb: -2.9506, corrected: false },
+    { word: "a", probability: 0.0311, logProb: -3.4704, corrected: false },
+    { word: "his", probability: 0.0107, logProb: -4.5375, corrected: false },
   ],
   model,
 };
