@@ -34,6 +34,10 @@ if (!existsSync(`${dir}manifest.json`)) {
     t.comment(`${rows} batched rows evaluated ${evaluated} (row, cluster) tails of ${rows * bundle.manifest.model.clusters.length}`);
   });
 
+  t.test("with typos: the same, every word scored with the typing model's channel (lexicon and recent words included)", async (t) => {
+    await checkLazyTopK(t, h, ref, { seed: 103, contexts: 12, maxWords: 40, tol: 1e-5, typos: true });
+  });
+
   t.test("the open vocabulary: golden log-probs from PyTorch, recent and lexicon words outside the vocabulary, RECENCY=off", async (t) => {
     t.ok(bundle.manifest.recency && bundle.lexicon, "the default model has a recency mixture and a lexicon");
     const golden = JSON.parse(readFileSync(bundle.paths.golden!, "utf8")) as {

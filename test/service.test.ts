@@ -35,6 +35,10 @@ t.test("lazy top-k equals the top-k of the full distribution (random contexts, p
   for (const seed of [1, 2, 3]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0 });
 });
 
+t.test("with typos: lazy top-k equals the full distribution's top-k, every word scored with the typing model's channel", async (t) => {
+  for (const seed of [11, 12]) await checkLazyTopK(t, main, ref, { seed, contexts: 20, maxWords: 30, tol: 0, typos: true });
+});
+
 t.test("blocked words: lazy top-k equals the full distribution's top-k over the allowed words", async (t) => {
   // Frequent head words and every 3rd tail word blocked, so that blocking changes most answers and leaves clusters room.
   const { tokenizer, vocab } = bundle;

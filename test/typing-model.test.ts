@@ -7,10 +7,11 @@
  */
 import t from "tap";
 
-import { RowTopK, type Reading } from "../src/softmax/lazy-top-k.js";
+import { RowTopK } from "../src/softmax/lazy-top-k.js";
 import { runTailRounds, type TailCall, type TailState } from "../src/softmax/tail-rounds.js";
 import { LAYOUTS, keyNeighbours, type KeyLayout } from "../src/typing/key-layout.js";
 import { EDIT_COSTS, TypingModel, editBudget, type Spelling } from "../src/typing/typing-model.js";
+import { typedReadings } from "../src/inference/typed-readings.js";
 import { rng } from "../testkit/rng.js";
 import { SUGGEST, completes, fullLogProbs, int, pick, randomModel, randomOpenVocab, randomRow, type Rand } from "./helpers/random-softmax.js";
 
@@ -88,6 +89,7 @@ t.test("readings of typed letters on English words", async (t) => {
   t.equal(channel("atachment", "attachment"), -EDIT_COSTS.omission, "atachment: a letter left out");
   t.equal(channel("thee", "the"), -EDIT_COSTS.doubled, "thee: a doubled letter");
   t.equal(channel("dont", "don't"), -EDIT_COSTS.apostrophe, "dont: a missing apostrophe");
+  t.equal(channel("its", "it's"), -EDIT_COSTS.apostrophe, "its: it's, the apostrophe before the last letter");
   t.equal(channel("peopel", "people"), -EDIT_COSTS.transposition, "peopel: a swap late in the word");
   t.equal(channel("tgw", "the"), undefined, "tgw -> the needs two edits on 3 letters: past the bound");
   t.equal(channel("tgeb", "then"), -2 * EDIT_COSTS.neighbour, "tgeb -> then: two edits on 4 letters, within it");
@@ -97,7 +99,12 @@ t.test("readings of typed letters on English words", async (t) => {
   t.notOk(tm.spellings("the")[0]!.withWord, "the: the word typed in full is not offered again");
   t.ok(tm.spellings("thw").slice(1).every((s) => s.withWord), "a corrected reading's own word is a completion");
   t.same(tm.spellings("xyz"), [{ prefix: "xyz", channel: 0, withWord: false }], "no word within reach: the literal reading alone");
-  t.equal(tm.spellings("the"), tm.spellings("the"), "memoized");
+  t.equal(tm.tier("the", 1), tm.tier("the", 1), "memoized per tier");
+  t.same(tm.tier("dont", 0).map((s) => s.prefix), ["dont", "don't"], "tier 0: the literal reading and missing apostrophes");
+  t.ok(tm.tier("thw", 1).some((s) => s.prefix === "the") && !tm.tier("thw", 0).some((s) => s.prefix === "the"), "one edit: tier 1");
+  t.equal(tm.tiers("th"), 2, "below 4 letters the budget of one edit reaches tier 1");
+  t.equal(tm.tiers("tgeb"), 3, "from 4 letters two edits reach tier 2");
+  t.ok(tm.tier("tgeb", 2).some((s) => s.prefix === "then"), "tgeb -> then: tier 2");
 });
 
 t.test("readings equal the brute-force channel over every prefix of every word, minus dominated ones", async (t) => {
@@ -143,6 +150,7 @@ t.test("with typos, lazy top-k over the readings equals brute force over every w
   let rows = 0;
   let correctedWon = 0;
   let extrasWon = 0;
+  let expanded = 0;
   for (let trial = 0; trial < 400; trial++) {
     const m = randomModel(r);
     const row = randomRow(r, m);
@@ -152,14 +160,16 @@ t.test("with typos, lazy top-k over the readings equals brute force over every w
     const suggestableWords = mb.vocab.filter((_, id) => m.index.suggestable[id]);
     const tm = new TypingModel([...suggestableWords, ...(lexicon?.words ?? [])], TEST_LAYOUT);
     const spellings = tm.spellings(row.prefix);
-    const readings: Reading[] = spellings.map((s) => ({ ranges: s.withWord ? mb.index.rangesWithWord(s.prefix) : mb.index.ranges(s.prefix), channel: s.channel }));
-    const mix = open.readingsMix(table, spellings, row.k, blocked);
-    const planner = new RowTopK(mb.index, row.head, row.k, readings, mix);
+    // As the service plans a row: the first tier of readings now, the dearer ones when the bound asks.
+    const deps = { index: mb.index, mixOf: (sp: readonly Spelling[], floor: number) => open.readingsMix(table, sp, row.k, blocked, floor), recentQMax: table ? Math.max(0, ...table.q) : 0, unkId: lexicon ? unkId : -1 };
+    const { readings, mix, more } = typedReadings(tm, row.prefix, deps);
+    const planner = new RowTopK(mb.index, row.head, row.k, readings, mix, more);
     const state: TailState = { head: row.head, bandHidden: [new Float32Array(1)], tails: new Map() };
     const evaluate = async (calls: TailCall[]) => calls.map((c) => [row.within[c.cluster]!]);
     await runTailRounds([{ state, planner }], evaluate, { layout: m.layout, bandOf: new Int32Array(m.layout.clusterCount), lookahead: int(r, 1, 3) });
     const got = planner.result();
-    const gotWords = Array.from(got.ids, (id) => (id < m.layout.vocabSize ? m.vocab[id]! : mix.extraWords[id - m.layout.vocabSize]!));
+    const gotWords = Array.from(got.ids, (id) => (id < m.layout.vocabSize ? m.vocab[id]! : got.extraWords![id - m.layout.vocabSize]!));
+    if (planner.expansions > 0) expanded++;
 
     // Brute force: each word's best channel log-prob over the readings it completes, plus its log-prob (the /v1/score path).
     const best = (w: string) => {
@@ -197,6 +207,7 @@ t.test("with typos, lazy top-k over the readings equals brute force over every w
   t.pass(`${rows} rows with typos compared with brute force`);
   t.ok(correctedWon > 50, `corrections in ${correctedWon} answers`);
   t.ok(extrasWon > 20, `words outside the vocabulary in ${extrasWon} answers`);
+  t.ok(expanded > 20 && expanded < rows, `dearer readings listed for ${expanded} rows, not for all`);
 });
 
 t.test("one literal reading is the planner of today", async (t) => {

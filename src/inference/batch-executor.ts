@@ -16,7 +16,7 @@
  */
 import type { Metrics } from "../metrics.js";
 import type { ModelSpec } from "../bundle/bundle-types.js";
-import { RowTopK, type Reading, type TopK } from "../softmax/lazy-top-k.js";
+import { RowTopK, type MoreReadings, type Reading, type TopK } from "../softmax/lazy-top-k.js";
 import type { PrefixIndex } from "../softmax/prefix-index.js";
 import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
@@ -25,7 +25,7 @@ import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
 import type { DeviceOutputLayer, DeviceRowTask } from "./device-output-layer.js";
 import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
 
-export type Task = { kind: "predict"; k: number; readings: readonly Reading[]; mix: RowMix } | { kind: "score"; ids: number[] };
+export type Task = { kind: "predict"; k: number; readings: readonly Reading[]; mix: RowMix; more: MoreReadings | null } | { kind: "score"; ids: number[] };
 
 /** One queued row. */
 export interface Item {
@@ -136,7 +136,7 @@ export class BatchExecutor {
       const at: number[] = [];
       const rows: DeviceRowTask[] = [];
       items.forEach(({ task }, i) => {
-        if (task.kind !== "predict" || task.readings.length !== 1 || task.readings[0]!.channel !== 0) return;
+        if (task.kind !== "predict" || task.readings.length !== 1 || task.readings[0]!.channel !== 0 || task.more) return;
         at.push(i);
         rows.push({ k: task.k, ranges: task.readings[0]!.ranges, mix: task.mix, state: states[i]! });
       });
@@ -151,7 +151,7 @@ export class BatchExecutor {
       const state = states[i]!;
       const { task } = item;
       if (task.kind === "score") return { state, words: task.ids };
-      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.readings, task.mix) };
+      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.readings, task.mix, task.more) };
     });
     await runTailRounds(rows, this.evaluateTails, this.rounds);
 

@@ -44,7 +44,8 @@ import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
 import { readBlocklist } from "./blocklist.js";
 import { DeviceOutputLayer } from "./device-output-layer.js";
 import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
-import { TypingModel } from "../typing/typing-model.js";
+import { TypingModel, type Spelling } from "../typing/typing-model.js";
+import { literalReading, typedReadings } from "./typed-readings.js";
 import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
 import {
   LIMITS,
@@ -213,22 +214,26 @@ export class NextwordService implements InferenceService {
       // Requests arrive validated (validation.ts, run by the transports); in-process callers may leave defaults out.
       const { context, prefix = "", k = LIMITS.kDefault, casing = true, blockOffensive = true, correct = true } = req;
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
-      // The readings of the typed letters: the typing model's (the literal one first), or the literal one alone.
-      const spellings = correct ? this.typing.spellings(normalized) : [{ prefix: normalized, channel: 0, withWord: false }];
-      const index = blockOffensive ? this.allowedIndex : this.index;
-      const readings = spellings.map((s) => ({ ranges: s.withWord ? index.rangesWithWord(s.prefix) : index.ranges(s.prefix), channel: s.channel }));
       const w = this.lookup(context);
-      const mix = this.openVocab.readingsMix(w.recent, spellings, k, blockOffensive ? this.blocked : null);
+      // The readings of the typed letters: the typing model's (the literal one first, dearer tiers when needed), or the literal one alone.
+      const blocked = blockOffensive ? this.blocked : null;
+      const deps = {
+        index: blockOffensive ? this.allowedIndex : this.index,
+        mixOf: (spellings: readonly Spelling[], lexiconFloor: number) => this.openVocab.readingsMix(w.recent, spellings, k, blocked, lexiconFloor),
+        recentQMax: w.recent ? Math.max(0, ...w.recent.q) : 0,
+        unkId: this.openVocab.lexicon ? this.deps.bundle.tokenizer.unkId : -1,
+      };
+      const { readings, mix, more } = correct ? typedReadings(this.typing, normalized, deps) : literalReading(normalized, deps);
       const shape = (top: TopK) => this.shapePredictions(top, mix, casing ? { ctx: w.casing, typed: prefix } : null, correct ? normalized : null);
       let planner: RowTopK | undefined;
       if (w.lookup.kind === "hit") {
-        planner = new RowTopK(this.index, w.lookup.state.head, k, readings, mix);
+        planner = new RowTopK(this.index, w.lookup.state.head, k, readings, mix, more);
         if (supplyCached(planner, w.lookup.state, 1).length === 0) {
           this.executor.countSkipped([planner]);
           return shape(planner.result());
         }
       }
-      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, readings, mix } };
+      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, readings, mix, more } };
       if (planner) item.planner = planner;
       return shape((await this.submit(item, opts)) as TopK);
     });
@@ -340,7 +345,7 @@ export class NextwordService implements InferenceService {
     const { vocab, casing: table } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
-      const word = id < vocab.length ? vocab[id]! : mix.extraWords[id - vocab.length]!;
+      const word = id < vocab.length ? vocab[id]! : (top.extraWords ?? mix.extraWords)[id - vocab.length]!;
       const corrected = typed !== null && !word.startsWith(typed);
       return { word: casing ? caseWord(word, casing.ctx, table, casing.typed) : word, probability: Math.exp(logProb), logProb, corrected };
     });

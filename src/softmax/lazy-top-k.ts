@@ -12,6 +12,8 @@ import { TopKHeap } from "./top-k-heap.js";
 export interface TopK {
   ids: Int32Array;
   logProbs: Float64Array;
+  /** The words of ids >= vocabSize (the row's mix's extraWords; RowTopK's own, which grow with more readings). */
+  extraWords?: readonly string[];
 }
 
 /**
@@ -60,37 +62,77 @@ export interface Reading {
   channel: number;
 }
 
+/**
+ * Readings held back until the bound says they may matter (the typing
+ * model's dearer tiers: most keystrokes are settled by the literal reading
+ * and the cheap ones, and a tier of two-edit readings costs more to list than
+ * the row's whole answer).
+ */
+export interface MoreReadings {
+  /** The best channel log-prob of any reading not given yet (< 0). */
+  readonly channel: number;
+  /** The largest recent share q of the context (0: none). */
+  readonly recentQMax: number;
+  /** letterBits() of the first letters the readings held back may have. */
+  readonly firstLetters: number;
+  /** The head id of <unk> when a lexicon may add words outside the vocabulary (-1: none). */
+  readonly unkId: number;
+  /**
+   * The row's readings and mix, the next tier included, and what remains
+   * after it. A reading's lexicon words may be left out of the mix where
+   * its channel plus the lexicon's largest share is below `lexiconFloor`
+   * (then none of them can enter the top-k).
+   */
+  expand(lexiconFloor: number): { readings: readonly Reading[]; mix: RowMix; more: MoreReadings | null };
+}
+
+/** Slack for float32 rounding in a within-cluster log-prob (at most 0 in exact arithmetic). */
+const ROUNDING = 1e-6;
+
 export class RowTopK {
-  private readonly heap: TopKHeap;
-  private readonly readings: readonly Reading[];
+  private heap: TopKHeap;
+  private readings: readonly Reading[];
   /** A word may sit in several readings' ranges: then offers must not duplicate it (TopKHeap.raise). */
-  private readonly overlapping: boolean;
-  private readonly order: Int32Array;
+  private overlapping = false;
+  private order = new Int32Array(0);
   /** bounds[c]: no candidate of cluster c scores above it. */
-  private readonly bounds: Float64Array;
+  private bounds = new Float64Array(0);
   private cursor = 0;
   /** Clusters asked for and not supplied yet, in visiting order. */
   private pending: number[] = [];
   private readonly visited: number[] = [];
+  private expanded = 0;
+  /** The supplied clusters' log-probs, kept to re-merge them when more readings come (supply keeps no other copy). */
+  private readonly supplied = new Map<number, Float32Array>();
 
   constructor(
     private readonly index: PrefixIndex,
     /** This row's head log-probs, length headSize (a subarray of a batch is fine). */
     private readonly head: Float32Array,
-    k: number,
+    private readonly k: number,
     /** The prefix's ranges (one literal reading), or the readings of the typed letters. */
     readings: PrefixRanges | readonly Reading[],
-    private readonly mix: RowMix = NO_MIX,
+    private mix: RowMix = NO_MIX,
+    /** Readings to add when their bound can still enter the top-k (null: none). */
+    private more: MoreReadings | null = null,
   ) {
-    const { layout } = index;
-    if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
+    if (head.length !== index.layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${index.layout.headSize}`);
     this.readings = "prefix" in readings ? [{ ranges: readings, channel: 0 }] : readings;
+    this.heap = new TopKHeap(k);
+    this.plan();
+  }
+
+  /** (Re)builds the heap from the head and the clusters supplied so far, and orders the clusters not supplied yet. */
+  private plan(): void {
+    const { index, head, mix } = this;
+    const { layout } = index;
     if (this.readings.length === 0) throw new RangeError("a row needs at least one reading");
     this.overlapping = this.readings.length > 1;
-    this.heap = new TopKHeap(k);
+    this.heap = new TopKHeap(this.k);
     for (const { ranges, channel } of this.readings) this.offerRun(index.head.byWord, ranges.headLo, ranges.headHi, head, 0, 0, channel);
     this.offerRecent(0, layout.shortlist, head, 0, 0);
     offerExtras(this.heap, mix, head, layout.vocabSize);
+    for (const [c, within] of this.supplied) this.merge(c, within);
     const sl = layout.shortlist;
     const C = layout.clusterCount;
     const bounds = new Float64Array(C).fill(-Infinity);
@@ -99,13 +141,53 @@ export class RowTopK {
     }
     const candidates: number[] = [];
     for (let c = 0; c < C; c++) {
-      if (bounds[c] === -Infinity) continue;
+      if (bounds[c] === -Infinity || this.supplied.has(c)) continue;
       candidates.push(c);
       bounds[c] = mix.clusterBound(c, head[sl + c]!) + bounds[c]!;
     }
     this.bounds = bounds;
     candidates.sort((a, b) => bounds[b]! - bounds[a]! || a - b);
     this.order = Int32Array.from(candidates);
+    this.cursor = 0;
+  }
+
+  /**
+   * Whether the readings held back could still enter the top-k. They can
+   * only change the score of a word that starts with one of
+   * more.firstLetters and that no reading given so far holds (one that does
+   * already scores with a better channel). No such word has a log-prob above
+   * log(exp(b) + max q), b the largest bound of one: its head log-prob, its
+   * own log-prob in a cluster supplied, its cluster's head log-prob
+   * otherwise, <unk>'s for a lexicon word. None of theirs scores above that
+   * plus their best channel.
+   */
+  private needsMore(): boolean {
+    const { more, head, index, readings } = this;
+    if (more === null) return false;
+    if (!this.heap.full) return true;
+    const { shortlist, clusterCount, clusterStart } = index.layout;
+    const { firstLetter, clusterLetters, positionOf } = index;
+    const want = more.firstLetters;
+    const open = (id: number): boolean => {
+      if ((firstLetter[id]! & want) === 0) return false;
+      const p = positionOf[id]!;
+      for (const { ranges } of readings) if (p >= ranges.allLo && p < ranges.allHi) return false;
+      return true;
+    };
+    let max = more.unkId >= 0 ? head[more.unkId]! : -Infinity;
+    for (let id = 0; id < shortlist; id++) if (head[id]! > max && open(id)) max = head[id]!;
+    for (let c = 0; c < clusterCount; c++) {
+      const bound = head[shortlist + c]!;
+      if (bound <= max || (clusterLetters[c]! & want) === 0) continue;
+      const within = this.supplied.get(c);
+      if (!within) {
+        max = bound;
+        continue;
+      }
+      const start = clusterStart[c]!;
+      for (let i = 0; i < within.length; i++) if (within[i]! + bound > max && open(start + i)) max = within[i]! + bound;
+    }
+    return mixRecent(1, max, more.recentQMax) + ROUNDING + more.channel >= this.heap.minLogProb;
   }
 
   /**
@@ -152,18 +234,27 @@ export class RowTopK {
    * is final. A copy: supplying does not change it.
    */
   nextClusters(lookahead: number): number[] {
-    this.pending = this.pending.filter((c) => this.needed(c) === "yes");
-    while (this.pending.length < lookahead && this.cursor < this.order.length) {
-      const c = this.order[this.cursor]!;
-      const need = this.needed(c);
-      if (need === "none after") {
-        this.cursor = this.order.length; // later clusters have bounds <= this one
-        break;
+    for (;;) {
+      this.pending = this.pending.filter((c) => this.needed(c) === "yes");
+      while (this.pending.length < lookahead && this.cursor < this.order.length) {
+        const c = this.order[this.cursor]!;
+        const need = this.needed(c);
+        if (need === "none after") {
+          this.cursor = this.order.length; // later clusters have bounds <= this one
+          break;
+        }
+        this.cursor++;
+        if (need === "yes") this.pending.push(c);
       }
-      this.cursor++;
-      if (need === "yes") this.pending.push(c);
+      // Final for the readings given: only then may the held-back ones be needed (the k-th best is as high as it gets).
+      if (this.pending.length > 0 || !this.needsMore()) return this.pending.slice();
+      const { unkId } = this.more!;
+      // A lexicon word scores at most log p(<unk>) + its share + its channel.
+      const lexiconFloor = this.heap.full && unkId >= 0 ? this.heap.minLogProb - this.head[unkId]! - ROUNDING : -Infinity;
+      ({ readings: this.readings, mix: this.mix, more: this.more } = this.more!.expand(lexiconFloor));
+      this.expanded++;
+      this.plan();
     }
-    return this.pending.slice();
   }
 
   /** Whether cluster c can still change the top-k: "no" (an exact tie lost on id) or "none after" (its bound is below the k-th best). */
@@ -181,16 +272,28 @@ export class RowTopK {
     const at = this.pending.indexOf(c);
     if (at < 0) throw new Error(`supplied cluster ${c}, but the planner asked for ${this.pending.length === 0 ? "none" : this.pending.join(", ")}`);
     const { layout } = this.index;
-    const start = layout.clusterStart[c]!;
     if (within.length !== layout.clusterSize(c)) throw new RangeError(`cluster ${c} has ${layout.clusterSize(c)} words, got ${within.length} log-probs`);
+    this.merge(c, within);
+    this.supplied.set(c, within);
+    this.visited.push(c);
+    this.pending.splice(at, 1);
+  }
+
+  /** Offers cluster c's candidates of every reading. */
+  private merge(c: number, within: Float32Array): void {
+    const { layout } = this.index;
+    const start = layout.clusterStart[c]!;
     const bound = this.head[layout.shortlist + c]!;
     const { byWord } = this.index.clusters[c]!;
     for (const { ranges, channel } of this.readings) {
       if (ranges.count[c]! > 0) this.offerRun(byWord, ranges.lo[c]!, ranges.hi[c]!, within, start, bound, channel);
     }
     this.offerRecent(start, layout.clusterEnd[c]!, within, start, bound);
-    this.visited.push(c);
-    this.pending.splice(at, 1);
+  }
+
+  /** How many times readings held back were added. */
+  get expansions(): number {
+    return this.expanded;
   }
 
   /** Clusters supplied so far, in order. */
@@ -200,7 +303,7 @@ export class RowTopK {
 
   /** The current top-k, best first: the final answer once nextClusters() returned []. */
   result(): TopK {
-    return this.heap.sorted();
+    return { ...this.heap.sorted(), extraWords: this.mix.extraWords };
   }
 }
 

@@ -30,6 +30,8 @@ export class Lexicon {
   static readonly TOP = 256;
   private readonly byWord: Map<string, number>;
   private readonly topMemo = new Lru<string, Int32Array>(TOP_MEMO_SIZE);
+  /** The largest share: no entry's log-prob exceeds log p(<unk>) plus it. */
+  readonly maxShare: number;
 
   private constructor(
     /** Entries in code-unit order. */
@@ -38,6 +40,7 @@ export class Lexicon {
     readonly shares: Float64Array,
   ) {
     this.byWord = new Map(words.map((w, i) => [w, i]));
+    this.maxShare = shares.reduce((a, b) => Math.max(a, b), -Infinity);
   }
 
   /**

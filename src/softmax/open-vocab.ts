@@ -146,9 +146,17 @@ export class OpenVocab {
   /**
    * The mix of a row with several readings of the typed letters: each
    * reading's recent words and k best lexicon words, a word reached by
-   * several keeping its best channel log-prob.
+   * several keeping its best channel log-prob. A reading whose channel plus
+   * the lexicon's largest share is below `lexiconFloor` adds no lexicon
+   * words (RowTopK's MoreReadings: none of them could enter the top-k).
    */
-  readingsMix(table: RecentTable | null, readings: readonly MixReading[], k: number, blocked: ReadonlySet<string> | null = null): RowMix {
+  readingsMix(
+    table: RecentTable | null,
+    readings: readonly MixReading[],
+    k: number,
+    blocked: ReadonlySet<string> | null = null,
+    lexiconFloor = -Infinity,
+  ): RowMix {
     const plain = readings.length === 1 && readings[0]!.channel === 0;
     /** Best channel log-prob per recent-table entry, and per extra word (with its share and q). */
     const recentAt = new Map<number, number>();
@@ -173,7 +181,7 @@ export class OpenVocab {
           }
         }
       }
-      if (this.lexicon) this.pickLexicon(prefix, withWord, k, blocked, extras, plain, channel, addExtra);
+      if (this.lexicon && this.lexicon.maxShare + channel >= lexiconFloor) this.pickLexicon(prefix, withWord, k, blocked, extras, plain, channel, addExtra);
     }
     if (table && !plain) part = this.vocabPart(table, [...recentAt.keys()], recentAt);
     if (!part && extras.size === 0) return NO_MIX;

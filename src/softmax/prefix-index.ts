@@ -53,6 +53,9 @@ const PREFIX_MEMO_SIZE = 4096;
 export class PrefixIndex {
   readonly head: WordGroup;
   readonly clusters: WordGroup[];
+  /** firstLetter[id]: letterBits() of word id's first letter; clusterLetters[c]: those of cluster c's words, or-ed. */
+  readonly firstLetter: Uint32Array;
+  readonly clusterLetters: Uint32Array;
   /**
    * The whole vocabulary in word order (ties by id): order[p] is the id at
    * position p. It is the order of the output layer graph's positions
@@ -64,6 +67,8 @@ export class PrefixIndex {
   private readonly all: WordGroup;
   /** positionMask(this), built on first use. */
   private posMask: Float32Array | null = null;
+  /** The ranges of a prefix no word starts with (shared; every run empty). */
+  private readonly none: PrefixRanges;
   /** Recent prefixes' ranges: a keyboard asks for the same few prefixes over and over. */
   private readonly recent = new Lru<string, PrefixRanges>(PREFIX_MEMO_SIZE);
   /** The same for rangesWithWord(), of the prefixes that are words. */
@@ -84,7 +89,13 @@ export class PrefixIndex {
       group(vocab, suggestable, layout.clusterStart[c]!, layout.clusterEnd[c]!),
     );
     this.all = group(vocab, suggestable, 0, layout.vocabSize);
+    this.firstLetter = Uint32Array.from(vocab, (w) => letterBits(w.slice(0, 1)));
+    this.clusterLetters = new Uint32Array(layout.clusterCount);
+    for (let id = layout.shortlist; id < layout.vocabSize; id++) this.clusterLetters[layout.clusterOf(id)]! |= this.firstLetter[id]!;
     this.order = this.all.byWord;
+    const C = layout.clusterCount;
+    const zeros = new Int32Array(C);
+    this.none = { prefix: "", suggestable, headLo: 0, headHi: 0, headCount: 0, lo: zeros, hi: zeros, count: zeros, allLo: 0, allHi: 0, allCount: 0 };
     this.positionOf = new Int32Array(this.order.length);
     this.order.forEach((id, p) => (this.positionOf[id] = p));
   }
@@ -186,6 +197,7 @@ export class PrefixIndex {
   private computeRanges(prefix: string): PrefixRanges {
     const C = this.layout.clusterCount;
     const parent = prefix === "" ? null : this.ranges(prefix.slice(0, -1));
+    if (parent && parent.allLo === parent.allHi) return this.none; // no word starts with the parent: none with this either
     const lo = new Int32Array(C);
     const hi = new Int32Array(C);
     const count = new Int32Array(C);
@@ -215,6 +227,19 @@ export class PrefixIndex {
     const [a, b] = prefixRun(wordAt, prefix, lo, hi);
     return prefix !== "" && a < b && wordAt(a) === prefix ? [a + 1, b] : [a, b];
   }
+}
+
+/**
+ * A bit per letter of `letters` (a-z one each, every other code unit one
+ * shared bit): which first letters a set of words may have.
+ */
+export function letterBits(letters: string): number {
+  let bits = 0;
+  for (let i = 0; i < letters.length; i++) {
+    const c = letters.charCodeAt(i) - 97;
+    bits |= 1 << (c >= 0 && c < 26 ? c : 26);
+  }
+  return bits >>> 0;
 }
 
 /**

@@ -48,6 +48,22 @@ export function editBudget(letters: number): number {
   return letters === 0 ? 0 : (letters < 4 ? 1 : 2) * EDIT + 1e-9;
 }
 
+/** The cheapest edit (apostrophes aside). */
+const EDIT_MIN = Math.min(EDIT_COSTS.neighbour, EDIT_COSTS.omission, EDIT_COSTS.doubled, EDIT_COSTS.extraNeighbour, EDIT_COSTS.transposition);
+
+/**
+ * The readings come in tiers by cost, each listed only when the top-k can
+ * need it (RowTopK's MoreReadings): below one edit (the literal reading and
+ * missing apostrophes), below two, and the rest of the budget. TIER_FLOORS[t]
+ * is the least cost of tier t.
+ */
+export const TIER_FLOORS: readonly number[] = [0, EDIT_MIN, 2 * EDIT_MIN];
+
+/** The most a reading of tier t may cost for n typed letters (the next floor, less a rounding margin, within the budget). */
+function tierCeiling(n: number, t: number): number {
+  return Math.min(editBudget(n), (TIER_FLOORS[t + 1] ?? Infinity) - 1e-9);
+}
+
 /** A reading of the typed letters: they are taken as a noisy typing of `prefix`. */
 export interface Spelling {
   prefix: string;
@@ -78,8 +94,8 @@ export interface Spelling {
  */
 export class TypingModel {
   private readonly memo = new Lru<string, readonly Spelling[]>(SPELLINGS_MEMO_SIZE);
-  /** Pairs of neighbouring keys, as (a << 16) | b of their UTF-16 codes. */
-  private readonly neighbours = new Set<number>();
+  /** nearKeys[a * 128 + b]: whether the keys of ASCII codes a and b are neighbours (layouts' keys are ASCII; a lookup per cell of the walk). */
+  private readonly nearKeys = new Uint8Array(128 * 128);
   /** Trie node i: its letter (UTF-16 code), first child, next sibling (-1: none), whether a word ends there. Node 0 is the root. */
   private readonly letter: Uint16Array;
   private readonly firstChild: Int32Array;
@@ -87,7 +103,13 @@ export class TypingModel {
   private readonly isWord: Uint8Array;
 
   constructor(words: Iterable<string>, layout = LAYOUTS.qwerty!) {
-    for (const [a, near] of keyNeighbours(layout)) for (const b of near) this.neighbours.add(pair(a.charCodeAt(0), b.charCodeAt(0)));
+    for (const [a, near] of keyNeighbours(layout)) {
+      for (const b of near) {
+        const [x, y] = [a.charCodeAt(0), b.charCodeAt(0)];
+        if (x >= 128 || y >= 128) throw new RangeError(`layout ${layout.name}: keys must be ASCII, got ${a} ${b}`);
+        this.nearKeys[x * 128 + y] = 1;
+      }
+    }
     const sorted = [...new Set(words)].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const letter = [0];
     const firstChild = [-1];
@@ -129,24 +151,52 @@ export class TypingModel {
   }
 
   private near(a: number, b: number): boolean {
-    return this.neighbours.has(pair(a, b));
+    return a < 128 && b < 128 && this.nearKeys[a * 128 + b] === 1;
   }
 
+  /** Every reading of the typed letters, most likely first (the tiers in order). */
   spellings(typed: string): readonly Spelling[] {
-    let s = this.memo.get(typed);
+    return Array.from({ length: this.tiers(typed) }, (_, t) => this.tier(typed, t)).flat();
+  }
+
+  /** The first letters any reading of `typed` starts with: the first typed one, its neighbours, and the second typed one (a swap). */
+  firstLetters(typed: string): string {
+    if (typed === "") return "";
+    const first = typed.charCodeAt(0);
+    let out = typed.slice(0, 2);
+    for (let b = 0; b < 128; b++) if (this.near(first, b)) out += String.fromCharCode(b);
+    return out;
+  }
+
+  /** How many tiers the typed letters' budget reaches (1: the literal reading and its apostrophes only). */
+  tiers(typed: string): number {
+    const budget = editBudget(typed.length);
+    return TIER_FLOORS.filter((floor) => floor <= budget).length;
+  }
+
+  /** The readings of tier t (cost in [TIER_FLOORS[t], TIER_FLOORS[t + 1])), most likely first; tier 0 starts with the literal one. */
+  tier(typed: string, t: number): readonly Spelling[] {
+    const key = `${t}\u0000${typed}`;
+    let s = this.memo.get(key);
     if (!s) {
-      s = this.read(typed);
-      this.memo.set(typed, s);
+      const below = t === 0 ? -1 : tierCeiling(typed.length, t - 1);
+      s = this.read(typed, tierCeiling(typed.length, t)).filter((r) => -r.channel > below);
+      this.memo.set(key, s);
     }
     return s;
   }
 
-  private read(typed: string): Spelling[] {
+  /**
+   * The readings within `budget`, the literal one first. A smaller budget
+   * gives the same readings below it (a reading dominated within the larger
+   * budget is dominated by one that costs no more), so tiers add up to the
+   * readings of the whole budget.
+   */
+  private read(typed: string, budget: number): Spelling[] {
     const n = typed.length;
     if (n === 0) return [{ prefix: "", channel: 0, withWord: false }];
     // UTF-16 code units: a letter outside the BMP matches only itself, unit by unit (no layout has one).
     const t = Uint16Array.from({ length: n }, (_, i) => typed.charCodeAt(i));
-    const budget = editBudget(n);
     // extra[i]: the cost of typed letter i-1 being one the user did not mean (doubled, or a neighbour of the one before).
     const extra = new Float64Array(n + 1).fill(Infinity);
     for (let i = 2; i <= n; i++) {
@@ -158,12 +208,26 @@ export class TypingModel {
     for (let i = 1; i <= n; i++) rows[0]![i] = rows[0]![i - 1]! + extra[i]!;
     const letters = new Uint16Array(n + 2 * Math.ceil(budget / EDIT_COSTS.apostrophe) + 2);
     const found: { prefix: string; cost: number; withWord: boolean }[] = [];
+    // Letters a child may have when less than one edit of the budget is left: those typed right after a cell within it.
+    const liveAt: Uint16Array[] = [];
     const walk = (node: number, depth: number, best: number): void => {
       const row = rows[depth]!;
       const parent = depth > 0 ? rows[depth - 1]! : null;
       const next = (rows[depth + 1] ??= new Float64Array(n + 1));
+      const live = (liveAt[depth] ??= new Uint16Array(2 * n)); // per depth: the loop below recurses
+      let rowMin = Infinity;
+      let lives = 0;
+      for (let i = 0; i <= n; i++) {
+        if (row[i]! < rowMin) rowMin = row[i]!;
+        if (i < n && row[i]! <= budget) live[lives++] = t[i]!; // a hit on typed letter i
+        // a swap: this node's letter typed at i, the child's at i - 1
+        if (parent && i >= 2 && t[i - 1] === letters[depth - 1] && parent[i - 2]! + EDIT_COSTS.transposition <= budget) live[lives++] = t[i - 2]!;
+      }
+      // Within less than one edit of the budget only those letters or an apostrophe can follow: no row need be computed for the others.
+      const exactOnly = budget - rowMin < EDIT_MIN;
       for (let child = this.firstChild[node]!; child >= 0; child = this.nextSibling[child]!) {
         const ch = this.letter[child]!;
+        if (exactOnly && ch !== APOSTROPHE && !includes(live, lives, ch)) continue;
         const floor = this.step(t, extra, row, parent, depth > 0 ? letters[depth - 1]! : -1, ch, next);
         const cost = next[n]!;
         letters[depth] = ch;
@@ -218,6 +282,9 @@ export class TypingModel {
 
 const APOSTROPHE = "'".charCodeAt(0);
 
-function pair(a: number, b: number): number {
-  return (a << 16) | b;
+/** Whether xs[0..n) holds x (a loop: a subarray view per call would cost more than the search). */
+function includes(xs: Uint16Array, n: number, x: number): boolean {
+  for (let i = 0; i < n; i++) if (xs[i] === x) return true;
+  return false;
 }
+

@@ -11,6 +11,7 @@ import type { Bundle } from "../../src/bundle/bundle-types.js";
 import { packRows } from "../../src/runtime/encoder-batch.js";
 import { ModelGraphs } from "../../src/runtime/ort-graphs.js";
 import { contextWindow } from "../../src/inference/state-cache.js";
+import type { Spelling } from "../../src/typing/typing-model.js";
 
 /** A word the service may suggest for a prefix: it starts with it and is not the prefix itself. */
 const completes = (word: string, prefix: string) => word.startsWith(prefix) && (prefix === "" || word !== prefix);
@@ -96,15 +97,30 @@ export class Reference {
   }
 
   /**
-   * Top k of the suggestable words completing `prefix` (already normalized;
-   * the prefix itself is no completion), by (log-prob desc, then vocabulary words by id before
+   * Top k of the suggestable words completing `typed`, a prefix (already
+   * normalized; the prefix itself is no completion) or the typing model's
+   * readings of typed letters (a word scores its log-prob plus the best
+   * channel of the readings it completes, or equals where `withWord`), by
+   * (score desc, then vocabulary words by id before
    * out-of-vocabulary ones). With `lexicon`, the bundle's lexicon words are
    * candidates at p(<unk>) times their share; with `recent`, log-probs are
    * the recency mixture's and recent out-of-vocabulary words are candidates;
    * words in `blocked` never are.
    */
-  topK(dist: Float64Array, prefix: string, k: number, open: { recent?: RefRecent | null; lexicon?: boolean; blocked?: ReadonlySet<string> | null } = {}): RefTopK {
+  topK(
+    dist: Float64Array,
+    typed: string | readonly Spelling[],
+    k: number,
+    open: { recent?: RefRecent | null; lexicon?: boolean; blocked?: ReadonlySet<string> | null } = {},
+  ): RefTopK {
     const { vocab, tokenizer, manifest } = this.bundle;
+    // A prefix, or the typing model's readings of typed letters: a word's channel is its best over the readings it completes.
+    const readings = typeof typed === "string" ? [{ prefix: typed, channel: 0, withWord: false }] : typed;
+    const channelOf = (word: string): number => {
+      let c = -Infinity;
+      for (const r of readings) if ((completes(word, r.prefix) || (r.withWord && word === r.prefix)) && r.channel > c) c = r.channel;
+      return c;
+    };
     const recent = open.recent ?? null;
     const lexicon = open.lexicon && this.bundle.lexicon;
     const cands: { word: string; id: number; lp: number }[] = [];
@@ -116,17 +132,18 @@ export class Reference {
       return p > 0 ? Math.log(p) : null;
     };
     for (let id = 0; id < vocab.length; id++) {
-      if (this.suggestable[id] && completes(vocab[id]!, prefix)) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! });
+      const c = this.suggestable[id] ? channelOf(vocab[id]!) : -Infinity;
+      if (c > -Infinity) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! + c });
     }
     const outside = new Set<string>();
-    if (lexicon) for (const w of lexicon.words) if (completes(w, prefix)) outside.add(w);
-    for (const w of recent?.counts.keys() ?? []) if (completes(w, prefix) && tokenizer.idOf(w) === tokenizer.unkId) outside.add(w);
+    if (lexicon) for (const w of lexicon.words) if (channelOf(w) > -Infinity) outside.add(w);
+    for (const w of recent?.counts.keys() ?? []) if (channelOf(w) > -Infinity && tokenizer.idOf(w) === tokenizer.unkId) outside.add(w);
     const unk = tokenizer.unkId;
     for (const word of outside) {
       const count = lexicon ? this.lexiconCounts.get(word) : undefined;
       const lstm = count === undefined ? null : dist[unk]! + Math.log(((1 - manifest.lexicon!.unseenShare) * count) / manifest.lexicon!.tokens);
       const lp = mixed(lstm, word);
-      if (lp !== null) cands.push({ word, id: vocab.length, lp });
+      if (lp !== null) cands.push({ word, id: vocab.length, lp: lp + channelOf(word) });
     }
     const allowed = open.blocked ? cands.filter((c) => !open.blocked!.has(c.word)) : cands;
     allowed.sort((a, b) => b.lp - a.lp || a.id - b.id);

@@ -25,6 +25,8 @@ import {
   type TailCall,
   type TailsResult,
 } from "../../src/runtime/runner-pool.js";
+import { LAYOUTS, keyNeighbours } from "../../src/typing/key-layout.js";
+import { TypingModel } from "../../src/typing/typing-model.js";
 import { rng } from "../../testkit/rng.js";
 import type { RefTopK, Reference } from "./reference.js";
 
@@ -181,11 +183,29 @@ export function randomPrefixes(bundle: Bundle, next: () => number): string[] {
   return ["", letter(), letter() + letter(), word.slice(0, 2), word.slice(0, 3), word.slice(0, 1).toUpperCase(), "É", "zzqj", "'"];
 }
 
+/** `prefix` with one random slip of a finger on QWERTY: a neighbouring key, a letter left out, doubled, or two swapped. */
+function mistype(prefix: string, next: () => number): string {
+  const i = Math.floor(next() * prefix.length);
+  const near = [...(QWERTY.get(prefix[i]!) ?? [])];
+  const kind = Math.floor(next() * 4);
+  if (kind === 0 && near.length > 0) return prefix.slice(0, i) + near[Math.floor(next() * near.length)]! + prefix.slice(i + 1);
+  if (kind === 1 && i > 0) return prefix.slice(0, i) + prefix.slice(i + 1);
+  if (kind === 3 && i + 1 < prefix.length) return prefix.slice(0, i) + prefix[i + 1]! + prefix[i]! + prefix.slice(i + 2);
+  return prefix.slice(0, i + 1) + prefix.slice(i);
+}
+const QWERTY = keyNeighbours(LAYOUTS.qwerty!);
+
 export interface LazyCheckOptions {
   seed: number;
   contexts: number;
   maxWords: number;
   tol: number;
+  /**
+   * With typo correction (`correct: true`): some prefixes mistyped, and the
+   * reference scores every word with the typing model's channel. Without:
+   * the prefix read literally (`correct: false`).
+   */
+  typos?: boolean;
 }
 
 /**
@@ -200,26 +220,44 @@ export async function checkLazyTopK(t: Test, h: Harness, ref: Reference, o: Lazy
   const contexts = Array.from({ length: o.contexts }, (_, i) => randomContext(bundle, next, i === 0 ? 0 : 1 + Math.floor(next() * o.maxWords)));
   const windows = contexts.map((c) => ref.window(c, h.config.maxContextTokens, h.config.contextHopTokens));
   const dists = await ref.distributions(windows);
+  const typos = o.typos ?? false;
   const queries = contexts.flatMap((context, ci) =>
-    randomPrefixes(bundle, next).map((prefix, pi) => ({
+    randomPrefixes(bundle, next).map((typed, pi) => ({
       ci,
-      // The model's own words (casing off), the prefix read literally (the reference has no typing model:
-      // corrections are checked against brute force in test/typing-model.test.ts); blocking on for most queries, as by default.
-      req: { context, prefix, k: pi === 0 ? 50 : pi === 1 ? 1 : 1 + Math.floor(next() * 50), casing: false, blockOffensive: next() < 0.7, correct: false },
+      // The model's own words (casing off); blocking on for most queries, as by default.
+      req: {
+        context,
+        prefix: typos && pi >= 3 && pi <= 4 && next() < 0.7 ? mistype(typed, next) : typed,
+        k: pi === 0 ? 50 : pi === 1 ? 1 : 1 + Math.floor(next() * 50),
+        casing: false,
+        blockOffensive: next() < 0.7,
+        correct: typos,
+      },
     })),
   );
+  // The service's typing model is built from the same lists (suggestable vocabulary, lexicon when on);
+  // its readings are checked against an independent dynamic programme in test/typing-model.test.ts.
+  const typing = typos
+    ? new TypingModel([...bundle.vocab.filter((w) => bundle.tokenizer.isSuggestable(w)), ...(h.config.lexicon ? (bundle.lexicon?.words ?? []) : [])])
+    : null;
   const answers = await Promise.all(queries.map((q) => h.service.predict(q.req)));
   const blocked = ref.blockedWords(h.blocklist);
   let failures = 0;
   let empty = 0;
   queries.forEach((q, i) => {
     const open = { recent: h.config.recency ? ref.recent(q.req.context) : null, lexicon: h.config.lexicon, blocked: q.req.blockOffensive ? blocked : null };
-    const want = ref.topK(dists[q.ci]!, bundle.tokenizer.normalize(q.req.prefix), q.req.k, open);
+    const prefix = bundle.tokenizer.normalize(q.req.prefix);
+    const want = ref.topK(dists[q.ci]!, typing ? typing.spellings(prefix) : prefix, q.req.k, open);
     if (want.words.length === 0) empty++;
     const ok = expectTopK(t, answers[i]!.predictions, want, o.tol, `seed ${o.seed} query ${i}: prefix ${JSON.stringify(q.req.prefix)} k=${q.req.k}`);
     if (!ok) failures++;
   });
   t.equal(failures, 0, `${queries.length} queries over ${contexts.length} contexts equal the full distribution's top-k (${empty} match no word)`);
   t.ok(empty > 0 && empty < queries.length, "some prefixes match nothing, most match something");
+  if (typos) {
+    const corrected = answers.flatMap((a, i) => a.predictions.filter((p) => p.corrected !== !p.word.startsWith(bundle.tokenizer.normalize(queries[i]!.req.prefix))));
+    t.equal(corrected.length, 0, "corrected: exactly the words that do not start with the typed letters");
+    t.ok(answers.filter((a) => a.predictions.some((p) => p.corrected)).length > queries.length / 10, "corrections in more than a tenth of the answers");
+  }
   return { queries, answers };
 }
