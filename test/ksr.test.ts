@@ -16,6 +16,7 @@ import {
   simulateText,
   type Query,
 } from "../bench/ksr/simulate.js";
+import { attempt, fnv1a, neighboursOf, noisyTypist, type Attempt, type Typist, type TypoKind } from "../bench/ksr/noisy-typist.js";
 
 /** A predictor over a ranked word list: the first k words starting with the prefix. Records every query. */
 function dictionary(words: readonly string[]) {
@@ -136,8 +137,9 @@ t.test("a predictor may be async; results add up over documents", async (t) => {
   const predict = async (q: Query) => (q.prefix === "" ? ["a"] : []);
   const a = await simulateText("a b", predict, { k: 1 });
   const b = await simulateText("b a", predict, { k: 1 });
-  t.same(a, { characters: 3, baseKeystrokes: 3, keystrokes: 2, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
-  t.same(b, { characters: 3, baseKeystrokes: 3, keystrokes: 3, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1 });
+  const none = { typos: 0, corrected: 0, fixKeystrokes: 0 };
+  t.same(a, { characters: 3, baseKeystrokes: 3, keystrokes: 2, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1, ...none });
+  t.same(b, { characters: 3, baseKeystrokes: 3, keystrokes: 3, words: 2, selected: 1, queries: 2, hitTop1: 1, hitTop3: 1, hitTopK: 1, ...none });
   const s = addResults(addResults(emptyResult(), a), b);
   t.equal(s.characters, 6);
   t.equal(s.keystrokes, 5);
@@ -270,4 +272,151 @@ t.test("keyboard casing of an engine without casing", async (t) => {
   const raw = await simulateText(text, uncased(["the", "cat", "sat"]).predict, { k: 3, caseMode: "exact" });
   t.equal(raw.keystrokes, 19, "without the keyboard's casing: The twice and CAT typed in full");
   t.equal(raw.selected, 2);
+});
+
+// ---------------------------------------------------------------------------
+// typos: a noisy typist (lower-case mode)
+
+const TEXT = "the cat sat on the mat and then it ran off to the park, didn't it? the dog's tail wagged";
+
+/** A typist that makes the mistakes of `plan` ("word:letter" -> kind; a neighbour is typed as `neighbour`) and no others. */
+function planned(plan: Record<string, TypoKind>, neighbour = "x"): Typist {
+  return (w, l, ch): Attempt => {
+    const kind = plan[`${w}:${l}`] ?? "ok";
+    const typed = { ok: ch, neighbour, omission: "", double: ch + ch }[kind];
+    return { typed, kind };
+  };
+}
+
+t.test("typos at rate 0 give exactly the result without typos", async (t) => {
+  for (const k of [1, 3, 5]) {
+    const clean = dictionary(["the", "cat", "sat", "then", "tail", "didn't", "dog's"]);
+    const noisy = dictionary(["the", "cat", "sat", "then", "tail", "didn't", "dog's"]);
+    const a = await simulateText(TEXT, clean.predict, { k });
+    const b = await simulateText(TEXT, noisy.predict, { k, typos: { rate: 0, seed: 5 } });
+    t.same(b, a, `k = ${k}`);
+    t.same(noisy.queries, clean.queries, `k = ${k}: the same queries`);
+  }
+});
+
+t.test("typos are deterministic: one seed, one set of mistakes, whatever the order or k", async (t) => {
+  const never = () => [];
+  const opts = { rate: 0.3, seed: 11 };
+  const a = await simulateText(TEXT, never, { k: 3, typos: opts });
+  const b = await simulateText(TEXT, never, { k: 3, typos: { ...opts } });
+  t.same(b, a, "same seed, same result");
+  t.ok(a.typos > 5, `some mistakes made (${a.typos})`);
+  const other = await simulateText(TEXT, never, { k: 3, typos: { rate: 0.3, seed: 12 } });
+  t.not(JSON.stringify(other), JSON.stringify(a), "another seed, other mistakes");
+  for (const k of [1, 5]) t.same(await simulateText(TEXT, never, { k, typos: opts }), a, `k = ${k} types the same (nothing suggested)`);
+
+  const key = fnv1a(TEXT);
+  const positions = Array.from({ length: 400 }, (_, i) => [i >> 4, i & 15] as const);
+  const forward = positions.map(([w, l]) => noisyTypist(opts, key)(w, l, "e"));
+  const typist = noisyTypist(opts, key);
+  const backward = [...positions].reverse().map(([w, l]) => typist(w, l, "e")).reverse();
+  t.same(backward, forward, "a draw depends on its position only, not on the order of calls");
+  t.ok(forward.some((x) => x.kind !== "ok"));
+  const otherDoc = positions.map(([w, l]) => noisyTypist(opts, key + 1)(w, l, "e"));
+  t.not(JSON.stringify(otherDoc), JSON.stringify(forward), "another document, other mistakes");
+});
+
+t.test("typos: the keystroke arithmetic of each kind of mistake", async (t) => {
+  const never = dictionary([]);
+  // "cat", neighbour at letter 1: c, x, t on screen "cxt"; no suggestion: 2 backspaces + "at" retyped.
+  const nb = await simulateText("cat", never.predict, { k: 3, typist: planned({ "0:1": "neighbour" }) });
+  t.equal(nb.keystrokes, 3 + 4);
+  t.equal(nb.fixKeystrokes, 4);
+  t.equal(nb.typos, 1);
+  t.equal(nb.characters, 3, "characters are the clean text's");
+  t.equal(ksr(nb), 1 - 7 / 3);
+  t.same(never.queries.map((q) => q.prefix), ["", "c", "cx", "cxt"], "the prefix is what is on screen; one more ask at the end");
+
+  // Omission at letter 1: c (1), a skipped (0, "c" not asked again), t (1); "ct": 1 backspace + "at".
+  const om = dictionary([]);
+  const o = await simulateText("cat", om.predict, { k: 3, typist: planned({ "0:1": "omission" }) });
+  t.equal(o.keystrokes, 2 + 3);
+  t.equal(o.fixKeystrokes, 3);
+  t.same(om.queries.map((q) => q.prefix), ["", "c", "ct"]);
+
+  // Doubled last letter: "catt", 3 presses + 1 backspace.
+  const db = await simulateText("cat", () => [], { k: 3, typist: planned({ "0:2": "double" }) });
+  t.equal(db.keystrokes, 3 + 1);
+  t.equal(db.fixKeystrokes, 1);
+
+  // Omitted last letter: "ca" left; nothing to delete, "t" retyped.
+  const last = await simulateText("cat", () => [], { k: 3, typist: planned({ "0:2": "omission" }) });
+  t.equal(last.keystrokes, 2 + 1);
+
+  // The correction offered once the word is typed: 3 presses + 1 selection; the space after it free.
+  const fixer = (q: Query) => (q.prefix === "cxt" ? ["cat"] : []);
+  const picked = await simulateText("cat sat", fixer, { k: 3, typist: planned({ "0:1": "neighbour" }) });
+  t.equal(picked.keystrokes, 3 + 1 + 3, "c x t select (space free), s a t");
+  t.equal(picked.selected, 1);
+  t.equal(picked.corrected, 1);
+  t.equal(picked.fixKeystrokes, 0);
+
+  // Offered mid-word despite the mistake: the selection replaces the wrong letters.
+  const early = await simulateText("cat", (q: Query) => (q.prefix === "cx" ? ["cat"] : []), { k: 3, typist: planned({ "0:1": "neighbour" }) });
+  t.equal(early.keystrokes, 2 + 1);
+  t.equal(early.corrected, 1);
+  t.equal(early.typos, 1);
+
+  // A selection with a right prefix on screen is not a correction; mistakes after the selection never happen.
+  const right = await simulateText("cat", (q: Query) => (q.prefix === "c" ? ["cat"] : []), { k: 3, typist: planned({ "0:2": "neighbour" }) });
+  t.equal(right.keystrokes, 2);
+  t.equal(right.corrected, 0);
+  t.equal(right.typos, 0);
+
+  // Word indices count words in the document; the fix restarts at the first wrong letter.
+  const second = await simulateText("to cab", () => [], { k: 1, typist: planned({ "1:0": "neighbour", "1:2": "double" }, "v") });
+  // "to " 3; "cab" typed "vabb" (3 presses), all 4 deleted, 3 retyped.
+  t.equal(second.keystrokes, 3 + 3 + 7);
+  t.equal(second.typos, 2);
+  t.equal(second.fixKeystrokes, 7);
+
+  // The next-word hit rate does not change with typos.
+  const words = ["the", "cat", "sat", "on", "mat"];
+  const clean = await simulateText(TEXT, dictionary(words).predict, { k: 2 });
+  const noisy = await simulateText(TEXT, dictionary(words).predict, { k: 2, typos: { rate: 0.5, seed: 3 } });
+  t.same([noisy.hitTop1, noisy.hitTop3, noisy.hitTopK], [clean.hitTop1, clean.hitTop3, clean.hitTopK]);
+  t.equal(noisy.characters, clean.characters);
+});
+
+t.test("typo draws: the rate and the 60/20/20 mix; neighbours from the QWERTY layout; never the apostrophe", (t) => {
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  const typist = noisyTypist({ rate: 0.03, seed: 1 }, fnv1a("a document"));
+  const n = 200_000;
+  const count: Record<TypoKind, number> = { ok: 0, neighbour: 0, omission: 0, double: 0 };
+  let offLayout = 0;
+  for (let i = 0; i < n; i++) {
+    const ch = letters[i % 26]!;
+    const a = typist(Math.floor(i / 7), i % 7, ch);
+    count[a.kind]++;
+    if (a.kind === "neighbour" && !neighboursOf(ch).includes(a.typed)) offLayout++;
+  }
+  const mistakes = n - count.ok;
+  t.ok(Math.abs(mistakes / n - 0.03) < 0.005, `mistake rate ${mistakes / n}`);
+  t.ok(Math.abs(count.neighbour / mistakes - 0.6) < 0.03, `neighbour share ${count.neighbour / mistakes}`);
+  t.ok(Math.abs(count.omission / mistakes - 0.2) < 0.03, `omission share ${count.omission / mistakes}`);
+  t.ok(Math.abs(count.double / mistakes - 0.2) < 0.03, `double share ${count.double / mistakes}`);
+  t.equal(offLayout, 0, "a neighbour is a key next to the intended one");
+  t.same(neighboursOf("q"), ["a", "w"]);
+  t.same(neighboursOf("g"), ["b", "f", "h", "t", "v", "y"]);
+  t.same(neighboursOf("'"), []);
+  t.same(attempt("'", 0.5, 0, 0, 0), { typed: "'", kind: "ok" }, "the apostrophe is never mistyped");
+  t.same(attempt("q", 0.5, 0.4, 0.59, 0.99), { typed: "w", kind: "neighbour" });
+  t.same(attempt("q", 0.5, 0.4, 0.7, 0), { typed: "", kind: "omission" });
+  t.same(attempt("q", 0.5, 0.4, 0.9, 0), { typed: "qq", kind: "double" });
+  t.same(attempt("q", 0.5, 0.5, 0, 0), { typed: "q", kind: "ok" });
+  t.end();
+});
+
+t.test("typos: exact case and rates outside [0, 0.5] are refused", async (t) => {
+  await t.rejects(simulateText("a", () => [], { k: 1, caseMode: "exact", typos: { rate: 0.03, seed: 1 } }), RangeError);
+  await t.rejects(simulateText("a", () => [], { k: 1, caseMode: "exact", typist: planned({}) }), RangeError);
+  await t.rejects(simulateText("a", () => [], { k: 1, typos: { rate: 0.6, seed: 1 } }), RangeError);
+  await t.rejects(simulateText("a", () => [], { k: 1, typos: { rate: -0.1, seed: 1 } }), RangeError);
+  await t.rejects(simulateText("a", () => [], { k: 1, typos: { rate: NaN, seed: 1 } }), RangeError);
+  await t.rejects(simulateText("a", () => [], { k: 1, typos: { rate: 0.1, seed: 1.5 } }), RangeError);
 });

@@ -24,9 +24,11 @@
  *
  * Writes bench/out/ksr.json and gnuplot data under bench/out/ksr/ (plotted by
  * bench/plots/ksr.gp); with --case exact, bench/out/ksr-exact.json and
- * bench/out/ksr-exact/ (bench/plots/ksr-exact.gp). Run everything with `bash
- * bench/ksr/run.sh [--docs N]`; this script expects the driver and the db to
- * exist (run.sh builds them).
+ * bench/out/ksr-exact/ (bench/plots/ksr-exact.gp); with --typos RATE > 0 (a
+ * noisy typist, lower-case mode only: simulate.ts, noisy-typist.ts),
+ * bench/out/ksr-noisy.json and bench/out/ksr-noisy/ (bench/plots/ksr-noisy.gp).
+ * Run everything with `bash bench/ksr/run.sh [--docs N]`; this script expects
+ * the driver and the db to exist (run.sh builds them).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -38,7 +40,7 @@ import { Args, shared, fail } from "../lib/args.js";
 import { OUT_DIR, machine, pct, table } from "../lib/report.js";
 import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
 import { readTestDocs } from "../lib/text.js";
-import { addResults, emptyResult, keyboardCasing, ksr, simulateText, type CaseMode, type Predictor, type TextResult } from "./simulate.js";
+import { addResults, emptyResult, keyboardCasing, ksr, simulateText, type CaseMode, type Predictor, type TextResult, type TypoOptions } from "./simulate.js";
 
 const USAGE = `
 bench/ksr: keystroke savings, next-word hit rate and latency per query of the
@@ -61,8 +63,10 @@ const args = new Args(
     case: { def: "lower", help: "lower: the text lowercased (the service's casing off); exact: case kept, shift costs, exact-case matching, the service's defaults, presage cased as a keyboard would" },
     request: { def: "", help: 'extra fields of every service request, JSON (empty: {"casing":false,"blockOffensive":false} with --case lower, {} with --case exact)' },
     env: { def: "", help: "extra service env, KEY=VALUE,..." },
-    out: { def: "", help: "result file (empty: bench/out/ksr.json, or bench/out/ksr-exact.json with --case exact)" },
-    "plot-data": { def: "", help: "folder for the gnuplot data files (empty: bench/out/ksr, or bench/out/ksr-exact with --case exact)" },
+    typos: { def: "0", help: "a noisy typist: this fraction of key presses mistyped, in [0, 0.5] (0: off; 0.03 is a phone typist's; --case lower only): 60% a neighbouring key, 20% omitted, 20% doubled, the same mistakes for every system and k" },
+    "typo-seed": { def: "1", help: "seed of the typist's mistakes (an integer)" },
+    out: { def: "", help: "result file (empty: bench/out/ksr.json, bench/out/ksr-exact.json with --case exact, bench/out/ksr-noisy.json with --typos)" },
+    "plot-data": { def: "", help: "folder for the gnuplot data files (empty: bench/out/ksr, bench/out/ksr-exact with --case exact, bench/out/ksr-noisy with --typos)" },
   },
   USAGE,
 );
@@ -93,8 +97,12 @@ if (args.string("request") !== "") {
   }
   if (typeof requestExtra !== "object" || requestExtra === null || Array.isArray(requestExtra)) fail("--request: a JSON object");
 }
-const outArg = args.string("out") || (exact ? "bench/out/ksr-exact.json" : "bench/out/ksr.json");
-const plotDataArg = args.string("plot-data") || (exact ? "bench/out/ksr-exact" : "bench/out/ksr");
+const typoRate = args.number("typos", 0, 0.5);
+if (typoRate > 0 && exact) fail("--typos: the noisy typist needs --case lower");
+const typos: TypoOptions | null = typoRate > 0 ? { rate: typoRate, seed: args.int("typo-seed", 0, 0xffff_ffff) } : null;
+const variant = exact ? "ksr-exact" : typos ? "ksr-noisy" : "ksr";
+const outArg = args.string("out") || `bench/out/${variant}.json`;
+const plotDataArg = args.string("plot-data") || `bench/out/${variant}`;
 const docs =
   nDocs <= 0 || nDocs >= allDocs.length
     ? allDocs
@@ -172,7 +180,7 @@ async function runKs(predictors: readonly Predictor[], lat: number[]): Promise<O
       };
       for (const [i, k] of ks.entries()) {
         // Await first, then read totals: with --concurrency > 1 another worker may have added to them meanwhile.
-        const r = await simulateText(doc, shared, { k, contextChars, caseMode });
+        const r = await simulateText(doc, shared, { k, contextChars, caseMode, ...(typos ? { typos } : {}) });
         totals[i] = addResults(totals[i]!, r);
       }
       d++;
@@ -448,6 +456,7 @@ const result = {
   select,
   concurrency,
   caseMode,
+  typos,
   characters,
   baseKeystrokes: (service ?? presage)?.runs[0]?.totals.baseKeystrokes ?? 0,
   words,
@@ -456,7 +465,10 @@ const result = {
   contextChars,
   protocol: exact
     ? "case kept; words [A-Za-z']+; other chars 1 keystroke; a capital A-Z costs shift + letter (2) except a word's first letter at a sentence start (start of text, or after . ! ? or a new line looking back past other punctuation): 1, auto-capitalized (a lower-case letter there: 2); before each letter ask k suggestions (context = text before the word as written, prefix = letters typed as written); hit (exact case): 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/baseKeystrokes (the text typed letter by letter with those costs)"
-    : "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters",
+    : "lowercased; words [a-z']+; other chars 1 keystroke; before each letter ask k suggestions (context = text before the word, prefix = letters typed); hit: 1 keystroke, word done, following space free; miss: type the letter; KSR = 1 - keystrokes/characters" +
+      (typos
+        ? `; noisy typist (seed ${typos.seed}): each key press for a letter goes wrong with probability ${typos.rate} (never the apostrophe), as a uniformly chosen neighbouring QWERTY key 60% (1 keystroke), omitted 20% (0 keystrokes, nothing typed), doubled 20% (1 keystroke), the same mistakes for every system and k; the prefix sent is what is on screen, mistakes included, not re-asked while unchanged; a selection replaces the typed letters; a word typed to its end with mistakes: one more ask, its selection 1 keystroke, else fixed by hand (backspaces to the first wrong letter + the letters retyped); characters are the clean text's`
+        : ""),
   queriesSentAskFor: maxK,
   service: service && { request: requestExtra, runs: service.runs, queriesSent: service.cdf.length, tailLatency: service.tails, cache: service.cache },
   presage: presage && {
@@ -509,7 +521,7 @@ writeFileSync(
   "# i label calls mean_ms p50_ms p90_ms p99_ms\n" + tails.map((t, i) => `${i} "${t.cluster} ${t.label}" ${t.calls} ${t.meanMs} ${t.p50Ms} ${t.p90Ms} ${t.p99Ms}`).join("\n") + "\n",
 );
 const which = docs.length === allDocs.length ? "all" : select === "first" ? `first ${docs.length} of ${allDocs.length}` : `${docs.length} of ${allDocs.length} (spread)`;
-const label = `${exact ? "exact case, " : ""}model ${modelName}, ${which} documents of ${path.basename(textFile)} (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
+const label = `${exact ? "exact case, " : ""}${typos ? `typos ${pct(typos.rate)} (seed ${typos.seed}), ` : ""}model ${modelName}, ${which} documents of ${path.basename(textFile)} (${words.toLocaleString("en-US")} words), ${started.slice(0, 16).replace("T", " ")} UTC${concurrency > 1 ? `, ${concurrency} at once` : ""}`;
 writeFileSync(path.join(dataDir, "vars.gp"), `run_label = ${JSON.stringify(label)}\ncdf_k = ${maxK}\nhave_tails = ${tails.length > 0 ? 1 : 0}\n`);
 
 // table
@@ -527,11 +539,18 @@ for (const [name, runs] of [["service", service?.runs], ["presage", presage?.run
       r.latencyMs.p50.toFixed(3),
       r.latencyMs.p99.toFixed(3),
       r.predictMs ? r.predictMs.p50.toFixed(3) : "-",
+      ...(typos ? [r.totals.typos.toLocaleString("en-US"), r.totals.corrected.toLocaleString("en-US"), r.totals.fixKeystrokes.toLocaleString("en-US")] : []),
     ]);
   }
 }
 process.stdout.write(`\nKSR on ${label}\n\n`);
-process.stdout.write(`${table(["system", "k", "KSR", "hit@1", "hit@3", "hit@k", "protocol queries", "p50 ms", "p99 ms", "predict p50 ms"], rows)}\n`);
+const typoColumns = typos ? ["mistakes", "corrected by a suggestion", "fix keystrokes"] : [];
+process.stdout.write(`${table(["system", "k", "KSR", "hit@1", "hit@3", "hit@k", "protocol queries", "p50 ms", "p99 ms", "predict p50 ms", ...typoColumns], rows)}\n`);
+if (typos) {
+  process.stdout.write(
+    `\nnoisy typist, ${pct(typos.rate)} of key presses, seed ${typos.seed}: mistakes = key presses gone wrong before the word was done; corrected = words selected with wrong letters on screen; fix keystrokes = backspaces + letters retyped for words no suggestion fixed (counted in KSR)\n`,
+  );
+}
 process.stdout.write(
   `\nqueries sent (each for the top ${maxK}, shared by every k; latency is theirs): service ${service?.cdf.length ?? "-"}, presage ${presage?.cdf.length ?? "-"}\n`,
 );

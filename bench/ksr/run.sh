@@ -3,6 +3,7 @@
 #
 #   bash bench/ksr/run.sh [--docs N] [any flag of bench/ksr/ksr.ts, e.g. --model models/tiny --ks 1,3]
 #   bash bench/ksr/run.sh --case exact [...]   # case kept, shift costs, exact-case matching
+#   bash bench/ksr/run.sh --typos 0.03 [...]   # a noisy typist (lower case only)
 #
 # 1. builds the presage n-gram db (cached: bench/out/presage/train-3gram.db,
 #    rebuilt when training/data/train.txt is newer): text2ngram -n 1, 2, 3
@@ -15,7 +16,11 @@
 # 5. plots bench/plots/*.png with gnuplot (bench/plots/ksr.gp); with --case
 #    exact, writes bench/out/ksr-exact.json and bench/out/ksr-exact/*.dat and
 #    plots only bench/plots/ksr-exact-vs-k.png (bench/plots/ksr-exact.gp: both
-#    modes, the lower-case one from bench/out/ksr/ when there).
+#    modes, the lower-case one from bench/out/ksr/ when there); with --typos
+#    RATE > 0, writes bench/out/ksr-noisy.json and bench/out/ksr-noisy/*.dat
+#    and plots only bench/plots/ksr-noisy-vs-k.png (bench/plots/ksr-noisy.gp:
+#    noisy beside clean from bench/out/ksr/, and the service with correct off
+#    from bench/out/ksr-noisy-off/, when there).
 #
 # Needs: presage libpresage-dev gnuplot-nox g++ (apt), training/data/*.txt
 # (/usr/bin/python3 training/prepare.py). Waits while /tmp/nextword-bench.lock
@@ -65,13 +70,22 @@ npx tsc -p bench
 wait_lock
 node dist-bench/bench/ksr/ksr.js "$@"
 CASE=lower
+TYPOS=0
 prev=
 for a in "$@"; do
-  case "$a" in --case=*) CASE=${a#--case=} ;; esac
+  case "$a" in --case=*) CASE=${a#--case=} ;; --typos=*) TYPOS=${a#--typos=} ;; esac
   [ "$prev" = --case ] && CASE=$a
+  [ "$prev" = --typos ] && TYPOS=$a
   prev=$a
 done
-if [ "$CASE" = exact ]; then
+if awk -v r="$TYPOS" 'BEGIN { exit !(r + 0 > 0) }'; then
+  if [ -f bench/out/ksr-noisy/by-k.dat ]; then
+    gnuplot bench/plots/ksr-noisy.gp
+    echo "ksr: plot in bench/plots/ksr-noisy-vs-k.png" >&2
+  else
+    echo "ksr: no bench/out/ksr-noisy/by-k.dat (run with the default --plot-data) to plot" >&2
+  fi
+elif [ "$CASE" = exact ]; then
   gnuplot bench/plots/ksr-exact.gp
   echo "ksr: plot in bench/plots/ksr-exact-vs-k.png" >&2
 else

@@ -33,7 +33,31 @@
  * - KSR = 1 - keystrokes / baseKeystrokes, baseKeystrokes being the cost of
  *   typing the text letter by letter with those shift costs (characters plus
  *   shift presses); in the lower-case mode baseKeystrokes = characters.
+ *
+ * `typos` (a noisy typist, noisy-typist.ts; lower-case mode only): each key
+ * press may go wrong, the same way for every system and k. Per word, with
+ * `typed` what is on screen (starts empty) and `pos` the intended letter:
+ * - while pos < word length: ask with prefix = typed (not again when typed
+ *   has not changed since the last ask: the same suggestions are on screen);
+ *   if the word is among them, selecting it costs 1, completes the word
+ *   (the keyboard replaces what was typed, mistakes included) and the space
+ *   after it is free; else the typist presses the key for letter pos:
+ *   right (1 keystroke, the letter), a neighbouring key (1, the neighbour),
+ *   omitted (0: the finger skipped it, nothing pressed, nothing typed) or
+ *   doubled (1: the bounce is not a keystroke the user chose; the letter
+ *   twice); pos += 1;
+ * - at the end, typed = word: done, no selection; else one more ask with
+ *   prefix = typed: the word among the suggestions, 1 (a correction picked);
+ *   else a fix by hand: backspaces back to the first position where typed
+ *   and word differ plus the letters retyped from there (fixKeystrokes),
+ *   with no mistakes in the fix;
+ * - characters and baseKeystrokes are the clean text's (KSR comparable with
+ *   clean runs); the next-word hit rate is unchanged (the empty-prefix ask
+ *   comes before any key press).
  */
+
+import { checkTypoOptions, fnv1a, noisyTypist, type Typist, type TypoOptions } from "./noisy-typist.js";
+export type { Typist, TypoOptions } from "./noisy-typist.js";
 
 export interface Query {
   /** The text before the word (possibly cut to its last `contextChars`), lowercased unless caseMode is "exact". */
@@ -59,6 +83,12 @@ export interface TextResult {
   hitTop1: number;
   hitTop3: number;
   hitTopK: number;
+  /** With typos: mistaken key presses (neighbour, omission, double). */
+  typos: number;
+  /** With typos: words selected while the letters on screen were not a prefix of the word (a suggestion fixed a mistake). */
+  corrected: number;
+  /** With typos: keystrokes of fixes by hand (backspaces + retyped letters); included in keystrokes. */
+  fixKeystrokes: number;
 }
 
 export interface SimulateOptions {
@@ -71,6 +101,10 @@ export interface SimulateOptions {
   contextChars?: number;
   /** "lower" (default): the text lowercased; "exact": case kept, shift costs, exact-case matching. */
   caseMode?: CaseMode;
+  /** A noisy typist (lower-case mode only): the seeded typo model of noisy-typist.ts. */
+  typos?: TypoOptions;
+  /** A typist given outright (tests: a plan of mistakes), instead of `typos`. */
+  typist?: Typist;
 }
 
 export type CaseMode = "lower" | "exact";
@@ -79,7 +113,7 @@ const WORD_CHAR = /[a-z']/;
 const WORD_CHAR_EXACT = /[A-Za-z']/;
 
 export function emptyResult(): TextResult {
-  return { characters: 0, baseKeystrokes: 0, keystrokes: 0, words: 0, selected: 0, queries: 0, hitTop1: 0, hitTop3: 0, hitTopK: 0 };
+  return { characters: 0, baseKeystrokes: 0, keystrokes: 0, words: 0, selected: 0, queries: 0, hitTop1: 0, hitTop3: 0, hitTopK: 0, typos: 0, corrected: 0, fixKeystrokes: 0 };
 }
 
 export function addResults(a: TextResult, b: TextResult): TextResult {
@@ -93,6 +127,9 @@ export function addResults(a: TextResult, b: TextResult): TextResult {
     hitTop1: a.hitTop1 + b.hitTop1,
     hitTop3: a.hitTop3 + b.hitTop3,
     hitTopK: a.hitTopK + b.hitTopK,
+    typos: a.typos + b.typos,
+    corrected: a.corrected + b.corrected,
+    fixKeystrokes: a.fixKeystrokes + b.fixKeystrokes,
   };
 }
 
@@ -170,6 +207,8 @@ export async function simulateText(text: string, predict: Predictor, opts: Simul
   const mode = opts.caseMode ?? "lower";
   if (mode !== "lower" && mode !== "exact") throw new RangeError(`caseMode must be "lower" or "exact", got ${String(mode)}`);
   const exact = mode === "exact";
+  if (opts.typos) checkTypoOptions(opts.typos);
+  if ((opts.typos || opts.typist) && exact) throw new RangeError('typos need caseMode "lower"');
   const wordChar = exact ? WORD_CHAR_EXACT : WORD_CHAR;
   const chars = Array.from(exact ? text : text.toLowerCase());
   // Code-unit offsets of each code point, to slice the context as a string.
@@ -178,6 +217,7 @@ export async function simulateText(text: string, predict: Predictor, opts: Simul
   offsets[0] = 0;
   for (let i = 0; i < chars.length; i++) offsets[i + 1] = offsets[i]! + chars[i]!.length;
 
+  const typist = opts.typist ?? (opts.typos ? noisyTypist(opts.typos, fnv1a(written)) : null);
   const r = emptyResult();
   r.characters = chars.length;
   r.baseKeystrokes = chars.length;
@@ -197,6 +237,23 @@ export async function simulateText(text: string, predict: Predictor, opts: Simul
     const costs = Array.from(word, (ch, t) => (exact ? letterCost(ch, t === 0 && isSentenceStart(before)) : 1));
     r.baseKeystrokes += costs.reduce((a, b) => a + b, 0) - costs.length;
     r.words += 1;
+    if (typist) {
+      let first = true;
+      const ask = async (prefix: string) => {
+        const got = (await predict({ context, prefix, k })).slice(0, k);
+        r.queries += 1;
+        if (first) {
+          first = false; // prefix "": the next-word hit rate
+          if (got[0] === word) r.hitTop1 += 1;
+          if (got.slice(0, 3).includes(word)) r.hitTop3 += 1;
+          if (got.includes(word)) r.hitTopK += 1;
+        }
+        return got;
+      };
+      const selected = await typeNoisy(word, r.words - 1, ask, typist, r);
+      i = selected && j < chars.length && chars[j] === " " ? j + 1 : j;
+      continue;
+    }
     let done = false;
     for (let t = 0; t < j - i; t++) {
       const prefix = word.slice(0, t); // [A-Za-z'] are one code unit each
@@ -219,4 +276,43 @@ export async function simulateText(text: string, predict: Predictor, opts: Simul
     if (!done) i = j; // fully typed: no selection
   }
   return r;
+}
+
+/**
+ * One word typed by `typist` (the `typos` protocol above): adds its
+ * keystrokes, mistakes and fixes to `r`; whether a suggestion was selected.
+ * `ask(prefix)`: the first k suggestions (counts the query).
+ */
+async function typeNoisy(word: string, w: number, ask: (prefix: string) => Promise<readonly string[]>, typist: Typist, r: TextResult): Promise<boolean> {
+  let typed = "";
+  let shownFor: string | null = null;
+  let shown: readonly string[] = [];
+  const offered = async () => {
+    if (shownFor !== typed) {
+      shown = await ask(typed);
+      shownFor = typed;
+    }
+    return shown.includes(word);
+  };
+  const select = () => {
+    r.keystrokes += 1;
+    r.selected += 1;
+    if (!word.startsWith(typed)) r.corrected += 1;
+    return true;
+  };
+  for (let pos = 0; pos < word.length; pos++) {
+    if (await offered()) return select();
+    const a = typist(w, pos, word[pos]!);
+    if (a.kind !== "ok") r.typos += 1;
+    if (a.kind !== "omission") r.keystrokes += 1;
+    typed += a.typed;
+  }
+  if (typed === word) return false;
+  if (await offered()) return select();
+  let d = 0;
+  while (d < typed.length && d < word.length && typed[d] === word[d]) d++;
+  const fix = typed.length - d + (word.length - d);
+  r.keystrokes += fix;
+  r.fixKeystrokes += fix;
+  return false;
 }
