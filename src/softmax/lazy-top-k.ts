@@ -43,7 +43,10 @@ export interface TopK {
  * best channel log-prob log p(typed | prefix) among the readings whose ranges
  * hold it, and a cluster's bound is its bound plus the best channel log-prob
  * among the readings with a candidate in it; the same holds. One reading
- * with channel 0 is the literal prefix.
+ * with channel 0 is the literal prefix. With MoreReadings, dearer readings
+ * join once the top-k is final for those given and their bound could still
+ * enter it (needsMore); the row is then re-planned from the head and the
+ * clusters already supplied, and the same holds.
  *
  * Lookahead m > 1 asks for up to m clusters at once, each still needed by the
  * bound as it stands: a row whose answer would take several sequential
