@@ -161,7 +161,7 @@ t.test("with typos, lazy top-k over the readings equals brute force over every w
     const tm = new TypingModel([...suggestableWords, ...(lexicon?.words ?? [])], TEST_LAYOUT);
     const spellings = tm.spellings(row.prefix);
     // As the service plans a row: the first tier of readings now, the dearer ones when the bound asks.
-    const deps = { index: mb.index, mixOf: (sp: readonly Spelling[], floor: number) => open.readingsMix(table, sp, row.k, blocked, floor), recentQMax: table ? Math.max(0, ...table.q) : 0, unkId: lexicon ? unkId : -1 };
+    const deps = { index: mb.index, mixOf: (sp: readonly Spelling[], floor: number) => open.readingsMix(table, sp, row.k, blocked, floor), recentQMax: table?.maxQ ?? 0, unkId: lexicon ? unkId : -1 };
     const { readings, mix, more } = typedReadings(tm, row.prefix, deps);
     const planner = new RowTopK(mb.index, row.head, row.k, readings, mix, more);
     const state: TailState = { head: row.head, bandHidden: [new Float32Array(1)], tails: new Map() };

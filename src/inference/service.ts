@@ -220,7 +220,7 @@ export class NextwordService implements InferenceService {
       const deps = {
         index: blockOffensive ? this.allowedIndex : this.index,
         mixOf: (spellings: readonly Spelling[], lexiconFloor: number) => this.openVocab.readingsMix(w.recent, spellings, k, blocked, lexiconFloor),
-        recentQMax: w.recent ? Math.max(0, ...w.recent.q) : 0,
+        recentQMax: w.recent?.maxQ ?? 0,
         unkId: this.openVocab.lexicon ? this.deps.bundle.tokenizer.unkId : -1,
       };
       const { readings, mix, more } = correct ? typedReadings(this.typing, normalized, deps) : literalReading(normalized, deps);

@@ -89,6 +89,8 @@ export interface RecentTable {
   readonly ids: Int32Array;
   /** Per word outside the vocabulary: its lexicon share (-Infinity outside the lexicon). */
   readonly shares: Float64Array;
+  /** The largest q (0: none): with an LSTM bound, it bounds any word's mixture log-prob. */
+  readonly maxQ: number;
   readonly noPrefix: VocabPart;
 }
 
@@ -130,7 +132,7 @@ export class OpenVocab {
       shares[j] = id !== null ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity);
       q[j] = this.recency.recentShare(recent.counts.get(w)!, recent.n); // as Recency.logProb computes it
     }
-    const table = { recent, words, q, ids, shares };
+    const table = { recent, words, q, ids, shares, maxQ: q.reduce((a, b) => Math.max(a, b), 0) };
     return { ...table, noPrefix: this.vocabPart(table, 0, n) };
   }
 
