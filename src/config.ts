@@ -9,7 +9,7 @@
 import { CONFIG_SPEC } from "./config/spec.js";
 import { ConfigError, type Get, type Var } from "./config/variable.js";
 
-export { ACCELERATOR_MODEL_DIR, CONFIG_SPEC, DEFAULT_MODEL_DIR, defaultContextHop, defaultModelDir } from "./config/spec.js";
+export { ACCELERATOR_MODEL_NAME, CONFIG_SPEC, DEFAULT_MODEL_NAME, defaultContextHop, defaultModelName } from "./config/spec.js";
 export { ConfigError } from "./config/variable.js";
 
 type SpecVar = (typeof CONFIG_SPEC)[number];

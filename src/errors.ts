@@ -44,7 +44,7 @@ export const ERROR_CODES = {
     meaning: "The deadline passed before the work could run; the server dropped it",
   },
   CANCELLED: { http: 499, grpc: "CANCELLED", retryable: false, meaning: "The client went away or cancelled; queued work was dropped" },
-  NOT_FOUND: { http: 404, grpc: "NOT_FOUND", retryable: false, meaning: "No such route" },
+  NOT_FOUND: { http: 404, grpc: "NOT_FOUND", retryable: false, meaning: "No such route, or no such model or model version (the message names `model`)" },
   UNAUTHENTICATED: {
     http: 401,
     grpc: "UNAUTHENTICATED",
@@ -107,6 +107,10 @@ export const overloaded = (message: string, retryAfterMs = 1000): ServiceError =
 
 export const unavailable = (message: string, retryAfterMs = 1000): ServiceError =>
   new ServiceError("UNAVAILABLE", message, { retryAfterMs });
+
+/** An unknown model or version: the message names the field and what is served. */
+export const notFound = (field: string, message: string): ServiceError =>
+  new ServiceError("NOT_FOUND", `${field}: ${message}`, { field });
 
 export const unauthenticated = (message: string): ServiceError => new ServiceError("UNAUTHENTICATED", message);
 

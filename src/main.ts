@@ -19,10 +19,10 @@ import { buildApp, type App } from "./http/app.js";
 import { startHealthServer } from "./health/health-server.js";
 import { createMetricsServer } from "./http/metrics-server.js";
 import { readBlocklist } from "./inference/blocklist.js";
-import { DeferredService } from "./inference/deferred-service.js";
 import { InferenceThread } from "./inference-thread/inference-thread.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { ModelRegistry } from "./models/model-registry.js";
 import { ResourceStack } from "./util/resource-stack.js";
 
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -34,7 +34,8 @@ export interface Server {
   grpc: GrpcServer;
   /** The gRPC port actually bound (config.grpcPort, or the one picked for 0). */
   grpcPort: number;
-  service: DeferredService;
+  /** The models served (the transports' service): routing, reloads, /v1/models. */
+  service: ModelRegistry;
   metrics: Metrics;
   /** http://host:port actually bound (port 0 resolved). */
   url: string;
@@ -42,11 +43,11 @@ export interface Server {
   metricsUrl: string | null;
   /** http://host:port of the health thread's /healthz and /readyz when HEALTH_PORT is set, else null. */
   healthUrl: string | null;
-  /** Resolves once the model is loaded and the service attached; rejects if that failed (the server is then shut down). */
+  /** Resolves once the default model is loaded and serving; rejects if its load failed (the server is then shut down). */
   loaded: Promise<void>;
-  /** Resolves (never rejects) if the inference thread dies while serving: a bug; the process should drain and exit 1. */
+  /** Resolves (never rejects) if a serving model's inference thread dies: a bug; the process should drain and exit 1. */
   died: Promise<Error>;
-  /** The inference thread once loaded, else null (tests reach its fault hooks through it). */
+  /** The default model's first inference thread once loaded, else null (tests reach its fault hooks through it). */
   inference(): InferenceThread | null;
   /** /readyz 503, then everything started closes in reverse (DESIGN.md, "Start-up and shutdown"); rejects if a close failed. Idempotent. */
   shutdown(): Promise<void>;
@@ -57,14 +58,23 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   // Read before anything starts: a BLOCKLIST_FILE or API_KEYS_FILE that cannot be read stops the start.
   const blocklist = readBlocklist(config.blocklistFile);
   const guard = new Guard(readApiKeys(config.apiKeysFile, config.apiKeys, defaultRateLimit(config)));
-  const deferred = new DeferredService();
-  let engine: InferenceThread | null = null;
-  let loading: Promise<unknown> = Promise.resolve();
+  let first: InferenceThread | null = null;
+  // Each model version is an inference thread of its own (docs/DESIGN.md, "Model lifecycle").
+  const registry = new ModelRegistry({
+    config,
+    metrics,
+    logger,
+    start: async (entry) => {
+      const thread = await InferenceThread.start(config, blocklist, logger, entry.dir);
+      first ??= thread;
+      return thread;
+    },
+  });
   let stopping = false;
-  // Liveness covers the inference thread too: a loop stuck there would otherwise leave a pod that answers probes and nothing else.
+  // Liveness covers the inference threads too: a loop stuck there would otherwise leave a pod that answers probes and nothing else.
   const stalled = (): string | null => {
-    const ms = engine?.stalledMs() ?? 0;
-    return ms < config.healthStaleMs ? null : `the inference thread has not run for ${Math.round(ms)} ms (bound ${config.healthStaleMs} ms)`;
+    const ms = registry.stalledMs();
+    return ms < config.healthStaleMs ? null : `an inference thread has not run for ${Math.round(ms)} ms (bound ${config.healthStaleMs} ms)`;
   };
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const publicHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
@@ -74,8 +84,8 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
   try {
     const monitor = new LoadMonitor();
     resources.push("load monitor", () => monitor.stop());
-    const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => engine?.queued ?? 0 }, metrics);
-    const app = await buildApp({ service: deferred, admission, guard, metrics, logger, config, stalled });
+    const admission = admissionFrom(config, { eventLoopDelayMs: () => monitor.eventLoopDelayMs(), queued: () => registry.queued }, metrics);
+    const app = await buildApp({ service: registry, admin: registry, admission, guard, metrics, logger, config, stalled });
 
     let healthUrl: string | null = null;
     if (config.healthPort !== null) {
@@ -83,7 +93,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
         host: config.host,
         port: config.healthPort,
         staleMs: config.healthStaleMs,
-        ready: () => app.nextword.readyForTraffic() && deferred.ready(),
+        ready: () => app.nextword.readyForTraffic() && registry.ready(),
         stalled,
       });
       resources.push("health server", () => health.close());
@@ -101,14 +111,15 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       logger.info({ host: config.host, port: bound }, `metrics on ${config.host}:${bound}/metrics`);
     }
 
-    // The thread starts after the transports listen, but must close after they drained: its place is taken here.
-    resources.push("inference thread", async () => {
+    // The models load after the transports listen, but must close after they drained: their place is taken here.
+    let loading: Promise<unknown> = Promise.resolve();
+    resources.push("models", async () => {
       await loading.catch(() => undefined);
-      await engine?.close();
+      await registry.close();
     });
 
-    // Same `deferred` service, admission, keys, metrics and logger on both; they drain together.
-    const grpc = createGrpcServer({ service: deferred, admission, guard, metrics, logger, config });
+    // Same service, admission, keys, metrics and logger on both; they drain together.
+    const grpc = createGrpcServer({ service: registry, admission, guard, metrics, logger, config });
     resources.push("http and grpc servers", () => Promise.all([app.close(), grpc.close(GRPC_SHUTDOWN_GRACE_MS)]));
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
@@ -117,22 +128,25 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     const grpcPort = await grpc.bind(config.host, config.grpcPort);
     logger.info({ host: config.host, port: grpcPort }, `grpc listening on ${config.host}:${grpcPort}`);
 
-    let onDied: (err: Error) => void = () => undefined;
-    const died = new Promise<Error>((resolve) => (onDied = resolve));
-
     const loaded = (async () => {
-      const thread = await InferenceThread.start(config, blocklist, logger);
-      engine = thread;
+      const changes = await registry.reload();
       if (stopping) return;
-      deferred.attach(thread);
-      metrics.addSource(() => thread.metrics());
-      void thread.died.then(onDied);
+      if (!registry.ready()) {
+        const why = changes.filter((c) => c.action === "failed").map((c) => `${c.name}${c.version ? `@${c.version}` : ""}: ${c.reason}`);
+        throw new Error(`the default model ${registry.defaultModel} did not load (${why.join("; ") || "not found"})`);
+      }
       grpc.refreshHealth();
-      const { providers, graphs, startupMs } = thread.info;
+      const serving = registry.models().filter((m) => m.state === "ready");
       logger.info(
-        { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, executionProviders: providers, graphs, startupMs },
-        `ready: encoder+head on ${providers.encoderHead}, tails on ${providers.tails}`,
+        { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, models: serving.map((m) => ({ name: m.name, version: m.version, executionProviders: m.executionProviders, loadSeconds: m.loadSeconds })) },
+        `ready: ${serving.map((m) => `${m.name}@${m.version}${m.default ? " (default)" : ""}`).join(", ")}`,
       );
+      // Later loads: polling the repository (MODEL_POLL_S); SIGHUP and the admin call ask for one too (reloadModels).
+      if (config.modelPollS !== null) {
+        const timer = setInterval(() => void registry.reload({ retryFailed: false }).catch((err: unknown) => logger.error({ err }, "model repository poll failed")), config.modelPollS * 1000);
+        timer.unref();
+        resources.push("model poll", () => clearInterval(timer));
+      }
     })();
     loading = loaded;
 
@@ -154,7 +168,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
     });
 
     const url = `http://${publicHost}:${port}`;
-    return { app, grpc, grpcPort, service: deferred, metrics, url, metricsUrl, healthUrl, loaded, died, inference: () => engine, shutdown };
+    return { app, grpc, grpcPort, service: registry, metrics, url, metricsUrl, healthUrl, loaded, died: registry.died, inference: () => first, shutdown };
   } catch (err) {
     await closeAll(resources, logger).catch(() => undefined); // the start's own error is the one to report
     throw err;
@@ -181,7 +195,8 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
     throw err;
   }
   const logger = createLogger(config);
-  logger.info({ config: { ...config, apiKeys: config.apiKeys === null ? null : "(set)" } }, "starting nextword");
+  const secret = (v: string | null) => (v === null ? null : "(set)");
+  logger.info({ config: { ...config, apiKeys: secret(config.apiKeys), adminToken: secret(config.adminToken) } }, "starting nextword");
 
   let server: Server | null = null;
   let exiting: number | null = null;
@@ -215,6 +230,12 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
   };
 
   process.on("SIGTERM", () => beginShutdown("SIGTERM", 0));
+  // SIGHUP: scan the model repository and load what changed (as the admin call does).
+  process.on("SIGHUP", () => {
+    if (!server || exiting !== null) return;
+    logger.info("SIGHUP: reloading the model repository");
+    server.service.reload().catch((err: unknown) => logger.error({ err }, "model reload (SIGHUP) failed"));
+  });
   process.on("SIGINT", () => beginShutdown("SIGINT", 0));
   // A bug must not kill requests in flight silently: log it; an uncaught
   // exception leaves the process in an unknown state, so drain and exit 1.

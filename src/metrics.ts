@@ -236,6 +236,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Model lifecycle (models/model-registry.ts), on the main thread: one load per model version. */
+  readonly modelLoadSeconds = new Histogram<"model" | "version" | "result">({
+    name: "nextword_model_load_seconds",
+    help: "Time to load a model version (bundle checks, runner workers, golden parity run, warm-up), by result (ok, failed)",
+    labelNames: ["model", "version", "result"],
+    buckets: [0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250],
+    registers: [this.registry],
+  });
+
+  readonly modelLoadFailures = new Counter<"model">({
+    name: "nextword_model_load_failures_total",
+    help: "Model version loads that failed (bad bundle, golden mismatch, memory budget, thread start); the serving version is untouched",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+
+  /** 1 per model version the registry knows, labelled with its state (loading, ready, draining, unavailable) and whether it is the default's serving version. */
+  readonly modelVersions = new Gauge<"model" | "version" | "state" | "default">({
+    name: "nextword_model_versions",
+    help: "Model versions known to the registry (value 1), by state and whether requests naming no model get it (default)",
+    labelNames: ["model", "version", "state", "default"],
+    registers: [this.registry],
+  });
+
   /** 1 per graph kind and the provider it really got (onnxruntime may fall back from the one asked for). */
   readonly executionProviderInfo = new Gauge<"graph" | "provider">({
     name: "nextword_execution_provider_info",
@@ -270,9 +294,13 @@ export class Metrics {
     return AggregatorRegistry.aggregate(all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: "sum" as const })))).metrics();
   }
 
-  /** Adds another thread's registry (as getMetricsAsJSON gives it) to every render(). */
-  addSource(source: () => Promise<MetricsJson>): void {
+  /** Adds another thread's registry (as getMetricsAsJSON gives it) to every render(), until the returned function removes it. */
+  addSource(source: () => Promise<MetricsJson>): () => void {
     this.sources.push(source);
+    return () => {
+      const i = this.sources.indexOf(source);
+      if (i >= 0) this.sources.splice(i, 1);
+    };
   }
 
   /** Adds n rows to cluster c's nextword_tail_skipped_total (label String(c)) at the next scrape. */

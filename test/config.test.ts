@@ -3,12 +3,13 @@
  * environment and as a --flag), every bound it refuses with the exact message,
  * and the empty string meaning unset.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import t, { type Test } from "tap";
 
-import { ACCELERATOR_MODEL_DIR, CONFIG_VARIABLES, ConfigError, DEFAULT_MODEL_DIR, loadConfig, type Config } from "../src/config.js";
+import { ACCELERATOR_MODEL_NAME, CONFIG_VARIABLES, ConfigError, DEFAULT_MODEL_NAME, loadConfig, type Config } from "../src/config.js";
+import { scanRepository } from "../src/models/repository.js";
 
 type Env = Record<string, string>;
 
@@ -84,7 +85,51 @@ const rows: Row[] = [
   { name: "HOST", key: "host", def: "0.0.0.0", good: [["127.0.0.1", "127.0.0.1"], ["::", "::"], [" localhost ", "localhost"]], bad: [] },
   intRow("PORT", "port", 8080, 0, 65535),
   intRow("GRPC_PORT", "grpcPort", 50051, 0, 65535),
-  { name: "MODEL_DIR", key: "modelDir", def: DEFAULT_MODEL_DIR, good: [["models/tiny", "models/tiny"], ["/abs/dir", "/abs/dir"]], bad: [] },
+  { name: "MODEL_REPOSITORY", key: "modelRepository", def: "models", good: [["/srv/models", "/srv/models"]], bad: [] },
+  {
+    name: "DEFAULT_MODEL",
+    key: "defaultModel",
+    def: DEFAULT_MODEL_NAME,
+    good: [["tiny", "tiny"], [" my_model-2.1 ", "my_model-2.1"]],
+    bad: [
+      ["tiny@1.0.0", 'DEFAULT_MODEL: must be a model name (letters, digits, ".", "_", "-"), got "tiny@1.0.0"'],
+      ["a b", 'DEFAULT_MODEL: must be a model name (letters, digits, ".", "_", "-"), got "a b"'],
+    ],
+  },
+  { name: "DEFAULT_MODEL", key: "defaultModel", def: ACCELERATOR_MODEL_NAME, base: { EXECUTION_PROVIDERS: "cuda,cpu" }, good: [], bad: [] },
+  {
+    name: "MODELS",
+    key: "models",
+    def: { all: false, entries: [{ name: DEFAULT_MODEL_NAME, version: null }] },
+    good: [
+      ["*", { all: true }],
+      [" tiny , lstm512-paper@1.0.0 ", { all: false, entries: [{ name: "tiny", version: null }, { name: "lstm512-paper", version: "1.0.0" }] }],
+      ["a@1.3.0+int8", { all: false, entries: [{ name: "a", version: "1.3.0+int8" }] }],
+    ],
+    bad: [
+      [",", "MODELS: must list at least one model (name or name@version), or *"],
+      ["tiny,@1.0", 'MODELS: "@1.0" is not a model name or name@version (^[A-Za-z0-9._-]+(@[A-Za-z0-9._+-]+)?$), nor *'],
+      ["tiny,*", 'MODELS: "*" is not a model name or name@version (^[A-Za-z0-9._-]+(@[A-Za-z0-9._+-]+)?$), nor *'],
+    ],
+  },
+  { name: "MODELS", key: "models", def: { all: false, entries: [{ name: "tiny", version: null }] }, base: { DEFAULT_MODEL: "tiny" }, good: [], bad: [] },
+  { name: "MODEL_DIR", key: "modelDir", def: null, good: [["models/tiny", "models/tiny"], ["/abs/dir", "/abs/dir"]], bad: [] },
+  { ...intRow("MODEL_POLL_S", "modelPollS", 0, 1, 86_400), def: null },
+  { ...intRow("MODEL_MEMORY_MB", "modelMemoryMb", 0, 1, 10_000_000), def: null },
+  {
+    name: "MODEL_SWAP",
+    key: "modelSwap",
+    def: "beside",
+    good: [["unload-first", "unload-first"], ["BESIDE", "beside"]],
+    bad: [["replace", 'MODEL_SWAP: must be one of beside, unload-first, got "replace"']],
+  },
+  {
+    name: "ADMIN_TOKEN",
+    key: "adminToken",
+    def: null,
+    good: [["0123456789abcdef", "0123456789abcdef"]],
+    bad: [["short", 'ADMIN_TOKEN: must be at least 16 characters, got "short"']],
+  },
   { name: "BLOCKLIST_FILE", key: "blocklistFile", def: null, good: [["deploy/blocklist.txt", "deploy/blocklist.txt"]], bad: [] },
   { name: "API_KEYS_FILE", key: "apiKeysFile", def: null, good: [["/run/secrets/keys", "/run/secrets/keys"]], bad: [] },
   { name: "API_KEYS", key: "apiKeys", def: null, good: [["app:0123456789abcdef", "app:0123456789abcdef"]], bad: [] },
@@ -206,16 +251,18 @@ t.test("CONTEXT_HOP_TOKENS: its default follows MAX_CONTEXT_TOKENS, its max is M
   );
 });
 
-t.test("MODEL_DIR: the int8 bundle on CPU, the float32 one when a GPU provider is asked for", async (t) => {
-  t.not(DEFAULT_MODEL_DIR, ACCELERATOR_MODEL_DIR);
-  for (const dir of [DEFAULT_MODEL_DIR, ACCELERATOR_MODEL_DIR]) t.ok(existsSync(path.join(dir, "manifest.json")), `${dir} is in the repository`);
-  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cpu" }).modelDir, DEFAULT_MODEL_DIR);
-  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu" }).modelDir, ACCELERATOR_MODEL_DIR);
-  t.equal(loadConfig({ EXECUTION_PROVIDERS: "webgpu" }).modelDir, ACCELERATOR_MODEL_DIR);
-  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu", MODEL_DIR: "models/tiny" }).modelDir, "models/tiny", "a MODEL_DIR that is set wins");
-  const quantized = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { quantization?: unknown }).quantization !== undefined;
-  t.ok(quantized(DEFAULT_MODEL_DIR), "the CPU default is quantized");
-  t.notOk(quantized(ACCELERATOR_MODEL_DIR), "the accelerator default is float32");
+t.test("DEFAULT_MODEL: the int8 bundle on CPU, the float32 one when a GPU provider is asked for; both in the repository", async (t) => {
+  t.not(DEFAULT_MODEL_NAME, ACCELERATOR_MODEL_NAME);
+  const { entries } = await scanRepository("models");
+  const bundle = (name: string) => entries.find((e) => e.name === name);
+  for (const name of [DEFAULT_MODEL_NAME, ACCELERATOR_MODEL_NAME]) t.ok(bundle(name), `${name} is in models/`);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cpu" }).defaultModel, DEFAULT_MODEL_NAME);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu" }).defaultModel, ACCELERATOR_MODEL_NAME);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "webgpu" }).defaultModel, ACCELERATOR_MODEL_NAME);
+  t.equal(loadConfig({ EXECUTION_PROVIDERS: "cuda,cpu", DEFAULT_MODEL: "tiny" }).defaultModel, "tiny", "a DEFAULT_MODEL that is set wins");
+  const quantized = (name: string) => (JSON.parse(readFileSync(path.join(bundle(name)!.dir, "manifest.json"), "utf8")) as { quantization?: unknown }).quantization !== undefined;
+  t.ok(quantized(DEFAULT_MODEL_NAME), "the CPU default is quantized");
+  t.notOk(quantized(ACCELERATOR_MODEL_NAME), "the accelerator default is float32");
 });
 
 t.test("OUTPUT_LAYER: device by default when EXECUTION_PROVIDERS names a GPU provider, else lazy", async (t) => {

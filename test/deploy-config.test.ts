@@ -13,10 +13,9 @@ import t, { type Test } from "tap";
 import { parse } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1";
 
-import { CONFIG_VARIABLES, defaultModelDir, loadConfig, type Config } from "../src/config.js";
+import { CONFIG_VARIABLES, defaultModelName, loadConfig, type Config } from "../src/config.js";
 import { GRPC_SERVER_OPTIONS, grpcServerOptions } from "../src/grpc/server.js";
 import { buildApp } from "../src/http/app.js";
-import { DeferredService } from "../src/inference/deferred-service.js";
 import { createLogger } from "../src/logger.js";
 import { SHUTDOWN_TIMEOUT_MS } from "../src/main.js";
 import { Metrics } from "../src/metrics.js";
@@ -24,6 +23,7 @@ import {
   K8S_DIR, bytes, composeEnv, containerPorts, cpuCores, durationSeconds, exists, k8sObjects, metricOf,
   nextwordMetricsIn, one, readText, readYaml, validateK8s, volumes, type Doc,
 } from "./helpers/deploy-files.js";
+import { pendingRegistry } from "./helpers/registry.js";
 
 /** Measured (deploy/README.md): default bundle, 2 cores, WORKERS=2; slowest start to /readyz 200, peak RSS under load. */
 const MEASURED_READY_S = 1.4;
@@ -36,7 +36,7 @@ const NEW_METRICS = ["nextword_requests_in_flight", "nextword_sessions_open", "n
 const dockerfile = exists("Dockerfile") ? readText("Dockerfile") : null;
 
 const metrics = new Metrics();
-const app = await buildApp({ service: new DeferredService(), admission: testAdmission(defaults, metrics), metrics, logger: createLogger({ logLevel: "silent" }), config: defaults });
+const app = await buildApp({ service: pendingRegistry(defaults, createLogger({ logLevel: "silent" }), metrics).registry, admission: testAdmission(defaults, metrics), metrics, logger: createLogger({ logLevel: "silent" }), config: defaults });
 t.teardown(() => app.close());
 const isRoute = (p: string) => app.hasRoute({ method: "GET", url: p });
 
@@ -226,7 +226,7 @@ t.test("the Deployment agrees with the service", async (t) => {
 t.test("the Dockerfile's model directory and user", { skip: dockerfile === null && "no Dockerfile yet" }, async (t) => {
   const dirs = [...dockerfile!.matchAll(/\bMODEL_DIR[= ]"?([^\s"\\]+)/g)].map((m) => m[1]!);
   t.ok(dirs.length > 0, "the Dockerfile sets MODEL_DIR");
-  for (const { modelDir } of served) t.ok(dirs.includes(modelDir), `${modelDir} is an image's MODEL_DIR`);
+  for (const { modelDir } of served) t.ok(modelDir !== null && dirs.includes(modelDir), `${modelDir} is an image's MODEL_DIR`);
   t.match(dockerfile!, /^USER 1000(:1000)?\s*$/m, "the image runs as uid 1000 (runAsUser)");
   for (const p of [defaults.port, defaults.grpcPort]) t.match(dockerfile!, new RegExp(`^EXPOSE .*\\b${p}\\b`, "m"), `EXPOSE ${p}`);
 });
@@ -234,9 +234,9 @@ t.test("the Dockerfile's model directory and user", { skip: dockerfile === null 
 t.test("model directories are the default bundle for their execution providers", async (t) => {
   t.ok(served.length >= 3, "compose's two services and the Deployment");
   for (const { modelDir, executionProviders } of served) {
-    const def = defaultModelDir(executionProviders);
+    const def = `models/${defaultModelName(executionProviders)}`;
     t.ok(exists(`${def}/manifest.json`), `${def} is in the repository`);
-    t.ok(modelDir.endsWith(`/${def}`), `${modelDir} is ${def} in the image (${executionProviders.join(",")})`);
+    t.ok(modelDir?.endsWith(`/${def}`), `${modelDir} is ${def} in the image (${executionProviders.join(",")})`);
   }
 });
 

@@ -17,8 +17,8 @@ import { ERROR_CODE_KEY, FIELD_KEY, PUSHBACK_KEY } from "../src/grpc/error-mappe
 import { trimContext } from "../src/grpc/session.js";
 import { createGrpcServer } from "../src/grpc/server.js";
 import type { CallOptions, PredictRequest } from "../src/inference/types.js";
-import { DeferredService } from "../src/inference/deferred-service.js";
 import { startServer } from "../src/main.js";
+import { pendingRegistry } from "./helpers/registry.js";
 import { Metrics } from "../src/metrics.js";
 import { counter } from "./helpers/service.js";
 import {
@@ -170,8 +170,8 @@ t.test("health: NOT_SERVING before the model is ready, SERVING after, NOT_SERVIN
   const config = tinyConfig({ LOG_LEVEL: "warn" });
   const { logger } = captureLogger(config);
   const metrics = new Metrics();
-  const deferred = new DeferredService();
-  const server = createGrpcServer({ service: deferred, admission: testAdmission(config, metrics), metrics, logger, config, healthPollMs: 50 });
+  const deferred = pendingRegistry(config, logger, metrics);
+  const server = createGrpcServer({ service: deferred.registry, admission: testAdmission(config, metrics), metrics, logger, config, healthPollMs: 50 });
   const port = await server.bind("127.0.0.1", 0);
   const address = `127.0.0.1:${port}`;
   const health = healthClient(address);
@@ -197,7 +197,7 @@ t.test("health: NOT_SERVING before the model is ready, SERVING after, NOT_SERVIN
   const real = await startRealService(config, logger, metrics);
   let arrived: () => void = () => undefined;
   const scoreArrived = new Promise<void>((resolve) => (arrived = resolve));
-  deferred.attach({
+  await deferred.attach({
     ready: () => real.service.ready(),
     models: () => real.service.models(),
     predict: (req, opts) => real.service.predict(req, opts),

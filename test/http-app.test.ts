@@ -6,7 +6,7 @@ import t, { type Test } from "tap";
 import { buildApp } from "../src/http/app.js";
 import type { CallOptions, PredictResult, ScoreResult } from "../src/inference/types.js";
 import { LIMITS } from "../src/inference/types.js";
-import { DeferredService } from "../src/inference/deferred-service.js";
+import { pendingRegistry } from "./helpers/registry.js";
 import { Metrics } from "../src/metrics.js";
 import { captureLogger, inFlight, startHeldApp, startHttp, startRealService, testAdmission, tinyConfig, type HttpHarness } from "./helpers/http-app.js";
 
@@ -239,8 +239,8 @@ t.test("/readyz: 503 before the service is ready, 200 after, 503 after close and
   const config = tinyConfig({ LOG_LEVEL: "silent" });
   const { logger } = captureLogger(config);
   const metrics = new Metrics();
-  const deferred = new DeferredService();
-  const app = await buildApp({ service: deferred, admission: testAdmission(config, metrics), metrics, logger, config });
+  const deferred = pendingRegistry(config, logger, metrics);
+  const app = await buildApp({ service: deferred.registry, admission: testAdmission(config, metrics), metrics, logger, config });
   t.teardown(() => app.close());
 
   let res = await app.inject({ method: "GET", url: "/readyz" });
@@ -254,7 +254,7 @@ t.test("/readyz: 503 before the service is ready, 200 after, 503 after close and
   t.equal((await app.inject({ method: "GET", url: "/healthz" })).statusCode, 200, "live while loading");
 
   const real = await startRealService(config, logger, metrics);
-  deferred.attach(real.service);
+  await deferred.attach(real.service);
   res = await app.inject({ method: "GET", url: "/readyz" });
   t.equal(res.statusCode, 200, "ready once the service is");
   t.equal((await app.inject({ method: "POST", url: "/v1/predict", payload: { context: "the" } })).statusCode, 200);
@@ -267,7 +267,7 @@ t.test("/readyz: 503 before the service is ready, 200 after, 503 after close and
   res = await app.inject({ method: "POST", url: "/v1/predict", payload: { context: "a new context" } });
   t.equal(res.statusCode, 503, "closed service: UNAVAILABLE");
   expectErrorBody(t, res.body, "UNAVAILABLE");
-  t.notOk(deferred.ready());
+  t.notOk(deferred.registry.ready());
 });
 
 t.test("overload: a tiny queue bound sheds load with 503 + Retry-After, and the process stays up", async (t) => {

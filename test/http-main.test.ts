@@ -39,8 +39,13 @@ t.test("main wiring on port 0: real HTTP predict, then an ordered shutdown", asy
   t.ok(body.predictions.every((p) => p.word.startsWith("w")));
   t.equal((await fetch(`${server.url}/readyz`)).status, 200);
   t.ok(
-    logs.lines.some((l) => typeof l.msg === "string" && /^ready: encoder\+head on cpu, tails on cpu$/.test(l.msg)),
-    "the execution providers are logged",
+    logs.lines.some(
+      (l) =>
+        typeof l.msg === "string" &&
+        /^ready: tiny@1\.0\.0 \(default\)$/.test(l.msg) &&
+        (l.models as Array<{ executionProviders: { encoderHead: string; tails: string } }>)[0]?.executionProviders.encoderHead === "cpu",
+    ),
+    "the models served and their execution providers are logged",
   );
 
   await server.shutdown();

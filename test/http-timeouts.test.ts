@@ -8,7 +8,7 @@ import { connect, type Socket } from "node:net";
 import t from "tap";
 
 import { buildApp } from "../src/http/app.js";
-import { DeferredService } from "../src/inference/deferred-service.js";
+import { pendingRegistry } from "./helpers/registry.js";
 import { Metrics } from "../src/metrics.js";
 import { captureLogger, testAdmission, tinyConfig } from "./helpers/http-app.js";
 
@@ -30,7 +30,7 @@ t.test("slow headers, a slow body and an idle keep-alive connection are closed",
   const { logger } = captureLogger(config);
   const metrics = new Metrics();
   const app = await buildApp({
-    service: new DeferredService(),
+    service: pendingRegistry(config, logger, metrics).registry,
     admission: testAdmission(config, metrics),
     metrics,
     logger,

@@ -15,10 +15,11 @@ import t from "tap";
 import { ServiceError } from "../src/errors.js";
 import { InferenceThread } from "../src/inference-thread/inference-thread.js";
 import { readBlocklist } from "../src/inference/blocklist.js";
+import { WARM_UP } from "../src/inference/load-check.js";
 import { Metrics } from "../src/metrics.js";
 import { Cancellation, type CancelSignal } from "../src/util/cancellation.js";
 import { captureLogger, startRealService, tinyConfig } from "./helpers/http-app.js";
-import { TINY_DIR } from "./helpers/tiny.js";
+import { readGolden, TINY_DIR } from "./helpers/tiny.js";
 
 const config = tinyConfig({ LOG_LEVEL: "info" });
 const blocklist = readBlocklist(null);
@@ -58,12 +59,13 @@ t.test("answers, errors, logs and metrics cross the thread", async (t) => {
   main.rejected.inc({ reason: "queue_full" }, 2);
   main.addSource(() => thread.metrics());
   const text = await main.render();
-  const requests = CONTEXTS.length * 3 + 1;
-  const batched = Number(/^nextword_batch_size_count (\d+)$/m.exec(text)?.[1]);
+  // The thread's series name its model version; its load check (golden cases, warm-up) ran batches too.
+  const requests = CONTEXTS.length * 3 + 1 + readGolden().cases.length + WARM_UP.length;
+  const batched = Number(/^nextword_batch_size_count\{model="tiny",version="1\.0\.0"\} (\d+)$/m.exec(text)?.[1]);
   t.ok(batched >= 1 && batched <= requests, `the thread's batches are in the main render (${batched})`);
   t.match(text, /^nextword_rejected_total\{reason="queue_full"\} 2$/m, "the main thread's own counts");
-  t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded"\} 1$/m, "the thread's refusal, counted there");
-  t.match(text, /^nextword_model_info\{name="tiny[^"]*",version="[^"]+"\} 1$/m, "what is served (set on the thread)");
+  t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded",model="tiny",version="1\.0\.0"\} 1$/m, "the thread's refusal, counted there");
+  t.match(text, /^nextword_model_info\{name="tiny",version="1\.0\.0",model="tiny"\} 1$/m, "what is served (set on the thread)");
   t.match(text, /^process_start_time_seconds \d+/m, "the process metrics (main registry only) stay");
   t.equal(text.match(/^# TYPE nextword_batch_size histogram$/gm)?.length, 1, "each family once");
 });

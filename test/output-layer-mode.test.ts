@@ -20,7 +20,8 @@ import path from "node:path";
 
 import t, { type Test } from "tap";
 
-import { DEFAULT_MODEL_DIR, loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config.js";
+import { DEFAULT_MODEL_DIR } from "./helpers/tiny.js";
 import { ConfigError } from "../src/config/variable.js";
 import type { Bundle } from "../src/bundle/bundle-types.js";
 import { loadBundle } from "../src/bundle/bundle.js";

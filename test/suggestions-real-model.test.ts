@@ -6,7 +6,7 @@
  */
 import t from "tap";
 
-import { DEFAULT_MODEL_DIR } from "../src/config.js";
+import { DEFAULT_MODEL_DIR } from "./helpers/tiny.js";
 import { startGrpc, unary } from "./helpers/grpc.js";
 import { startHttp } from "./helpers/http-app.js";
 

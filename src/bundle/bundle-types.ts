@@ -114,6 +114,8 @@ export interface Manifest {
   lexicon?: LexiconSpec & Record<string, unknown>;
   /** The casing table (inference/casing.ts); absent: none. Extra fields (its source) pass through. */
   casing?: CasingSpec & Record<string, unknown>;
+  /** int8 bundles (training/quantize.py): golden.json's int8LogProbs hold within int8GoldenTolerance, each context alone. Other fields pass through. */
+  quantization?: { int8GoldenTolerance?: number } & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
   training?: Record<string, unknown>;
   /** sha256 hex of every bundle file but manifest.json, by file name. */

@@ -282,6 +282,12 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.createdAt !== undefined) manifest.createdAt = f.string(m.createdAt, "createdAt");
   if (m.golden !== undefined) manifest.golden = f.fileName(m.golden, "golden");
   if (m.training !== undefined) manifest.training = f.object(m.training, "training");
+  if (m.quantization !== undefined) {
+    const q = f.object(m.quantization, "quantization");
+    const tolerance = q.int8GoldenTolerance;
+    if (tolerance !== undefined && !(typeof tolerance === "number" && tolerance > 0)) f.fail("quantization.int8GoldenTolerance", `must be a positive number, got ${JSON.stringify(tolerance)}`);
+    manifest.quantization = q as Manifest["quantization"] & object;
+  }
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
   if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
   if (m.casing !== undefined) manifest.casing = parseCasingSpec(f, m.casing);

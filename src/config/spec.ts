@@ -4,25 +4,48 @@
  * flags, the refusals and the README's table all come from this list, in its
  * order.
  */
-import path from "node:path";
 import { availableParallelism } from "node:os";
 
-import { choice, int, onOff, providers, text, trimmed, variable, type Get } from "./variable.js";
+import { parseModelPolicy, parseModelSpec, type ModelPolicy } from "../models/model-spec.js";
+import { choice, ConfigError, int, onOff, providers, text, trimmed, variable, type Get, type Kind } from "./variable.js";
 
 /**
- * MODEL_DIR when unset. On CPU, the int8 encoder (DynamicQuantizeLSTM): it met
- * every target its issue set for the default (bench/RESULTS.md, "MODEL_DIR":
- * 2.4-2.9x the encoder's rows/s, perplexity +0.02%, KSR +0.001 points), at
- * the price of answers that move by up to ~0.03 in log-prob with the other
- * rows of a batch. onnxruntime has that operator on CPU only, so when
- * EXECUTION_PROVIDERS asks for anything else the default is the float32 twin.
+ * DEFAULT_MODEL when unset. On CPU, the int8 encoder (DynamicQuantizeLSTM): it
+ * met every target its issue set for the default (bench/RESULTS.md,
+ * "MODEL_DIR": 2.4-2.9x the encoder's rows/s, perplexity +0.02%, KSR +0.001
+ * points), at the price of answers that move by up to ~0.03 in log-prob with
+ * the other rows of a batch. onnxruntime has that operator on CPU only, so
+ * when EXECUTION_PROVIDERS asks for anything else the default is the float32
+ * twin.
  */
-export const DEFAULT_MODEL_DIR = path.join("models", "lstm512-keyboard-int8");
-export const ACCELERATOR_MODEL_DIR = path.join("models", "lstm512-keyboard");
+export const DEFAULT_MODEL_NAME = "lstm512-keyboard-int8";
+export const ACCELERATOR_MODEL_NAME = "lstm512-keyboard";
 
-export function defaultModelDir(executionProviders: readonly string[]): string {
-  return executionProviders.every((p) => p === "cpu") ? DEFAULT_MODEL_DIR : ACCELERATOR_MODEL_DIR;
+export function defaultModelName(executionProviders: readonly string[]): string {
+  return executionProviders.every((p) => p === "cpu") ? DEFAULT_MODEL_NAME : ACCELERATOR_MODEL_NAME;
 }
+
+/** A model name, as bundles' manifests and requests spell it. */
+const modelName: Kind<string> = {
+  type: "text",
+  parse(raw, name) {
+    const spec = parseModelSpec(raw.trim());
+    if (spec === null || spec.version !== null) throw new ConfigError(`${name}: must be a model name (letters, digits, ".", "_", "-"), got "${raw}"`);
+    return spec.name;
+  },
+};
+
+/** MODELS: a ModelPolicy (models/model-spec.ts). */
+const modelPolicy: Kind<ModelPolicy> = {
+  type: "text",
+  parse(raw, name) {
+    try {
+      return parseModelPolicy(raw);
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
+    }
+  },
+};
 
 /** CONTEXT_HOP_TOKENS when unset: a quarter of the window (at least 1). */
 export function defaultContextHop(maxContextTokens: number): number {
@@ -83,6 +106,16 @@ export function defaultOutputLayer(executionProviders: readonly string[]): Outpu
   return executionProviders.some((p) => ACCELERATOR_PROVIDERS.includes(p)) ? "device" : "lazy";
 }
 
+/** The model requests that name none get (a name: its serving version). */
+const DEFAULT_MODEL = variable({
+  name: "DEFAULT_MODEL",
+  key: "defaultModel",
+  kind: modelName,
+  default: (get) => defaultModelName(get(EXECUTION_PROVIDERS)),
+  defaultText: "`lstm512-keyboard-int8`; float32 twin on a GPU",
+  meaning: "the model of requests that name none (always served)",
+});
+
 const webgpu = (get: Get) => [...get(EXECUTION_PROVIDERS), ...get(TAIL_EXECUTION_PROVIDERS)].includes("webgpu");
 
 export const CONFIG_SPEC = [
@@ -118,14 +151,85 @@ export const CONFIG_SPEC = [
     default: "10000",
     meaning: "liveness fails once the main loop or the inference thread has not run this long",
   }),
+  /**
+   * The model repository (models/repository.ts): a folder of bundles, each
+   * found by its manifest.json, directly under it or one level deeper
+   * (`<name>/<version>/`); a bundle's name and version are its manifest's.
+   */
+  variable({
+    name: "MODEL_REPOSITORY",
+    key: "modelRepository",
+    kind: text,
+    default: "models",
+    meaning: "the folder of model bundles (`<bundle>/` or `<name>/<version>/`, each with its manifest.json)",
+  }),
+  DEFAULT_MODEL,
+  /** Which of the repository's models are served: names (latest version), name@version entries, or `*`; the default model always is. */
+  variable({
+    name: "MODELS",
+    key: "models",
+    kind: modelPolicy,
+    default: (get) => get(DEFAULT_MODEL),
+    defaultText: "the default model",
+    meaning: "models served, comma-separated: `name` (its latest version), `name@version`, or `*` (every model)",
+  }),
+  /** One bundle served alone, as before there was a repository: no polling, MODELS and DEFAULT_MODEL do not apply. */
   variable({
     name: "MODEL_DIR",
     key: "modelDir",
     kind: text,
-    default: (get) => defaultModelDir(get(EXECUTION_PROVIDERS)),
-    defaultText: "`models/lstm512-keyboard-int8`; float32 twin on a GPU",
-    meaning: "the model bundle",
+    default: null,
+    defaultText: "none (the repository)",
+    meaning: "serve this one bundle folder instead of the repository",
     figures: true,
+  }),
+  /** Seconds between scans of the repository for new, changed or removed versions; null: only at start, SIGHUP and the admin call. */
+  variable({
+    name: "MODEL_POLL_S",
+    key: "modelPollS",
+    kind: int(1, 86_400),
+    default: null,
+    defaultText: "off",
+    meaning: "scan the repository this often and load what changed (also: SIGHUP, `POST /v1/admin/models/reload`)",
+  }),
+  /**
+   * MiB the loaded model versions may take (each counted for its estimate,
+   * models/memory.ts); a load past it is refused, the serving version
+   * untouched. null: no bound. The state caches are bounded apart (CACHE_MAX_MB each).
+   */
+  variable({
+    name: "MODEL_MEMORY_MB",
+    key: "modelMemoryMb",
+    kind: int(1, 10_000_000),
+    default: null,
+    defaultText: "no bound",
+    meaning: "MiB all loaded model versions may take; a load that would pass it is refused",
+  }),
+  /**
+   * How a new version replaces the serving one: `beside` loads it next to
+   * the old, which answers until the new one is ready (no request waits;
+   * memory for both); `unload-first` drains and unloads the old first
+   * (pods sized for one model: requests for that model get 503 meanwhile).
+   */
+  variable({
+    name: "MODEL_SWAP",
+    key: "modelSwap",
+    kind: choice([
+      ["beside", "beside"],
+      ["unload-first", "unload-first"],
+    ] as const),
+    default: "beside",
+    meaning: "`beside`: load a new version next to the serving one; `unload-first`: unload it first (less memory, a gap)",
+  }),
+  /** Bearer token of the admin API (POST /v1/admin/models/reload); null: that API answers 401. A secret: never logged. */
+  variable({
+    name: "ADMIN_TOKEN",
+    key: "adminToken",
+    kind: text,
+    default: null,
+    defaultText: "none (admin API off)",
+    check: (v) => (v.length < 16 ? "must be at least 16 characters" : undefined),
+    meaning: "bearer token of the admin API (model reloads); unset: it answers 401",
   }),
   /** The operator's changes to the shipped offensive-word list (inference/blocklist.ts): `word` adds, `-word` allows again, `#` comments; null: the list as shipped. */
   variable({

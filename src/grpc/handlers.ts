@@ -14,7 +14,7 @@
  */
 import type { Metadata, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { Guard } from "../auth/api-keys.js";
-import type { CallOptions, PredictRequest, PredictResult, ScoreResult } from "../inference/types.js";
+import type { CallOptions, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import { callScope, decoded, type HandlerShared } from "./call-scope.js";
@@ -97,6 +97,7 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       if (req.casing !== undefined && req.casing !== null) r.casing = req.casing;
       if (req.block_offensive !== undefined && req.block_offensive !== null) r.blockOffensive = req.block_offensive;
       if (req.correct !== undefined && req.correct !== null) r.correct = req.correct;
+      if (req.model) r.model = req.model;
       return service.predict(validatePredict(r), opts);
     },
     predictResponse,
@@ -106,7 +107,9 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
     "score",
     async (msg, opts) => {
       const req = decoded(msg);
-      return service.score(validateScore({ context: req.context ?? "", words: req.words ?? [] }), opts);
+      const r: ScoreRequest = { context: req.context ?? "", words: req.words ?? [] };
+      if (req.model) r.model = req.model;
+      return service.score(validateScore(r), opts);
     },
     scoreResponse,
   );

@@ -13,11 +13,14 @@ export interface PredictRequestMsg {
   casing?: boolean | null;
   block_offensive?: boolean | null;
   correct?: boolean | null;
+  /** Empty or absent: the default model. */
+  model?: string | null;
 }
 
 export interface ScoreRequestMsg {
   context?: string;
   words?: string[];
+  model?: string | null;
 }
 
 export interface PredictionMsg {
@@ -57,8 +60,9 @@ export interface SessionEventMsg {
   set_casing?: boolean | null;
   set_block_offensive?: boolean | null;
   set_correct?: boolean | null;
+  set_model?: string | null;
   /** Which member of the oneof is set (proto-loader `oneofs: true`). */
-  event?: "set_context" | "commit" | "set_prefix" | "set_k" | "set_casing" | "set_block_offensive" | "set_correct";
+  event?: "set_context" | "commit" | "set_prefix" | "set_k" | "set_casing" | "set_block_offensive" | "set_correct" | "set_model";
 }
 
 export interface SuggestionsMsg {

@@ -8,7 +8,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { ApiKey } from "../auth/api-keys.js";
 import { unavailable, type ServiceError } from "../errors.js";
-import type { PredictRequest } from "../inference/types.js";
+import type { CallOptions, ModelLease, PredictRequest } from "../inference/types.js";
 import { LIMITS } from "../inference/types.js";
 import { validatePredict } from "../inference/validation.js";
 import { callScope, decoded, type HandlerShared } from "./call-scope.js";
@@ -57,6 +57,20 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
       void pump();
     };
     let maxAge: NodeJS.Timeout | undefined;
+    /** The model version this session answers from (service.pin), and the `model` it was pinned for. */
+    let lease: ModelLease | null = null;
+    let leaseFor: string | undefined;
+    const predict = (req: PredictRequest, opts: CallOptions) => {
+      if (!service.pin) return service.predict(req, opts);
+      if (lease === null || leaseFor !== req.model) {
+        lease?.release();
+        lease = null; // pin may throw (an unknown model): the session then ends with it
+        lease = service.pin(req.model);
+        leaseFor = req.model;
+        lease.onRevoked(() => stop(unavailable("the session's model version was unloaded: reopen the session", 0)));
+      }
+      return lease.predict(req, opts);
+    };
 
     const entry = { shutdown: () => stop(unavailable("the server is shutting down: reconnect", 0)) };
 
@@ -64,6 +78,7 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
       if (finished) return;
       finished = true;
       clearTimeout(maxAge);
+      lease?.release();
       if (registry.sessions.delete(entry)) metrics.sessionsOpen.dec();
       queue.length = 0;
       if (scope.cancelCode) return; // the call is gone: nothing to send
@@ -98,6 +113,10 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
         case "set_correct":
           state.correct = ev.set_correct ?? false;
           break;
+        case "set_model":
+          if (ev.set_model) state.model = ev.set_model;
+          else delete state.model;
+          break;
         default:
           break;
       }
@@ -126,7 +145,7 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
             guard.take(key);
             release = admission.enter("keystroke", "grpc");
             apply(decoded(ev));
-            const res = await service.predict(validatePredict({ ...state }), scope.options());
+            const res = await predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
               observe("session", scope.cancelCode, started);
               break;

@@ -28,7 +28,7 @@ import type { Admission } from "../admission/admission.js";
 import type { Guard } from "../auth/api-keys.js";
 import type { Config } from "../config.js";
 import { ServiceError } from "../errors.js";
-import type { InferenceService } from "../inference/types.js";
+import type { InferenceService, ModelAdmin } from "../inference/types.js";
 import { compileCheck } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
@@ -74,13 +74,15 @@ export const HTTP_TIMEOUTS: ServerTimeouts = {
 
 export interface AppDeps {
   service: InferenceService;
+  /** Model reloads for the admin API (the registry); absent: that API answers 401. */
+  admin?: ModelAdmin;
   /** Admits predict and score (shared with gRPC); the ops routes never ask it. */
   admission: Admission;
   /** API keys and their rate limits (shared with gRPC); absent: the API is open. */
   guard?: Guard;
   metrics: Metrics;
   logger: Logger;
-  config: Pick<Config, "requestTimeoutMs"> & Partial<Pick<Config, "metricsPort">>;
+  config: Pick<Config, "requestTimeoutMs"> & Partial<Pick<Config, "metricsPort" | "adminToken">>;
   /** Tests shorten these; the service runs with HTTP_TIMEOUTS. */
   timeouts?: Partial<ServerTimeouts>;
   /** Liveness beyond this loop answering: why the process is stuck (its inference thread), or null. */
@@ -140,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await registerDocs(app, { version: packageVersion() });
   await app.register(inferenceRoutes, { service });
-  await app.register(modelsRoutes, { service });
+  await app.register(modelsRoutes, { service, admin: deps.admin, adminToken: config.adminToken ?? null });
   await app.register(opsRoutes, { service, metrics, accepting: shutdown.control.readyForTraffic, metricsRoute: (config.metricsPort ?? null) === null, stalled: deps.stalled });
 
   return Object.assign(app, { nextword: shutdown.control }) as App;

@@ -8,7 +8,7 @@
  * a client generator reads it).
  */
 import { ERROR_CODE_LIST } from "../errors.js";
-import { ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/api-schema.js";
+import { ModelChange, ModelInfo, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/api-schema.js";
 
 /** Error body of every non-2xx response: {error: {code, message, field?}}. */
 export const errorBody = {
@@ -98,7 +98,7 @@ export const scoreSchema = {
 export const modelsSchema = {
   operationId: "models",
   tags: ["models"],
-  summary: "The loaded model(s)",
+  summary: "Every model version the server knows: its state (loading, ready, draining, unavailable with the reason), metadata, and which is the default",
   security: apiKey,
   response: {
     200: {
@@ -113,6 +113,56 @@ export const modelsSchema = {
     429: inferenceErrors[429],
     500: inferenceErrors[500],
     503: error("Shutting down; see Retry-After"),
+  },
+} as const;
+
+export const modelReadySchema = {
+  operationId: "modelReady",
+  tags: ["models"],
+  summary: "Readiness of one model: 200 while a version of it answers requests that name it, 503 while none does (loading, or its load failed)",
+  security: apiKey,
+  params: {
+    type: "object",
+    required: ["name"],
+    additionalProperties: false,
+    properties: { name: { type: "string", maxLength: 128, description: "The model's name (as GET /v1/models lists it)." } },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: ["name", "version", "ready"],
+      additionalProperties: false,
+      properties: { name: { type: "string" }, version: { type: "string", description: "The version answering it." }, ready: { type: "boolean" } },
+    },
+    401: inferenceErrors[401],
+    404: error("No model of that name is served"),
+    429: inferenceErrors[429],
+    500: inferenceErrors[500],
+    503: error("No version of it answers now (loading, failed, or shutting down); see Retry-After"),
+  },
+} as const;
+
+/** The admin API's security scheme: `authorization: Bearer <ADMIN_TOKEN>`. */
+export const ADMIN_TOKEN_SCHEME = "adminToken";
+
+export const reloadSchema = {
+  operationId: "reloadModels",
+  tags: ["admin"],
+  summary: "Scan the model repository and load new or changed versions (each checked, then swapped in), unload removed ones; answers once done",
+  security: [{ [ADMIN_TOKEN_SCHEME]: [] }],
+  response: {
+    200: {
+      type: "object",
+      required: ["changes", "models"],
+      additionalProperties: false,
+      properties: {
+        changes: { type: "array", items: ModelChange, description: "What the reload did, per version it looked at." },
+        models: { type: "array", items: ModelInfo, description: "Every version after it (as GET /v1/models)." },
+      },
+    },
+    401: error("The admin API is off (ADMIN_TOKEN unset), or the token is missing or wrong"),
+    500: inferenceErrors[500],
+    503: error("The repository cannot be read, or the server is shutting down; see Retry-After"),
   },
 } as const;
 

@@ -14,6 +14,8 @@ import type { GraphProvider } from "../runtime/runner-protocol.js";
 /** workerData of the inference thread. */
 export interface InferenceThreadInit {
   config: Config;
+  /** The bundle this thread serves (one model version per thread: docs/DESIGN.md, "Model lifecycle"). */
+  modelDir: string;
   /** The blocked words, read on the main thread before it listens (a bad BLOCKLIST_FILE stops the start there). */
   blocklist: string[];
   /** A Heartbeat's buffer (src/threads/heartbeat.ts): the thread's loop beats there, liveness reads it. */

@@ -65,10 +65,16 @@ export class InferenceThread implements InferenceService {
     this.outbox = new Outbox((messages) => worker.postMessage(messages));
   }
 
-  /** Starts the thread; resolves once its runners are up, rejects with the start's error (e.g. a broken bundle). */
-  static start(config: Config, blocklist: string[], logger: Logger): Promise<InferenceThread> {
+  /**
+   * Starts the thread on the bundle in `modelDir` (MODEL_DIR by default);
+   * resolves once it passed its load check (golden parity, warm-up) and
+   * serves, rejects with the start's error (a broken bundle, a golden
+   * mismatch), the thread then gone with everything it had started.
+   */
+  static start(config: Config, blocklist: string[], logger: Logger, modelDir = config.modelDir): Promise<InferenceThread> {
+    if (modelDir === null) return Promise.reject(new Error("InferenceThread.start: no bundle folder (MODEL_DIR unset and none given)"));
     const heartbeat = Heartbeat.create();
-    const workerData: InferenceThreadInit = { config, blocklist, heartbeat: heartbeat.shared };
+    const workerData: InferenceThreadInit = { config, modelDir, blocklist, heartbeat: heartbeat.shared };
     const worker = spawnThread(import.meta.url, "inference-worker", { workerData, name: "nextword-inference" });
     return new Promise((resolve, reject) => {
       let thread: InferenceThread | null = null;

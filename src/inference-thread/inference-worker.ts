@@ -16,6 +16,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 
 import { asServiceError, unavailable } from "../errors.js";
+import { checkGolden, warmUp } from "../inference/load-check.js";
 import { createService, type NextwordService } from "../inference/service.js";
 import type { CallOptions, PredictRequest, ScoreRequest } from "../inference/types.js";
 import { createLogger } from "../logger.js";
@@ -29,7 +30,7 @@ import { Outbox, toWire, type FromInference, type InferenceThreadInit, type ToIn
 const port = parentPort!;
 const outbox = new Outbox<FromInference>((messages) => port.postMessage(messages));
 const post = (msg: FromInference): void => outbox.push(msg);
-const { config, blocklist, heartbeat } = workerData as InferenceThreadInit;
+const { config, modelDir, blocklist, heartbeat } = workerData as InferenceThreadInit;
 Heartbeat.attach(heartbeat).start();
 // Log lines go at once: a line written just before the thread fails must not wait for a turn that never comes.
 const logger = createLogger(config, { write: (line: string) => port.postMessage([{ type: "log", line }]) });
@@ -89,15 +90,25 @@ function receive(msg: ToInference): void {
 
 async function start(): Promise<void> {
   const t0 = performance.now();
-  const bundle = await loadBundle(config.modelDir);
-  logger.info(
-    { modelDir: config.modelDir, model: bundle.manifest.name, version: bundle.manifest.version, vocabularySize: bundle.vocab.length },
-    `model bundle ${bundle.manifest.name}@${bundle.manifest.version} loaded`,
-  );
+  const bundle = await loadBundle(modelDir);
+  const { name, version } = bundle.manifest;
+  logger.info({ modelDir, model: name, version, vocabularySize: bundle.vocab.length }, `model bundle ${name}@${version} loaded`);
+  // Every series of this thread names its version: the main thread sums several versions' registries side by side.
+  metrics.registry.setDefaultLabels({ model: name, version });
   if (stopping) return;
   pool = await RunnerPool.start({ bundle, ...poolOptionsFrom(config), logger });
   if (stopping) return;
-  service = createService({ config, bundle, pool, metrics, logger, blocklist });
+  const candidate = createService({ config, bundle, pool, metrics, logger, blocklist });
+  try {
+    // Only a version that reproduces its golden numbers here, and is warm, takes traffic (inference/load-check.ts).
+    const golden = await checkGolden(bundle, (window, ids) => candidate.scoreWindow(window, ids));
+    await warmUp((req) => candidate.predict(req));
+    logger.info({ model: name, version, goldenCases: golden.cases, goldenWorst: golden.worst }, `${name}@${version}: golden parity and warm-up passed`);
+  } catch (err) {
+    await candidate.close();
+    throw err;
+  }
+  service = candidate;
   metrics.serving(bundle.manifest, pool.providers);
   metrics.observeWorkerHeaps(() => pool?.workerHeaps ?? [], "inference");
   port.postMessage([{ type: "ready", models: service.models(), providers: pool.providers, graphs: pool.graphs, startupMs: Math.round(performance.now() - t0) }]);

@@ -27,9 +27,21 @@ const context = Type.String({
   examples: ["I would like to"],
 });
 
+// The schema's pattern is models/model-spec.ts's (MODEL_SPEC_PATTERN), written out: this file imports nothing of the service.
+const model = Type.Optional(
+  Type.String({
+    maxLength: 128,
+    pattern: "^[A-Za-z0-9._-]+(@[A-Za-z0-9._+-]+)?$",
+    description:
+      "The model to answer with: `name` (the version it serves now) or `name@version` (that version); GET /v1/models lists them. Absent: the default model. Unknown: 404 naming `model`.",
+    examples: ["lstm512-keyboard-int8", "lstm512-keyboard-int8@1.3.0+int8"],
+  }),
+);
+
 export const PredictRequest = Type.Object(
   {
     context,
+    model,
     prefix: Type.Optional(
       Type.String({
         maxLength: LIMITS.prefixMaxChars,
@@ -74,6 +86,7 @@ export type PredictRequest = Static<typeof PredictRequest>;
 export const ScoreRequest = Type.Object(
   {
     context,
+    model,
     words: Type.Array(Type.String({ maxLength: LIMITS.wordMaxChars }), {
       minItems: 1,
       maxItems: LIMITS.scoreMaxWords,
@@ -127,27 +140,68 @@ export type WordScore = Static<typeof WordScore>;
 export const ScoreResult = Type.Object({ scores: Type.Array(WordScore), model: ModelRef }, { additionalProperties: false });
 export type ScoreResult = Static<typeof ScoreResult>;
 
+
 export const ModelInfo = Type.Object(
   {
     name: Type.String(),
     version: Type.String(),
-    vocabularySize: Type.Integer(),
-    layout: Type.String(),
-    clusters: Type.Integer(),
-    executionProviders: Type.Object(
+    state: Type.Union(
+      [Type.Literal("loading"), Type.Literal("ready"), Type.Literal("draining"), Type.Literal("unavailable")],
       {
-        encoderHead: Type.String(),
-        tails: Type.String(),
-        outputLayer: Type.Optional(Type.String({ description: "The output layer graph's provider; present when outputLayer is device." })),
+        description:
+          "loading: being loaded and checked, not answering yet; ready: answering; draining: replaced, finishing the requests and typing sessions that started on it, then unloaded; unavailable: its load failed (reason), requests naming it get 503.",
       },
-      { additionalProperties: false },
     ),
-    outputLayer: Type.Union([Type.Literal("lazy"), Type.Literal("device")], {
-      description:
-        "How the output layer runs (OUTPUT_LAYER): lazy, the head then only the tail clusters a top-k needs; device, the whole output layer and top-k in one graph call per batch. Both give the same predictions.",
-    }),
-    training: Type.Record(Type.String(), Type.Unknown(), { description: "The training record of the bundle's manifest." }),
+    default: Type.Boolean({ description: "Whether requests that name no model get this one (the default model's serving version)." }),
+    serving: Type.Boolean({ description: "Whether requests naming the model without a version get this version." }),
+    reason: Type.Union([Type.String(), Type.Null()], { description: "Why the last load of this version failed (it keeps serving the files it had, if any); null otherwise." }),
+    memoryMb: Type.Optional(
+      Type.Object(
+        {
+          estimate: Type.Number({ description: "What the load was counted for against MODEL_MEMORY_MB." }),
+          measured: Type.Union([Type.Number(), Type.Null()], { description: "The process's RSS growth over the load, when it was measured." }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    loadSeconds: Type.Optional(Type.Number({ description: "How long the load took: bundle checks, runner workers, golden parity run and warm-up." })),
+    vocabularySize: Type.Optional(Type.Integer()),
+    layout: Type.Optional(Type.String()),
+    clusters: Type.Optional(Type.Integer()),
+    executionProviders: Type.Optional(
+      Type.Object(
+        {
+          encoderHead: Type.String(),
+          tails: Type.String(),
+          outputLayer: Type.Optional(Type.String({ description: "The output layer graph's provider; present when outputLayer is device." })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    outputLayer: Type.Optional(
+      Type.Union([Type.Literal("lazy"), Type.Literal("device")], {
+        description:
+          "How the output layer runs (OUTPUT_LAYER): lazy, the head then only the tail clusters a top-k needs; device, the whole output layer and top-k in one graph call per batch. Both give the same predictions.",
+      }),
+    ),
+    training: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The training record of the bundle's manifest." })),
   },
   { additionalProperties: false },
 );
 export type ModelInfo = Static<typeof ModelInfo>;
+export type ModelState = ModelInfo["state"];
+
+export const ModelChange = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.String({ description: "Empty when the repository has no such version, or its manifest cannot be read." }),
+    action: Type.Union([Type.Literal("loaded"), Type.Literal("reloaded"), Type.Literal("unloaded"), Type.Literal("failed"), Type.Literal("unchanged")], {
+      description:
+        "loaded: a new version now answers; reloaded: changed files of a version now answer (requests in flight finish on the old ones); unloaded: no longer served (drained, then its threads ended); failed: see reason (whatever served before still does); unchanged: already loaded as the repository has it.",
+    }),
+    reason: Type.Optional(Type.String()),
+    seconds: Type.Optional(Type.Number({ description: "The load's time." })),
+  },
+  { additionalProperties: false },
+);
+export type ModelChange = Static<typeof ModelChange>;

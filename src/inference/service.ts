@@ -40,6 +40,7 @@ import type { Bundle } from "../bundle/bundle-types.js";
 import { assertOutputLayer } from "../runtime/output-layer-mode.js";
 import type { ModelRunner } from "../runtime/runner-pool.js";
 import { Lru } from "../util/lru.js";
+import { specMatches, unknownModel } from "../models/model-spec.js";
 import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
 import { readBlocklist } from "./blocklist.js";
 import { DeviceOutputLayer } from "./device-output-layer.js";
@@ -199,6 +200,10 @@ export class NextwordService implements InferenceService {
     return [
       {
         ...this.modelRef,
+        state: this.ready() ? "ready" : "loading",
+        default: true,
+        serving: true,
+        reason: null,
         vocabularySize: manifest.vocab.size,
         layout: manifest.model.layout,
         clusters: manifest.model.clusters.length,
@@ -211,6 +216,7 @@ export class NextwordService implements InferenceService {
 
   async predict(req: PredictRequest, opts: CallOptions = {}): Promise<PredictResult> {
     return this.guard(async () => {
+      this.checkModel(req.model);
       // Requests arrive validated (validation.ts, run by the transports); in-process callers may leave defaults out.
       const { context, prefix = "", k = LIMITS.kDefault, casing = true, blockOffensive = true, correct = true } = req;
       const normalized = this.deps.bundle.tokenizer.normalize(prefix);
@@ -241,6 +247,7 @@ export class NextwordService implements InferenceService {
 
   async score(req: ScoreRequest, opts: CallOptions = {}): Promise<ScoreResult> {
     return this.guard(async () => {
+      this.checkModel(req.model);
       const { context, words } = req;
       const tokens = words.map((w) => this.wordToken(w));
       const ids = tokens.map((t) => (t === null ? null : this.vocabId(t)));
@@ -267,6 +274,16 @@ export class NextwordService implements InferenceService {
     });
   }
 
+  /**
+   * Log-probs of vocabulary ids after a window of ids (from <bos>), through
+   * the batcher, the window encoded whole (never extended from a cached
+   * state: golden numbers are of whole windows): the load check's golden
+   * run (load-check.ts).
+   */
+  async scoreWindow(window: number[], ids: number[]): Promise<Float64Array> {
+    return (await this.submit({ window, key: windowKey(window), lookup: { kind: "miss" }, task: { kind: "score", ids } }, {})) as Float64Array;
+  }
+
   /** Refuses new work, finishes queued and running batches, then stops the runner pool. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -285,6 +302,11 @@ export class NextwordService implements InferenceService {
     } catch (err) {
       throw asServiceError(err);
     }
+  }
+
+  /** A request naming a model answers only from that model (the registry routes by it; a service alone refuses others). */
+  private checkModel(spec: string | undefined): void {
+    if (spec !== undefined && !specMatches(spec, this.modelRef)) throw unknownModel(spec, [`${this.modelRef.name}@${this.modelRef.version}`]);
   }
 
   private submit(item: Item, opts: CallOptions): Promise<Output> {

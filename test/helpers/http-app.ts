@@ -86,7 +86,7 @@ export interface RealService {
 }
 
 export async function startRealService(config: Config, logger: Logger, metrics: Metrics): Promise<RealService> {
-  const bundle = config.modelDir === TINY_DIR ? await tiny() : await loadBundle(config.modelDir);
+  const bundle = config.modelDir === TINY_DIR || config.modelDir === null ? await tiny() : await loadBundle(config.modelDir);
   const pool = await RunnerPool.start({
     bundle,
     ...poolOptionsFrom(config),

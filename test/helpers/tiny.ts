@@ -4,6 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const TINY_DIR = fileURLToPath(new URL("../../models/tiny/", import.meta.url));
+/** The default model's bundle folder in the repository (DEFAULT_MODEL on CPU). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/lstm512-keyboard-int8/", import.meta.url));
 
 export interface GoldenTokenizerVector {
   text: string;

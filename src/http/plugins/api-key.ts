@@ -9,7 +9,7 @@ import type { Guard } from "../../auth/api-keys.js";
 import { appWide, forRoutes, syncHook } from "./hooks.js";
 
 /** The `metricMethod`s of the routes that need the key. */
-const API_METHODS: ReadonlySet<string> = new Set(["predict", "score", "models"]);
+const API_METHODS: ReadonlySet<string> = new Set(["predict", "score", "models", "model-ready"]);
 
 export const apiKey = appWide<{ guard?: Guard }>(async (app, { guard }) => {
   if (guard === undefined || guard.open) return;

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { API_KEY_SCHEME } from "../schemas.js";
+import { API_KEY_SCHEME, ADMIN_TOKEN_SCHEME } from "../schemas.js";
 
 export interface DocsOptions {
   version: string;
@@ -34,6 +34,11 @@ export async function registerDocs(app: FastifyInstance, opts: DocsOptions): Pro
             type: "http",
             scheme: "bearer",
             description: "An API key, when the server is configured with keys (API_KEYS_FILE or API_KEYS); a server without keys ignores it.",
+          },
+          [ADMIN_TOKEN_SCHEME]: {
+            type: "http",
+            scheme: "bearer",
+            description: "The admin token (ADMIN_TOKEN); without one configured the admin API answers 401.",
           },
         },
       },
