@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 
-import { DEFAULT_MODEL_DIR } from "../../src/config.js";
+import { DEFAULT_MODEL_NAME } from "../../src/config.js";
 
 export interface FlagSpec {
   /** Default value as text (what --help shows); "" for none. */
@@ -18,7 +18,7 @@ export interface FlagSpec {
 
 const SHARED = {
   // $MODEL_DIR, else the service's default bundle.
-  model: { def: process.env.MODEL_DIR || DEFAULT_MODEL_DIR, help: "bundle directory (as the service's MODEL_DIR)" },
+  model: { def: process.env.MODEL_DIR || path.join("models", DEFAULT_MODEL_NAME), help: "bundle directory (as the service's MODEL_DIR)" },
   text: { def: path.join("training", "data", "test.txt"), help: "test split, one document per line" },
   seed: { def: "1", help: "seed of the workload's random draws" },
   server: { def: path.join("dist", "main.js"), help: "the service's entry point" },
