@@ -139,7 +139,9 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
       const serving = registry.models().filter((m) => m.state === "ready");
       logger.info(
         { requested: { encoderHead: config.executionProviders, tails: config.tailExecutionProviders }, models: serving.map((m) => ({ name: m.name, version: m.version, executionProviders: m.executionProviders, loadSeconds: m.loadSeconds })) },
-        `ready: ${serving.map((m) => `${m.name}@${m.version}${m.default ? " (default)" : ""}`).join(", ")}`,
+        `ready: ${serving
+          .map((m) => `${m.name}@${m.version} (${m.default ? "default; " : ""}encoder+head on ${m.executionProviders?.encoderHead}, tails on ${m.executionProviders?.tails})`)
+          .join(", ")}`,
       );
       // Later loads: polling the repository (MODEL_POLL_S); SIGHUP and the admin call ask for one too (reloadModels).
       if (config.modelPollS !== null) {

@@ -42,7 +42,7 @@ t.test("main wiring on port 0: real HTTP predict, then an ordered shutdown", asy
     logs.lines.some(
       (l) =>
         typeof l.msg === "string" &&
-        /^ready: tiny@1\.0\.0 \(default\)$/.test(l.msg) &&
+        /^ready: tiny@1\.0\.0 \(default; encoder\+head on cpu, tails on cpu\)$/.test(l.msg) &&
         (l.models as Array<{ executionProviders: { encoderHead: string; tails: string } }>)[0]?.executionProviders.encoderHead === "cpu",
     ),
     "the models served and their execution providers are logged",
