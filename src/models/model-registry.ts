@@ -100,6 +100,8 @@ const key = (name: string, version: string) => `${name}@${version}`;
 
 export class ModelRegistry implements InferenceService, ModelAdmin {
   private readonly versions = new Map<string, Version>();
+  /** Each name's serving version (refreshServing): what a request naming no version gets. */
+  private readonly servingByName = new Map<string, Live>();
   private readonly draining = new Set<Live>();
   /** Measured RSS growth of each name's last load, MiB. */
   private readonly measured = new Map<string, number>();
@@ -230,15 +232,23 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
 
   /** The version `name` without a version routes to: its highest live one. */
   private serving(name: string): Live | null {
-    let best: Live | null = null;
+    return this.servingByName.get(name) ?? null;
+  }
+
+  /** servingByName from `versions`: called (by publish) after every change to a version's live engine. */
+  private refreshServing(): void {
+    this.servingByName.clear();
     for (const v of this.versions.values()) {
-      if (v.name === name && v.live && (best === null || compareVersions(v.version, best.entry.version) > 0)) best = v.live;
+      const best = this.servingByName.get(v.name);
+      if (v.live && (!best || compareVersions(v.version, best.entry.version) > 0)) this.servingByName.set(v.name, v.live);
     }
-    return best;
   }
 
   private route(model: string | undefined): Live {
     if (this.closing) throw unavailable("the server is shutting down");
+    // The hot path, one map lookup: no model (the default), or a name alone that serves now.
+    const serving = this.servingByName.get(model ?? this.defaultModel);
+    if (serving) return serving;
     const spec = model === undefined ? { name: this.defaultModel, version: null } : parseModelSpec(model);
     const known = spec !== null && [...this.versions.values()].some((v) => v.name === spec.name);
     if (spec === null || !known) {
@@ -330,6 +340,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
       const mine = [...this.versions.values()].flatMap((x) => (x.name === name && x.live ? [x] : []));
       const lives = mine.map((x) => x.live!);
       for (const x of mine) x.live = null;
+      this.publish();
       await Promise.all(lives.map((live) => this.retire(live, true)));
     }
     const t0 = performance.now();
@@ -442,8 +453,9 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
       });
   }
 
-  /** nextword_model_versions from the registry's state. */
+  /** After every change of state: the routing table, and nextword_model_versions. */
   private publish(): void {
+    this.refreshServing();
     const gauge = this.deps.metrics.modelVersions;
     gauge.reset();
     for (const m of this.models()) gauge.set({ model: m.name, version: m.version, state: m.state, default: String(m.default) }, 1);
