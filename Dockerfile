@@ -4,11 +4,14 @@
 #   docker build --target gpu -t nextword:gpu . # CUDA 12 / cuDNN 9 image (EXECUTION_PROVIDERS=cuda,cpu, OUTPUT_LAYER=device)
 #
 # Configuration is environment variables (README.md, src/config.ts). Each image
-# ships its default bundle: the CPU image the int8 encoder
-# (/app/models/lstm512-keyboard-int8), the GPU image its float32 twin
-# (/app/models/lstm512-keyboard: onnxruntime's quantized LSTM runs on CPU
-# only). Point MODEL_DIR at a mounted volume to serve another one. The service needs no writable path:
-# run it with a read-only root filesystem.
+# serves a model repository (MODEL_REPOSITORY=/app/models) holding its default
+# bundle: the CPU image the int8 encoder (lstm512-keyboard-int8), the GPU image
+# its float32 twin (lstm512-keyboard: onnxruntime's quantized LSTM runs on CPU
+# only). To serve other models or roll in new versions without a new image,
+# mount a repository folder and point MODEL_REPOSITORY at it
+# (docker-compose.yml, deploy/kubernetes/, deploy/README.md "Rolling out a new
+# model version"). The service needs no writable path: run it with a
+# read-only root filesystem.
 
 # The Node.js line of .node-version (Active LTS), on Debian 13 as its official images are.
 ARG NODE_IMAGE=docker.io/library/node:26-trixie-slim
@@ -63,8 +66,8 @@ RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
 
 # ---------------------------------------------------------------------------
 # app: the service's own files, the same in both images: dist/, proto/ and
-# package.json (each image adds its one bundle; the other models are for
-# tests and benchmarks). Owned by root, not writable by the service user.
+# package.json (each image adds its default bundle to its repository; the
+# other models are for tests and benchmarks). Owned by root, not writable by the service user.
 FROM scratch AS app
 COPY --from=build /src/dist /app/dist
 COPY package.json /app/
@@ -95,8 +98,11 @@ COPY models/lstm512-keyboard ./models/lstm512-keyboard
 # round trips, not words (docs/DESIGN.md, "The adaptive softmax, as served").
 # The tail graphs, on CPU (TAIL_EXECUTION_PROVIDERS default), only finish the
 # rare rows whose device answer ties.
+# DEFAULT_MODEL is what EXECUTION_PROVIDERS' default would pick (the float32
+# twin with a GPU provider), set so that the image says it.
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/models/lstm512-keyboard \
+    MODEL_REPOSITORY=/app/models \
+    DEFAULT_MODEL=lstm512-keyboard \
     EXECUTION_PROVIDERS=cuda,cpu \
     OUTPUT_LAYER=device
 USER 1000:1000
@@ -115,8 +121,11 @@ WORKDIR /app
 COPY --from=prod-deps /src/node_modules ./node_modules
 COPY --from=app /app ./
 COPY models/lstm512-keyboard-int8 ./models/lstm512-keyboard-int8
+# The repository baked in (absolute: not tied to WORKDIR), and its default
+# model, as the service would choose it on CPU, stated.
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/models/lstm512-keyboard-int8
+    MODEL_REPOSITORY=/app/models \
+    DEFAULT_MODEL=lstm512-keyboard-int8
 # Numeric (the node image's `node` user), so Kubernetes runAsNonRoot can check it.
 USER 1000:1000
 EXPOSE 8080 50051

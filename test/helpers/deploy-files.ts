@@ -1,14 +1,15 @@
 /**
- * The deployment files (docker-compose.yml, deploy/**) as parsed YAML, and the
- * small parsers test/deploy-config.test.ts needs to compare them with the
- * service: Kubernetes quantities, compose durations, port mappings, and the
- * Kubernetes schema validation of kubernetes-models.
+ * The deployment files (docker-compose.yml, deploy/**, the Dockerfile) as
+ * parsed data, and the small parsers test/deploy-config.test.ts needs to
+ * compare them with the service: Kubernetes quantities, compose durations,
+ * port mappings and interpolation, Dockerfile stages, and the Kubernetes
+ * schema validation of kubernetes-models.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments } from "yaml";
-import { Namespace, Service, ConfigMap } from "kubernetes-models/v1";
+import { Namespace, Service, ConfigMap, PersistentVolumeClaim, Pod } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
@@ -61,6 +62,8 @@ const MODELS: Record<string, new (data: Doc) => { validate(): void }> = {
   "v1/Namespace": Namespace,
   "v1/Service": Service,
   "v1/ConfigMap": ConfigMap,
+  "v1/PersistentVolumeClaim": PersistentVolumeClaim,
+  "v1/Pod": Pod,
   "apps/v1/Deployment": Deployment,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
@@ -142,4 +145,67 @@ export function metricOf(selector: string): string {
 /** nextword_* names in PromQL text, histogram suffixes stripped to the metric's name. */
 export function nextwordMetricsIn(text: string): string[] {
   return [...text.matchAll(/\bnextword_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""));
+}
+
+/**
+ * Compose's interpolation of one value: `${VAR:-default}` (default when VAR
+ * is unset or empty), `${VAR-default}` (when unset), `${VAR}` and `$VAR`,
+ * from `env` (the host's environment as the test sets it).
+ */
+export function interpolate(value: string, env: Record<string, string | undefined>): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, name, colon, fallback, bare) => {
+    const v = env[(name ?? bare) as string];
+    if (fallback === undefined) return v ?? "";
+    return v === undefined || (colon === ":" && v === "") ? fallback : v;
+  });
+}
+
+/** One stage of a Dockerfile: its base, WORKDIR, ENV (in order, later wins) and COPY lines (sources, destination). */
+export interface DockerStage {
+  name: string;
+  from: string;
+  workdir: string;
+  env: Record<string, string>;
+  copies: Array<{ from: string | null; sources: string[]; dest: string }>;
+}
+
+/**
+ * The stages of a Dockerfile: continuation lines joined, comments dropped;
+ * ENV in its `K=V K=V` form (unquoted values), WORKDIR absolute, COPY's
+ * `--from=` kept and other flags dropped. Enough for this repository's file.
+ */
+export function dockerStages(text: string): DockerStage[] {
+  const lines = text
+    .replace(/\\\n(\s*#.*\n)*/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  const stages: DockerStage[] = [];
+  for (const line of lines) {
+    const [op, ...rest] = line.split(/\s+/);
+    const stage = stages.at(-1);
+    switch (op!.toUpperCase()) {
+      case "FROM": {
+        const as = rest.findIndex((w) => w.toUpperCase() === "AS");
+        stages.push({ name: as >= 0 ? rest[as + 1]! : String(stages.length), from: rest[0]!, workdir: "/", env: {}, copies: [] });
+        break;
+      }
+      case "WORKDIR":
+        if (stage) stage.workdir = path.posix.resolve(stage.workdir, rest[0]!);
+        break;
+      case "ENV":
+        for (const kv of rest) {
+          const eq = kv.indexOf("=");
+          if (stage && eq > 0) stage.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        }
+        break;
+      case "COPY": {
+        const from = rest.find((w) => w.startsWith("--from="))?.slice("--from=".length) ?? null;
+        const args = rest.filter((w) => !w.startsWith("--"));
+        if (stage) stage.copies.push({ from, sources: args.slice(0, -1), dest: path.posix.resolve(stage.workdir, args.at(-1)!) });
+        break;
+      }
+    }
+  }
+  return stages;
 }
