@@ -181,7 +181,7 @@ t.test("two models at once, chosen per request on REST and gRPC; unknown models 
     t.match(model.description, /name@version/);
     t.notOk((body.required ?? []).includes("model"), "optional");
     // The route answers 404 for an unknown model (above), but inferenceErrors in src/http/schemas.ts lists no 404.
-    t.ok(op.responses["404"], `${route}: the 404 answer is documented`, { todo: "src/http/schemas.ts: predict and score document no 404 (unknown model)" });
+    t.ok(op.responses["404"], `${route}: the 404 answer is documented`);
   }
 
   // /v1/models, per-model readiness.

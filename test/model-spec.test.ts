@@ -64,6 +64,9 @@ t.test("compareVersions: numbers as numbers, pre-release before release, build m
   t.equal(sign("1.0.0", "1.0.0-rc.1"), 1);
   t.equal(sign("1.0.0-alpha", "1.0.0-beta"), -1);
   t.equal(sign("1.0.0-rc.1", "0.9.0"), 1, "numbers first");
+  t.equal(sign("1.0.0-rc.10", "1.0.0-rc.2"), 1, "pre-release numbers compare as numbers");
+  t.equal(sign("1.0.0-rc.2", "1.0.0-rc.2.1"), -1, "fewer identifiers first");
+  t.equal(sign("1.0.0-1", "1.0.0-alpha"), -1, "a numeric identifier before a word");
   t.equal(sign("1.0.0", "1.0.0+int8"), -1, "build metadata is a tie-break");
   t.equal(sign("1.0.0+fp32", "1.0.0+int8"), -1, "compared as text");
   t.equal(sign("1.0.0+int8", "1.0.1"), -1, "after the numbers");

@@ -44,6 +44,7 @@ const error = (description: string) => ({ description, $ref: "ErrorResponse#" })
 const inferenceErrors = {
   400: error("Invalid request (the message names the field and the bound)"),
   401: error("API keys are configured and none (or an unknown one) was sent: authorization: Bearer <key>"),
+  404: error("No such model or version is served (`model`; the message lists those that are)"),
   413: error("Request body too large"),
   415: error("Unsupported content type (send application/json)"),
   429: error("The API key's rate limit is reached; see Retry-After and x-ratelimit-*"),

@@ -171,11 +171,12 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a.version, b.version)));
   }
 
-  predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
+  // async: a refusal from route() is a rejected promise, as every failure of the service API.
+  async predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
     return this.call(this.route(req.model), (e) => e.predict(req, opts));
   }
 
-  score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
+  async score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
     return this.call(this.route(req.model), (e) => e.score(req, opts));
   }
 
@@ -319,19 +320,19 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
       if (!scan.problems.some((p) => spec === p.name || spec.startsWith(`${p.name}@`))) this.log.warn({ model: spec }, `model ${spec}: ${reason}`);
       changes.push({ name: spec, version: "", action: "failed", reason });
     }
-    for (const entry of selected) changes.push(await this.ensure(entry, retryFailed));
+    for (const entry of selected) await this.ensure(entry, retryFailed, changes);
     this.retireUnselected(selected, changes);
     this.scanned = true;
     this.publish();
     return changes;
   }
 
-  /** Loads `entry` unless that very manifest is loaded (or failed, without retryFailed). */
-  private async ensure(entry: RepositoryEntry, retryFailed: boolean): Promise<ModelChange> {
+  /** Loads `entry` unless that very manifest is loaded (or failed, without retryFailed); adds what it did to `changes`. */
+  private async ensure(entry: RepositoryEntry, retryFailed: boolean, changes: ModelChange[]): Promise<void> {
     const { name, version } = entry;
     let v = this.versions.get(key(name, version));
-    if (v?.live?.entry.fingerprint === entry.fingerprint) return { name, version, action: "unchanged" };
-    if (v && !v.live && v.failedFingerprint === entry.fingerprint && !retryFailed) return { name, version, action: "unchanged", reason: v.reason ?? "" };
+    if (v?.live?.entry.fingerprint === entry.fingerprint) return void changes.push({ name, version, action: "unchanged" });
+    if (v && !v.live && v.failedFingerprint === entry.fingerprint && !retryFailed) return void changes.push({ name, version, action: "unchanged", reason: v.reason ?? "" });
     if (!v) this.versions.set(key(name, version), (v = { name, version, live: null, loading: false, reason: null, failedFingerprint: null }));
     const old = v.live;
     v.loading = true;
@@ -339,26 +340,30 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     if (this.deps.config.modelSwap === "unload-first") {
       const mine = [...this.versions.values()].flatMap((x) => (x.name === name && x.live ? [x] : []));
       const lives = mine.map((x) => x.live!);
-      for (const x of mine) x.live = null;
+      for (const x of mine) {
+        x.live = null;
+        if (x !== v) changes.push({ name, version: x.version, action: "unloaded" });
+      }
       this.publish();
       await Promise.all(lives.map((live) => this.retire(live, true)));
     }
     const t0 = performance.now();
-    const failed = (reason: string): ModelChange => {
+    // `retry`: a refusal that can pass later with the same files (the memory budget, once a retired version is gone): polling tries again.
+    const failed = (reason: string, retry = false): void => {
       v.loading = false;
       v.reason = reason;
-      v.failedFingerprint = entry.fingerprint;
+      v.failedFingerprint = retry ? null : entry.fingerprint;
       const seconds = (performance.now() - t0) / 1000;
       this.deps.metrics.modelLoadSeconds.observe({ model: name, version, result: "failed" }, seconds);
       this.deps.metrics.modelLoadFailures.inc({ model: name });
       this.log.error({ model: name, version, dir: entry.dir, reason }, `model ${key(name, version)} failed to load${v.live ? " (still serving its previous files)" : ""}: ${reason}`);
-      return { name, version, action: "failed", reason, seconds };
+      changes.push({ name, version, action: "failed", reason, seconds });
     };
     const estimate = estimateMb(entry.bytes, this.deps.config.workers, this.measured.get(name) ?? null);
     const budget = this.deps.config.modelMemoryMb;
     const used = [...this.lives()].reduce((sum, live) => sum + live.estimateMb, 0);
     if (budget !== null && used + estimate > budget) {
-      return failed(`memory budget: ${used} MiB loaded + ${estimate} MiB estimated for this version > MODEL_MEMORY_MB ${budget}`);
+      return failed(`memory budget: ${used} MiB loaded + ${estimate} MiB estimated for this version > MODEL_MEMORY_MB ${budget}`, true);
     }
     const rss = this.deps.rss ?? (() => process.memoryUsage.rss());
     const before = rss();
@@ -400,7 +405,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     this.deps.metrics.modelLoadSeconds.observe({ model: name, version, result: "ok" }, seconds);
     this.log.info({ model: name, version, dir: entry.dir, seconds, estimateMb: estimate, measuredMb }, `model ${key(name, version)} ${old ? "reloaded" : "loaded"} in ${seconds.toFixed(2)} s`);
     this.publish();
-    return { name, version, action: old ? "reloaded" : "loaded", seconds };
+    changes.push({ name, version, action: old ? "reloaded" : "loaded", seconds });
   }
 
   /**

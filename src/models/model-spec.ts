@@ -76,8 +76,21 @@ export function compareVersions(a: string, b: string): number {
     const d = (pa.numbers[i] ?? 0) - (pb.numbers[i] ?? 0);
     if (d !== 0) return d;
   }
-  if (pa.pre !== pb.pre) return pa.pre === "" ? 1 : pb.pre === "" ? -1 : pa.pre < pb.pre ? -1 : 1;
+  if (pa.pre !== pb.pre) return pa.pre === "" ? 1 : pb.pre === "" ? -1 : comparePreRelease(pa.pre, pb.pre);
   return pa.build < pb.build ? -1 : pa.build > pb.build ? 1 : 0;
+}
+
+/** Dot-separated identifiers in turn: numbers as numbers, below words; words as text; fewer identifiers first (rc.2 < rc.10 < rc.10.1). */
+function comparePreRelease(a: string, b: string): number {
+  const pa = a.split(".");
+  const pb = b.split(".");
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const [x, y] = [pa[i]!, pb[i]!];
+    const [nx, ny] = [/^\d+$/.test(x), /^\d+$/.test(y)];
+    const d = nx && ny ? Number(x) - Number(y) : nx ? -1 : ny ? 1 : x < y ? -1 : x > y ? 1 : 0;
+    if (d !== 0) return d;
+  }
+  return pa.length - pb.length;
 }
 
 function parseVersion(v: string): { numbers: number[]; pre: string; build: string } | null {
