@@ -16,14 +16,17 @@
  *    fresh server each.
  * 2. p99 of A while B loads: a closed loop of `--connections` keystroke
  *    connections on A (bench/http.ts's workload) for `--seconds`, quiet,
- *    then the same while B is loaded and unloaded back to back; alternating
- *    for `--rounds`. On a small machine a load of B (graph optimization,
- *    golden parity, warm-up: CPU work) competes with A's requests for the
- *    same cores: that competition is what the figure shows.
+ *    and the same while B is loaded and unloaded back to back, for
+ *    `--rounds` (quiet first in odd rounds, churn first in even ones). On
+ *    a small machine a load of B (graph optimization, golden parity,
+ *    warm-up: CPU work) competes with A's requests for the same cores:
+ *    that competition is what the figure shows.
  * 3. Why versions are threads: `--contrast-cycles` (20) times, B's graphs
  *    opened in onnxruntime, run once, released, in a fresh process, either
  *    over and over in one thread or each time in a worker thread that then
- *    ends; the process's RSS after each.
+ *    ends; the process's RSS after each. `--server-env` applies there too,
+ *    so an allocator setting (MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=...)
+ *    is compared in all three phases.
  *
  *   npm run build && npx tsc -p bench
  *   node dist-bench/bench/model-lifecycle.js
@@ -59,7 +62,7 @@ const RSS_TARGET_MB = 50;
 function readArgs(): Args {
   return new Args(
     {
-      ...shared(["model", "text", "seed", "server-env", "ready-timeout", "warmup", "context-words", "pause-ms"], { warmup: "3" }),
+      ...shared(["model", "text", "seed", "server", "server-env", "ready-timeout", "warmup", "context-words", "pause-ms"], { warmup: "3" }),
       second: { def: path.join("models", "lstm512-paper"), help: "model B's bundle directory (another name than --model's)" },
       cycles: { def: "20", help: "phase 1: load/unload cycles of B per series" },
       "b-requests": { def: "32", help: "phase 1: predictions sent to B while it is loaded (8 at a time)" },
@@ -174,24 +177,33 @@ async function unloadB(server: ChildServer, repo: Repository, bName: string): Pr
   }
 }
 
-/** `n` predictions for `model`, `parallel` at a time; the count that did not answer 200. */
-async function predictions(url: string, model: string, contexts: ColdContexts, n: number, parallel = 8): Promise<number> {
+/** `n` predictions for `model`, `parallel` at a time; the count that did not answer 200, and the first such answer. */
+async function predictions(url: string, model: string, contexts: ColdContexts, n: number, parallel = 8): Promise<{ errors: number; first: string | null }> {
   let errors = 0;
+  let first: string | null = null;
   let left = n;
   const one = async (): Promise<void> => {
     while (left-- > 0) {
-      const res = await fetch(`${url}/v1/predict`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ context: contexts.context(), prefix: "", k: 3, model }),
-        signal: AbortSignal.timeout(30_000),
-      }).catch(() => null);
-      if (res?.status !== 200) errors++;
-      await res?.arrayBuffer();
+      try {
+        const res = await fetch(`${url}/v1/predict`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ context: contexts.context(), prefix: "", k: 3, model }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const text = await res.text();
+        if (res.status !== 200) {
+          errors++;
+          first ??= `HTTP ${res.status}: ${text.slice(0, 300)}`;
+        }
+      } catch (err) {
+        errors++;
+        first ??= (err as Error).message;
+      }
     }
   };
   await Promise.all(Array.from({ length: parallel }, one));
-  return errors;
+  return { errors, first };
 }
 
 /** `typists` loops on A until `signal`: each sends its next keystroke, waits for the answer, then `pauseMs`. */
@@ -252,12 +264,12 @@ async function contrastChild(mode: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ mode, baseMb, rssMb: rss } satisfies Contrast)}\n`);
 }
 
-/** Runs phase 3's child (this file in a fresh process) for one mode. */
-function contrast(mode: Contrast["mode"], bDir: string, cycles: number): Promise<Contrast> {
+/** Runs phase 3's child (this file in a fresh process, with the server's extra environment: allocator settings apply to both) for one mode. */
+function contrast(mode: Contrast["mode"], bDir: string, cycles: number, extraEnv: Record<string, string>): Promise<Contrast> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
       cwd: REPO_ROOT,
-      env: { ...process.env, [CONTRAST_ENV]: mode, NEXTWORD_BENCH_CONTRAST_CYCLES: String(cycles), NEXTWORD_BENCH_CONTRAST_BUNDLE: path.resolve(REPO_ROOT, bDir) },
+      env: { ...process.env, ...extraEnv, [CONTRAST_ENV]: mode, NEXTWORD_BENCH_CONTRAST_CYCLES: String(cycles), NEXTWORD_BENCH_CONTRAST_BUNDLE: path.resolve(REPO_ROOT, bDir) },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -295,7 +307,7 @@ async function main(): Promise<void> {
   const contrastCycles = args.int("contrast-cycles", 0, 1000);
   const contextWords = args.int("context-words", 1);
   const pauseMs = args.number("pause-ms", 0);
-  const script = checkBuilt(path.join("dist", "main.js"));
+  const script = checkBuilt(args.string("server"));
   const repo = new Repository(aDir, bDir, bName);
   const env = {
     MODEL_REPOSITORY: repo.root,
@@ -326,7 +338,8 @@ async function main(): Promise<void> {
           await sleep(settleMs);
           const rssBeforeMb = residentMb(server.pid);
           const loadSeconds = await loadB(server, repo, bName);
-          const bErrors = await predictions(server.url, bName, contexts, bRequests);
+          const { errors: bErrors, first } = await predictions(server.url, bName, contexts, bRequests);
+          if (first !== null) process.stderr.write(`  ${bErrors} predictions for ${bName} failed; the first: ${first}\n`);
           await sleep(settleMs);
           const rssLoadedMb = residentMb(server.pid);
           const unloadSeconds = await unloadB(server, repo, bName);
@@ -359,7 +372,8 @@ async function main(): Promise<void> {
           await unloadB(server, repo, bName);
         }
         for (let round = 1; round <= rounds; round++) {
-          for (const phase of ["quiet", "churn"] as const) {
+          // ABBA: odd rounds quiet first, even rounds churn first, so the machine's drift falls on both.
+          for (const phase of round % 2 === 1 ? (["quiet", "churn"] as const) : (["churn", "quiet"] as const)) {
             const source = body(2 * round + (phase === "churn" ? 1 : 0));
             const bLoadSeconds: number[] = [];
             let churning = phase === "churn";
@@ -383,7 +397,7 @@ async function main(): Promise<void> {
     // Phase 3: sessions released in one thread vs threads that end.
     if (contrastCycles > 0) {
       for (const mode of ["in-thread", "threads"] as const) {
-        contrasts.push(await contrast(mode, bDir, contrastCycles));
+        contrasts.push(await contrast(mode, bDir, contrastCycles, args.env("server-env")));
         process.stderr.write(`  contrast ${mode}: done\n`);
       }
     }
@@ -412,7 +426,7 @@ function report(r: {
   const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "-");
   const targets: string[] = [];
   for (const s of r.series) {
-    console.log(`\nphase 1: ${r.cycles} load/unload cycles of ${r.bName} beside ${r.aName}, ${s.background ? `${s.background} typists on ${r.aName}` : "no other load"}; RSS at ready ${f1(s.rssAtReadyMb)} MB`);
+    console.log(`\nphase 1: ${r.cycles} load/unload cycles of ${r.bName} beside ${r.aName}, ${s.background ? `${s.background} typist(s) on ${r.aName}` : "no other load"}; RSS at ready ${f1(s.rssAtReadyMb)} MB`);
     console.log(
       table(
         ["cycle", "RSS before MB", "B loaded MB", "after unload MB", "load s", "unload s", "after unload by mapping: brk / arenas / anon / file MB"],
@@ -435,7 +449,7 @@ function report(r: {
     console.log(
       `after unload: cycle ${last.cycle} ${f1(last.rssAfterMb)} MB - cycle 1 ${f1(first.rssAfterMb)} MB = ${growth >= 0 ? "+" : ""}${f1(growth)} MB; B loaded adds ${f1(loadedMb)} MB (median), its unload gives back ${f1(givenBack)} MB (median); load ${f1(median(s.cycles.map((c) => c.loadSeconds)))} s (median); errors from B ${s.cycles.reduce((n, c) => n + c.bErrors, 0)}${s.background ? `; background: ${s.backgroundAnswers} answers, ${s.backgroundErrors} not 200` : ""}`,
     );
-    targets.push(target(`RSS after ${r.cycles} cycles within ${RSS_TARGET_MB} MB of after the first (${s.background ? `${s.background} typists` : "idle"})`, Math.abs(growth) <= RSS_TARGET_MB, `${growth >= 0 ? "+" : ""}${f1(growth)} MB`));
+    targets.push(target(`RSS after ${r.cycles} cycles within ${RSS_TARGET_MB} MB of after the first (${s.background ? `${s.background} typist(s)` : "idle"})`, Math.abs(growth) <= RSS_TARGET_MB, `${growth >= 0 ? "+" : ""}${f1(growth)} MB`));
   }
 
   if (r.p99Runs.length > 0) {
