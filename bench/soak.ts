@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       current.heapTotalMb = mb("nodejs_heap_size_total_bytes");
       current.workerHeapMb = total(metrics, "nextword_worker_heap_bytes", { kind: "committed" }) / 2 ** 20;
       current.externalMb = mb("nodejs_external_memory_bytes");
-      current.cacheMb = mb("nextword_cache_bytes");
+      current.cacheMb = total(metrics, "nextword_cache_bytes") / 2 ** 20; // labelled by model version: summed
       rows.push(current);
       const c = current;
       process.stdout.write(

@@ -34,6 +34,9 @@ type WorkerHeapFigures = { usedBytes: number; committedBytes: number };
  */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
+/** The labels of nextword_request_duration_seconds. */
+type RequestLabel = "transport" | "method" | "code" | "model" | "version";
+
 /** A registry's series as getMetricsAsJSON() gives them (how another thread's registry travels). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -41,12 +44,26 @@ export class Metrics {
   readonly registry = new Registry();
   /** Other threads' registries (the inference thread's), summed into render(). */
   private readonly sources: Array<() => Promise<MetricsJson>> = [];
+  /** Set by the first addSource: the inference-side series are the sources' from then on (see addSource). */
+  private inferenceInThreads = false;
 
-  /** One request end to end, per transport ("http" | "grpc"), method, and result code ("OK" or an ErrorCode). */
-  readonly requestDuration = new Histogram<"transport" | "method" | "code">({
+  /**
+   * One request end to end, per transport ("http" | "grpc"), method, result
+   * code ("OK" or an ErrorCode), and model version: observed through
+   * request() only, so every observation has all five labels. `model` and
+   * `version` are those that answered; a request no version answered
+   * (refused, invalid, unknown model, overloaded, timed out) has version ""
+   * and model the name it asked for (none: the default model's) if the
+   * service serves that name, else "" (never the client's text as such: the
+   * label's values stay as few as the models served; models/
+   * request-model-label.ts). Ops routes and requests refused before they
+   * were read (REST's wire refusals, a gRPC session refused at its start)
+   * have both "".
+   */
+  readonly requestDuration = new Histogram<RequestLabel>({
     name: "nextword_request_duration_seconds",
-    help: "Request latency from decode to reply, by transport, method and result code",
-    labelNames: ["transport", "method", "code"],
+    help: 'Request latency from decode to reply, by transport, method, result code, and the model and version that answered; a request no version answered has version "" and model the name it asked for (none: the default model) if served, else ""; ops routes have both ""',
+    labelNames: ["transport", "method", "code", "model", "version"],
     buckets: [...LATENCY_BUCKETS],
     registers: [this.registry],
   });
@@ -159,10 +176,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Inference requests being answered (unary calls and session events on gRPC); ops routes are not counted. */
+  /**
+   * Inference requests being answered (unary calls and session events on
+   * gRPC); ops routes are not counted. Not by model: admission counts a
+   * request in before its body, and so its `model`, is read (REST's server
+   * listener), and the HPA scales on the pod's total.
+   */
   readonly requestsInFlight = new Gauge<"transport">({
     name: "nextword_requests_in_flight",
-    help: "Inference requests being answered now, by transport (gRPC: unary calls and typing-session events)",
+    help: "Inference requests being answered now, by transport (gRPC: unary calls and typing-session events); not by model (counted before the request's model is read)",
     labelNames: ["transport"],
     registers: [this.registry],
   });
@@ -283,8 +305,10 @@ export class Metrics {
 
   /**
    * The Prometheus text exposition of every metric in this registry, plus the
-   * sources' series summed in: both threads declare the same metrics and each
-   * moves its own, so a sum per series is the process's figure. (Summed for
+   * sources' series summed in: the threads declare the same metrics and each
+   * moves its own (the inference threads' series differ by their model and
+   * version labels; nextword_rejected_total has both threads' reasons), so a
+   * sum per series is the process's figure. (Summed for
    * every metric: prom-client's own aggregators would omit or average the
    * process metrics, which only this registry has.)
    */
@@ -294,13 +318,51 @@ export class Metrics {
     return AggregatorRegistry.aggregate(all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: "sum" as const })))).metrics();
   }
 
-  /** Adds another thread's registry (as getMetricsAsJSON gives it) to every render(), until the returned function removes it. */
+  /**
+   * Adds another thread's registry (as getMetricsAsJSON gives it) to every
+   * render(), until the returned function removes it.
+   *
+   * The first source makes this the main thread's registry: the series only
+   * an inference thread moves (inferenceSide) leave it for good, since each
+   * thread renders its own, labelled {model, version}; kept here they would
+   * be unlabelled zero series beside those, which count(), min(), avg() or
+   * a breakdown by model would take for one more model. (Without sources,
+   * one registry has every series: a service in this thread, as tests and
+   * benches run it.)
+   */
   addSource(source: () => Promise<MetricsJson>): () => void {
+    if (!this.inferenceInThreads) {
+      this.inferenceInThreads = true;
+      const drop = new Set<object>(this.inferenceSide());
+      for (const m of this.registry.getMetricsAsArray()) if (drop.has(m)) this.registry.removeSingleMetric(m.name);
+    }
     this.sources.push(source);
     return () => {
       const i = this.sources.indexOf(source);
       if (i >= 0) this.sources.splice(i, 1);
     };
+  }
+
+  /**
+   * One nextword_request_duration_seconds observation, with all its labels
+   * (see requestDuration for what model and version say).
+   */
+  request(transport: "http" | "grpc", method: string, code: string, model: string, version: string, seconds: number): void {
+    this.requestDuration.observe({ transport, method, code, model, version }, seconds);
+  }
+
+  /**
+   * The series only the inference side moves: batcher, cache, graphs, the
+   * inference thread's loop and heaps, what it serves. (nextword_rejected_total
+   * is not among them: admission counts its refusals on the main thread.)
+   */
+  private inferenceSide(): object[] {
+    return [
+      this.queueWait, this.batchSize, this.headDuration, this.encoderRows, this.tailDuration, this.tailEvaluations,
+      this.outputLayerDuration, this.outputLayerRows, this.outputLayerFallbacks, this.tailSkipped, this.cacheRequests,
+      this.queueDepth, this.cacheEntries, this.cacheBytes, this.workerHeapBytes, this.inferenceLoopDelay, this.modelInfo,
+      this.executionProviderInfo,
+    ];
   }
 
   /** Adds n rows to cluster c's nextword_tail_skipped_total (label String(c)) at the next scrape. */

@@ -136,7 +136,7 @@ t.test("REST and gRPC under a late event loop: new work refused with retry hints
   session.end();
   const text = await metrics.render();
   t.match(text, /^nextword_rejected_total\{reason="event_loop"\} 4$/m, "refusals counted (REST twice, unary, session)");
-  t.match(text, /^nextword_request_duration_seconds_count\{transport="http",method="score",code="OVERLOADED"\} 1$/m, "the wire refusal is observed");
+  t.match(text, /^nextword_request_duration_seconds_count\{transport="http",method="score",code="OVERLOADED",model="",version=""\} 1$/m, "the wire refusal is observed (before its body, and model, was read)");
 });
 
 t.test("the process's wiring: once the batcher's queue is full, REST requests are refused before they are read", async (t) => {

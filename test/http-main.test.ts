@@ -102,7 +102,7 @@ t.test("a client disconnect aborts the request's signal; close() drains in-fligh
   held[0]!.release(); // the real service now sees an aborted signal: CANCELLED, never runs
   await new Promise((r) => setTimeout(r, 50));
   const metrics = await h.metrics.render();
-  t.match(metrics, /nextword_request_duration_seconds_count\{transport="http",method="predict",code="CANCELLED"\} 1/);
+  t.match(metrics, /nextword_request_duration_seconds_count\{transport="http",method="predict",code="CANCELLED",model="tiny",version=""\} 1/, "no version answered: the default model's name, no version");
 
   // 2. close() while a request is in flight: it finishes, new connections are refused.
   const inFlight = post("a context in flight during shutdown");

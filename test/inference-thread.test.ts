@@ -114,20 +114,36 @@ t.test("a stuck thread: its loop delay shows it; a scrape gets its series no lat
   t.ok((await thread.metrics()).length > 0, "its series again once it runs");
 });
 
-t.test("registries are summed series by series", async (t) => {
-  const a = new Metrics();
-  const b = new Metrics({ processMetrics: false });
-  a.queueWait.observe(0.002);
-  b.queueWait.observe(0.002);
-  b.queueWait.observe(3);
-  b.cacheRequest("hit");
-  a.addSource(() => b.registry.getMetricsAsJSON());
-  const text = await a.render();
-  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="0\.0025"\} 2$/m);
-  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="5"\} 3$/m);
-  t.match(text, /^nextword_queue_wait_seconds_count 3$/m);
-  t.match(text, /^nextword_cache_requests_total\{result="hit"\} 1$/m);
-  t.notMatch(await b.render(), /^process_/m, "processMetrics: false has no process series");
+t.test("registries are summed series by series; the inference side's series are the sources' alone", async (t) => {
+  const main = new Metrics();
+  t.match(await main.render(), /^nextword_queue_depth 0$/m, "without sources, one registry has every series");
+  // Two model versions' threads, as the registry adds them.
+  const [v1, v2] = ["1", "2"].map((version) => {
+    const m = new Metrics({ processMetrics: false });
+    m.registry.setDefaultLabels({ model: "m", version });
+    return m;
+  }) as [Metrics, Metrics];
+  main.rejected.inc({ reason: "event_loop" });
+  v1.rejected.inc({ reason: "deadline_exceeded" }, 2);
+  main.queueWait.observe(0.002); // not the main thread's to move: dropped with the first source
+  v1.queueWait.observe(0.002);
+  v1.queueWait.observe(3);
+  v2.cacheRequest("hit");
+  main.addSource(() => v1.registry.getMetricsAsJSON());
+  main.addSource(() => v2.registry.getMetricsAsJSON());
+  const text = await main.render();
+  t.match(text, /^nextword_rejected_total\{reason="event_loop"\} 1$/m, "the main thread's refusals");
+  t.match(text, /^nextword_rejected_total\{reason="deadline_exceeded",model="m",version="1"\} 2$/m, "beside a version's");
+  t.match(text, /^nextword_queue_wait_seconds_bucket\{le="0\.0025",model="m",version="1"\} 1$/m, "each version's own series");
+  t.match(text, /^nextword_queue_wait_seconds_count\{model="m",version="1"\} 2$/m);
+  t.match(text, /^nextword_queue_wait_seconds_count\{model="m",version="2"\} 0$/m);
+  t.match(text, /^nextword_cache_requests_total\{result="hit",model="m",version="2"\} 1$/m);
+  for (const name of ["nextword_queue_wait_seconds_count", "nextword_queue_depth", "nextword_cache_bytes", "nextword_cache_requests_total"]) {
+    const lines = text.match(new RegExp(`^${name}(\\{.*\\})? .*$`, "gm")) ?? [];
+    t.ok(lines.length > 0 && lines.every((l) => l.includes('model="m"')), `${name}: no unlabelled series of the main registry beside the versions' (${lines.length})`);
+  }
+  t.match(text, /^process_start_time_seconds \d+/m, "the process metrics (main registry only) stay");
+  t.notMatch(await v1.render(), /^process_/m, "processMetrics: false has no process series");
 });
 
 t.test("a broken bundle fails the start, naming the file", async (t) => {

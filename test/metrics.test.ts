@@ -5,11 +5,13 @@ import { admissionFrom } from "../src/admission/admission.js";
 import { SHED_REASONS } from "../src/admission/policy.js";
 import { REJECT_REASONS } from "../src/batching/batcher-options.js";
 import { Batcher } from "../src/batching/batcher.js";
+import type { ModelInfo } from "../src/inference/types.js";
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS, Metrics } from "../src/metrics.js";
+import { REFRESH_MS, RequestModelLabel } from "../src/models/request-model-label.js";
 
 /** Every metric the service exposes, with the labels it must carry. */
 const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
-  ["nextword_request_duration_seconds", /^nextword_request_duration_seconds_count\{transport="http",method="predict",code="OK"\} 1$/m],
+  ["nextword_request_duration_seconds", /^nextword_request_duration_seconds_count\{transport="http",method="predict",code="OK",model="tiny",version="1\.0\.0"\} 1$/m],
   ["nextword_queue_wait_seconds", /^nextword_queue_wait_seconds_count 1$/m],
   ["nextword_batch_size", /^nextword_batch_size_count 1$/m],
   ["nextword_head_duration_seconds", /^nextword_head_duration_seconds_count 1$/m],
@@ -32,7 +34,7 @@ const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [
 
 t.test("render() shows every metric, with its labels, after one sample each", async (t) => {
   const m = new Metrics();
-  m.requestDuration.observe({ transport: "http", method: "predict", code: "OK" }, 0.0042);
+  m.request("http", "predict", "OK", "tiny", "1.0.0", 0.0042);
   m.queueWait.observe(0.0003);
   m.batchSize.observe(17);
   m.headDuration.observe(0.012);
@@ -124,4 +126,67 @@ t.test("nextword_rejected_total's reasons are admission's and the batcher's list
   await batcher.close();
   t.same(await reasons(m), [...SHED_REASONS, ...REJECT_REASONS].sort());
   t.equal(new Set([...SHED_REASONS, ...REJECT_REASONS]).size, SHED_REASONS.length + REJECT_REASONS.length, "no reason in both lists");
+});
+
+t.test("request(): every observation carries transport, method, code, model and version", async (t) => {
+  const m = new Metrics();
+  m.request("grpc", "session", "OK", "tiny", "1.0.0", 0.001);
+  m.request("grpc", "session", "OK", "tiny", "1.1.0", 0.001);
+  m.request("http", "score", "OVERLOADED", "", "", 0.0001);
+  const text = await m.render();
+  t.match(text, /^nextword_request_duration_seconds_count\{transport="grpc",method="session",code="OK",model="tiny",version="1\.0\.0"\} 1$/m);
+  t.match(text, /^nextword_request_duration_seconds_count\{transport="grpc",method="session",code="OK",model="tiny",version="1\.1\.0"\} 1$/m, "versions of a model apart");
+  t.match(text, /^nextword_request_duration_seconds_bucket\{le="0\.0001",transport="http",method="score",code="OVERLOADED",model="",version=""\} 1$/m, "none answered, none read: both empty");
+  t.match(text, /^# HELP nextword_request_duration_seconds .*version "" and model the name it asked for/m, "the help text says what a failure is labelled");
+  t.match(text, /^# HELP nextword_requests_in_flight .*not by model/m, "and why in-flight is not by model");
+});
+
+t.test("RequestModelLabel: a served name, the default for none, else empty; re-read at most once per REFRESH_MS", async (t) => {
+  const info = (name: string, version: string, isDefault = false) => ({ name, version, default: isDefault }) as ModelInfo;
+  let served = [info("tiny", "1.0.0", true), info("tiny", "1.1.0"), info("paper", "2.0.0")];
+  let reads = 0;
+  let now = 0;
+  const label = new RequestModelLabel({ models: () => (reads++, served) }, () => now);
+  t.equal(label.of(undefined), "tiny", "no model named: the default model");
+  t.equal(label.of("paper"), "paper");
+  t.equal(label.of("tiny@1.1.0"), "tiny", "name@version: the name");
+  t.equal(label.of("tiny@9.9.9"), "tiny", "an unknown version of a served name: still that name");
+  t.equal(label.of("typo-model"), "", "a name nothing serves: empty, never the client's text");
+  t.equal(label.of(""), "");
+  t.equal(reads, 1, "one read for all of these");
+
+  served = [info("paper", "2.0.0", true)];
+  now = REFRESH_MS - 1;
+  t.equal(label.of("tiny"), "tiny", "within REFRESH_MS the names read before stand");
+  t.equal(reads, 1);
+  now = REFRESH_MS;
+  t.equal(label.of("tiny"), "", "then they are read again: tiny is gone");
+  t.equal(label.of(undefined), "paper", "and the default is the new one");
+  t.equal(reads, 2);
+  served = [info("paper", "2.0.0")];
+  now = 2 * REFRESH_MS;
+  t.equal(label.of(undefined), "", "no serving default (still loading): empty");
+});
+
+t.test("the main thread's registry, once it sums inference threads, keeps only the series the main thread moves", async (t) => {
+  const m = new Metrics();
+  const names = () => m.registry.getMetricsAsArray().map((x) => x.name).filter((n) => n.startsWith("nextword_")).sort();
+  t.ok(names().includes("nextword_queue_depth"), "without a source: every series (a service in this thread)");
+  m.addSource(async () => []);
+  // A new series must be placed: moved by the main thread (here), or by the inference threads (Metrics.inferenceSide).
+  t.same(names(), [
+    "nextword_model_load_failures_total",
+    "nextword_model_load_seconds",
+    "nextword_model_versions",
+    "nextword_rejected_total",
+    "nextword_request_duration_seconds",
+    "nextword_requests_in_flight",
+    "nextword_sessions_open",
+  ]);
+  m.request("http", "predict", "OK", "tiny", "1.0.0", 0.001);
+  m.queueDepth.set(5); // not rendered: the threads' own, labelled, are
+  const text = await m.render();
+  t.notMatch(text, /^nextword_queue_depth/m);
+  t.match(text, /^nextword_request_duration_seconds_count\{transport="http",method="predict",code="OK",model="tiny",version="1\.0\.0"\} 1$/m);
+  t.match(text, /^process_cpu_user_seconds_total /m, "the process metrics stay");
 });

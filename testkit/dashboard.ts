@@ -1,8 +1,9 @@
 /**
  * The Grafana dashboard (deploy/grafana/dashboards/nextword.json) read as
  * data: its panels with their PromQL, and its variables, with Grafana's
- * substitutions done the way Grafana does them for one selected model and
- * instance, so a real Prometheus can evaluate every expression.
+ * substitutions done the way Grafana does them for a selection of models
+ * and instances (one value, several, or All), so a real Prometheus can
+ * evaluate every expression.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -28,7 +29,12 @@ export interface DashboardVariable {
   name: string;
   /** Grafana's `label_values(selector, label)` query. */
   query: string;
+  /** What All stands for (null: every value, as a regex alternation). */
+  allValue: string | null;
 }
+
+/** A variable's selection: one value, several (a multi-value variable), or All (its allValue). */
+export type Selection = string | readonly string[] | { all: string };
 
 interface RawPanel {
   type: string;
@@ -40,7 +46,7 @@ interface RawPanel {
 
 interface RawDashboard {
   panels: RawPanel[];
-  templating: { list: Array<{ name: string; type: string; query?: string | { query: string } }> };
+  templating: { list: Array<{ name: string; type: string; query?: string | { query: string }; allValue?: string | null }> };
 }
 
 export function readDashboard(file = DASHBOARD_FILE): { panels: Panel[]; variables: DashboardVariable[] } {
@@ -54,7 +60,7 @@ export function readDashboard(file = DASHBOARD_FILE): { panels: Panel[]; variabl
   }));
   const variables = raw.templating.list
     .filter((v) => v.type === "query")
-    .map((v) => ({ name: v.name, query: typeof v.query === "string" ? v.query : (v.query?.query ?? "") }));
+    .map((v) => ({ name: v.name, query: typeof v.query === "string" ? v.query : (v.query?.query ?? ""), allValue: v.allValue ?? null }));
   return { panels, variables };
 }
 
@@ -63,17 +69,23 @@ function regexEscape(v: string): string {
   return v.replace(/[\\^$*+?.()|[\]{}]/g, "\\\\$&");
 }
 
+/** A selection as Grafana writes a multi-value variable into PromQL: one value escaped, several as (a|b), All as its allValue. */
+function format(selection: Selection): string {
+  if (typeof selection === "string") return regexEscape(selection);
+  if ("all" in selection) return selection.all;
+  return selection.length === 1 ? regexEscape(selection[0]!) : `(${selection.map(regexEscape).join("|")})`;
+}
+
 /**
- * Substitutes the dashboard's variables: $model and $instance (one value each,
- * regex-escaped as Grafana writes a multi-value variable), and
- * $__rate_interval (a fixed window here; Grafana derives it from the scrape
- * interval and the zoom).
+ * Substitutes the dashboard's variables: $model and $instance (as Grafana
+ * writes a multi-value variable's selection), and $__rate_interval (a fixed
+ * window here; Grafana derives it from the scrape interval and the zoom).
  */
-export function substitute(expr: string, vars: { model: string; instance: string; rateInterval: string }): string {
+export function substitute(expr: string, vars: { model: Selection; instance: Selection; rateInterval: string }): string {
   return expr
     .replaceAll("$__rate_interval", vars.rateInterval)
-    .replaceAll("$instance", regexEscape(vars.instance))
-    .replaceAll("$model", regexEscape(vars.model));
+    .replaceAll("$instance", format(vars.instance))
+    .replaceAll("$model", format(vars.model));
 }
 
 /** `label_values(selector, label)` as PromQL: the distinct values come back as series labels. */

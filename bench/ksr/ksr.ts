@@ -38,7 +38,7 @@ import { createInterface } from "node:readline";
 import { REPO_ROOT } from "../../testkit/repo-root.js";
 import { Args, shared, fail } from "../lib/args.js";
 import { OUT_DIR, machine, pct, table } from "../lib/report.js";
-import { checkBuilt, scrape, startChild, type Scrape } from "../lib/server.js";
+import { checkBuilt, delta, scrape, startChild, type Scrape } from "../lib/server.js";
 import { readTestDocs } from "../lib/text.js";
 import { addResults, emptyResult, keyboardCasing, ksr, simulateText, type CaseMode, type Predictor, type TextResult, type TypoOptions } from "./simulate.js";
 
@@ -311,8 +311,8 @@ async function runService(): Promise<{ runs: KRun[]; cdf: number[]; tails: TailR
     const lat: number[] = [];
     const runs = (await runKs(Array.from({ length: concurrency }, () => timed(predictOnce, lat)), lat)).map((r) => ({ ...r, latencyMs: latency(lat) }));
     const after = await scrape(server.url);
-    const d = (result: string) =>
-      (after.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0) - (before.get(`nextword_cache_requests_total{result="${result}"}`) ?? 0);
+    // Summed over the series of that result: each carries its model version's labels too.
+    const d = (result: string) => delta(before, after, "nextword_cache_requests_total", { result });
     for (const r of runs) process.stderr.write(`service  k=${r.k}: KSR ${pct(r.ksr)}\n`);
     process.stderr.write(`service: ${lat.length} queries in ${runs[0]!.seconds.toFixed(1)} s\n`);
     return { runs, cdf: lat, tails: tailLatency(before, after), cache: { hit: d("hit"), extend: d("extend"), miss: d("miss") } };

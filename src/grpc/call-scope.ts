@@ -23,8 +23,14 @@ export interface HandlerShared {
   config: Pick<Config, "requestTimeoutMs" | "sessionMaxAgeS">;
   /** The call's `authorization` metadata, if any. */
   authorization(md: Metadata): string | undefined;
-  /** One nextword_request_duration_seconds observation. */
-  observe(method: string, code: string, started: number): void;
+  /**
+   * One nextword_request_duration_seconds observation: `model` and `version`
+   * are those that answered, or for a call no version answered
+   * requested(its model) and "" (metrics.ts, requestDuration).
+   */
+  observe(method: string, code: string, started: number, model: string, version: string): void;
+  /** The `model` label of a call no version answered, from the model it asked for (undefined: none, the default). */
+  requested(spec: string | undefined): string;
   /** Logs a failed call by its code: sizes and fields, never the text typed. */
   logFailure(method: string, err: unknown, code: ErrorCode): void;
 }

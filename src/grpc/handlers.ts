@@ -9,15 +9,18 @@
  *   REQUEST_TIMEOUT_MS); a cancel signal that fires when the call is
  *   cancelled (client cancel, client deadline, connection lost), so queued
  *   work is dropped before a batch forms;
- * - nextword_request_duration_seconds{transport="grpc", method, code}, method
- *   "predict", "score", or "session" (one observation per session event).
+ * - nextword_request_duration_seconds{transport="grpc", method, code, model,
+ *   version}, method "predict", "score", or "session" (one observation per
+ *   session event); model and version those of the result, or for a call
+ *   with none the model it asked for (RequestModelLabel) and "".
  */
 import type { Metadata, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { Guard } from "../auth/api-keys.js";
-import type { CallOptions, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
+import type { CallOptions, ModelRef, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
-import { callScope, decoded, type HandlerShared } from "./call-scope.js";
+import { RequestModelLabel } from "../models/request-model-label.js";
+import { MALFORMED_REQUEST, callScope, decoded, type HandlerShared } from "./call-scope.js";
 import { toGrpcError } from "./error-mapper.js";
 import { predictResponse, scoreResponse, type PredictRequestMsg, type PredictResponseMsg, type ScoreRequestMsg, type ScoreResponseMsg } from "./messages.js";
 import { sessionHandler, type SessionRegistry } from "./session.js";
@@ -28,8 +31,16 @@ export interface HandlerDeps extends Pick<HandlerShared, "service" | "admission"
   logger: Logger;
 }
 
+/** A request message's `model` (empty or absent: undefined, the default); null for bytes that did not decode. */
+function askedFor(msg: unknown): string | undefined | null {
+  if (msg === MALFORMED_REQUEST) return null;
+  const model = (msg as { model?: unknown }).model;
+  return typeof model === "string" && model !== "" ? model : undefined;
+}
+
 export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
   const log = deps.logger.child({ component: "grpc" });
+  const modelLabel = new RequestModelLabel(deps.service);
   const shared: HandlerShared = {
     service: deps.service,
     admission: deps.admission,
@@ -40,9 +51,10 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       const v = md.get("authorization")[0];
       return typeof v === "string" ? v : undefined;
     },
-    observe(method, code, started) {
-      deps.metrics.requestDuration.observe({ transport: "grpc", method, code }, (performance.now() - started) / 1000);
+    observe(method, code, started, model, version) {
+      deps.metrics.request("grpc", method, code, model, version, (performance.now() - started) / 1000);
     },
+    requested: (spec) => modelLabel.of(spec),
     logFailure(method, err, code) {
       if (code === "INTERNAL") log.error({ err, method, code }, "grpc call failed");
       // Not the message: it may quote the client's input, and typed text never goes to the logs.
@@ -51,10 +63,10 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       else log.warn({ method, code, cause: err instanceof Error ? err.message : String(err) }, "grpc call failed");
     },
   };
-  const { service, admission, guard, config, authorization, observe, logFailure } = shared;
+  const { service, admission, guard, config, authorization, observe, requested, logFailure } = shared;
 
   /** Runs one unary call: options from the call, reply or mapped error, one metric observation. */
-  function unary<Req, Res, Out>(
+  function unary<Req, Res extends { model: ModelRef }, Out>(
     method: string,
     run: (req: Req, opts: CallOptions) => Promise<Res>,
     shape: (r: Res) => Out,
@@ -73,16 +85,17 @@ export function createHandlers(deps: HandlerDeps, registry: SessionRegistry) {
       const scope = callScope(call, config);
       admitted(call.request, scope.options(), call.metadata).then(
         (res) => {
-          if (scope.cancelCode) return observe(method, scope.cancelCode, started);
+          if (scope.cancelCode) return observe(method, scope.cancelCode, started, res.model.name, res.model.version);
           callback(null, shape(res));
-          observe(method, "OK", started);
+          observe(method, "OK", started, res.model.name, res.model.version);
         },
         (err: unknown) => {
           const mapped = toGrpcError(err);
           const code = scope.cancelCode ?? mapped.code;
           logFailure(method, err, code);
           if (!scope.cancelCode) callback(mapped.error);
-          observe(method, code, started);
+          const asked = askedFor(call.request);
+          observe(method, code, started, asked === null ? "" : requested(asked), "");
         },
       );
     };

@@ -40,7 +40,7 @@ export function trimContext(context: string): string {
 }
 
 export function sessionHandler(shared: HandlerShared, registry: SessionRegistry) {
-  const { service, admission, guard, metrics, config, authorization, observe, logFailure } = shared;
+  const { service, admission, guard, metrics, config, authorization, observe, requested, logFailure } = shared;
   return function Session(call: ServerDuplexStream<SessionEventMsg, SuggestionsMsg>): void {
     const scope = callScope(call, config);
     const state: PredictRequest = { context: "", prefix: "" };
@@ -147,15 +147,15 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
             apply(decoded(ev));
             const res = await predict(validatePredict({ ...state }), scope.options());
             if (scope.cancelCode) {
-              observe("session", scope.cancelCode, started);
+              observe("session", scope.cancelCode, started, res.model.name, res.model.version);
               break;
             }
             await write({ seq: seq++, ...predictResponse(res) });
-            observe("session", "OK", started);
+            observe("session", "OK", started, res.model.name, res.model.version);
           } catch (err) {
             const code = scope.cancelCode ?? toGrpcError(err).code;
             logFailure("session", err, code);
-            observe("session", code, started);
+            observe("session", code, started, requested(state.model), "");
             finish(err);
             return;
           } finally {
@@ -180,7 +180,7 @@ export function sessionHandler(shared: HandlerShared, registry: SessionRegistry)
       key = guard.authenticate(authorization(call.metadata)); // once per session; each event takes from its limit
       admission.check("request"); // a new session is a new context: it can wait
     } catch (err) {
-      observe("session", toGrpcError(err).code, performance.now());
+      observe("session", toGrpcError(err).code, performance.now(), "", ""); // refused before any event was read
       finish(err);
       return;
     }

@@ -133,7 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // The order of this file's header, which is the order their hooks run.
   const shutdown = shutdownGate();
   await app.register(requestEnd);
-  await app.register(requestMetrics, { metrics });
+  await app.register(requestMetrics, { metrics, service });
   await app.register(requestId);
   await app.register(deadline, { requestTimeoutMs: config.requestTimeoutMs });
   await app.register(shutdown.plugin);

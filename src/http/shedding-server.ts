@@ -81,5 +81,6 @@ function refuse(res: ServerResponse, method: string, shed: Shed, metrics: Metric
     "retry-after": String(mapped.retryAfterSeconds),
   });
   res.end(body); // node reads and drops the unread body, keeping the connection
-  metrics.requestDuration.observe({ transport: "http", method, code: mapped.code }, (performance.now() - started) / 1000);
+  // Refused before its body, and so its `model`, was read: model and version "".
+  metrics.request("http", method, mapped.code, "", "", (performance.now() - started) / 1000);
 }
