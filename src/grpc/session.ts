@@ -1,7 +1,10 @@
 /**
  * The Session handler: a bidirectional stream of typing events, each
- * answered with suggestions in order (one service.predict per event, state
- * kept here: context, prefix, options). Events queue up to
+ * answered with suggestions in order (one predict per event, state kept
+ * here: context, prefix, options, model). The session's model version is
+ * pinned (service.pin) at its first prediction and held, across reloads,
+ * until it ends or sends set_model; a version unloaded under it
+ * (MODEL_SWAP=unload-first) ends it with UNAVAILABLE: reopen. Events queue up to
  * SESSION_HIGH_WATER before the stream stops reading; a refusal, error or
  * shutdown ends the session with a status after the events already received.
  */
