@@ -11,8 +11,8 @@
  *   config, logger and metrics;
  * - src/softmax stays pure: no onnxruntime, fastify or gRPC, nothing from
  *   src/runtime, src/inference or the transports;
- * - src/runtime knows no transport: no fastify, no gRPC, nothing from
- *   src/http or src/grpc;
+ * - src/runtime and src/models (the model registry) know no transport: no
+ *   fastify, no gRPC, nothing from src/http or src/grpc;
  * - the low layers import nothing above them: src/util only itself;
  *   src/threads (the worker-thread helper) only itself and src/util;
  *   src/metrics.ts (which every layer reports to) only src/util;
@@ -103,14 +103,14 @@ function violations(file: string, source: string): string[] {
     if (to.kind === "package") {
       if (ORT.test(to.name) && part !== "runtime") bad("only src/runtime imports onnxruntime");
       if (part === "softmax" && (FASTIFY.test(to.name) || GRPC.test(to.name))) bad("src/softmax is pure: no transport packages");
-      if (part === "runtime" && (FASTIFY.test(to.name) || GRPC.test(to.name))) bad("src/runtime imports no transport packages");
+      if ((part === "runtime" || part === "models") && (FASTIFY.test(to.name) || GRPC.test(to.name))) bad(`src/${part} imports no transport packages`);
       continue;
     }
     if ((part === "http" || part === "grpc") && to.part !== part && !TRANSPORT_SEES.has(to.part)) {
       bad(`a transport sees only src/inference, src/admission, src/auth, src/util, errors, config, logger and metrics, not src/${to.part}`);
     }
     if (part === "softmax" && ["runtime", "inference", "http", "grpc"].includes(to.part)) bad(`src/softmax is pure: not src/${to.part}`);
-    if (part === "runtime" && (to.part === "http" || to.part === "grpc")) bad(`src/runtime knows no transport: not src/${to.part}`);
+    if ((part === "runtime" || part === "models") && (to.part === "http" || to.part === "grpc")) bad(`src/${part} knows no transport: not src/${to.part}`);
     const low = LOW_SEES[part];
     if (low && !low.includes(to.part)) bad(`src/${part} is a low layer: it imports only ${low.map((p) => `src/${p}`).join(" and ")}, not src/${to.part}`);
   }
@@ -173,6 +173,9 @@ t.test("the checker fails each rule on a violating file, and passes the allowed 
   one("src/softmax/x.ts", 'import { packRows } from "../runtime/encoder-batch.js";', /softmax is pure: not src\/runtime/, "runtime in softmax");
   one("src/runtime/x.ts", 'import Fastify from "fastify";', /runtime imports no transport/, "fastify in runtime");
   one("src/runtime/x.ts", 'import { Metadata } from "@grpc/grpc-js";', /runtime imports no transport/, "grpc-js in runtime");
+  one("src/models/x.ts", 'import Fastify from "fastify";', /models imports no transport/, "fastify in the model registry");
+  one("src/models/x.ts", 'import type { App } from "../http/app.js";', /models knows no transport: not src\/http/, "the REST app in the model registry");
+  one("src/http/x.ts", 'import { ModelRegistry } from "../models/model-registry.js";', /a transport sees only/, "the registry in a transport");
   one("src/inference/x.ts", 'import { Args } from "../../bench/lib/args.js";', /outside src/, "src importing bench/");
   one("src/inference/x.ts", 'import { rng } from "../../testkit/rng.js";', /outside src/, "src importing testkit/");
   one("src/metrics.ts", 'import type { BatcherHooks } from "./batching/batcher-options.js";', /src\/metrics.ts is a low layer: .* not src\/batching/, "metrics importing a layer it measures");

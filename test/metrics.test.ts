@@ -7,7 +7,7 @@ import { REJECT_REASONS } from "../src/batching/batcher-options.js";
 import { Batcher } from "../src/batching/batcher.js";
 import type { ModelInfo } from "../src/inference/types.js";
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS, Metrics } from "../src/metrics.js";
-import { REFRESH_MS, RequestModelLabel } from "../src/models/request-model-label.js";
+import { REFRESH_MS, RequestModelLabel } from "../src/inference/request-model-label.js";
 
 /** Every metric the service exposes, with the labels it must carry. */
 const EXPECTED: Array<[name: string, sampleLine: RegExp]> = [

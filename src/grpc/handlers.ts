@@ -19,7 +19,7 @@ import { Guard } from "../auth/api-keys.js";
 import type { CallOptions, ModelRef, PredictRequest, PredictResult, ScoreRequest, ScoreResult } from "../inference/types.js";
 import { fieldForLog, validatePredict, validateScore } from "../inference/validation.js";
 import type { Logger } from "../logger.js";
-import { RequestModelLabel } from "../models/request-model-label.js";
+import { RequestModelLabel } from "../inference/request-model-label.js";
 import { MALFORMED_REQUEST, callScope, decoded, type HandlerShared } from "./call-scope.js";
 import { toGrpcError } from "./error-mapper.js";
 import { predictResponse, scoreResponse, type PredictRequestMsg, type PredictResponseMsg, type ScoreRequestMsg, type ScoreResponseMsg } from "./messages.js";

@@ -9,14 +9,14 @@
  * model and version (metrics.ts, requestDuration): predict and score record
  * the result's `model` as it is serialized (a route hook of theirs only);
  * one that got no result is labelled by the body's `model` if the body was
- * read (models/request-model-label.ts); other routes have both "".
+ * read (inference/request-model-label.ts); other routes have both "".
  */
 import { performance } from "node:perf_hooks";
 import type { preSerializationHookHandler } from "fastify";
 
 import type { InferenceService, ModelRef } from "../../inference/types.js";
 import type { Metrics } from "../../metrics.js";
-import { RequestModelLabel } from "../../models/request-model-label.js";
+import { RequestModelLabel } from "../../inference/request-model-label.js";
 import { resultCode } from "../error-mapper.js";
 import { appWide, syncHook } from "./hooks.js";
 
