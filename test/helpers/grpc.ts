@@ -78,6 +78,8 @@ export class SessionClient {
   error: grpc.ServiceError | null = null;
   readonly ended: Promise<void>;
   private waiting: Array<() => void> = [];
+  /** The stream has ended: a send after that gets no answer, at once. */
+  private over = false;
 
   constructor(readonly call: grpc.ClientDuplexStream<object, any>) {
     call.on("data", (m) => {
@@ -92,12 +94,14 @@ export class SessionClient {
       call.on("end", () => resolve());
     });
     void this.ended.then(() => {
+      this.over = true;
       for (const w of this.waiting.splice(0)) w();
     });
   }
 
   /** Sends one event and waits for its answer (or the end of the stream). */
   async send(event: object): Promise<any> {
+    if (this.over) return undefined;
     const n = this.answers.length;
     const answered = new Promise<void>((resolve) => this.waiting.push(resolve));
     this.call.write(event);
