@@ -197,6 +197,10 @@ export async function runMain(argv: readonly string[] = process.argv.slice(2), e
     throw err;
   }
   const logger = createLogger(config);
+  // glibc reads it at process start only: an unloaded model version's memory otherwise stays in ended threads' arenas (docs/DESIGN.md, "Model lifecycle").
+  if (process.platform === "linux" && !env.MALLOC_MMAP_THRESHOLD_) {
+    logger.warn("MALLOC_MMAP_THRESHOLD_ is unset: memory of unloaded model versions may stay with the process (npm start and the images set 4194304)");
+  }
   const secret = (v: string | null) => (v === null ? null : "(set)");
   logger.info({ config: { ...config, apiKeys: secret(config.apiKeys), adminToken: secret(config.adminToken) } }, "starting nextword");
 

@@ -391,9 +391,10 @@ t.test("the Dockerfile: each image serves a repository that holds its default mo
     t.ok(stage, `a stage ${target}`);
     const env = imageEnv(target);
     t.notOk("MODEL_DIR" in env, `${target}: no MODEL_DIR (it would serve one bundle, no repository)`);
-    // NODE_ENV is Node's and its libraries' (fastify, pino), not the service's config.
-    const { NODE_ENV, ...serviceEnv } = env;
+    // NODE_ENV is Node's and its libraries' (fastify, pino), MALLOC_MMAP_THRESHOLD_ glibc's: not the service's config.
+    const { NODE_ENV, MALLOC_MMAP_THRESHOLD_, ...serviceEnv } = env;
     t.equal(NODE_ENV, "production", `${target}: NODE_ENV=production`);
+    t.equal(MALLOC_MMAP_THRESHOLD_, "4194304", `${target}: a fixed mmap threshold, so unloaded model versions give their memory back`);
     const cfg = checkEnv(t, serviceEnv, `${target} image`);
     t.ok(path.posix.isAbsolute(cfg.modelRepository), `${target}: MODEL_REPOSITORY ${cfg.modelRepository} is absolute`);
     t.equal(env.DEFAULT_MODEL, defaultModelName(cfg.executionProviders), `${target}: DEFAULT_MODEL is stated, the providers' default`);

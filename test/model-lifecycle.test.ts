@@ -355,7 +355,9 @@ t.test("SIGHUP: the process scans its repository and loads the new version", asy
   child.kill("SIGHUP");
   await waitFor("1.1.0 ready", async () => ((await listModels(url)).some((m) => m.version === "1.1.0" && m.state === "ready" && m.default) ? true : undefined));
   t.ok(lines.some((l) => l.msg === "SIGHUP: reloading the model repository"), "the signal is logged");
-  t.ok(lines.some((l) => String(l.msg).startsWith("model tiny@1.1.0 loaded in ")), "the load is logged");
+  // The child's log line may reach us after its /v1/models answer did.
+  await waitFor("the load's log line", () => (lines.some((l) => String(l.msg).startsWith("model tiny@1.1.0 loaded in ")) ? true : undefined));
+  t.pass("the load is logged");
   t.equal(await restVersion(t, url), "tiny@1.1.0", "the process answers from the new version");
   await waitFor("1.0.0 to be unloaded", async () => ((await listModels(url)).length === 1 ? true : undefined));
 

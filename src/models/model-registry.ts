@@ -35,24 +35,13 @@ import type {
   ScoreResult,
 } from "../inference/types.js";
 import type { Logger } from "../logger.js";
-import type { Metrics, MetricsJson } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
+import { LoadedVersion, type ModelEngine } from "./loaded-version.js";
 import { estimateMb } from "./memory.js";
 import { compareVersions, parseModelSpec, unknownModel, type ModelPolicy } from "./model-spec.js";
 import { readEntry, scanRepository, selectEntries, type RepositoryEntry, type RepositoryScan } from "./repository.js";
 
-/** One loaded model version, as the registry drives it (InferenceThread in the service; an in-process service in tests). */
-export interface ModelEngine extends InferenceService {
-  /** Requests waiting in its batcher (admission reads the sum). */
-  readonly queued: number;
-  /** Drains what it was given, then ends its threads. */
-  close(): Promise<void>;
-  /** Resolves if it dies while serving (a bug: the process drains and exits). */
-  readonly died?: Promise<Error>;
-  /** Its metrics registry, summed into /metrics while it is loaded. */
-  metrics?(): Promise<MetricsJson>;
-  /** How long its event loop has not run (liveness). */
-  stalledMs?(): number;
-}
+export type { ModelEngine } from "./loaded-version.js";
 
 export type RegistryConfig = Pick<Config, "modelRepository" | "models" | "defaultModel" | "modelDir" | "modelMemoryMb" | "modelSwap" | "workers">;
 
@@ -66,30 +55,11 @@ export interface RegistryDeps {
   rss?: () => number;
 }
 
-/** A loaded engine of one version, and who still uses it. */
-interface Live {
-  entry: RepositoryEntry;
-  engine: ModelEngine;
-  inFlight: number;
-  leases: number;
-  revokers: Set<() => void>;
-  retired: boolean;
-  /** Set when closing began. */
-  closed: Promise<void> | null;
-  /** Resolves once it is closed and out of the registry. */
-  unloaded: Promise<void>;
-  markUnloaded: () => void;
-  estimateMb: number;
-  measuredMb: number | null;
-  loadSeconds: number;
-  dropSource: () => void;
-}
-
 /** A version the policy serves: live (answering), loading, or failed (reason). */
 interface Version {
   name: string;
   version: string;
-  live: Live | null;
+  live: LoadedVersion | null;
   loading: boolean;
   reason: string | null;
   /** The manifest whose load failed: polling does not retry it until it changes (an explicit reload does). */
@@ -101,8 +71,8 @@ const key = (name: string, version: string) => `${name}@${version}`;
 export class ModelRegistry implements InferenceService, ModelAdmin {
   private readonly versions = new Map<string, Version>();
   /** Each name's serving version (refreshServing): what a request naming no version gets. */
-  private readonly servingByName = new Map<string, Live>();
-  private readonly draining = new Set<Live>();
+  private readonly servingByName = new Map<string, LoadedVersion>();
+  private readonly draining = new Set<LoadedVersion>();
   /** Measured RSS growth of each name's last load, MiB. */
   private readonly measured = new Map<string, number>();
   private reloads: Promise<unknown> = Promise.resolve();
@@ -150,7 +120,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
 
   models(): ModelInfo[] {
     const out: ModelInfo[] = [];
-    const describe = (name: string, version: string, state: ModelInfo["state"], live: Live | null, reason: string | null): ModelInfo => {
+    const describe = (name: string, version: string, state: ModelInfo["state"], live: LoadedVersion | null, reason: string | null): ModelInfo => {
       const info = live?.engine.models()[0];
       const serving = live !== null && !live.retired && this.serving(name) === live;
       return {
@@ -161,7 +131,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
         default: serving && name === this.defaultModel,
         serving,
         reason,
-        ...(live ? { memoryMb: { estimate: live.estimateMb, measured: live.measuredMb }, loadSeconds: live.loadSeconds } : {}),
+        ...(live ? { memoryMb: { estimate: live.figures.estimateMb, measured: live.figures.measuredMb }, loadSeconds: live.figures.loadSeconds } : {}),
       };
     };
     for (const v of this.versions.values()) {
@@ -173,33 +143,16 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
 
   // async: a refusal from route() is a rejected promise, as every failure of the service API.
   async predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResult> {
-    return this.call(this.route(req.model), (e) => e.predict(req, opts));
+    return this.route(req.model).call((e) => e.predict(req, opts));
   }
 
   async score(req: ScoreRequest, opts?: CallOptions): Promise<ScoreResult> {
-    return this.call(this.route(req.model), (e) => e.score(req, opts));
+    return this.route(req.model).call((e) => e.score(req, opts));
   }
 
   /** Routes `model` now and holds that version until release(); throws as predict would (NOT_FOUND, UNAVAILABLE). */
   pin(model?: string): ModelLease {
-    const live = this.route(model);
-    live.leases++;
-    let released = false;
-    let revoked: (() => void) | null = null;
-    return {
-      predict: (req, opts) => this.call(live, (e) => e.predict(req, opts)),
-      onRevoked: (fn) => {
-        revoked = fn;
-        live.revokers.add(fn);
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        if (revoked) live.revokers.delete(revoked);
-        live.leases--;
-        this.closeIfIdle(live);
-      },
-    };
+    return this.route(model).lease();
   }
 
   /**
@@ -226,13 +179,13 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
 
   // -------------------------------------------------------------------------
 
-  private *lives(): Iterable<Live> {
+  private *lives(): Iterable<LoadedVersion> {
     for (const v of this.versions.values()) if (v.live) yield v.live;
     yield* this.draining;
   }
 
   /** The version `name` without a version routes to: its highest live one. */
-  private serving(name: string): Live | null {
+  private serving(name: string): LoadedVersion | null {
     return this.servingByName.get(name) ?? null;
   }
 
@@ -245,7 +198,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     }
   }
 
-  private route(model: string | undefined): Live {
+  private route(model: string | undefined): LoadedVersion {
     if (this.closing) throw unavailable("the server is shutting down");
     // The hot path, one map lookup: no model (the default), or a name alone that serves now.
     const serving = this.servingByName.get(model ?? this.defaultModel);
@@ -272,16 +225,6 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     return v.loading
       ? unavailable(`model ${key(v.name, v.version)} is loading`, 1000)
       : unavailable(`model ${key(v.name, v.version)} is unavailable: ${v.reason ?? "not loaded"}`, 5000);
-  }
-
-  private async call<T>(live: Live, fn: (engine: ModelEngine) => Promise<T>): Promise<T> {
-    live.inFlight++;
-    try {
-      return await fn(live.engine);
-    } finally {
-      live.inFlight--;
-      this.closeIfIdle(live);
-    }
   }
 
   private async scan(): Promise<RepositoryScan> {
@@ -361,7 +304,7 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     };
     const estimate = estimateMb(entry.bytes, this.deps.config.workers, this.measured.get(name) ?? null);
     const budget = this.deps.config.modelMemoryMb;
-    const used = [...this.lives()].reduce((sum, live) => sum + live.estimateMb, 0);
+    const used = [...this.lives()].reduce((sum, live) => sum + live.figures.estimateMb, 0);
     if (budget !== null && used + estimate > budget) {
       return failed(`memory budget: ${used} MiB loaded + ${estimate} MiB estimated for this version > MODEL_MEMORY_MB ${budget}`, true);
     }
@@ -376,23 +319,9 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
     const seconds = (performance.now() - t0) / 1000;
     const measuredMb = Math.round(Math.max(0, rss() - before) / 2 ** 20);
     this.measured.set(name, measuredMb);
-    let markUnloaded: () => void = () => undefined;
-    const unloaded = new Promise<void>((resolve) => (markUnloaded = resolve));
-    const live: Live = {
-      entry,
-      unloaded,
-      markUnloaded,
-      engine,
-      inFlight: 0,
-      leases: 0,
-      revokers: new Set(),
-      retired: false,
-      closed: null,
-      estimateMb: estimate,
-      measuredMb,
-      loadSeconds: Math.round(seconds * 1000) / 1000,
-      dropSource: engine.metrics ? this.deps.metrics.addSource(() => engine.metrics!()) : () => undefined,
-    };
+    const dropSource = engine.metrics ? this.deps.metrics.addSource(() => engine.metrics!()) : () => undefined;
+    const figures = { estimateMb: estimate, measuredMb, loadSeconds: Math.round(seconds * 1000) / 1000 };
+    const live: LoadedVersion = new LoadedVersion(entry, engine, figures, (e): Promise<void> => this.unload(live, e, dropSource));
     void engine.died?.then((err) => {
       if (!live.retired) this.onDied(err);
     });
@@ -434,28 +363,25 @@ export class ModelRegistry implements InferenceService, ModelAdmin {
   }
 
   /** No new requests reach `live`; it is closed once idle (or at once with its sessions ended: `revoke`). */
-  private retire(live: Live, revoke = false): Promise<void> {
-    live.retired = true;
-    if (revoke) for (const fn of [...live.revokers]) fn();
+  private retire(live: LoadedVersion, revoke = false): Promise<void> {
     this.draining.add(live);
+    const unloaded = live.retire(revoke);
     this.publish();
-    this.closeIfIdle(live);
-    return live.unloaded;
+    return unloaded;
   }
 
-  private closeIfIdle(live: Live): void {
-    if (!live.retired || live.closed || live.inFlight > 0 || live.leases > 0) return;
+  /** A retired version's close (LoadedVersion calls it once, when idle): its threads end, its series leave /metrics. */
+  private async unload(live: LoadedVersion, engine: ModelEngine, dropSource: () => void): Promise<void> {
     const { name, version } = live.entry;
-    live.closed = live.engine
-      .close()
-      .catch((err: unknown) => this.log.error({ err, model: name, version }, `closing model ${key(name, version)} failed`))
-      .finally(() => {
-        this.draining.delete(live);
-        live.dropSource();
-        live.markUnloaded();
-        this.log.info({ model: name, version }, `model ${key(name, version)} unloaded (drained)`);
-        this.publish();
-      });
+    try {
+      await engine.close();
+    } catch (err) {
+      this.log.error({ err, model: name, version }, `closing model ${key(name, version)} failed`);
+    }
+    this.draining.delete(live);
+    dropSource();
+    this.log.info({ model: name, version }, `model ${key(name, version)} unloaded (drained)`);
+    this.publish();
   }
 
   /** After every change of state: the routing table, and nextword_model_versions. */
