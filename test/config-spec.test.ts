@@ -34,7 +34,7 @@ function refusal(t: Test, env: Record<string, string>, argv: string[] = []): str
 function sample(v: Var): string {
   const k = v.kind;
   if (k.type === "int") return String(typeof k.max === "number" ? k.max : k.max(get));
-  if (k.type === "text") return "some/where";
+  if (k.type === "text") return k.example ?? "some/where";
   return k.values.at(-1)!;
 }
 
@@ -66,8 +66,11 @@ for (const v of spec) {
       t.equal(refusal(t, { [v.name]: "neither" }), `${v.name}: must be one of ${k.values.join(", ")}, got "neither"`, "another word refused, naming the choices");
     } else if (k.type === "providers") {
       t.equal(refusal(t, { [v.name]: "cpu,tpu" }), `${v.name}: unknown execution provider "tpu" (known: ${k.values.join(", ")})`, "an unknown provider refused, naming the known");
-    } else {
+    } else if (k.example === undefined) {
       t.equal(loadConfig({ [v.name]: "some/where" })[v.key as keyof Config], "some/where", "any text is taken");
+    } else {
+      t.doesNotThrow(() => loadConfig({ [v.name]: k.example! }), `text of its form ("${k.example}") is taken`);
+      t.match(refusal(t, { [v.name]: k.counterexample! }), new RegExp(`^${v.name}: `), `other text ("${k.counterexample}") is refused, named`);
     }
 
     const raw = sample(v);

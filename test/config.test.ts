@@ -128,7 +128,7 @@ const rows: Row[] = [
     key: "adminToken",
     def: null,
     good: [["0123456789abcdef", "0123456789abcdef"]],
-    bad: [["short", 'ADMIN_TOKEN: must be at least 16 characters, got "short"']],
+    bad: [["short", "ADMIN_TOKEN: must be at least 16 characters, got 5"]],
   },
   { name: "BLOCKLIST_FILE", key: "blocklistFile", def: null, good: [["deploy/blocklist.txt", "deploy/blocklist.txt"]], bad: [] },
   { name: "API_KEYS_FILE", key: "apiKeysFile", def: null, good: [["/run/secrets/keys", "/run/secrets/keys"]], bad: [] },

@@ -293,6 +293,10 @@ t.test("models, ready, close", async (t) => {
   t.same(info, {
     name: "tiny",
     version: "1.0.0",
+    state: "ready",
+    default: true,
+    serving: true,
+    reason: null,
     vocabularySize: 10905,
     layout: "keyboard",
     clusters: model.clusters.length,

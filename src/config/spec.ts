@@ -7,7 +7,7 @@
 import { availableParallelism } from "node:os";
 
 import { parseModelPolicy, parseModelSpec, type ModelPolicy } from "../models/model-spec.js";
-import { choice, ConfigError, int, onOff, providers, text, trimmed, variable, type Get, type Kind } from "./variable.js";
+import { choice, ConfigError, int, onOff, providers, secret, text, trimmed, variable, type Get, type Kind } from "./variable.js";
 
 /**
  * DEFAULT_MODEL when unset. On CPU, the int8 encoder (DynamicQuantizeLSTM): it
@@ -28,6 +28,8 @@ export function defaultModelName(executionProviders: readonly string[]): string 
 /** A model name, as bundles' manifests and requests spell it. */
 const modelName: Kind<string> = {
   type: "text",
+  example: "tiny",
+  counterexample: "tiny@1.0.0",
   parse(raw, name) {
     const spec = parseModelSpec(raw.trim());
     if (spec === null || spec.version !== null) throw new ConfigError(`${name}: must be a model name (letters, digits, ".", "_", "-"), got "${raw}"`);
@@ -38,6 +40,8 @@ const modelName: Kind<string> = {
 /** MODELS: a ModelPolicy (models/model-spec.ts). */
 const modelPolicy: Kind<ModelPolicy> = {
   type: "text",
+  example: "tiny,lstm512-paper@1.0.0",
+  counterexample: "some/where",
   parse(raw, name) {
     try {
       return parseModelPolicy(raw);
@@ -225,10 +229,9 @@ export const CONFIG_SPEC = [
   variable({
     name: "ADMIN_TOKEN",
     key: "adminToken",
-    kind: text,
+    kind: secret(16),
     default: null,
     defaultText: "none (admin API off)",
-    check: (v) => (v.length < 16 ? "must be at least 16 characters" : undefined),
     meaning: "bearer token of the admin API (model reloads); unset: it answers 401",
   }),
   /** The operator's changes to the shipped offensive-word list (inference/blocklist.ts): `word` adds, `-word` allows again, `#` comments; null: the list as shipped. */

@@ -17,7 +17,8 @@ export type Bound =
   | { readonly type: "int"; readonly min: number; readonly max: number | ((get: Get) => number) }
   | { readonly type: "choice"; readonly values: readonly string[] }
   | { readonly type: "providers"; readonly values: readonly string[] }
-  | { readonly type: "text" };
+  /** Any text, or, with `example`, text of a form: `example` is taken and `counterexample` refused. */
+  | { readonly type: "text"; readonly example?: string; readonly counterexample?: string };
 
 export type Kind<T> = Bound & {
   /** raw is set: not empty or blank. */
@@ -114,3 +115,16 @@ export const text: Kind<string> = { type: "text", parse: (raw) => raw };
 
 /** Any text, trimmed (a host name). */
 export const trimmed: Kind<string> = { type: "text", parse: (raw) => raw.trim() };
+
+/** A secret (a token): any text of at least `minLength` characters. */
+export function secret(minLength: number): Kind<string> {
+  return {
+    type: "text",
+    example: "0123456789abcdef".padEnd(minLength, "x"),
+    counterexample: "short",
+    parse(raw, name) {
+      if (raw.length < minLength) throw new ConfigError(`${name}: must be at least ${minLength} characters, got ${raw.length}`);
+      return raw;
+    },
+  };
+}
