@@ -143,7 +143,7 @@ export async function startServer(config: Config, logger: Logger, metrics: Metri
           .map((m) => `${m.name}@${m.version} (${m.default ? "default; " : ""}encoder+head on ${m.executionProviders?.encoderHead}, tails on ${m.executionProviders?.tails})`)
           .join(", ")}`,
       );
-      // Later loads: polling the repository (MODEL_POLL_S); SIGHUP and the admin call ask for one too (reloadModels).
+      // Later loads: polling the repository (MODEL_POLL_S); SIGHUP (runMain) and the admin call ask for one too.
       if (config.modelPollS !== null) {
         const timer = setInterval(() => void registry.reload({ retryFailed: false }).catch((err: unknown) => logger.error({ err }, "model repository poll failed")), config.modelPollS * 1000);
         timer.unref();
