@@ -11,7 +11,7 @@
  * Needs the `prometheus` binary: .ci/run installs it (CI=true fails here
  * without it); elsewhere the test is skipped when it is missing.
  */
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import t from "tap";
@@ -22,7 +22,8 @@ import { runTypingTraffic } from "../testkit/typing-traffic.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { startServer } from "../src/main.js";
-import { DEFAULT_MODEL_DIR, TINY_DIR } from "./helpers/tiny.js";
+import { DEFAULT_MODEL_DIR } from "./helpers/tiny.js";
+import { copyBundle } from "./helpers/model-repo.js";
 
 const DOCS = [
   "i would like to see you at the station tomorrow morning before the train leaves for the city",
@@ -36,17 +37,6 @@ const DOCS = [
 const SCRAPE_S = 1;
 const TRAFFIC_S = 20;
 
-/** Copies a bundle into `repo` as `name`, its manifest written last (renamed into place); `spoil` edits the copy first. */
-function copyBundle(from: string, repo: string, name: string, spoil?: (dir: string) => void): void {
-  const dir = path.join(repo, name);
-  mkdirSync(dir);
-  for (const f of readdirSync(from)) if (f !== "manifest.json") copyFileSync(path.join(from, f), path.join(dir, f));
-  spoil?.(dir);
-  const manifest = JSON.parse(readFileSync(path.join(from, "manifest.json"), "utf8")) as Record<string, unknown>;
-  writeFileSync(path.join(dir, ".manifest.tmp"), JSON.stringify({ ...manifest, name }));
-  renameSync(path.join(dir, ".manifest.tmp"), path.join(dir, "manifest.json"));
-}
-
 const haveBinary = prometheusBinary() !== null;
 if (!haveBinary && process.env.CI === "true") {
   t.fail("prometheus is not installed: .ci/run installs Debian's prometheus package");
@@ -56,9 +46,10 @@ t.test("every PromQL expression of the dashboard returns data from a real Promet
   const defaults = loadConfig({});
   const repo = mkdtempSync(path.join(tmpdir(), "nextword-dashboard-models-"));
   t.teardown(() => rmSync(repo, { recursive: true, force: true }));
-  copyBundle(DEFAULT_MODEL_DIR, repo, defaults.defaultModel);
-  copyBundle(TINY_DIR, repo, "tiny");
-  copyBundle(TINY_DIR, repo, "broken", (dir) => appendFileSync(path.join(dir, "vocab.txt"), "x\n")); // its checksum no longer matches
+  await copyBundle(repo, { from: DEFAULT_MODEL_DIR, folder: defaults.defaultModel, name: defaults.defaultModel });
+  await copyBundle(repo, { folder: "tiny", name: "tiny" });
+  // its checksum no longer matches
+  await copyBundle(repo, { folder: "broken", name: "broken", files: async (dir) => appendFileSync(path.join(dir, "vocab.txt"), "x\n") });
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "silent", MODEL_REPOSITORY: repo, MODELS: "*" });
   const server = await startServer(config, createLogger(config));
   t.teardown(() => server.shutdown());

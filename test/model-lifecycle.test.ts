@@ -22,7 +22,7 @@ import { Metrics } from "../src/metrics.js";
 import { MODEL_SPEC_PATTERN } from "../src/models/model-spec.js";
 import { nextwordClient, SessionClient, unary, type NextWordClient } from "./helpers/grpc.js";
 import { captureLogger, type LogCapture } from "./helpers/http-app.js";
-import { copyBundle, corruptFile, readManifest, skewGolden, tempRepository, waitFor, writeManifest } from "./helpers/model-repo.js";
+import { copyBundle, corruptFile, readManifest, skewGolden, tempRepository, tinyServerEnv, waitFor, writeManifest } from "./helpers/model-repo.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -37,17 +37,7 @@ interface Running {
 
 /** startServer on `repo` (default model tiny), once its default model serves; closed at the test's end. */
 async function serve(t: Test, repo: string, env: Record<string, string> = {}): Promise<Running> {
-  const config = loadConfig({
-    MODEL_REPOSITORY: repo,
-    DEFAULT_MODEL: "tiny",
-    HOST: "127.0.0.1",
-    PORT: "0",
-    GRPC_PORT: "0",
-    WORKERS: "1",
-    THREADS_PER_WORKER: "1",
-    LOG_LEVEL: "info",
-    ...env,
-  });
+  const config = loadConfig({ ...tinyServerEnv(repo), ...env });
   const { logger, logs } = captureLogger(config);
   const server = await startServer(config, logger, new Metrics());
   const client = nextwordClient(`127.0.0.1:${server.grpcPort}`);
@@ -329,7 +319,7 @@ t.test("SIGHUP: the process scans its repository and loads the new version", asy
   const repo = await tempRepository(t);
   await copyBundle(repo, { folder: "tiny/1.0.0" });
   const child = spawn(process.execPath, [...process.execArgv, MAIN], {
-    env: { ...process.env, MODEL_REPOSITORY: repo, DEFAULT_MODEL: "tiny", HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", WORKERS: "1", THREADS_PER_WORKER: "1", LOG_LEVEL: "info" },
+    env: { ...process.env, ...tinyServerEnv(repo) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -24,7 +24,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -34,7 +34,7 @@ import ts from "typescript";
 
 import type { ModelChange, ModelInfo } from "../src/inference/types.js";
 import { nextwordClient } from "./helpers/grpc.js";
-import { TINY_DIR } from "./helpers/tiny.js";
+import { copyBundle, tinyServerEnv } from "./helpers/model-repo.js";
 import { restTypist, sessionTypist, type RestAnswer, type SessionRecord } from "./helpers/typing-load.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -78,17 +78,6 @@ async function transpileSrc(): Promise<string> {
   return out;
 }
 
-/** Copies models/tiny into `<repo>/tiny/<version>/` as that version; manifest.json last, by rename, so a scan never sees half a bundle. */
-async function addVersion(repo: string, version: string): Promise<string> {
-  const dir = path.join(repo, "tiny", version);
-  await mkdir(dir, { recursive: true });
-  await cp(TINY_DIR, dir, { recursive: true, filter: (src) => path.basename(src) !== "manifest.json" });
-  const manifest = JSON.parse(await readFile(path.join(TINY_DIR, "manifest.json"), "utf8")) as { version: string };
-  manifest.version = version;
-  await writeFile(path.join(dir, ".manifest.json.part"), JSON.stringify(manifest, null, 2));
-  await rename(path.join(dir, ".manifest.json.part"), path.join(dir, "manifest.json"));
-  return dir;
-}
 
 async function getModels(url: string): Promise<ModelInfo[]> {
   const res = await fetch(`${url}/v1/models`);
@@ -122,7 +111,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t.test(`${RELOADS} reloads while ${REST_CONNECTIONS} REST connections and ${SESSIONS} gRPC sessions type: nothing fails`, { timeout: 110_000 }, async (t) => {
   const repo = await mkdtemp(path.join(os.tmpdir(), "nextword-reload-"));
   t.teardown(() => rm(repo, { recursive: true, force: true }));
-  let dir = await addVersion(repo, VERSIONS[0]!);
+  let dir = await copyBundle(repo, { folder: `tiny/${VERSIONS[0]!}`, version: VERSIONS[0]! });
   const built = await transpileSrc();
   t.teardown(() => rm(built, { recursive: true, force: true }));
 
@@ -131,15 +120,8 @@ t.test(`${RELOADS} reloads while ${REST_CONNECTIONS} REST connections and ${SESS
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
-      MODEL_REPOSITORY: repo,
-      DEFAULT_MODEL: "tiny",
+      ...tinyServerEnv(repo),
       ADMIN_TOKEN,
-      HOST: "127.0.0.1",
-      PORT: "0",
-      GRPC_PORT: "0",
-      WORKERS: "1",
-      THREADS_PER_WORKER: "1",
-      LOG_LEVEL: "info",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -189,7 +171,7 @@ t.test(`${RELOADS} reloads while ${REST_CONNECTIONS} REST connections and ${SESS
   const reloads: Array<{ version: string; from: number; to: number; reloadS: number; drainS: number }> = [];
   for (let k = 1; k <= RELOADS; k++) {
     const [previous, version] = [VERSIONS[k - 1]!, VERSIONS[k]!];
-    const next = await addVersion(repo, version);
+    const next = await copyBundle(repo, { folder: `tiny/${version}`, version });
     const t0 = performance.now();
     const res = await fetch(`${url}/v1/admin/models/reload`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const body = (await res.json()) as { changes: ModelChange[]; models: ModelInfo[] };

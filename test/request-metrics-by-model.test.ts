@@ -7,7 +7,7 @@
  * the inference threads' series carry their version, and the main thread
  * adds no unlabelled copies of them.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -18,26 +18,17 @@ import { createLogger } from "../src/logger.js";
 import { startServer } from "../src/main.js";
 import { Metrics } from "../src/metrics.js";
 import { SessionClient, nextwordClient, unary } from "./helpers/grpc.js";
-import { TINY_DIR } from "./helpers/tiny.js";
+import { copyBundle, tinyServerEnv } from "./helpers/model-repo.js";
 
 /** Copies models/tiny into `repo` as name@version, its manifest written last (renamed into place). */
-function copyTiny(repo: string, name: string, version: string): void {
-  const dir = path.join(repo, name);
-  mkdirSync(dir);
-  for (const f of readdirSync(TINY_DIR)) if (f !== "manifest.json") copyFileSync(path.join(TINY_DIR, f), path.join(dir, f));
-  const manifest = JSON.parse(readFileSync(path.join(TINY_DIR, "manifest.json"), "utf8")) as Record<string, unknown>;
-  writeFileSync(path.join(dir, ".manifest.tmp"), JSON.stringify({ ...manifest, name, version }));
-  renameSync(path.join(dir, ".manifest.tmp"), path.join(dir, "manifest.json"));
-}
-
 const repo = mkdtempSync(path.join(tmpdir(), "nextword-metrics-models-"));
 t.teardown(() => rmSync(repo, { recursive: true, force: true }));
-copyTiny(repo, "tiny", "1.0.0");
-copyTiny(repo, "tiny-b", "2.0.0");
+await copyBundle(repo, { folder: "tiny", name: "tiny", version: "1.0.0" });
+await copyBundle(repo, { folder: "tiny-b", name: "tiny-b", version: "2.0.0" });
 
 const config = loadConfig({
-  HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "silent", WORKERS: "1", THREADS_PER_WORKER: "1",
-  MODEL_REPOSITORY: repo, MODELS: "*", DEFAULT_MODEL: "tiny",
+  ...tinyServerEnv(repo, "silent"),
+  MODELS: "*",
   // The counts below are exact: a loop slowed by a busy test machine must not shed any of these requests.
   MAX_EVENT_LOOP_DELAY_MS: "0",
 });

@@ -34,6 +34,11 @@ export async function writeManifest(dir: string, manifest: object): Promise<void
   await rename(tmp, path.join(dir, "manifest.json"));
 }
 
+/** The environment of a test server on a temporary repository (`MODEL_REPOSITORY`) whose default model is tiny: local ports picked by the OS, one runner worker. */
+export function tinyServerEnv(repo: string, logLevel = "info"): Record<string, string> {
+  return { MODEL_REPOSITORY: repo, DEFAULT_MODEL: "tiny", HOST: "127.0.0.1", PORT: "0", GRPC_PORT: "0", WORKERS: "1", THREADS_PER_WORKER: "1", LOG_LEVEL: logLevel };
+}
+
 export const sha256 = (bytes: Buffer | string): string => createHash("sha256").update(bytes).digest("hex");
 
 export interface CopyOptions {
