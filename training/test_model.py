@@ -381,6 +381,15 @@ class TrainRunTest(unittest.TestCase):
             self.assertEqual(ck2["total_steps"], 100)  # capped by --max-tokens
             self.assertEqual(ck2["step"], 100)
             self.assertEqual(ck2["decay_from"], 30)  # 10 steps before the measurement, 20 measured
+            # --init-from a float16 weights folder (what a GPU machine returns): a warm restart from those weights,
+            # shown by the first evaluation, which follows a few steps at a small learning rate.
+            run3 = os.path.join(tmp, "run3")
+            argv3 = [a if a != run else run3 for a in argv if a not in ("--publish", pub)]
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                T.main(argv3 + ["--max-tokens", "120", "--eval-every", "40", "--lr", "1e-5", "--init-from", pub])
+            self.assertIn(f"initialised from {pub}", out.getvalue())
+            first = torch.load(os.path.join(run3, "checkpoint.pt"))["evals"][0]["valid_ppl"]
+            self.assertAlmostEqual(first, meta["result"]["valid_ppl"], delta=0.01 * meta["result"]["valid_ppl"])
 
 
 if __name__ == "__main__":

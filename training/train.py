@@ -308,10 +308,14 @@ def main(argv=None):
             eval_every = ck.get("eval_every") or eval_every
         print(f"resumed at step {step}/{total_steps or '(budget not fixed yet)'}", flush=True)
     elif args.init_from:
-        ck = torch.load(args.init_from, map_location="cpu")
-        if ck["order"] != lay.order:
+        if os.path.isdir(args.init_from):  # a folder of float16 weights (weights.py), e.g. from a GPU machine
+            state, ck = W.load(args.init_from)
+        else:
+            ck = torch.load(args.init_from, map_location="cpu")
+            state = ck["model"]
+        if (ck.get("order_sha1") or W.order_sha1(ck["order"])) != W.order_sha1(lay.order):
             raise SystemExit(f"--init-from {args.init_from}: its vocabulary order differs from --layout {args.layout}")
-        lm.load_state_dict(ck["model"])
+        lm.load_state_dict(state)
         print(f"initialised from {args.init_from} (trained {ck['step']} steps)", flush=True)
     run_log = os.path.join(args.run, "log.jsonl")
     result = None
