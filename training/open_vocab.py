@@ -4,6 +4,8 @@ the bundle (lexicon.txt, manifest `lexicon` and `recency`, golden `recency`
 cases).
 
     /usr/bin/python3 training/open_vocab.py --run training/runs/keyboard-long --bundle models/lstm512-keyboard
+    /usr/bin/python3 training/open_vocab.py --run RUN --bundle models/NAME --dictionary wamerican-large
+        (after `/usr/bin/python3 training/dictionary.py fetch`)
 
 The lexicon: every word of the TRAINING split outside the vocabulary (seen
 fewer than prepare.py's --min-count times), with its count. It shares out the
@@ -11,6 +13,17 @@ LSTM's <unk> probability (Good-Turing: the count-1 words' share of lexicon
 tokens is kept for unseen words; N1/(N + 1), so that it stays below 1):
 
     p_lstm(w) = p_lstm(<unk>) * (1 - N1/(N+1)) * count(w) / N      for a lexicon word
+
+With --dictionary LIST (dictionary.py: a pinned Debian word list), the list's
+words outside vocabulary and lexicon join it with --pseudo-count (in training
+counts), and lexicon words the list lacks with a count below --drop-below
+leave it (junk such as chat spellings is not offered); dictionary.extend_lexicon
+keeps every kept word's probability, takes the added words' share out of the
+unseen share and gives the dropped words' back to it. lexicon.txt holds the
+counts times dictionary.SCALE, so they stay integers, and the manifest's
+unseenShare is the extended one. (Perplexity below scores an unseen word as a
+class, which a larger lexicon always loses; dictionary.py fit compares lexicons
+in a fixed event space, and chose the defaults.)
 
 The recency model (a unigram cache, Kuhn & De Mori 1990) is each word's share
 of the last `window` words of the text so far, out-of-vocabulary words
@@ -41,6 +54,7 @@ import re
 import numpy as np
 import torch
 
+import dictionary
 import tokenizer
 import train as T
 from device_graphs import sha256
@@ -80,11 +94,12 @@ def counts_before(tokens, window):
 
 
 class Lexicon:
-    def __init__(self, counts):
+    def __init__(self, counts, unseen=None):
         self.counts = counts
         self.tokens = sum(counts.values())
-        # Good-Turing's N1/N, with N + 1 so that it stays below 1 (a lexicon of count-1 words only)
-        self.unseen = sum(1 for c in counts.values() if c == 1) / (self.tokens + 1)
+        # Good-Turing's N1/N, with N + 1 so that it stays below 1 (a lexicon of count-1 words only), unless
+        # given (a dictionary-extended lexicon: dictionary.extend_lexicon)
+        self.unseen = dictionary.good_turing_unseen(counts) if unseen is None else unseen
 
     def share(self, word):
         """log of word's share of p(<unk>); None outside the lexicon."""
@@ -119,6 +134,13 @@ def main():
     ap.add_argument("--weights", type=float, nargs="+", default=[0.01, 0.02, 0.03, 0.04, 0.06, 0.08])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--version", help="new bundle version (the model's probabilities change)")
+    ap.add_argument("--dictionary", choices=sorted(dictionary.LISTS),
+                    help="extend the lexicon with this word list (dictionary.py; fetch it first)")
+    ap.add_argument("--dictionary-work", default=dictionary.DEFAULT_WORK, help="where dictionary.py fetched it")
+    ap.add_argument("--pseudo-count", type=float, default=0.2,
+                    help="a dictionary word's count, in training counts (a multiple of 1/dictionary.SCALE)")
+    ap.add_argument("--drop-below", type=int, default=1,
+                    help="drop lexicon words the dictionary lacks with a training count below this (1: none)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -145,6 +167,15 @@ def main():
     lexicon = Lexicon(counts)
     print(f"lexicon: {len(counts)} words outside the vocabulary, {lexicon.tokens} training tokens, "
           f"unseen share {lexicon.unseen:.3f}")
+    extended = None
+    if args.dictionary:
+        words_of_list = dictionary.load(args.dictionary_work, args.dictionary)
+        extended = dictionary.extend_lexicon(counts, words_of_list, set(index), args.pseudo_count, args.drop_below)
+        counts = extended.counts
+        lexicon = Lexicon(counts, extended.unseen)
+        print(f"dictionary {args.dictionary}: {len(words_of_list)} words, {extended.added} added with pseudo-count "
+              f"{args.pseudo_count}, {extended.dropped} lexicon words dropped ({extended.dropped_tokens} training "
+              f"tokens); lexicon {len(counts)} words, unseen share {lexicon.unseen:.4f}")
 
     def oov_share(t):
         if t in index:
@@ -207,6 +238,16 @@ def main():
         manifest["version"] = args.version
     manifest["lexicon"] = {"file": "lexicon.txt", "words": len(counts), "tokens": lexicon.tokens,
                            "unseenShare": lexicon.unseen, "source": "training split, words outside the vocabulary"}
+    if extended is not None:
+        wl = dictionary.LISTS[args.dictionary]
+        package = dictionary.PACKAGES[wl.packages[0]]
+        manifest["lexicon"]["source"] += f", and the {args.dictionary} word list's words outside both"
+        manifest["lexicon"]["dictionary"] = {
+            "list": wl.name, "package": package.name, "version": package.version, "sha256": package.sha256,
+            "licence": wl.licence, "scowlSize": wl.scowl_size, "words": len(words_of_list),
+            "added": extended.added, "pseudoCount": args.pseudo_count, "countScale": dictionary.SCALE,
+            "dropBelow": args.drop_below, "dropped": extended.dropped, "droppedTokens": extended.dropped_tokens,
+            "note": "counts are training counts x countScale; a dictionary word's is pseudoCount x countScale"}
     manifest["recency"] = {"window": window, "weight": weight, "fitOn": "valid",
                            "validPerplexity": {"lstmUnkAWord": round(math.exp(plain / n), 3),
                                                "lstmWithLexicon": round(alone, 3), "mixture": round(ppl, 3)}}
