@@ -166,6 +166,44 @@ t.test("a casing table loads into bundle.casing; bad lines and checksums are ref
   t.equal((await loadBundle(fresh)).casing, null);
 });
 
+t.test("a hold-back list loads into bundle.holdBack; bad lines, counts and checksums are refused naming the file; without one, null", async (t) => {
+  t.equal((await loadBundle(TINY_DIR)).holdBack, null, "no holdBack entry: null");
+  const dir = await copyTiny(t);
+  const withList = async (text: string, words: number) => {
+    await writeFile(path.join(dir, "hold-back.txt"), text);
+    await editManifest(dir, (m) => {
+      m.holdBack = { file: "hold-back.txt", words, maxCount: 10, lists: ["test"] };
+      m.checksums["hold-back.txt"] = "0".repeat(64);
+    });
+    return loadBundle(dir, { verifyChecksums: false });
+  };
+  const b = await withList("monday\nthe\n", 2);
+  t.same([...b.holdBack!], ["monday", "the"]);
+  t.same(b.manifest.holdBack!.lists, ["test"], "extra fields pass through");
+  t.same([...(await withList("", 0)).holdBack!], [], "an empty list");
+  for (const [text, words, message] of [
+    ["the\nmonday\n", 2, /hold-back\.txt: line 2: "monday" is not after "the"/],
+    ["the\nthe\n", 2, /hold-back\.txt: line 2: "the" is not after "the"/],
+    ["zzqqx\n", 1, /hold-back\.txt: line 1: "zzqqx" is not a suggestable vocabulary word/],
+    ["<bos>\n", 1, /hold-back\.txt: line 1: "<bos>" is not a suggestable vocabulary word/],
+    ["\n", 1, /hold-back\.txt: line 1: "" is not a suggestable vocabulary word/],
+    ["the", 1, /hold-back\.txt: last line is not terminated/],
+    ["the\n", 2, /hold-back\.txt: has 1 words, manifest holdBack\.words is 2/],
+  ] as const) {
+    await t.rejects(withList(text, words), { name: "BundleError", message }, JSON.stringify(text));
+  }
+  await editManifest(dir, (m) => (m.holdBack = { file: "../hold-back.txt", words: 0 }));
+  await t.rejects(loadBundle(dir, { verifyChecksums: false }), /holdBack\.file must be a file name inside the bundle/);
+  await editManifest(dir, (m) => (m.holdBack = { file: "hold-back.txt", words: 0 }));
+  await rm(path.join(dir, "hold-back.txt"));
+  await t.rejects(loadBundle(dir, { verifyChecksums: false }), /hold-back\.txt: missing/);
+  await writeFile(path.join(dir, "hold-back.txt"), "the\n");
+  await editManifest(dir, (m) => (m.holdBack.words = 1));
+  await t.rejects(loadBundle(dir), { name: "BundleError", message: /hold-back\.txt: sha256 .* does not match/ });
+  await editManifest(dir, (m) => delete m.checksums["hold-back.txt"]);
+  await t.rejects(loadBundle(dir), /checksums has no entry for hold-back\.txt/);
+});
+
 t.test("models/lstm512-keyboard's casing table: I, I'm, States, Monday; never the, a, and", async (t) => {
   const b = await loadBundle(fileURLToPath(new URL("../models/lstm512-keyboard/", import.meta.url)));
   t.ok(b.casing!.size > 5000);

@@ -8,7 +8,7 @@ run on the CPU by the lazy mode, may keep it), contiguous clusters covering the 
 golden log-probs covering head words and every cluster, the optional output
 layer graph (manifest `graphs.outputLayer`: its inputs and outputs as the
 service calls them, its word order, its weights the tail graphs'), lexicon,
-casing table and recency fit, the training record, and for an int8 bundle
+casing table, hold-back list and recency fit, the training record, and for an int8 bundle
 (manifest `quantization`, training/quantize.py) its int8 graph and golden int8
 log-probs. Exits non-zero with the reason on the first failure.
 """
@@ -46,6 +46,21 @@ def check_casing(d, spec, checksums, known):
         fail(f"{name} is not sorted by word, or repeats one")
     if len(rows) != spec["words"]:
         fail(f"{name} has {len(rows)} words, manifest casing.words is {spec['words']}")
+
+
+def check_hold_back(d, spec, checksums, vocab):
+    """hold-back.txt (training/dictionary.py holdback): sorted unique vocabulary words, holdBack.words of them."""
+    name = spec["file"]
+    if name not in checksums:
+        fail(f"hold-back file {name} has no checksum")
+    words = open(os.path.join(d, name), encoding="utf-8").read().split("\n")[:-1]
+    unknown = [w for w in words if w not in vocab]
+    if unknown:
+        fail(f"{name}: {len(unknown)} words not in the vocabulary, e.g. {unknown[:3]}")
+    if words != sorted(set(words)):
+        fail(f"{name} is not sorted, or repeats a word")
+    if len(words) != spec["words"]:
+        fail(f"{name} has {len(words)} words, manifest holdBack.words is {spec['words']}")
 
 
 def value_types(values):
@@ -182,6 +197,8 @@ def main():
     if cs is not None:
         lexicon_words = words if lex is not None else []  # (words: lexicon.txt's, read above)
         check_casing(d, cs, m["checksums"], set(vocab) | set(lexicon_words))
+    if m.get("holdBack") is not None:
+        check_hold_back(d, m["holdBack"], m["checksums"], set(vocab))
     r = m.get("recency")
     if r is not None:
         if not (isinstance(r.get("window"), int) and r["window"] >= 1 and 0 < r.get("weight", 0) < 1):

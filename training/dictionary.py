@@ -6,6 +6,7 @@ read as sets of single lower-case tokens, and the lexicon extension open_vocab.p
     /usr/bin/python3 training/dictionary.py coverage --bundle models/lstm512-keyboard
     /usr/bin/python3 training/dictionary.py unk --run training/checkpoints/gpu-2026-12-04/awd2x512 --threads 1
     /usr/bin/python3 training/dictionary.py fit --bundle models/lstm512-keyboard
+    /usr/bin/python3 training/dictionary.py holdback --bundle models/lstm512-keyboard [--max-count 10]
 
 Nothing is installed: the .deb files are downloaded and unpacked under --work (default $NEXTWORD_DICT or
 /tmp/nextword-dict), as modern.py does. hunspell-en-us is read through `unmunch` (hunspell-tools) and aspell-en
@@ -28,6 +29,11 @@ p(<unk>) is shared out); `fit` scores a grid of (list, pseudo-count, m) from it 
 word scores the unseen share times its spelling probability under a character trigram model fitted on the training
 lexicon's count-1 words, renormalized over the words the configuration leaves unseen). Only the second compares
 configurations whose lexicons differ. The test split is never read; eval-modern is only counted.
+
+`holdback` writes a bundle's hold-back list (hold-back.txt, manifest `holdBack`): vocabulary words the service
+suggests only once the user has typed them (src/inference/masks.ts). Junk such as `tomw` (count 4, chat text) is a
+vocabulary word, so no lexicon count can hide it: a suggestable word without a digit, with a training count below
+--max-count, known to neither HOLD_BACK_LISTS entry (capitals included, lowered) is held back.
 """
 import argparse
 import collections
@@ -35,6 +41,7 @@ import dataclasses
 import glob
 import gzip
 import hashlib
+import json
 import math
 import os
 import re
@@ -50,6 +57,8 @@ SCALE = 100  # lexicon.txt counts are training counts x SCALE: pseudo-counts in 
 CHOSEN = "wamerican-large"  # the list open_vocab.py's --dictionary takes by default (dictionary-candidates.md)
 SCOWL_LICENCE = ("SCOWL (Kevin Atkinson; MIT-like permission notice, public-domain sources, Ispell BSD-style, "
                  "WordNet 1.6)")
+HOLD_BACK_LISTS = ("wamerican-large+caps", "wbritish-large+caps")
+HOLD_BACK_FILE = "hold-back.txt"
 UKACD = " + UKACD (its notice must be shipped verbatim)"  # SCOWL levels 80 and up
 
 
@@ -496,9 +505,44 @@ def fit(args):
             f"{k} {pct(cover[k], len(toks))}" for k in ("vocabulary", "lexicon", "dictionary", "none")))
 
 
+# ---------------------------------------------------------------------------
+# The hold-back list
+
+
+def hold_back_words(vocab, counts, known, max_count):
+    """The vocabulary words to hold back, sorted: suggestable, no digit, training count below max_count (a word
+    missing from `counts` counts 0), in no set of `known`."""
+    return sorted(w for w in set(vocab) if SUGGEST.match(w) and not any(c.isdigit() for c in w)
+                  and counts.get(w, 0) < max_count and not any(w in k for k in known))
+
+
+def holdback(args):
+    from device_graphs import sha256
+    manifest_path = os.path.join(args.bundle, "manifest.json")
+    with open(manifest_path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    with open(os.path.join(args.bundle, manifest["vocab"]["file"]), encoding="utf-8") as f:
+        vocab = f.read().split("\n")[:-1]
+    with open(os.path.join(args.data, "vocab.tsv"), encoding="utf-8") as f:
+        counts = {w: int(c) for w, c in (line.rstrip("\n").split("\t") for line in f)}
+    missing = [w for w in vocab if w not in counts]
+    if missing:
+        sys.exit(f"{args.data}/vocab.tsv lacks {len(missing)} of the bundle's words ({missing[:5]}): not its data")
+    lists = args.lists or list(HOLD_BACK_LISTS)
+    words = hold_back_words(vocab, counts, [load(args.work, n) for n in lists], args.max_count)
+    path = os.path.join(args.bundle, HOLD_BACK_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(w + "\n" for w in words)
+    manifest["holdBack"] = {"file": HOLD_BACK_FILE, "words": len(words), "maxCount": args.max_count, "lists": lists}
+    manifest["checksums"][HOLD_BACK_FILE] = sha256(path)
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"{path}: {len(words)} words (count below {args.max_count}, no digit, in none of {', '.join(lists)})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["fetch", "survey", "coverage", "unk", "fit"])
+    ap.add_argument("command", choices=["fetch", "survey", "coverage", "unk", "fit", "holdback"])
     ap.add_argument("--work", default=DEFAULT_WORK)
     ap.add_argument("--list", dest="lists", nargs="+", default=None,
                     help=f"lists (default: {CHOSEN} for fetch, every list for survey/coverage); 'all': every list; "
@@ -515,9 +559,12 @@ def main():
                     help="fit: m values (the lexicon's counts are 1-3: 4 drops every word no dictionary knows)")
     ap.add_argument("--report", nargs=3, action="append", default=[], metavar=("LIST", "PSEUDO", "M"),
                     help="fit: also the recency mixture and eval-modern's coverage for this configuration")
+    ap.add_argument("--max-count", type=int, default=10, help="holdback: words with a training count below it")
     ap.add_argument("--window", type=int, default=200)
     ap.add_argument("--weight", type=float, default=0.03)
     args = ap.parse_args()
+    if args.command == "holdback":
+        return holdback(args)  # --list: the lists that keep a word (default HOLD_BACK_LISTS)
     if args.lists in (None, ["all"]):
         args.lists = [CHOSEN] if args.command == "fetch" and args.lists is None else list(LISTS)
     if args.command == "fetch":

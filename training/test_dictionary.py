@@ -69,5 +69,16 @@ class SpellingTest(unittest.TestCase):
         self.assertGreater(s.log_q("blank"), s.log_q("xqzvj"))
 
 
+class HoldBackTest(unittest.TestCase):
+    def test_rare_unknown_words_without_digits_are_held_back_sorted(self):
+        vocab = ["<unk>", "the", "tomw", "qn", "zork", "mp3", "gf", "lor", ",", "quokka"]
+        counts = {"the": 900, "tomw": 4, "qn": 9, "zork": 10, "mp3": 2, "gf": 3, "lor": 1, ",": 5, "quokka": 2}
+        known = [{"the", "quokka"}, {"lor"}]
+        # zork: count 10 is not below 10; mp3: a digit; ",": not suggestable; quokka, lor: known
+        self.assertEqual(D.hold_back_words(vocab, counts, known, 10), ["gf", "qn", "tomw"])
+        self.assertEqual(D.hold_back_words(vocab, counts, known, 4), ["gf"])
+        self.assertEqual(D.hold_back_words(vocab, {}, [], 1), ["gf", "lor", "qn", "quokka", "the", "tomw", "zork"])
+
+
 if __name__ == "__main__":
     unittest.main()

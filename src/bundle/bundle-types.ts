@@ -97,6 +97,12 @@ export interface CasingSpec {
   words: number;
 }
 
+/** The hold-back list training/dictionary.py wrote: vocabulary words suggested only once the context holds them (inference/masks.ts). */
+export interface HoldBackSpec {
+  file: string;
+  words: number;
+}
+
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
   name: string;
@@ -114,6 +120,8 @@ export interface Manifest {
   lexicon?: LexiconSpec & Record<string, unknown>;
   /** The casing table (inference/casing.ts); absent: none. Extra fields (its source) pass through. */
   casing?: CasingSpec & Record<string, unknown>;
+  /** The hold-back list; absent: none. Extra fields (maxCount, lists) pass through. */
+  holdBack?: HoldBackSpec & Record<string, unknown>;
   /** int8 bundles (training/quantize.py): golden.json's int8LogProbs hold within int8GoldenTolerance, each context alone. Other fields pass through. */
   quantization?: { int8GoldenTolerance?: number } & Record<string, unknown>;
   /** Training record; informational, passed through unchecked. */
@@ -134,6 +142,8 @@ export interface Bundle {
   lexicon: Lexicon | null;
   /** manifest.casing's table (validated at load): lowercase word -> its usual written form, or null. */
   casing: ReadonlyMap<string, string> | null;
+  /** manifest.holdBack's words (validated at load: suggestable vocabulary words), or null. */
+  holdBack: ReadonlySet<string> | null;
   paths: {
     encoderHead: string;
     /** tails[c] is cluster c's graph. */

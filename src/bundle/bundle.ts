@@ -1,8 +1,8 @@
 /**
  * Reads and validates a model bundle directory before anything is served from
  * it: the manifest (parsed and checked by manifest.ts), vocabulary size, every
- * referenced file present, sha256 checksums, tokenizer, lexicon and casing
- * table. Every error is a BundleError naming the file and the manifest field
+ * referenced file present, sha256 checksums, tokenizer, lexicon, casing
+ * table and hold-back list. Every error is a BundleError naming the file and the manifest field
  * (or the line) at fault.
  * No onnxruntime here: graphs are opened by ort-graphs.ts.
  */
@@ -78,6 +78,23 @@ export function parseCasing(text: string, expectedWords: number, file: string, a
   return table;
 }
 
+/**
+ * Parses hold-back.txt (training/dictionary.py holdback): "\n"-terminated
+ * lines, one word each, strictly ascending, each a suggestable vocabulary word
+ * (`accept` returns why a word may not be listed, or null).
+ */
+export function parseHoldBack(text: string, expectedWords: number, file: string, accept: (word: string) => string | null): Set<string> {
+  if (text.length > 0 && !text.endsWith("\n")) throw new BundleError(`${file}: last line is not terminated by a newline`);
+  const words = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  words.forEach((word, i) => {
+    if (i > 0 && !(words[i - 1]! < word)) throw new BundleError(`${file}: line ${i + 1}: "${word}" is not after "${words[i - 1]}" (words must be strictly ascending)`);
+    const why = accept(word);
+    if (why) throw new BundleError(`${file}: line ${i + 1}: ${JSON.stringify(word)} ${why}`);
+  });
+  if (words.length !== expectedWords) throw new BundleError(`${file}: has ${words.length} words, manifest holdBack.words is ${expectedWords}`);
+  return new Set(words);
+}
+
 /** Reads, validates and (by default) checksums the bundle at `dir`. */
 export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<Bundle> {
   const abs = path.resolve(dir);
@@ -135,6 +152,13 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     casing = parseCasing(text, manifest.casing.words, path.join(abs, manifest.casing.file), known);
   }
 
+  let holdBack: Set<string> | null = null;
+  if (manifest.holdBack) {
+    const vocabWord = (w: string) => (tokenizer.idOf(w) !== tokenizer.unkId && tokenizer.isSuggestable(w) ? null : "is not a suggestable vocabulary word");
+    const text = (await readBundleFile(abs, manifest.holdBack.file)).toString("utf8");
+    holdBack = parseHoldBack(text, manifest.holdBack.words, path.join(abs, manifest.holdBack.file), vocabWord);
+  }
+
   return {
     dir: abs,
     manifest,
@@ -142,6 +166,7 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     tokenizer,
     lexicon,
     casing,
+    holdBack,
     paths: {
       encoderHead: path.join(abs, manifest.graphs.encoderHead.file),
       tails: manifest.model.clusters.map((c) => path.join(abs, c.file)),

@@ -2,7 +2,7 @@
  * The manifest of a model bundle (docs/DESIGN.md, "The model bundle"), parsed
  * and checked field by field: format, tokenizer spec, model (bands and clusters
  * tiling the tail ids), graphs and their tensor names (the output layer's is
- * optional), checksums, recency, lexicon and casing specs. Every error is a
+ * optional), checksums, recency, lexicon, casing and hold-back specs. Every error is a
  * BundleError naming the manifest field at fault. Pure: bundle.ts reads the
  * files.
  */
@@ -13,6 +13,7 @@ import {
   type BandSpec,
   type CasingSpec,
   type ClusterSpec,
+  type HoldBackSpec,
   type Manifest,
   type ModelSpec,
   type OutputLayerGraphSpec,
@@ -262,6 +263,11 @@ function parseCasingSpec(f: Fields, v: unknown): CasingSpec & Record<string, unk
   return { ...c, file: f.fileName(c.file, "casing.file"), words: f.int(c.words, "casing.words") };
 }
 
+function parseHoldBackSpec(f: Fields, v: unknown): HoldBackSpec & Record<string, unknown> {
+  const h = f.object(v, "holdBack");
+  return { ...h, file: f.fileName(h.file, "holdBack.file"), words: f.int(h.words, "holdBack.words") };
+}
+
 export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   const f = new Fields(file);
   const m = f.object(json, "manifest");
@@ -291,6 +297,7 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
   if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
   if (m.casing !== undefined) manifest.casing = parseCasingSpec(f, m.casing);
+  if (m.holdBack !== undefined) manifest.holdBack = parseHoldBackSpec(f, m.holdBack);
   const tails = new Set(model.clusters.map((c) => c.file));
   if (tails.size !== model.clusters.length) f.fail("model.clusters", "must each name a different file");
   for (const name of referencedFiles(manifest)) {
@@ -306,5 +313,6 @@ export function referencedFiles(m: Manifest): string[] {
   if (m.golden !== undefined) files.push(m.golden);
   if (m.lexicon !== undefined) files.push(m.lexicon.file);
   if (m.casing !== undefined) files.push(m.casing.file);
+  if (m.holdBack !== undefined) files.push(m.holdBack.file);
   return files;
 }

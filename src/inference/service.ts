@@ -12,9 +12,10 @@
  * Everything computed lands in the cache; a row's LSTM numbers depend only on
  * its window, so cached and fresh answers are the same. The open vocabulary
  * (softmax/open-vocab.ts: lexicon and recency mixture) is applied per request
- * on top, from the context's memoized recent words; so are the blocklist
- * (blocklist.ts: an index whose mask leaves blocked words out) and, last, the
- * casing of the words (casing.ts).
+ * on top, from the context's memoized recent words; so are the blocklist and
+ * the hold-back list (masks.ts: indexes whose masks leave blocked and
+ * held-back words out, the latter back in when recent) and, last, the casing
+ * of the words (casing.ts).
  *
  * OUTPUT_LAYER (config) picks how a batch's predict rows get their top-k: the
  * lazy tail rounds, or one output-layer call per batch on the encoder's
@@ -30,7 +31,7 @@ import { asServiceError, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
-import { PrefixIndex } from "../softmax/prefix-index.js";
+import type { PrefixIndex } from "../softmax/prefix-index.js";
 import { OpenVocab, type RecentTable, type RowMix } from "../softmax/open-vocab.js";
 import { Recency } from "../softmax/recency.js";
 import { clustersForWords } from "../softmax/scoring.js";
@@ -43,6 +44,7 @@ import { Lru } from "../util/lru.js";
 import { specMatches, unknownModel } from "../models/model-spec.js";
 import { BatchExecutor, type Item, type Output } from "./batch-executor.js";
 import { readBlocklist } from "./blocklist.js";
+import { buildMasks } from "./masks.js";
 import { DeviceOutputLayer } from "./device-output-layer.js";
 import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
 import { TypingModel, type Spelling } from "../typing/typing-model.js";
@@ -105,11 +107,13 @@ const CONTEXT_MEMO_SIZE = 1024;
 
 export class NextwordService implements InferenceService {
   private readonly layout: SoftmaxLayout;
-  /** Prefix ranges over the suggestable words, and over those not blocked (blockOffensive, the default). */
+  /** Prefix ranges over the suggestable words not held back, and over those not blocked either (blockOffensive, the default): masks.ts. */
   private readonly index: PrefixIndex;
   private readonly allowedIndex: PrefixIndex;
   /** Blocked words, normalized: the vocabulary's are out of allowedIndex, the lexicon's and recent ones out of the mix. */
   private readonly blocked: ReadonlySet<string>;
+  /** suggestable[id]: vocabulary entry id is a word (held back or not), counted by the recency mixture. */
+  private readonly suggestable: Uint8Array;
   private readonly cache: StateCache;
   private readonly recentContexts = new Lru<string, ContextWindow>(CONTEXT_MEMO_SIZE);
   private readonly batcher: Batcher<Item, Output>;
@@ -127,16 +131,9 @@ export class NextwordService implements InferenceService {
     const { bundle, config, metrics } = deps;
     const { model } = bundle.manifest;
     this.layout = new SoftmaxLayout(model.shortlist, model.clusters);
-    const suggestable = bundle.tokenizer.suggestableMask();
-    this.index = PrefixIndex.build(this.layout, bundle.vocab, suggestable);
-    const blocked = new Set<string>();
-    for (const entry of deps.blocklist ?? readBlocklist(null)) {
-      const token = this.wordToken(entry);
-      if (token !== null) blocked.add(token);
-    }
-    this.blocked = blocked;
-    const allowed = suggestable.map((ok, id) => (ok && !blocked.has(bundle.vocab[id]!) ? 1 : 0));
-    this.allowedIndex = PrefixIndex.build(this.layout, bundle.vocab, allowed);
+    const masks = buildMasks(this.layout, bundle, deps.blocklist ?? readBlocklist(null), (entry) => this.wordToken(entry));
+    ({ index: this.index, allowedIndex: this.allowedIndex, blocked: this.blocked, suggestable: this.suggestable } = masks);
+    const { suggestable } = masks;
     this.cache = new StateCache(config.cacheSize, config.cacheMaxMb * 2 ** 20);
     deps.metrics.observeCache(() => ({ entries: this.cache.size, bytes: this.cache.bytes }));
     this.clock = deps.clock ?? systemClock;
@@ -330,9 +327,9 @@ export class NextwordService implements InferenceService {
       const tokens = tokenizer.tokenize(context);
       const ids = tokenizer.contextIds(tokens);
       const window = contextWindow(ids, this.deps.config.maxContextTokens, this.deps.config.contextHopTokens);
-      // A vocabulary token is a word when its id is suggestable (the mask the index holds): no regex for most tokens.
+      // A vocabulary token is a word when its id is suggestable (held back or not): no regex for most tokens.
       const offset = ids.length - tokens.length;
-      const { suggestable } = this.index;
+      const { suggestable } = this;
       const isWord = (t: string, i: number) => {
         const id = ids[i + offset]!;
         return id !== tokenizer.unkId ? suggestable[id] === 1 : tokenizer.isSuggestable(t);

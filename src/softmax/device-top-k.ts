@@ -58,18 +58,19 @@ export interface DeviceRow {
 
 /**
  * The ids whose within values the row needs whether or not they rank: its
- * recent vocabulary candidates the mask allows, ascending. May be empty (the
+ * recent vocabulary candidates the mask allows when recent (ifRecent: held-back
+ * words too, which the graph's mask leaves out), ascending. May be empty (the
  * caller pads gather_ids to its width with any valid id).
  */
 export function gatherIdsOf(mix: RowMix, ranges: PrefixRanges): Int32Array {
   const { recentIds } = mix;
-  const { suggestable } = ranges;
+  const { ifRecent } = ranges;
   let n = 0;
-  for (let j = 0; j < recentIds.length; j++) n += suggestable[recentIds[j]!]!;
+  for (let j = 0; j < recentIds.length; j++) n += ifRecent[recentIds[j]!]!;
   if (n === recentIds.length) return recentIds;
   const out = new Int32Array(n);
   n = 0;
-  for (let j = 0; j < recentIds.length; j++) if (suggestable[recentIds[j]!]) out[n++] = recentIds[j]!;
+  for (let j = 0; j < recentIds.length; j++) if (ifRecent[recentIds[j]!]) out[n++] = recentIds[j]!;
   return out;
 }
 
@@ -92,7 +93,7 @@ function kFor(ranges: PrefixRanges, k: number, recent: number): number {
 export function mergeDeviceRow(index: PrefixIndex, head: Float32Array, k: number, ranges: PrefixRanges, mix: RowMix, row: DeviceRow): TopK | null {
   const { layout, positionOf } = index;
   const { shortlist, vocabSize } = layout;
-  const { suggestable, allLo, allHi, allCount } = ranges;
+  const { suggestable, ifRecent, allLo, allHi, allCount } = ranges;
   if (head.length !== layout.headSize) throw new RangeError(`head row has ${head.length} log-probs, layout ${layout.headSize}`);
   const K = row.logProbs.length;
   if (row.ids.length !== K || row.within.length !== K) throw new RangeError(`device row has ${row.ids.length} ids, ${K} log-probs and ${row.within.length} within values`);
@@ -115,7 +116,7 @@ export function mergeDeviceRow(index: PrefixIndex, head: Float32Array, k: number
   // The recent candidates, as RowTopK offers them: plain, then raised to the mixture.
   for (let j = 0, g = 0; j < recentIds.length; j++) {
     const id = recentIds[j]!;
-    if (!suggestable[id]) continue; // a blocked recent word stays out (and has no gather entry)
+    if (!ifRecent[id]) continue; // a blocked recent word stays out (and has no gather entry); a held-back one is offered
     const within = id < shortlist ? head[id]! : row.gatherWithin[g]!;
     g++;
     const base = baseOf(id);

@@ -36,7 +36,9 @@ export interface TopK {
  * With a RowMix (open-vocab.ts: the lexicon and the recency mixture) every
  * log-prob is the mixture's, the bounds are mix.clusterBound of the head's,
  * and the mix's out-of-vocabulary candidates (ids >= vocabSize) join the
- * head words; the same holds.
+ * head words; the same holds. A recent word outside the mask that the
+ * ranges' ifRecent mask allows (a held-back word the user typed) is a
+ * candidate too, and its cluster is visited for it.
  *
  * With several readings of the typed letters (Reading: the typing model's
  * corrections, typing/typing-model.ts) a word scores its log-prob plus the
@@ -142,6 +144,17 @@ export class RowTopK {
     for (const { ranges, channel } of this.readings) {
       for (let c = 0; c < C; c++) if (ranges.count[c]! > 0 && channel > bounds[c]!) bounds[c] = channel;
     }
+    // A recent word outside the mask but allowed when recent (held back) makes its cluster a candidate too.
+    const { suggestable, ifRecent } = this.readings[0]!.ranges;
+    if (ifRecent !== suggestable) {
+      const { recentIds, recentChannel } = mix;
+      for (let j = lowerBound(recentIds, sl); j < recentIds.length; j++) {
+        const id = recentIds[j]!;
+        const c = layout.clusterOf(id);
+        const channel = recentChannel?.[j] ?? 0;
+        if (!suggestable[id] && ifRecent[id] && channel > bounds[c]!) bounds[c] = channel;
+      }
+    }
     const candidates: number[] = [];
     for (let c = 0; c < C; c++) {
       if (bounds[c] === -Infinity || this.supplied.has(c)) continue;
@@ -216,11 +229,11 @@ export class RowTopK {
   /** Re-offers the recent ids in [from, to) at their mixture log-prob plus their reading's channel (above the plain one offerRun gave them). */
   private offerRecent(from: number, to: number, lps: Float32Array, offset: number, base: number): void {
     const { recentIds, recentQ, recentChannel, keep } = this.mix;
-    const { suggestable } = this.readings[0]!.ranges;
+    const { ifRecent } = this.readings[0]!.ranges;
     for (let j = lowerBound(recentIds, from); j < recentIds.length && recentIds[j]! < to; j++) {
       const id = recentIds[j]!;
       const lp = recentLogProb(keep, base, lps[id - offset]!, recentQ[j]!) + (recentChannel?.[j] ?? 0);
-      if (suggestable[id]) this.heap.raise(lp, id); // a blocked recent word stays out
+      if (ifRecent[id]) this.heap.raise(lp, id); // a blocked recent word stays out; a held-back one comes in
     }
   }
 

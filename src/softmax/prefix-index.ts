@@ -34,6 +34,8 @@ export interface PrefixRanges {
   prefix: string;
   /** The index's mask: the ids these ranges' counts include and the top-k may return. */
   suggestable: Uint8Array;
+  /** The ids the top-k may return when the context holds them (a mix's recentIds): the mask's, plus held-back words. */
+  ifRecent: Uint8Array;
   headLo: number;
   headHi: number;
   headCount: number;
@@ -83,6 +85,8 @@ export class PrefixIndex {
      * a request's ranges carry the mask they were counted with.
      */
     readonly suggestable: Uint8Array,
+    /** See PrefixRanges.ifRecent; a superset of suggestable. */
+    readonly ifRecent: Uint8Array,
   ) {
     this.head = group(vocab, suggestable, 0, layout.shortlist);
     this.clusters = Array.from({ length: layout.clusterCount }, (_, c) =>
@@ -95,7 +99,7 @@ export class PrefixIndex {
     this.order = this.all.byWord;
     const C = layout.clusterCount;
     const zeros = new Int32Array(C);
-    this.none = { prefix: "", suggestable, headLo: 0, headHi: 0, headCount: 0, lo: zeros, hi: zeros, count: zeros, allLo: 0, allHi: 0, allCount: 0 };
+    this.none = { prefix: "", suggestable, ifRecent, headLo: 0, headHi: 0, headCount: 0, lo: zeros, hi: zeros, count: zeros, allLo: 0, allHi: 0, allCount: 0 };
     this.positionOf = new Int32Array(this.order.length);
     this.order.forEach((id, p) => (this.positionOf[id] = p));
   }
@@ -116,11 +120,15 @@ export class PrefixIndex {
     layout: SoftmaxLayout,
     vocab: readonly string[],
     suggestable: Uint8Array,
-    options: { requireAlphabetical?: boolean } = {},
+    options: { requireAlphabetical?: boolean; ifRecent?: Uint8Array } = {},
   ): PrefixIndex {
     if (vocab.length !== layout.vocabSize) throw new RangeError(`vocabulary has ${vocab.length} words, layout ${layout.vocabSize}`);
     if (suggestable.length !== layout.vocabSize) throw new RangeError(`suggestable mask has ${suggestable.length} entries, layout ${layout.vocabSize}`);
-    const index = new PrefixIndex(layout, vocab, suggestable);
+    const ifRecent = options.ifRecent ?? suggestable;
+    if (ifRecent.length !== suggestable.length || ifRecent.some((ok, id) => !ok && suggestable[id] === 1)) {
+      throw new RangeError("the ifRecent mask must hold every id the suggestable mask holds");
+    }
+    const index = new PrefixIndex(layout, vocab, suggestable, ifRecent);
     if (options.requireAlphabetical) {
       index.clusters.forEach((g, c) => {
         if (!g.alphabetical) {
@@ -213,7 +221,7 @@ export class PrefixIndex {
     const headCount = this.head.suggestCum[headHi]! - this.head.suggestCum[headLo]!;
     const [allLo, allHi] = this.completions(this.all, prefix, parent?.allLo ?? 0, parent?.allHi ?? this.all.byWord.length);
     const allCount = this.all.suggestCum[allHi]! - this.all.suggestCum[allLo]!;
-    return { prefix, suggestable: this.suggestable, headLo, headHi, headCount, lo, hi, count, allLo, allHi, allCount };
+    return { prefix, suggestable: this.suggestable, ifRecent: this.ifRecent, headLo, headHi, headCount, lo, hi, count, allLo, allHi, allCount };
   }
 
   /**

@@ -105,13 +105,13 @@ export class Reference {
    * out-of-vocabulary ones). With `lexicon`, the bundle's lexicon words are
    * candidates at p(<unk>) times their share; with `recent`, log-probs are
    * the recency mixture's and recent out-of-vocabulary words are candidates;
-   * words in `blocked` never are.
+   * words in `blocked` never are, words in `heldBack` only when recent.
    */
   topK(
     dist: Float64Array,
     typed: string | readonly Spelling[],
     k: number,
-    open: { recent?: RefRecent | null; lexicon?: boolean; blocked?: ReadonlySet<string> | null } = {},
+    open: { recent?: RefRecent | null; lexicon?: boolean; blocked?: ReadonlySet<string> | null; heldBack?: ReadonlySet<string> | null } = {},
   ): RefTopK {
     const { vocab, tokenizer, manifest } = this.bundle;
     // A prefix, or the typing model's readings of typed letters: a word's channel is its best over the readings it completes.
@@ -131,8 +131,9 @@ export class Reference {
       const p = (1 - recent.weight) * (lp === null ? 0 : Math.exp(lp)) + q;
       return p > 0 ? Math.log(p) : null;
     };
+    const shown = (word: string) => !open.heldBack?.has(word) || (recent?.counts.has(word) ?? false);
     for (let id = 0; id < vocab.length; id++) {
-      const c = this.suggestable[id] ? channelOf(vocab[id]!) : -Infinity;
+      const c = this.suggestable[id] && shown(vocab[id]!) ? channelOf(vocab[id]!) : -Infinity;
       if (c > -Infinity) cands.push({ word: vocab[id]!, id, lp: mixed(dist[id]!, vocab[id]!)! + c });
     }
     const outside = new Set<string>();

@@ -245,7 +245,8 @@ export async function checkLazyTopK(t: Test, h: Harness, ref: Reference, o: Lazy
   let failures = 0;
   let empty = 0;
   queries.forEach((q, i) => {
-    const open = { recent: h.config.recency ? ref.recent(q.req.context) : null, lexicon: h.config.lexicon, blocked: q.req.blockOffensive ? blocked : null };
+    const recent = h.config.recency ? ref.recent(q.req.context) : null;
+    const open = { recent, lexicon: h.config.lexicon, blocked: q.req.blockOffensive ? blocked : null, heldBack: bundle.holdBack };
     const prefix = bundle.tokenizer.normalize(q.req.prefix);
     const want = ref.topK(dists[q.ci]!, typing ? typing.spellings(prefix) : prefix, q.req.k, open);
     if (want.words.length === 0) empty++;
