@@ -48,6 +48,7 @@ import re
 import subprocess
 import sys
 
+import debs
 import tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,23 +140,9 @@ LISTS = {w.name: w for w in [
 
 def fetch(work, names):
     """Downloads and unpacks the packages of the named lists; sha256-checked."""
-    debs = os.path.join(work, "deb")
-    os.makedirs(debs, exist_ok=True)
     for name in sorted({p for n in names for p in LISTS[n.removesuffix("+caps")].packages}):
         p = PACKAGES[name]
-        path = os.path.join(debs, p.deb)
-        if not os.path.exists(path):
-            subprocess.run(["apt-get", "download", f"{p.name}={p.version}"], cwd=debs, check=True)
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        if digest != p.sha256:
-            sys.exit(f"{path}: sha256 {digest}, expected {p.sha256}")
-        dest = os.path.join(work, "x", p.name)
-        if not os.path.isdir(dest):
-            os.makedirs(dest + ".tmp", exist_ok=True)
-            subprocess.run(["dpkg-deb", "-x", path, dest + ".tmp"], check=True)
-            os.rename(dest + ".tmp", dest)
-        print(f"{p.name} {p.version} ok", file=sys.stderr)
+        debs.fetch(work, p.name, p.version, p.deb, p.sha256)
 
 
 def entries(work, name):

@@ -43,11 +43,10 @@ class ClusteredAdaptiveSoftmax(nn.Module):
         b = self.bands[c.band]
         return self.emb[c.band][c.start - b.start:c.end - b.start]
 
-    def nll(self, h, target):
-        """Summed negative log-likelihood of target [N] given h [N, d]."""
+    def target_log_prob(self, h, target):
+        """log p(target_i | h_i) [N]: the head, and for a tail target only its own cluster."""
         head_lp = F.log_softmax(self.head(h), dim=-1)
-        in_head = target < self.shortlist
-        total = -head_lp[in_head, target[in_head]].sum()
+        lp = head_lp.gather(1, target.clamp(max=self.shortlist - 1)[:, None]).squeeze(1)
         cl = self.cluster_of[target]
         for bi, band in enumerate(self.bands):
             rows = (self.band_of[cl] == bi).nonzero().squeeze(1)
@@ -60,8 +59,12 @@ class ClusteredAdaptiveSoftmax(nn.Module):
             own = self.cluster_of[band.start:band.end][None, :] == rcl[:, None]
             lse = logits.masked_fill(~own, float("-inf")).logsumexp(dim=1)
             tgt = logits.gather(1, (target[rows] - band.start)[:, None]).squeeze(1)
-            total = total - (tgt - lse).sum() - head_lp[rows, self.shortlist + rcl].sum()
-        return total
+            lp[rows] = tgt - lse + head_lp[rows, self.shortlist + rcl]
+        return lp
+
+    def nll(self, h, target):
+        """Summed negative log-likelihood of target [N] given h [N, d]."""
+        return -self.target_log_prob(h, target).sum()
 
     def log_prob(self, h):
         """The whole distribution [N, V], every tail evaluated (tests, stats)."""

@@ -35,9 +35,9 @@ import html
 import html.parser
 import os
 import re
-import subprocess
 import sys
 
+import debs
 import tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,22 +118,8 @@ def deb_name(s: Source) -> str:
 
 
 def fetch(work: str) -> None:
-    debs = os.path.join(work, "deb")
-    os.makedirs(debs, exist_ok=True)
     for s in SOURCES:
-        path = os.path.join(debs, deb_name(s))
-        if not os.path.exists(path):
-            subprocess.run(["apt-get", "download", f"{s.package}={s.version}"], cwd=debs, check=True)
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        if digest != s.sha256:
-            sys.exit(f"{path}: sha256 {digest}, expected {s.sha256}")
-        dest = os.path.join(work, "x", s.package)
-        if not os.path.isdir(dest):
-            os.makedirs(dest + ".tmp", exist_ok=True)
-            subprocess.run(["dpkg-deb", "-x", path, dest + ".tmp"], check=True)
-            os.rename(dest + ".tmp", dest)
-        print(f"{s.package} {s.version} ok", file=sys.stderr)
+        debs.fetch(work, s.package, s.version, deb_name(s), s.sha256)
 
 
 # ---------------------------------------------------------------------------

@@ -95,26 +95,8 @@ def load_model(args):
 
 
 @torch.no_grad()
-def target_log_probs(out, h, y):
-    """log p(y_i | h_i) [N] under a ClusteredAdaptiveSoftmax: the head, and only the target's own cluster."""
-    head_lp = F.log_softmax(out.head(h), dim=-1)
-    lp = head_lp.gather(1, y.clamp(max=out.shortlist - 1)[:, None]).squeeze(1)
-    cl = out.cluster_of[y]
-    for bi, band in enumerate(out.bands):
-        rows = (out.band_of[cl] == bi).nonzero().squeeze(1)
-        if rows.numel() == 0:
-            continue
-        logits = out.proj[bi](h[rows]) @ out.emb[bi].t()
-        own = out.cluster_of[band.start:band.end][None, :] == cl[rows][:, None]
-        lse = logits.masked_fill(~own, float("-inf")).logsumexp(dim=1)
-        tgt = logits.gather(1, (y[rows] - band.start)[:, None]).squeeze(1)
-        lp[rows] = tgt - lse + head_lp[rows, out.shortlist + cl[rows]]
-    return lp
-
-
-@torch.no_grad()
 def lm_target_lp(lm, h, y, chunk=2048):
-    return torch.cat([target_log_probs(lm.output, h[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)])
+    return torch.cat([lm.output.target_log_prob(h[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)])
 
 
 # ---------------------------------------------------------------- the service's window
