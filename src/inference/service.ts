@@ -133,7 +133,6 @@ export class NextwordService implements InferenceService {
     this.layout = new SoftmaxLayout(model.shortlist, model.clusters);
     const masks = buildMasks(this.layout, bundle, deps.blocklist ?? readBlocklist(null), (entry) => this.wordToken(entry));
     ({ index: this.index, allowedIndex: this.allowedIndex, blocked: this.blocked, suggestable: this.suggestable } = masks);
-    const { suggestable } = masks;
     this.cache = new StateCache(config.cacheSize, config.cacheMaxMb * 2 ** 20);
     deps.metrics.observeCache(() => ({ entries: this.cache.size, bytes: this.cache.bytes }));
     this.clock = deps.clock ?? systemClock;
@@ -148,7 +147,7 @@ export class NextwordService implements InferenceService {
     });
     if (lexicon && !config.lexicon) this.log.info("LEXICON is off: the bundle's rare-word lexicon is not used");
     const lexiconWords = this.openVocab.lexicon?.words ?? [];
-    this.typing = new TypingModel([...bundle.vocab.filter((_, id) => suggestable[id] === 1), ...lexiconWords]);
+    this.typing = new TypingModel([...bundle.vocab.filter((_, id) => this.suggestable[id] === 1), ...lexiconWords]);
     assertOutputLayer(config.outputLayer, bundle);
     if (config.outputLayer === "device" && deps.pool.providers.outputLayer === undefined) {
       throw new Error("OUTPUT_LAYER is device but the runner pool did not open the output layer graph (start it with outputLayer: \"device\")");
