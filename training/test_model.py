@@ -367,6 +367,8 @@ class TrainRunTest(unittest.TestCase):
                 self.assertTrue(torch.allclose(a, b, atol=1e-3, rtol=1e-3), k)
             state, meta = W.load(pub)
             self.assertEqual(meta["result"]["tokens"], 2000)
+            with open(os.path.join(pub, "result.json")) as f:
+                self.assertEqual(json.load(f)["tokens"], 2000)
             with open(os.path.join(pub, "log.jsonl")) as f:
                 lines = [json.loads(line) for line in f]
             self.assertEqual([e["tokens"] for e in lines if "valid_ppl" in e], [1000, 2000])

@@ -338,9 +338,10 @@ def main(argv=None):
         W.save(args.run, state, m)
         if args.publish:
             W.save(args.publish, state, m)
-            if os.path.exists(run_log):
-                shutil.copyfile(run_log, os.path.join(args.publish, "log.jsonl.tmp"))
-                os.replace(os.path.join(args.publish, "log.jsonl.tmp"), os.path.join(args.publish, "log.jsonl"))
+            for name in ("log.jsonl", "result.json"):  # result.json once the run has ended
+                if os.path.exists(os.path.join(args.run, name)):
+                    shutil.copyfile(os.path.join(args.run, name), os.path.join(args.publish, name + ".tmp"))
+                    os.replace(os.path.join(args.publish, name + ".tmp"), os.path.join(args.publish, name))
 
     # SIGTERM/SIGINT: finish the step, write the checkpoint, exit; rerun to resume.
     stop = []
