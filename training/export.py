@@ -36,7 +36,6 @@ import model as M
 import quantize
 import tokenizer
 import train as T
-import weights as W
 
 OPSET = 17
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -234,8 +233,7 @@ def warm_start_chain(ck):
     chain = []
     while ck["args"].get("init_from"):
         path = ck["args"]["init_from"]
-        # --init-from takes a checkpoint.pt or a float16 weights folder (weights.py)
-        ck = W.load(path)[1] if os.path.isdir(path) else torch.load(path, map_location="cpu")
+        ck = T.read_checkpoint(path)[1]  # --init-from: a checkpoint.pt or a float16 weights folder
         chain.append({"checkpoint": os.path.relpath(path, os.path.join(HERE, "..")),
                       "tokens": ck["step"] * ck["args"]["batch"] * ck["args"]["bptt"], "lr": ck["args"]["lr"]})
     return chain

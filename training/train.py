@@ -100,6 +100,15 @@ def find_data(data):
     raise SystemExit(f"the run's data directory {data} is not here (set NEXTWORD_DATA)")
 
 
+def read_checkpoint(path):
+    """(state dict, ck) from a checkpoint.pt file, or from a folder of float16
+    weights (weights.py), whose metadata (args, step, ...) stands in for ck."""
+    if os.path.isdir(path):
+        return W.load(path)
+    ck = torch.load(path, map_location="cpu")
+    return ck["model"], ck
+
+
 def load_run(run):
     """A run's checkpoint, its training args, the vocabulary and the model with
     its weights, in eval mode: (ck, targs, words, layout, inv, lm). The run is
@@ -107,11 +116,7 @@ def load_run(run):
     (weights.py: weights.pt from --publish or a GPU machine); then `ck` is the
     weights' metadata (args, step, evals, ...) and the weights are float16's."""
     path = os.path.join(run, "checkpoint.pt")
-    if os.path.exists(path):
-        ck = torch.load(path, map_location="cpu")
-        state = ck["model"]
-    else:
-        state, ck = W.load(run)
+    state, ck = read_checkpoint(path if os.path.exists(path) else run)
     targs = parse(["--layout", ck["args"]["layout"], "--run", run])
     for k, v in ck["args"].items():  # args this version lacks are ignored; new ones keep their defaults
         if k != "run" and hasattr(targs, k):
@@ -308,11 +313,7 @@ def main(argv=None):
             eval_every = ck.get("eval_every") or eval_every
         print(f"resumed at step {step}/{total_steps or '(budget not fixed yet)'}", flush=True)
     elif args.init_from:
-        if os.path.isdir(args.init_from):  # a folder of float16 weights (weights.py), e.g. from a GPU machine
-            state, ck = W.load(args.init_from)
-        else:
-            ck = torch.load(args.init_from, map_location="cpu")
-            state = ck["model"]
+        state, ck = read_checkpoint(args.init_from)  # a folder of float16 weights: e.g. from a GPU machine
         if (ck.get("order_sha1") or W.order_sha1(ck["order"])) != W.order_sha1(lay.order):
             raise SystemExit(f"--init-from {args.init_from}: its vocabulary order differs from --layout {args.layout}")
         lm.load_state_dict(state)
