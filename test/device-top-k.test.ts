@@ -25,7 +25,7 @@ import { deviceInputs, deviceK, deviceRow, gatherIdsOf, mergeDeviceRow, nextUp32
 import { RowTopK, type TopK } from "../src/softmax/lazy-top-k.js";
 import { NO_MIX, OpenVocab, type RecentTable, type RowMix } from "../src/softmax/open-vocab.js";
 import { PrefixIndex, positionMask, type PrefixRanges } from "../src/softmax/prefix-index.js";
-import { Recency } from "../src/softmax/recency.js";
+import { contextMixture } from "../src/softmax/neural-cache.js";
 import { SoftmaxLayout } from "../src/softmax/softmax-layout.js";
 import { rowViews, runTailRounds, type TailCall, type TailState } from "../src/softmax/tail-rounds.js";
 import { rng } from "../testkit/rng.js";
@@ -240,8 +240,8 @@ async function realBundle(t: Test, dir: string, opts: { randomContexts: number; 
   const dims = model.bands.map((b) => b.dim);
 
   const ids = new Map(bundle.vocab.map((w, id) => [w, id]));
-  const recency = bundle.manifest.recency ? new Recency(bundle.manifest.recency) : new Recency({ window: 200, weight: 0.05 });
-  const open = new OpenVocab(recency, bundle.lexicon, {
+  const recencyWeight = bundle.manifest.recency?.weight ?? 0.05;
+  const open = new OpenVocab(bundle.lexicon, {
     layout,
     unkId: bundle.tokenizer.unkId,
     vocabId: (w) => ids.get(w) ?? null,
@@ -265,7 +265,7 @@ async function realBundle(t: Test, dir: string, opts: { randomContexts: number; 
           counts.set(w, (counts.get(w) ?? 0) + 1);
         }
         counts.set(`${prefix}zzqx`, 1); // a recent word outside the vocabulary (and, mostly, the lexicon)
-        table = open.recentTable({ counts, n: [...counts.values()].reduce((a, b) => a + b, 0) });
+        table = open.recentTable(contextMixture({ counts, n: [...counts.values()].reduce((a, b) => a + b, 0) }, recencyWeight, null, 0));
       }
       const mix = open.rowMix(table, prefix, k, maskRow === 1 ? blocked : null);
       queries.push({ ctx, maskRow, ranges: indexes[maskRow]!.ranges(prefix), mix, k });

@@ -93,7 +93,7 @@ t.test("lazy top-k on the real model equals the top-k of the full distribution",
     for (const k of [1, 3, 10]) {
       // Top-k first, on an empty cache (so the rounds call the tails); then the full distribution from the same states.
       const { exec, item, cache } = executor();
-      const predict: Task = { kind: "predict", k, readings: [{ ranges: index.ranges(prefix), channel: 0 }], mix: NO_MIX, more: null };
+      const predict: Task = { kind: "predict", k, plan: () => ({ readings: [{ ranges: index.ranges(prefix), channel: 0 }], mix: NO_MIX, more: null }) };
       const tops = (await exec.run(contexts.map((c) => item(c, predict)))) as TopK[];
       contexts.forEach((c) => (evaluated += cache.peek(c, windowKey(c))!.tails.size));
       const full = (await exec.run(contexts.map((c) => item(c, { kind: "score", ids: allIds })))) as Float64Array[];

@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 ENC_IN = {"tokens": "tokens", "lengths": "lengths", "h0": "h0", "c0": "c0"}
 TAIL_IN, TAIL_OUT = "band_hidden", "logprobs"
+STATES = "states"  # [batch, time, d]: the last LSTM layer's output at every step (a row's first `length` steps are read)
 
 
 def np32(t):
@@ -109,6 +110,8 @@ def encoder_head_graph(lm, lay, half=False):
         x = node("Squeeze", [y, const(f"y_ax{layer}", i64([1]))], [f"ysq{layer}"])
         hs.append(yh)
         cs.append(yc)
+    # The last layer's output at every step: the continuous cache's entries (src/softmax/neural-cache.ts).
+    node("Transpose", [x], [STATES], perm=[1, 0, 2])
     node("Concat", hs, ["hn"], axis=0)
     node("Concat", cs, ["cn"], axis=0)
     h = node("Squeeze", [hs[-1], const("h_ax", i64([0]))], ["h_last"])
@@ -126,7 +129,8 @@ def encoder_head_graph(lm, lay, half=False):
     outputs = [helper.make_tensor_value_info("head_logprobs", f, ["batch", lay.shortlist + len(lay.clusters)])]
     outputs += [helper.make_tensor_value_info(n, f, ["batch", b.dim]) for n, b in zip(band_outs, lay.bands)]
     outputs += [helper.make_tensor_value_info("hn", f, [layers, "batch", d]),
-                helper.make_tensor_value_info("cn", f, [layers, "batch", d])]
+                helper.make_tensor_value_info("cn", f, [layers, "batch", d]),
+                helper.make_tensor_value_info(STATES, f, ["batch", "time", d])]
     graph = helper.make_graph(nodes, "encoder_head", inputs, outputs, inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
 
@@ -324,7 +328,7 @@ def main():
         "graphs": {
             "encoderHead": {"file": "encoder_head.onnx", "inputs": ENC_IN,
                             "outputs": {"headLogProbs": "head_logprobs", "bandHidden": band_outs,
-                                        "hn": "hn", "cn": "cn"}},
+                                        "hn": "hn", "cn": "cn", "states": STATES}},
             "tail": {"input": TAIL_IN, "output": TAIL_OUT},
             "outputLayer": device_graphs.output_layer_manifest(model_spec),
         },

@@ -53,7 +53,7 @@ VARIANTS = ("carried", "served-window", "served-carried")
 
 # ---------------------------------------------------------------- models
 
-def load_bundle(path):
+def load_bundle(path, data=None):
     """A 1.x bundle's float32 LSTM, head and projections and float16 tail tables, from its ONNX initializers (the
     inverse of export.py's encoder_head_graph), as a LanguageModel over training/data's layout: (words, lm)."""
     import onnx
@@ -62,7 +62,7 @@ def load_bundle(path):
     enc = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(path, "encoder_head.onnx")).graph.initializer}
     targs = T.parse(["--layout", man["model"]["layout"], "--run", path, "--d", str(man["model"]["hidden"]),
                      "--layers", str(man["model"]["layers"]), "--cutoffs"] + [str(b["start"]) for b in man["model"]["bands"]])
-    targs.data = T.find_data(targs.data)
+    targs.data = T.find_data(data or targs.data)
     words = T.load_words(targs.data)
     lay, _, lm = T.build(targs, words)
     vocab = open(os.path.join(path, "vocab.txt"), encoding="utf-8").read().split("\n")[:-1]

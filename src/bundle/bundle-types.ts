@@ -4,6 +4,7 @@
  */
 import type { Tokenizer, TokenizerSpec } from "../text/tokenizer.js";
 import type { Lexicon, LexiconSpec } from "../softmax/lexicon.js";
+import type { NeuralCacheSpec } from "../softmax/neural-cache.js";
 import type { RecencySpec } from "../softmax/recency.js";
 
 export const BUNDLE_FORMAT = "nextword-bundle/1";
@@ -42,7 +43,8 @@ export interface ModelSpec {
 export interface EncoderHeadGraphSpec {
   file: string;
   inputs: { tokens: string; lengths: string; h0: string; c0: string };
-  outputs: { headLogProbs: string; bandHidden: string[]; hn: string; cn: string };
+  /** states: [batch, time, hidden], the last layer's output at every step (export.py since 2.0.0, cache_bundle.py). */
+  outputs: { headLogProbs: string; bandHidden: string[]; hn: string; cn: string; states?: string };
 }
 
 export interface TailGraphSpec {
@@ -116,6 +118,8 @@ export interface Manifest {
   golden?: string;
   /** The recency mixture training/open_vocab.py fitted (softmax/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
   recency?: RecencySpec & Record<string, unknown>;
+  /** The continuous cache training/cache_bundle.py configured (softmax/neural-cache.ts); needs graphs.encoderHead.outputs.states. */
+  cache?: NeuralCacheSpec & Record<string, unknown>;
   /** The rare-word lexicon training/open_vocab.py wrote (softmax/lexicon.ts); absent: none. */
   lexicon?: LexiconSpec & Record<string, unknown>;
   /** The casing table (inference/casing.ts); absent: none. Extra fields (its source) pass through. */

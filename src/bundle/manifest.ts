@@ -20,6 +20,7 @@ import {
 } from "./bundle-types.js";
 import type { TokenizerSpec } from "../text/tokenizer.js";
 import type { LexiconSpec } from "../softmax/lexicon.js";
+import type { NeuralCacheSpec } from "../softmax/neural-cache.js";
 import type { RecencySpec } from "../softmax/recency.js";
 
 export class BundleError extends Error {
@@ -225,6 +226,7 @@ function parseGraphs(f: Fields, v: unknown, model: ModelSpec): Manifest["graphs"
       output: f.string(t.output, "graphs.tail.output"),
     },
   };
+  if (outs.states !== undefined) graphs.encoderHead.outputs.states = f.string(outs.states, "graphs.encoderHead.outputs.states");
   if (g.outputLayer !== undefined) graphs.outputLayer = parseOutputLayer(f, g.outputLayer, model);
   return graphs;
 }
@@ -247,6 +249,18 @@ function parseRecency(f: Fields, v: unknown): RecencySpec & Record<string, unkno
   const window = f.int(r.window, "recency.window", 1);
   if (typeof r.weight !== "number" || !(r.weight > 0 && r.weight < 1)) f.fail("recency.weight", `must be a number in (0, 1), got ${JSON.stringify(r.weight)}`);
   return { ...r, window, weight: r.weight };
+}
+
+function parseCacheSpec(f: Fields, v: unknown): NeuralCacheSpec & Record<string, unknown> {
+  const c = f.object(v, "cache");
+  const num = (x: unknown, field: string, ok: (n: number) => boolean, bound: string): number => {
+    if (typeof x !== "number" || !ok(x)) return f.fail(`cache.${field}`, `must be a number ${bound}, got ${JSON.stringify(x)}`);
+    return x;
+  };
+  const theta = num(c.theta, "theta", (n) => n > 0 && Number.isFinite(n), "> 0");
+  const weight = num(c.weight, "weight", (n) => n > 0 && n < 1, "in (0, 1)");
+  const recencyWeight = num(c.recencyWeight, "recencyWeight", (n) => n >= 0 && n < 1 - weight, `in [0, 1 - cache.weight)`);
+  return { ...c, theta, weight, recencyWeight };
 }
 
 function parseLexiconSpec(f: Fields, v: unknown): LexiconSpec & Record<string, unknown> {
@@ -295,6 +309,10 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
     manifest.quantization = q as Manifest["quantization"] & object;
   }
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
+  if (m.cache !== undefined) {
+    manifest.cache = parseCacheSpec(f, m.cache);
+    if (manifest.graphs.encoderHead.outputs.states === undefined) f.fail("cache", "needs graphs.encoderHead.outputs.states (the entries' encoder outputs)");
+  }
   if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
   if (m.casing !== undefined) manifest.casing = parseCasingSpec(f, m.casing);
   if (m.holdBack !== undefined) manifest.holdBack = parseHoldBackSpec(f, m.holdBack);

@@ -400,6 +400,12 @@ export const CONFIG_SPEC = [
    */
   variable({ name: "RECENCY", key: "recency", kind: onOff, default: "on", meaning: "mix in the bundle's recency model (`off`: the LSTM alone)" }),
   /**
+   * Mix in the continuous cache the manifest configured (softmax/neural-cache.ts):
+   * words that followed states like the current one earlier in the window
+   * gain probability. No effect on a bundle without one.
+   */
+  variable({ name: "NEURAL_CACHE", key: "neuralCache", kind: onOff, default: "on", meaning: "mix in the bundle's continuous cache over the window's states (`off`: none)" }),
+  /**
    * Share the LSTM's <unk> probability out over the bundle's rare-word
    * lexicon (softmax/lexicon.ts), so words the vocabulary lacks can be
    * completed. No effect on a bundle without one; false: never suggested.

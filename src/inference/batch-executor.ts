@@ -16,16 +16,24 @@
  */
 import type { Metrics } from "../metrics.js";
 import type { ModelSpec } from "../bundle/bundle-types.js";
-import { RowTopK, type MoreReadings, type Reading, type TopK } from "../softmax/lazy-top-k.js";
+import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
 import type { PrefixIndex } from "../softmax/prefix-index.js";
-import type { RowMix } from "../softmax/open-vocab.js";
 import { runTailRounds, scoreState, type TailCall, type TailRow, type TailRoundsOptions } from "../softmax/tail-rounds.js";
 import type { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import type { EncodeRow, ModelRunner } from "../runtime/runner-pool.js";
 import type { DeviceOutputLayer, DeviceRowTask } from "./device-output-layer.js";
 import { TailMap, type CacheLookup, type ContextState, type StateCache } from "./state-cache.js";
+import type { RowReadings } from "./typed-readings.js";
 
-export type Task = { kind: "predict"; k: number; readings: readonly Reading[]; mix: RowMix; more: MoreReadings | null } | { kind: "score"; ids: number[] };
+/**
+ * A predict row's readings and mix come from its state (`plan`, called once
+ * per row when the state is known: the continuous cache mixes in the
+ * window's own encoder outputs); its output carries the mix's extraWords.
+ * A score row hands its state to `onState` (the caller's mixture needs it).
+ */
+export type Task =
+  | { kind: "predict"; k: number; plan: (state: ContextState) => RowReadings }
+  | { kind: "score"; ids: number[]; onState?: (state: ContextState) => void };
 
 /** One queued row. */
 export interface Item {
@@ -131,14 +139,16 @@ export class BatchExecutor {
     // 2. Device mode: the literal predict rows' top-k from one output-layer call; a row it cannot finish exactly stays open,
     // and so does a row with corrected readings (the graph masks one prefix run).
     const outputs: (Output | null)[] = items.map(() => null);
+    const plans = items.map(({ task, planner }, i) => (task.kind === "predict" && !planner ? task.plan(states[i]!) : null));
     const { device } = this.deps;
     if (device) {
       const at: number[] = [];
       const rows: DeviceRowTask[] = [];
       items.forEach(({ task }, i) => {
-        if (task.kind !== "predict" || task.readings.length !== 1 || task.readings[0]!.channel !== 0 || task.more) return;
+        const plan = plans[i];
+        if (task.kind !== "predict" || !plan || plan.readings.length !== 1 || plan.readings[0]!.channel !== 0 || plan.more) return;
         at.push(i);
-        rows.push({ k: task.k, ranges: task.readings[0]!.ranges, mix: task.mix, state: states[i]! });
+        rows.push({ k: task.k, ranges: plan.readings[0]!.ranges, mix: plan.mix, state: states[i]! });
       });
       const tops = await device.topK(rows);
       at.forEach((i, j) => (outputs[i] = tops[j]!));
@@ -150,8 +160,13 @@ export class BatchExecutor {
       const item = items[i]!;
       const state = states[i]!;
       const { task } = item;
-      if (task.kind === "score") return { state, words: task.ids };
-      return { state, planner: item.planner ?? new RowTopK(this.deps.index, state.head, task.k, task.readings, task.mix, task.more) };
+      if (task.kind === "score") {
+        task.onState?.(state);
+        return { state, words: task.ids };
+      }
+      if (item.planner) return { state, planner: item.planner };
+      const { readings, mix, more } = plans[i]!;
+      return { state, planner: new RowTopK(this.deps.index, state.head, task.k, readings, mix, more) };
     });
     await runTailRounds(rows, this.evaluateTails, this.rounds);
 
@@ -169,8 +184,11 @@ export class BatchExecutor {
     const encoded = await pool.encode(rows);
     metrics.headDuration.observe(encoded.seconds);
     metrics.encoderRows.observe(rows.length);
-    return encoded.rows.map((row, r) => {
-      const state: ContextState = { key: firsts[r]!.key, window: firsts[r]!.window, ...row, tails: new TailMap() };
+    return encoded.rows.map(({ states: chunk, ...row }, r) => {
+      const { key, window, lookup } = firsts[r]!;
+      const state: ContextState = { key, window, ...row, tails: new TailMap() };
+      // An extended window's entries are its base's, then its own new positions'.
+      if (chunk) state.entries = lookup.kind === "extend" ? [...(lookup.base.entries ?? []), chunk] : [chunk];
       cache.set(state);
       return state;
     });

@@ -78,7 +78,7 @@ export class DeviceOutputLayer {
     const tops = rows.map((r, i) => {
       const top = mergeDeviceRow(index, r.state.head, r.k, r.ranges, r.mix, deviceRow(out, i, inputs.k, inputs.gatherWidth));
       if (top === null) fallbacks++;
-      return top;
+      return top && { ...top, extraWords: r.mix.extraWords };
     });
     if (fallbacks > 0) metrics.outputLayerFallbacks.inc(fallbacks);
     return tops;

@@ -32,8 +32,9 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { RowTopK, type TopK } from "../softmax/lazy-top-k.js";
 import type { PrefixIndex } from "../softmax/prefix-index.js";
-import { OpenVocab, type RecentTable, type RowMix } from "../softmax/open-vocab.js";
-import { Recency } from "../softmax/recency.js";
+import { cacheDistribution, contextMixture, type NeuralCacheSpec } from "../softmax/neural-cache.js";
+import { OpenVocab, type RecentTable } from "../softmax/open-vocab.js";
+import { Recency, type RecentWords } from "../softmax/recency.js";
 import { clustersForWords } from "../softmax/scoring.js";
 import { SoftmaxLayout } from "../softmax/softmax-layout.js";
 import { scoreState, supplyCached } from "../softmax/tail-rounds.js";
@@ -48,8 +49,8 @@ import { buildMasks } from "./masks.js";
 import { DeviceOutputLayer } from "./device-output-layer.js";
 import { caseWord, contextCasing, type ContextCasing } from "./casing.js";
 import { TypingModel, type Spelling } from "../typing/typing-model.js";
-import { literalReading, typedReadings } from "./typed-readings.js";
-import { StateCache, contextWindow, windowKey, type CacheLookup } from "./state-cache.js";
+import { literalReading, typedReadings, type RowReadings } from "./typed-readings.js";
+import { StateCache, contextWindow, windowKey, type CacheLookup, type ContextState } from "./state-cache.js";
 import {
   LIMITS,
   type CallOptions,
@@ -76,6 +77,7 @@ export type ServiceConfig = Pick<
   | "contextHopTokens"
   | "tailLookahead"
   | "recency"
+  | "neuralCache"
   | "lexicon"
   | "workers"
   | "outputLayer"
@@ -94,11 +96,20 @@ export interface ServiceDeps {
   blocklist?: readonly string[];
 }
 
-/** A context's encoder window (shared by the requests that send that context: never modified), its cache key, its recent words (null: no recency mixture) and what casing needs of it. */
+/**
+ * A context's encoder window (shared by the requests that send that context:
+ * never modified), its cache key, its recent words (null: none, or no
+ * recency), the word after each window position but the last (the
+ * continuous cache's entries; null without the cache) and what casing needs
+ * of it. `table`, its mixture (null: the LSTM alone), is set with the window
+ * without the cache, and from the window's state with it (tableOf).
+ */
 interface ContextWindow {
   window: number[];
   key: number;
-  recent: RecentTable | null;
+  recent: RecentWords | null;
+  nextWords: (string | null)[] | null;
+  table?: RecentTable | null;
   casing: ContextCasing;
 }
 
@@ -121,8 +132,10 @@ export class NextwordService implements InferenceService {
   private readonly log: Logger;
   private readonly modelRef: ModelRef;
   private readonly executor: BatchExecutor;
-  /** The lexicon and recency mixture (either may be off or absent). */
+  /** The lexicon and the context's mixture (recency, the continuous cache; each may be off or absent). */
   private readonly openVocab: OpenVocab;
+  private readonly recency: Recency | null;
+  private readonly neuralCache: NeuralCacheSpec | null;
   /** Reads typed letters as noisy typing (REST/gRPC `correct`) over the suggestable vocabulary and the lexicon. */
   private readonly typing: TypingModel;
   private closing: Promise<void> | null = null;
@@ -138,8 +151,10 @@ export class NextwordService implements InferenceService {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: "service" });
     this.modelRef = { name: bundle.manifest.name, version: bundle.manifest.version };
-    const { recency, lexicon } = bundle.manifest;
-    this.openVocab = new OpenVocab(config.recency && recency ? new Recency(recency) : null, config.lexicon ? bundle.lexicon : null, {
+    const { recency, lexicon, cache } = bundle.manifest;
+    this.recency = config.recency && recency ? new Recency(recency) : null;
+    this.neuralCache = config.neuralCache && cache ? cache : null;
+    this.openVocab = new OpenVocab(config.lexicon ? bundle.lexicon : null, {
       layout: this.layout,
       unkId: bundle.tokenizer.unkId,
       vocabId: (w) => this.vocabId(w),
@@ -219,23 +234,27 @@ export class NextwordService implements InferenceService {
       const w = this.lookup(context);
       // The readings of the typed letters: the typing model's (the literal one first, dearer tiers when needed), or the literal one alone.
       const blocked = blockOffensive ? this.blocked : null;
-      const deps = {
-        index: blockOffensive ? this.allowedIndex : this.index,
-        mixOf: (spellings: readonly Spelling[], lexiconFloor: number) => this.openVocab.readingsMix(w.recent, spellings, k, blocked, lexiconFloor),
-        recentQMax: w.recent?.maxQ ?? 0,
-        unkId: this.openVocab.lexicon ? this.deps.bundle.tokenizer.unkId : -1,
+      const plan = (state: ContextState): RowReadings => {
+        const table = this.tableOf(w, state);
+        const deps = {
+          index: blockOffensive ? this.allowedIndex : this.index,
+          mixOf: (spellings: readonly Spelling[], lexiconFloor: number) => this.openVocab.readingsMix(table, spellings, k, blocked, lexiconFloor),
+          recentQMax: table?.maxQ ?? 0,
+          unkId: this.openVocab.lexicon ? this.deps.bundle.tokenizer.unkId : -1,
+        };
+        return correct ? typedReadings(this.typing, normalized, deps) : literalReading(normalized, deps);
       };
-      const { readings, mix, more } = correct ? typedReadings(this.typing, normalized, deps) : literalReading(normalized, deps);
-      const shape = (top: TopK) => this.shapePredictions(top, mix, casing ? { ctx: w.casing, typed: prefix } : null, correct ? normalized : null);
+      const shape = (top: TopK) => this.shapePredictions(top, casing ? { ctx: w.casing, typed: prefix } : null, correct ? normalized : null);
       let planner: RowTopK | undefined;
       if (w.lookup.kind === "hit") {
+        const { readings, mix, more } = plan(w.lookup.state);
         planner = new RowTopK(this.index, w.lookup.state.head, k, readings, mix, more);
         if (supplyCached(planner, w.lookup.state, 1).length === 0) {
           this.executor.countSkipped([planner]);
           return shape(planner.result());
         }
       }
-      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, readings, mix, more } };
+      const item: Item = { window: w.window, key: w.key, lookup: w.lookup, task: { kind: "predict", k, plan } };
       if (planner) item.planner = planner;
       return shape((await this.submit(item, opts)) as TopK);
     });
@@ -250,12 +269,16 @@ export class NextwordService implements InferenceService {
       const known = ids.filter((id): id is number => id !== null);
       // A word outside the vocabulary may still have a probability (lexicon, recency) derived from p(<unk>).
       const unkAt = ids.some((id, i) => id === null && tokens[i] !== null) ? known.push(this.deps.bundle.tokenizer.unkId) - 1 : -1;
-      const { window, key, recent, lookup } = this.lookup(context);
+      const w = this.lookup(context);
+      const { window, key, lookup } = w;
       let logProbs: Float64Array;
+      let table: RecentTable | null = null;
+      const onState = (state: ContextState) => void (table = this.tableOf(w, state));
       if (lookup.kind === "hit" && clustersForWords(this.layout, known).every((c) => lookup.state.tails.has(c))) {
         logProbs = scoreState(this.layout, lookup.state, known);
+        onState(lookup.state);
       } else {
-        logProbs = (await this.submit({ window, key, lookup, task: { kind: "score", ids: known } }, opts)) as Float64Array;
+        logProbs = (await this.submit({ window, key, lookup, task: { kind: "score", ids: known, onState } }, opts)) as Float64Array;
       }
       let next = 0;
       const lpUnk = unkAt < 0 ? -Infinity : logProbs[unkAt]!;
@@ -263,7 +286,7 @@ export class NextwordService implements InferenceService {
         const inVocabulary = ids[i] !== null;
         const lstm = inVocabulary ? logProbs[next++]! : null;
         const token = tokens[i] ?? null;
-        const logProb = token === null ? null : this.openVocab.logProb(token, lstm, lpUnk, recent);
+        const logProb = token === null ? null : this.openVocab.logProb(token, lstm, lpUnk, table);
         return { word, inVocabulary, logProb, probability: logProb === null ? null : Math.exp(logProb) };
       });
       return { scores, model: { ...this.modelRef } };
@@ -333,11 +356,27 @@ export class NextwordService implements InferenceService {
         const id = ids[i + offset]!;
         return id !== tokenizer.unkId ? suggestable[id] === 1 : tokenizer.isSuggestable(t);
       };
-      const recent = this.openVocab.recentTable(this.openVocab.recency?.recent(tokens, isWord) ?? null);
-      w = { window, key: windowKey(window), recent, casing: contextCasing(tokenizer, context) };
+      const recent = this.recency?.recent(tokens, isWord) ?? null;
+      // Window position i is ids[start + i]; the word after it, token start + i + 1 - offset.
+      const start = ids.length - window.length - offset + 1;
+      const nextWords = this.neuralCache ? window.slice(1).map((_, i) => (isWord(tokens[start + i]!, start + i) ? tokens[start + i]! : null)) : null;
+      w = { window, key: windowKey(window), recent, nextWords, casing: contextCasing(tokenizer, context) };
+      if (!this.neuralCache) w.table = this.openVocab.recentTable(recent && contextMixture(recent, this.recency!.spec.weight, null, 0));
       this.recentContexts.set(context, w);
     }
     return w;
+  }
+
+  /** A context's mixture table given its window's state (memoized: a window has one state). */
+  private tableOf(w: ContextWindow, state: ContextState): RecentTable | null {
+    if (w.table !== undefined) return w.table;
+    const spec = this.neuralCache!;
+    if (!state.entries) throw new Error("the runner pool returns no encoder states: start it with neuralCache on");
+    const { layers, hidden } = this.deps.bundle.manifest.model;
+    const query = state.h.subarray((layers - 1) * hidden, layers * hidden);
+    const cache = cacheDistribution(query, state.entries, hidden, w.nextWords!, spec.theta);
+    w.table = this.openVocab.recentTable(contextMixture(w.recent, spec.recencyWeight, cache, spec.weight));
+    return w.table;
   }
 
   /** A scored word's token: the word itself when it is one token after normalization, else null (no probability). */
@@ -359,11 +398,11 @@ export class NextwordService implements InferenceService {
    * normalized, not null) a word that does not start with the typed letters
    * is a correction.
    */
-  private shapePredictions(top: TopK, mix: RowMix, casing: { ctx: ContextCasing; typed: string } | null, typed: string | null): PredictResult {
+  private shapePredictions(top: TopK, casing: { ctx: ContextCasing; typed: string } | null, typed: string | null): PredictResult {
     const { vocab, casing: table } = this.deps.bundle;
     const predictions: Prediction[] = Array.from(top.ids, (id, i) => {
       const logProb = top.logProbs[i]!;
-      const word = id < vocab.length ? vocab[id]! : (top.extraWords ?? mix.extraWords)[id - vocab.length]!;
+      const word = id < vocab.length ? vocab[id]! : top.extraWords![id - vocab.length]!;
       const corrected = typed !== null && !word.startsWith(typed);
       return { word: casing ? caseWord(word, casing.ctx, table, casing.typed) : word, probability: Math.exp(logProb), logProb, corrected };
     });

@@ -18,6 +18,7 @@
  * Capacity 0 disables the cache (every lookup misses, nothing is kept).
  * Pure data structure: no I/O, no metrics.
  */
+import type { StateChunk } from "../softmax/neural-cache.js";
 import { Lru } from "../util/lru.js";
 
 export interface ContextState {
@@ -34,6 +35,12 @@ export interface ContextState {
   readonly c: Float32Array;
   /** Within-cluster log-probs evaluated so far for this window, by cluster. */
   readonly tails: Map<number, Float32Array>;
+  /**
+   * The last layer's output at each window position (the continuous cache's
+   * entries, softmax/neural-cache.ts), oldest first; absent when the runner
+   * does not return them. Chunks are shared with the state this one extends.
+   */
+  entries?: readonly StateChunk[];
 }
 
 export type CacheLookup =
@@ -143,6 +150,8 @@ export function stateBytes(state: ContextState): number {
   let bytes = ENTRY_OVERHEAD_BYTES + state.window.length * 8 + state.head.byteLength + state.h.byteLength + state.c.byteLength;
   for (const b of state.bandHidden) bytes += b.byteLength;
   for (const t of state.tails.values()) bytes += t.byteLength;
+  // Every chunk counts, shared ones too: an entry's bound then holds even when the states it extends are evicted.
+  for (const e of state.entries ?? []) bytes += e.values.byteLength + e.scales.byteLength;
   return bytes;
 }
 

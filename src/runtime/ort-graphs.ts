@@ -126,6 +126,8 @@ export interface EncoderOutput {
   /** Final state [layers, batch, hidden] each. */
   hn: Float32Array;
   cn: Float32Array;
+  /** [batch, time, hidden]: the last layer's output at every step, when run with `states`. */
+  states?: Float32Array;
 }
 
 /** encoder_head.onnx: token rows -> head log-probs, band projections, final state. */
@@ -153,6 +155,7 @@ export class EncoderHeadGraph {
         ...model.bands.map((b) => ({ name: b.hiddenOutput, type: "float32", shape: [null, b.dim] })),
         { name: outputs.hn, type: "float32", shape: [model.layers, null, model.hidden] },
         { name: outputs.cn, type: "float32", shape: [model.layers, null, model.hidden] },
+        ...(outputs.states === undefined ? [] : [{ name: outputs.states, type: "float32", shape: [null, null, model.hidden] }]),
       ]);
     } catch (err) {
       await session.release();
@@ -161,7 +164,8 @@ export class EncoderHeadGraph {
     return new EncoderHeadGraph(session, bundle, file);
   }
 
-  async run(input: EncoderInput): Promise<EncoderOutput> {
+  /** One batch; `states`: also fetch the states output (the manifest must name one). */
+  async run(input: EncoderInput, states = false): Promise<EncoderOutput> {
     const { model, graphs } = this.bundle.manifest;
     const { inputs, outputs } = graphs.encoderHead;
     const { batch, time } = input;
@@ -178,14 +182,18 @@ export class EncoderHeadGraph {
       [inputs.h0]: new Tensor("float32", input.h0 ?? new Float32Array(stateSize), stateDims),
       [inputs.c0]: new Tensor("float32", input.c0 ?? new Float32Array(stateSize), stateDims),
     };
+    if (states && outputs.states === undefined) throw new RangeError(`${this.file}: the manifest names no states output`);
     const names = [outputs.headLogProbs, ...outputs.bandHidden, outputs.hn, outputs.cn];
+    if (states) names.push(outputs.states!);
     const out = await run(this.session, this.file, feeds, names);
-    return {
+    const result: EncoderOutput = {
       headLogProbs: out[outputs.headLogProbs]!,
       bandHidden: outputs.bandHidden.map((n) => out[n]!),
       hn: out[outputs.hn]!,
       cn: out[outputs.cn]!,
     };
+    if (states) result.states = out[outputs.states!]!;
+    return result;
   }
 
   release(): Promise<void> {

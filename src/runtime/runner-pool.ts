@@ -75,6 +75,8 @@ export interface RunnerPoolOptions {
   tailExecutionProviders: string[];
   /** OUTPUT_LAYER: "device" opens output_layer.onnx in every worker (the bundle must have it); "lazy" by default. */
   outputLayer?: OutputLayerMode;
+  /** NEURAL_CACHE: encode rows return their states (EncodedRow.states) when the bundle has a cache; off by default. */
+  neuralCache?: boolean;
   logger: Logger;
   /** First restart delay after a worker died; doubles on each failed restart up to 10 s (default 100 ms). */
   restartDelayMs?: number;
@@ -93,7 +95,7 @@ export interface RunnerPoolOptions {
 /** The pool's share of the service config (one place maps config to pool options). */
 export function poolOptionsFrom(
   config: Config,
-): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "nice" | "executionProviders" | "tailExecutionProviders" | "outputLayer"> {
+): Pick<RunnerPoolOptions, "workers" | "threadsPerWorker" | "nice" | "executionProviders" | "tailExecutionProviders" | "outputLayer" | "neuralCache"> {
   return {
     workers: config.workers,
     threadsPerWorker: config.threadsPerWorker,
@@ -101,6 +103,7 @@ export function poolOptionsFrom(
     executionProviders: config.executionProviders,
     tailExecutionProviders: config.tailExecutionProviders,
     outputLayer: config.outputLayer,
+    neuralCache: config.neuralCache,
   };
 }
 
@@ -126,6 +129,7 @@ export class RunnerPool implements ModelRunner {
       outputLayer: opts.outputLayer ?? "lazy",
       threads: opts.threadsPerWorker,
       nice: opts.nice ?? 0,
+      states: (opts.neuralCache ?? false) && opts.bundle.manifest.cache !== undefined,
     };
     const events = {
       ready: (slot: RunnerSlot, graphs: GraphProvider[]) => {

@@ -14,6 +14,7 @@
  *   then transfers them.
  * No onnxruntime here.
  */
+import type { StateChunk } from "../softmax/neural-cache.js";
 import type { GraphBundle } from "./ort-graphs.js";
 
 /** workerData of a runner worker. */
@@ -32,6 +33,8 @@ export interface WorkerInit {
   threads: number;
   /** Nice value the worker's thread takes before it opens its sessions (ORT's threads inherit it). */
   nice: number;
+  /** Return each row's last-layer outputs (EncodedRow.states): the continuous cache is served. */
+  states: boolean;
 }
 
 /** One context row for the encoder: the tokens to run, from `h`/`c` ([layers, hidden]) or from zeros. */
@@ -50,6 +53,8 @@ export interface EncodedRow {
   /** Final state after the row's last token, [layers, hidden] each. */
   h: Float32Array;
   c: Float32Array;
+  /** With WorkerInit.states: the last layer's output after each of the row's tokens, int8. */
+  states?: StateChunk;
 }
 
 export interface EncodeResult {

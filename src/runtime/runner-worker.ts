@@ -19,6 +19,7 @@ import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 
+import { quantizeStates } from "../softmax/neural-cache.js";
 import { packRows, splitByLength } from "./encoder-batch.js";
 import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
 import { OutputLayerGraph } from "./output-layer-graph.js";
@@ -162,12 +163,13 @@ async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transf
     const h0 = packState(part, (r) => r.h);
     const c0 = packState(part, (r) => r.c);
     const t0 = performance.now();
-    const out = await encoder.run({ ...batch, ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) });
+    const out = await encoder.run({ ...batch, ...(h0 ? { h0 } : {}), ...(c0 ? { c0 } : {}) }, init.states);
     seconds += (performance.now() - t0) / 1000;
     const B = batch.batch;
     group.forEach((row, r) => {
-      // One buffer per row: a cached row keeps exactly its own memory alive.
-      const buf = new ArrayBuffer(rowSize * 4);
+      // One buffer per row: a cached row keeps exactly its own memory alive. With states: their scales, then their int8 values.
+      const steps = out.states ? rows[row]!.tokens.length : 0;
+      const buf = new ArrayBuffer((rowSize + steps) * 4 + steps * hidden);
       transfer.push(buf);
       let at = 0;
       const take = (n: number) => {
@@ -189,6 +191,10 @@ async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transf
         c.set(out.cn.subarray((l * B + r) * hidden, (l * B + r + 1) * hidden), l * hidden);
       }
       encoded[row] = { head, bandHidden, h, c };
+      if (out.states) {
+        const chunk = { scales: take(steps), values: new Int8Array(buf, at * 4, steps * hidden) };
+        encoded[row]!.states = quantizeStates(out.states, r * batch.time * hidden, steps, hidden, chunk);
+      }
     });
   }
   return { result: { rows: encoded, seconds }, transfer };

@@ -1,12 +1,14 @@
 /**
  * The open-vocabulary extension of a bundle (docs/DESIGN.md, "The adaptive
  * softmax, as served"): the rare-word lexicon (lexicon.ts) shares out p(<unk>),
- * and the recency mixture (recency.ts) mixes in the context's recent words.
+ * and the context's mixture (neural-cache.ts: recency and the continuous
+ * cache) mixes in the context's recent words.
  * Here: what one top-k row needs of both (RowMix), and the log-probs /v1/score
  * returns. Pure.
  */
 import { Lexicon } from "./lexicon.js";
-import { mixRecent, mixedLogProb, type Recency, type RecentWords } from "./recency.js";
+import type { ContextMixture } from "./neural-cache.js";
+import { mixRecent, mixedLogProb } from "./recency.js";
 import { prefixRun } from "./prefix-index.js";
 import type { SoftmaxLayout } from "./softmax-layout.js";
 
@@ -23,7 +25,7 @@ import type { SoftmaxLayout } from "./softmax-layout.js";
 export interface RowMix {
   keep: number;
   logKeep: number;
-  /** Recent vocabulary candidates, ascending, and weight * count / n of each. */
+  /** Recent vocabulary candidates, ascending, and the mixture's q of each. */
   recentIds: Int32Array;
   recentQ: Float64Array;
   /** Upper bound of a cluster's candidates given b, the bound of their LSTM log-probs. */
@@ -76,14 +78,17 @@ export interface OpenVocabDeps {
 }
 
 /**
- * A context's recent words, prepared once (the service memoizes it with the
- * context) for every rowMix and logProb of that context: the suggestable
- * ones in code-unit order with their q = weight * count / n, vocabulary id
- * (-1 outside) and lexicon share, and the vocabulary part of a prefix-less
- * row (the most frequent query: the first keystroke of every word).
+ * A context's mixture, prepared once (the service memoizes it with the
+ * context) for every rowMix and logProb of that context: its suggestable
+ * words in code-unit order with their q, vocabulary id (-1 outside) and
+ * lexicon share, and the vocabulary part of a prefix-less row (the most
+ * frequent query: the first keystroke of every word).
  */
 export interface RecentTable {
-  readonly recent: RecentWords;
+  readonly mixture: ContextMixture;
+  /** mixture.keep and its log. */
+  readonly keep: number;
+  readonly logKeep: number;
   readonly words: readonly string[];
   readonly q: Float64Array;
   readonly ids: Int32Array;
@@ -104,7 +109,6 @@ interface VocabPart {
 
 export class OpenVocab {
   constructor(
-    readonly recency: Recency | null,
     readonly lexicon: Lexicon | null,
     private readonly deps: OpenVocabDeps,
   ) {
@@ -114,12 +118,12 @@ export class OpenVocab {
     }
   }
 
-  /** Prepares a context's recent words (null: none, or no recency: the mix then has no recent part). */
-  recentTable(recent: RecentWords | null): RecentTable | null {
-    if (!this.recency || !recent) return null;
+  /** Prepares a context's mixture (null: none, so the mix has no recent part). */
+  recentTable(mixture: ContextMixture | null): RecentTable | null {
+    if (!mixture) return null;
     const { vocabId, suggestable } = this.deps;
     const words: string[] = [];
-    for (const w of recent.counts.keys()) if (suggestable(w)) words.push(w);
+    for (const w of mixture.q.keys()) if (suggestable(w)) words.push(w);
     words.sort();
     const n = words.length;
     const ids = new Int32Array(n);
@@ -130,9 +134,10 @@ export class OpenVocab {
       const id = vocabId(w);
       ids[j] = id ?? -1;
       shares[j] = id !== null ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity);
-      q[j] = this.recency.recentShare(recent.counts.get(w)!, recent.n); // as Recency.logProb computes it
+      q[j] = mixture.q.get(w)!;
     }
-    const table = { recent, words, q, ids, shares, maxQ: q.reduce((a, b) => Math.max(a, b), 0) };
+    const { keep } = mixture;
+    const table = { mixture, keep, logKeep: Math.log(keep), words, q, ids, shares, maxQ: q.reduce((a, b) => Math.max(a, b), 0) };
     return { ...table, noPrefix: this.vocabPart(table, 0, n) };
   }
 
@@ -187,8 +192,8 @@ export class OpenVocab {
     }
     if (table && !plain) part = this.vocabPart(table, [...recentAt.keys()], recentAt);
     if (!part && extras.size === 0) return NO_MIX;
-    const keep = part ? this.recency!.keep : 1;
-    const logKeep = part ? this.recency!.logKeep : 0;
+    const keep = part ? table!.keep : 1;
+    const logKeep = part ? table!.logKeep : 0;
     const qMax = part?.qMax;
     const extraList = [...extras];
     const mix: RowMix = {
@@ -289,7 +294,7 @@ export class OpenVocab {
       const share = this.lexicon?.shareOf(word);
       lstm = share === undefined || share === null ? null : lpUnk + share;
     }
-    if (!this.recency || !table) return lstm;
-    return this.recency.logProb(lstm, table.recent.counts.get(word) ?? 0, table.recent.n);
+    if (!table) return lstm;
+    return mixedLogProb(table.keep, table.logKeep, lstm, table.mixture.q.get(word) ?? 0);
   }
 }

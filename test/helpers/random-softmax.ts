@@ -8,7 +8,8 @@
 import { Lexicon } from "../../src/softmax/lexicon.js";
 import { OpenVocab, type RecentTable, type RowMix } from "../../src/softmax/open-vocab.js";
 import { PrefixIndex } from "../../src/softmax/prefix-index.js";
-import { Recency, type RecentWords } from "../../src/softmax/recency.js";
+import { contextMixture } from "../../src/softmax/neural-cache.js";
+import type { RecentWords } from "../../src/softmax/recency.js";
 import { SoftmaxLayout } from "../../src/softmax/softmax-layout.js";
 
 export type Rand = () => number;
@@ -178,7 +179,7 @@ export function randomOpenVocab(r: Rand, m: Model, row: Row): RandomOpenVocab {
     if (sorted.length > 0) lexicon = Lexicon.parse(text, { file: "x", words: sorted.length, tokens, unseenShare: pick(r, [0, 0.3, 0.6]) }, () => null);
   }
   let recent: RecentWords | null = null;
-  let recency: Recency | null = null;
+  let recencyWeight = 0;
   if (r() < 0.8) {
     const counts = new Map<string, number>();
     for (let i = int(r, 1, 12); i > 0; i--) {
@@ -186,12 +187,21 @@ export function randomOpenVocab(r: Rand, m: Model, row: Row): RandomOpenVocab {
       counts.set(word, (counts.get(word) ?? 0) + int(r, 1, 4));
     }
     recent = { counts, n: [...counts.values()].reduce((a, b) => a + b, 0) + int(r, 0, 20) };
-    recency = new Recency({ window: 100, weight: pick(r, [0.01, 0.05, 0.25, 0.75]) });
+    recencyWeight = pick(r, [0.01, 0.05, 0.25, 0.75]);
+  }
+  // Half the time a continuous cache too: a distribution over some recent words (neural-cache.ts).
+  let cache: Map<string, number> | null = null;
+  if (recent && r() < 0.5) {
+    const words = [...recent.counts.keys()].filter(() => r() < 0.7);
+    const raw = words.map(() => r() + 1e-3);
+    const total = raw.reduce((a, b) => a + b, 0);
+    if (words.length > 0) cache = new Map(words.map((w, j) => [w, raw[j]! / total]));
+    if (recencyWeight === 0.75) recencyWeight = 0.5; // the two weights sum below 1
   }
   const ids = new Map(m.vocab.map((w, id) => [w, id]));
   const { m: mb, blocked } = withBlocklist(r, m, [...(lexicon?.words ?? []), ...(recent?.counts.keys() ?? [])]);
-  const open = new OpenVocab(recency, lexicon, { layout: m.layout, unkId, vocabId: (w) => ids.get(w) ?? null, suggestable: (w) => SUGGEST.test(w) });
-  const table = open.recentTable(recent);
+  const open = new OpenVocab(lexicon, { layout: m.layout, unkId, vocabId: (w) => ids.get(w) ?? null, suggestable: (w) => SUGGEST.test(w) });
+  const table = open.recentTable(contextMixture(recent, recencyWeight, cache, pick(r, [0.02, 0.1, 0.3])));
   const mix = open.rowMix(table, row.prefix, row.k, blocked);
   return { unkId, lexicon, recent, ids, mb, blocked, open, table, mix };
 }
