@@ -164,6 +164,7 @@ const rows: Row[] = [
   intRow("CONTEXT_HOP_TOKENS", "contextHopTokens", 8, 1, 32, { MAX_CONTEXT_TOKENS: "32" }),
   intRow("TAIL_LOOKAHEAD", "tailLookahead", 64, 1, 4096),
   boolRow("RECENCY", "recency"),
+  boolRow("NEURAL_CACHE", "neuralCache"),
   boolRow("LEXICON", "lexicon"),
   providersRow("EXECUTION_PROVIDERS", "executionProviders"),
   providersRow("TAIL_EXECUTION_PROVIDERS", "tailExecutionProviders"),
