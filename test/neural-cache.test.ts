@@ -4,10 +4,11 @@
  * by training/cache_bundle.py (the export step: it adds the states output and
  * writes PyTorch's golden mixture log-probs): golden parity, the lazy top-k
  * against the top-k of /v1/score over every word, cached and extended
- * windows against fresh ones, and NEURAL_CACHE=off.
+ * windows against fresh ones, and NEURAL_CACHE=off; and the golden numbers
+ * of every bundle in models/ that has a cache.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -160,3 +161,30 @@ t.test("models/tiny with a cache, through the service", { skip: probe.status ===
     t.equal(diff(again, extended), 0, "a cache hit repeats the answer");
   });
 });
+
+// Every bundle in models/ with a cache: its golden mixture log-probs through the service (an int8 bundle's
+// int8LogProbs: the int8 graphs' own arithmetic, so the tolerance stays 1e-4).
+const MODELS = fileURLToPath(new URL("../models/", import.meta.url));
+for (const name of readdirSync(MODELS)) {
+  const manifest = path.join(MODELS, name, "manifest.json");
+  if (!existsSync(manifest) || !(JSON.parse(readFileSync(manifest, "utf8")) as { cache?: unknown }).cache) continue;
+  t.test(`models/${name}: golden mixture log-probs with the cache`, async (t) => {
+    const bundle = await loadBundle(path.join(MODELS, name));
+    const h = await startService(bundle);
+    t.teardown(() => h.service.close());
+    const golden = JSON.parse(readFileSync(bundle.paths.golden!, "utf8")) as {
+      cache: { cases: Array<{ context: string; words: string[]; logProbs: number[]; int8LogProbs?: number[] }> };
+    };
+    let worst = 0;
+    let compared = 0;
+    for (const c of golden.cache.cases) {
+      const want = c.int8LogProbs ?? c.logProbs;
+      const { scores } = await h.service.score({ context: c.context, words: c.words });
+      scores.forEach((s, i) => {
+        worst = Math.max(worst, Math.abs(s.logProb! - want[i]!));
+        compared++;
+      });
+    }
+    t.ok(compared >= 20 && worst <= 1e-4, `${compared} golden log-probs, worst difference ${worst.toExponential(2)}`);
+  });
+}

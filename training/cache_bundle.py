@@ -27,6 +27,7 @@ import torch
 from onnx import TensorProto, helper
 
 import export
+import quantize
 import tokenizer
 import train as T
 from neural_cache import load_bundle, stored
@@ -51,12 +52,29 @@ def add_states_output(path, layers, d):
     return True
 
 
+def mixture_log_probs(out, tokens, words, lps, spec, recency_window):
+    """The mixture's log-probs of `words` after `tokens` (module doc): out [len(tokens) + 1, d] the last layer's
+    outputs from <bos> on, lps the LSTM's log-probs of the words after the last token."""
+    lam, mu = spec["weight"], spec["recencyWeight"] if recency_window else 0.0
+    # Entries j < last: (out_j, token j + 1 of [<bos>] + tokens = tokens[j]), kept where that token is a word.
+    keep_j = [j for j in range(len(tokens)) if is_word(tokens[j])]
+    k = stored(torch.as_tensor(out[keep_j]), "int8")
+    w = torch.softmax(spec["theta"] * (k.double() @ torch.as_tensor(out[-1]).double()), 0)
+    p_cache = {}
+    for j, wt in zip(keep_j, w.tolist()):
+        p_cache[tokens[j]] = p_cache.get(tokens[j], 0.0) + wt
+    recent = [t for t in tokens if is_word(t)][-recency_window:] if recency_window else []
+    n = len(recent)
+    keep = 1 - (lam if keep_j else 0) - (mu if n else 0)
+    return [float(np.log(keep * np.exp(float(lp)) + lam * p_cache.get(word, 0.0) + (mu * recent.count(word) / n if n else 0)))
+            for word, lp in zip(words, lps)]
+
+
 @torch.no_grad()
 def golden_cases(lm, vocab, data, spec, recency_window):
     """Contexts from the first valid documents with a repeated word, each scored with the mixture (module doc)."""
     index = {w: i for i, w in enumerate(vocab)}
     bos, unk = index[tokenizer.BOS], index[tokenizer.UNK]
-    lam, mu = spec["weight"], spec["recencyWeight"] if recency_window else 0.0
     cases = []
     with open(os.path.join(data, "valid.txt"), encoding="utf-8") as f:
         for line in f:
@@ -72,29 +90,28 @@ def golden_cases(lm, vocab, data, spec, recency_window):
             if len(tokens) < 20 or len(set(words)) == len(words):
                 continue
             seq = [bos] + [index.get(t, unk) for t in tokens]
-            out = lm.hidden(torch.tensor([seq]))[0][0]  # [len(seq), d]
-            lp = lm.output.log_prob(out[-1:])[0].double()
-            # Entries j < last: (out_j, token j + 1 of seq = tokens[j]), kept where that token is a word.
-            keep_j = [j for j in range(len(tokens)) if is_word(tokens[j])]
-            k = stored(out[keep_j], "int8")
-            w = torch.softmax(spec["theta"] * (k.double() @ out[-1].double()), 0)
-            p_cache = {}
-            for j, wt in zip(keep_j, w.tolist()):
-                p_cache[tokens[j]] = p_cache.get(tokens[j], 0.0) + wt
-            recent = words[-recency_window:] if recency_window else []
-            has_cache, n = bool(keep_j), len(recent)
-            keep = 1 - (lam if has_cache else 0) - (mu if n else 0)
+            out = lm.hidden(torch.tensor([seq]))[0][0].numpy()  # [len(seq), d]
+            lp = lm.output.log_prob(torch.as_tensor(out[-1:]))[0].double().numpy()
             picks = [t for t in dict.fromkeys(words) if t in index][:GOLDEN_WORDS]
-            picks += [vocab[i] for i in torch.topk(lp, 3 * GOLDEN_WORDS).indices.tolist()
+            picks += [vocab[i] for i in np.argsort(-lp)[:3 * GOLDEN_WORDS].tolist()
                       if is_word(vocab[i]) and vocab[i] not in picks][:GOLDEN_WORDS]
-            log_probs = []
-            for word in picks:
-                p = keep * float(lp[index[word]].exp()) + lam * p_cache.get(word, 0.0) + (mu * recent.count(word) / n if n else 0)
-                log_probs.append(float(np.log(p)))
+            log_probs = mixture_log_probs(out, tokens, picks, [lp[index[w]] for w in picks], spec, recency_window)
             cases.append({"context": text, "words": picks, "logProbs": log_probs})
             if len(cases) == GOLDEN_DOCS:
                 break
     return cases
+
+
+def int8_golden(bundle, manifest, vocab, cases, spec, recency_window):
+    """Each case's int8LogProbs: the mixture over the int8 graphs' own states and log-probs."""
+    index = {w: i for i, w in enumerate(vocab)}
+    unk = index[tokenizer.UNK]
+    for case in cases:
+        tokens = tokenizer.tokenize(case["context"])
+        ctx = {"context": [index[tokenizer.BOS]] + [index.get(t, unk) for t in tokens], "words": [index[w] for w in case["words"]]}
+        states = []
+        lps = quantize.reference_log_probs(bundle, manifest["model"], [ctx], states=states)[0]
+        case["int8LogProbs"] = mixture_log_probs(states[0], tokens, case["words"], lps, spec, recency_window)
 
 
 def sha256(path):
@@ -140,8 +157,12 @@ def main():
     gpath = os.path.join(args.bundle, manifest["golden"])
     with open(gpath) as f:
         golden = json.load(f)
+    cases = golden_cases(lm, vocab, data, spec, recency_window)
     golden["cache"] = {"note": "context: text; logProbs: natural log of the cache + recency mixture (cache_bundle.py), "
-                               "PyTorch", "spec": spec, "cases": golden_cases(lm, vocab, data, spec, recency_window)}
+                               "PyTorch; int8LogProbs (an int8 bundle): the same from the int8 graphs' arithmetic "
+                               "(quantize.reference_log_probs)", "spec": spec, "cases": cases}
+    if "quantization" in manifest:
+        int8_golden(args.bundle, manifest, vocab, cases, spec, recency_window)
     with open(gpath, "w") as f:
         json.dump(golden, f, indent=1)
     changed.append(manifest["golden"])

@@ -182,13 +182,14 @@ def dynamic_int8_matmul(a, codes, scale):
     return ((q - zp) @ codes.astype(np.float64) * (s * scale.astype(np.float32))).astype(np.float32)
 
 
-def reference_log_probs(bundle, spec, cases, encoder_file="encoder_head.onnx"):
+def reference_log_probs(bundle, spec, cases, encoder_file="encoder_head.onnx", states=None):
     """The log-probs an exported bundle's graphs compute, in numpy from their initializers: for
     each case (`context`: layout ids from <bos>, zero state, the row alone; `words`) the log-probs
     of its words. A float32 LSTM as ONNX defines it; an int8 one (W{l}_int8 ...) as onnxruntime's
     DynamicQuantizeLSTM computes a row alone (x quantized over the row's steps, h per step).
     `spec`: the manifest's `model` (layers, hidden, shortlist, bands, clusters with files).
-    On lstm512-keyboard this matches onnxruntime-node within 4e-6 (float32 and int8)."""
+    On lstm512-keyboard this matches onnxruntime-node within 4e-6 (float32 and int8).
+    `states`, a list: each case's last-layer outputs [steps, hidden] are appended to it."""
     enc = _inits(os.path.join(bundle, encoder_file))
     tails = [_float(_inits(os.path.join(bundle, c["file"])), "w") for c in spec["clusters"]]
     d, sl = spec["hidden"], spec["shortlist"]
@@ -216,6 +217,8 @@ def reference_log_probs(bundle, spec, cases, encoder_file="encoder_head.onnx"):
                 h = (sig(o) * np.tanh(c)).astype(np.float32)
                 ys.append(h[0])
             x = np.stack(ys)
+        if states is not None:
+            states.append(x)
         head = _log_softmax(h @ enc["head_w"])[0]
         lp = []
         for w in case["words"]:
