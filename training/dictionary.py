@@ -242,7 +242,7 @@ def good_turing_unseen(counts):
     return sum(1 for c in counts.values() if c == 1) / (sum(counts.values()) + 1)
 
 
-def extend_lexicon(counts, dictionary, vocab, pseudo, min_count=1, scale=SCALE):
+def extend_lexicon(counts, dictionary, vocab, pseudo, min_count=1, scale=SCALE, common=frozenset(), common_pseudo=None):
     """counts: the training words outside the vocabulary with their counts (open_vocab.py's lexicon); dictionary:
     a word set; vocab: the vocabulary's words. With u = N1/(N + 1) and N = sum(counts):
 
@@ -251,17 +251,20 @@ def extend_lexicon(counts, dictionary, vocab, pseudo, min_count=1, scale=SCALE):
         unseenShare  = 1 - (1 - u) (N_kept + pseudo D) / N     (D dictionary words added)
 
     which the service's (1 - unseenShare) count / tokens gives with count = scale x count (pseudo x scale for a
-    dictionary word; it must come out an integer >= 1). pseudo 0 adds nothing. Raises ValueError when the
-    dictionary would take the whole unseen share."""
+    dictionary word; it must come out an integer >= 1). pseudo 0 adds nothing. A dictionary word in `common` (a
+    smaller, more common list: SCOWL size 50 inside size 70) gets common_pseudo instead, so those completions
+    rank above the rarer ones. Raises ValueError when the dictionary would take the whole unseen share."""
     u, n = good_turing_unseen(counts), sum(counts.values())
-    c = round(pseudo * scale)
-    if pseudo and (c < 1 or abs(c - pseudo * scale) > 1e-9):
-        raise ValueError(f"pseudo-count {pseudo} x scale {scale} is not an integer >= 1")
+    tiers = {pseudo} | ({common_pseudo} if common and common_pseudo is not None else set())
+    for p in tiers:
+        if pseudo and (round(p * scale) < 1 or abs(round(p * scale) - p * scale) > 1e-9):
+            raise ValueError(f"pseudo-count {p} x scale {scale} is not an integer >= 1")
+    pseudo_of = lambda w: common_pseudo if common_pseudo is not None and w in common else pseudo  # noqa: E731
     kept = {w: k for w, k in counts.items() if k >= min_count or w in dictionary}
     out = {w: k * scale for w, k in kept.items()}
-    added = sorted(w for w in dictionary if w not in vocab and w not in counts and SUGGEST.match(w)) if c else []
-    out.update((w, c) for w in added)
-    unseen = 1 - (1 - u) * (sum(kept.values()) + pseudo * len(added)) / n
+    added = sorted(w for w in dictionary if w not in vocab and w not in counts and SUGGEST.match(w)) if pseudo else []
+    out.update((w, round(pseudo_of(w) * scale)) for w in added)
+    unseen = 1 - (1 - u) * (sum(kept.values()) + sum(pseudo_of(w) for w in added)) / n
     if unseen <= 0:
         raise ValueError(f"pseudo-count {pseudo} x {len(added)} words leaves no unseen share ({unseen:.3f})")
     dropped = len(counts) - len(kept)
@@ -425,9 +428,9 @@ def fit(args):
           f"u {u:.4f}; spelling model on {sum(c == 1 for c in counts.values())} count-1 words, "
           f"q(vocabulary) {q_vocab:.3f}", flush=True)
 
-    def shares(ext_words, pseudo, kept):
+    def shares(ext_words, pseudo_of, kept):
         """Per OOV position: (class-space log share, string-space log share) of p(<unk>)."""
-        unseen = 1 - (1 - u) * (sum(kept.values()) + pseudo * len(ext_words)) / n_lex
+        unseen = 1 - (1 - u) * (sum(kept.values()) + sum(pseudo_of(w) for w in ext_words)) / n_lex
         if unseen <= 0:
             return unseen, None, None
         for w in ext_words:
@@ -439,7 +442,7 @@ def fit(args):
             if t in kept:
                 out_c[t] = out_s[t] = math.log((1 - u) * kept[t] / n_lex)
             elif t in ext_words:
-                out_c[t] = out_s[t] = math.log((1 - u) * pseudo / n_lex)
+                out_c[t] = out_s[t] = math.log((1 - u) * pseudo_of(t) / n_lex)
             else:
                 out_c[t] = math.log(unseen)
                 out_s[t] = math.log(unseen) + log_q[t] - math.log(1 - q_known)
@@ -449,20 +452,24 @@ def fit(args):
         return math.exp((in_vocab_nll - sum(lp_u[i] + share[flat[i]] for i in oov)) / n_all)
 
     rows = []
+    common = load(args.work, args.common, args.capitals) if args.common else set()
     for name in args.lists:
         words = load(args.work, name, args.capitals)
         added_all = {w for w in words if w not in vset and w not in counts}
         for pseudo in [0.0] + args.pseudo:
-            for m in args.min_count:
-                kept = {w: k for w, k in counts.items() if k >= m or w in words}
-                ext = added_all if pseudo else set()
-                unseen, sc, ss = shares(ext, pseudo, kept)
-                if unseen <= 0:
-                    continue
-                rows.append((name, pseudo, m, len(ext), len(counts) - len(kept), unseen, ppl(sc), ppl(ss)))
-                print(f"{name:16s} pseudo {pseudo:5.2f} m {m}: added {len(ext):6d} dropped "
-                      f"{len(counts) - len(kept):6d} unseen {unseen:.4f}  valid ppl {rows[-1][6]:.3f} "
-                      f"(open_vocab space)  {rows[-1][7]:.3f} (fixed space)", flush=True)
+            # Each common pseudo-count (--common's words), or none: every list word at `pseudo`.
+            for cp in ([None] + args.common_pseudo if pseudo and common else [None]):
+                for m in args.min_count:
+                    kept = {w: k for w, k in counts.items() if k >= m or w in words}
+                    ext = added_all if pseudo else set()
+                    unseen, sc, ss = shares(ext, lambda w: cp if cp is not None and w in common else pseudo, kept)
+                    if unseen <= 0:
+                        continue
+                    label = name if cp is None else f"{name}, {args.common} {cp:g}"
+                    rows.append((label, pseudo, m, len(ext), len(counts) - len(kept), unseen, ppl(sc), ppl(ss)))
+                    print(f"{label:16s} pseudo {pseudo:5.2f} m {m}: added {len(ext):6d} dropped "
+                          f"{len(counts) - len(kept):6d} unseen {unseen:.4f}  valid ppl {rows[-1][6]:.3f} "
+                          f"(open_vocab space)  {rows[-1][7]:.3f} (fixed space)", flush=True)
     print("\n| list | pseudo-count | m | words added | words dropped | unseen share | valid ppl, open_vocab space | "
           "valid ppl, fixed space |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -542,6 +549,8 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--pseudo", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3])
+    ap.add_argument("--common", help="fit: a smaller list whose words get their own pseudo-count (--common-pseudo)")
+    ap.add_argument("--common-pseudo", type=float, nargs="+", default=[0.3, 0.5, 1, 2])
     ap.add_argument("--min-count", type=int, nargs="+", default=[1, 2, 3, 4],
                     help="fit: m values (the lexicon's counts are 1-3: 4 drops every word no dictionary knows)")
     ap.add_argument("--report", nargs=3, action="append", default=[], metavar=("LIST", "PSEUDO", "M"),

@@ -139,6 +139,10 @@ def main():
     ap.add_argument("--dictionary-work", default=dictionary.DEFAULT_WORK, help="where dictionary.py fetched it")
     ap.add_argument("--pseudo-count", type=float, default=0.2,
                     help="a dictionary word's count, in training counts (a multiple of 1/dictionary.SCALE)")
+    ap.add_argument("--common-list", choices=sorted(dictionary.LISTS),
+                    help="a smaller list (wamerican: SCOWL 50) whose words get --common-pseudo-count (their completions "
+                         "then rank above the rarer list words)")
+    ap.add_argument("--common-pseudo-count", type=float, help="a --common-list word's count, in training counts")
     ap.add_argument("--drop-below", type=int, default=1,
                     help="drop lexicon words the dictionary lacks with a training count below this (1: none)")
     args = ap.parse_args()
@@ -170,7 +174,9 @@ def main():
     extended = None
     if args.dictionary:
         words_of_list = dictionary.load(args.dictionary_work, args.dictionary)
-        extended = dictionary.extend_lexicon(counts, words_of_list, set(index), args.pseudo_count, args.drop_below)
+        common = dictionary.load(args.dictionary_work, args.common_list) if args.common_list else frozenset()
+        extended = dictionary.extend_lexicon(counts, words_of_list, set(index), args.pseudo_count, args.drop_below,
+                                             common=common, common_pseudo=args.common_pseudo_count)
         counts = extended.counts
         lexicon = Lexicon(counts, extended.unseen)
         print(f"dictionary {args.dictionary}: {len(words_of_list)} words, {extended.added} added with pseudo-count "
@@ -248,6 +254,10 @@ def main():
             "added": extended.added, "pseudoCount": args.pseudo_count, "countScale": dictionary.SCALE,
             "dropBelow": args.drop_below, "dropped": extended.dropped, "droppedTokens": extended.dropped_tokens,
             "note": "counts are training counts x countScale; a dictionary word's is pseudoCount x countScale"}
+        if args.common_list:
+            manifest["lexicon"]["dictionary"]["common"] = {
+                "list": args.common_list, "pseudoCount": args.common_pseudo_count,
+                "note": "its words' count is this pseudoCount x countScale instead"}
     manifest["recency"] = {"window": window, "weight": weight, "fitOn": "valid",
                            "validPerplexity": {"lstmUnkAWord": round(math.exp(plain / n), 3),
                                                "lstmWithLexicon": round(alone, 3), "mixture": round(ppl, 3)}}

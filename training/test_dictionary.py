@@ -45,6 +45,19 @@ class ExtendLexiconTest(unittest.TestCase):
         # the dropped words' mass went back to the unseen share, the added words' came out of it
         self.assertAlmostEqual(ext.unseen, u + (1 - u) * (2 - 2 * 0.25) / n)
 
+    def test_common_words_get_their_own_pseudo_count_and_the_unseen_share_pays_for_both(self):
+        u = D.good_turing_unseen(self.counts)
+        n = sum(self.counts.values())
+        ext = D.extend_lexicon(self.counts, self.dictionary, self.vocab, pseudo=0.1, scale=100,
+                               common={"configured"}, common_pseudo=0.3)
+        self.assertEqual((ext.counts["configured"], ext.counts["customer's"]), (30, 10))
+        self.assertAlmostEqual(ext.unseen, u - (1 - u) * (0.3 + 0.1) / n)
+        total = sum(math.exp(service_share(c, ext.unseen, ext.tokens)) for c in ext.counts.values())
+        self.assertAlmostEqual(total + ext.unseen, 1.0)
+        with self.assertRaises(ValueError):
+            D.extend_lexicon(self.counts, self.dictionary, self.vocab, pseudo=0.1, scale=100,
+                             common={"configured"}, common_pseudo=0.005)
+
     def test_no_dictionary_is_the_lexicon_scaled(self):
         ext = D.extend_lexicon(self.counts, set(), self.vocab, pseudo=0, min_count=1, scale=100)
         self.assertEqual(ext.counts, {w: 100 * c for w, c in self.counts.items()})
