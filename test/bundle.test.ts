@@ -86,9 +86,9 @@ t.test("manifest fields are validated by name", async (t) => {
   t.throws(bad((m) => (m.recency = { window: 0, weight: 0.03 })), /recency\.window must be an integer >= 1, got 0/);
   t.throws(bad((m) => (m.recency = { window: 200, weight: 1 })), /recency\.weight must be a number in \(0, 1\), got 1/);
   const cache = { theta: 1.4, weight: 0.025, recencyWeight: 0.01 };
-  const withStates = (m: any) => (m.graphs.encoderHead.outputs.states = "states");
+  const withStates = (m: any) => Object.assign(m.graphs.encoderHead.outputs, { states: "states", stateScales: "state_scales" });
   t.doesNotThrow(bad((m) => (withStates(m), (m.cache = { ...cache, fit: "valid" }))));
-  t.throws(bad((m) => (m.cache = cache)), /cache needs graphs\.encoderHead\.outputs\.states/);
+  t.throws(bad((m) => (m.cache = cache)), /cache needs graphs\.encoderHead\.outputs\.states and stateScales/);
   t.throws(bad((m) => (withStates(m), (m.cache = { ...cache, theta: 0 }))), /cache\.theta must be a number > 0, got 0/);
   t.throws(bad((m) => (withStates(m), (m.cache = { ...cache, weight: 1 }))), /cache\.weight must be a number in \(0, 1\), got 1/);
   t.throws(bad((m) => (withStates(m), (m.cache = { ...cache, weight: 0.6, recencyWeight: 0.5 }))), /cache\.recencyWeight must be a number in \[0, 1 - cache\.weight\), got 0\.5/);

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import t from "tap";
 
 import { loadBundle } from "../src/bundle/bundle.js";
-import { cacheDistribution, chunkPositions, contextMixture, quantizeStates } from "../src/softmax/neural-cache.js";
+import { cacheDistribution, contextMixture, type StateChunk } from "../src/softmax/neural-cache.js";
 import { startService } from "./helpers/service.js";
 import { TINY_DIR } from "./helpers/tiny.js";
 
@@ -27,30 +27,24 @@ function rng(seed: number): () => number {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
-t.test("int8 states: one scale per position, each value within half a step", async (t) => {
-  const r = rng(1);
-  const d = 16;
-  const src = Float32Array.from({ length: 5 * d }, () => (r() - 0.5) * 6);
-  const chunk = quantizeStates(src, d, 3, d); // positions 1..3
-  t.equal(chunk.scales.length, 3);
-  t.equal(chunkPositions([chunk, chunk]), 6);
-  let worst = 0;
-  for (let p = 0; p < 3; p++) {
-    const row = src.subarray((p + 1) * d, (p + 2) * d);
-    t.equal(chunk.scales[p], Math.fround(Math.max(...row.map(Math.abs)) / 127), `position ${p}: the largest value maps to 127`);
-    for (let k = 0; k < d; k++) worst = Math.max(worst, Math.abs(chunk.values[p * d + k]! * chunk.scales[p]! - row[k]!) / chunk.scales[p]!);
+/** Positions [from, from + n) of y [*, d] as the encoder graph stores them (export.states_nodes): int8, one scale each. */
+function chunkOf(y: Float32Array, from: number, n: number, d: number): StateChunk {
+  const values = new Int8Array(n * d);
+  const scales = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    const row = y.subarray((from + p) * d, (from + p + 1) * d);
+    scales[p] = Math.max(1e-12, ...row.map(Math.abs)) / 127;
+    row.forEach((v, k) => (values[p * d + k] = Math.round(v / scales[p]!)));
   }
-  t.ok(worst <= 0.5 + 1e-6, `worst error ${worst} steps`);
-  const zero = quantizeStates(new Float32Array(d), 0, 1, d);
-  t.ok(zero.values.every((v) => v === 0) && zero.scales[0]! > 0, "a zero row stays zero");
-});
+  return { values, scales };
+}
 
 t.test("p_cache: a softmax of theta q.y over the entries whose next token is a word, summed per word", async (t) => {
   const r = rng(2);
   const d = 8;
   const m = 9; // window positions; the last is the query's own
   const y = Float32Array.from({ length: m * d }, () => r() - 0.5);
-  const chunks = [quantizeStates(y, 0, 4, d), quantizeStates(y, 4 * d, 5, d)]; // an extended state: two chunks
+  const chunks = [chunkOf(y, 0, 4, d), chunkOf(y, 4, 5, d)]; // an extended state: two chunks
   const query = y.subarray((m - 1) * d);
   const next = ["the", null, "cat", "the", ",", "sat", "the", "cat"].map((w) => (w === "," ? null : w));
   const theta = 3;
@@ -103,7 +97,7 @@ t.test("models/tiny with a cache, through the service", { skip: probe.status ===
   py(["prepare.py", "--out", path.join(dir, "data"), "--limit-docs", "40", "--min-count", "2"]);
   py(["cache_bundle.py", bundleDir, "--bundle-weights", "--data", path.join(dir, "data"), "--theta", "1", "--weight", "0.1", "--recency-weight", "0.02"]);
   const bundle = await loadBundle(bundleDir);
-  t.ok(bundle.manifest.cache && bundle.manifest.graphs.encoderHead.outputs.states, "the manifest names the cache and the states output");
+  t.ok(bundle.manifest.cache && bundle.manifest.graphs.encoderHead.outputs.stateScales, "the manifest names the cache and the states outputs");
   const h = await startService(bundle);
   t.teardown(() => h.service.close());
   const golden = JSON.parse(readFileSync(bundle.paths.golden!, "utf8")) as { cache: { cases: Array<{ context: string; words: string[]; logProbs: number[] }> } };

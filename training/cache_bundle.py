@@ -4,9 +4,9 @@
     NEXTWORD_DATA=$PWD/training/data /usr/bin/python3 training/cache_bundle.py BUNDLE \\
         (--run RUN | --bundle-weights) --theta THETA --weight LAMBDA --recency-weight MU
 
-1. encoder_head.onnx gets the output `states` ([batch, time, d], the last layer's output at every step) when it
-   lacks it: export.py writes it since 2.0.0; an older export gets the same Transpose of the last layer's squeezed
-   output, int8 graphs too (quantize.py keeps node names).
+1. encoder_head.onnx gets the outputs `states` and `state_scales` (the last layer's output at every step, int8 with
+   one scale per step: export.states_nodes) when it lacks them: export.py writes them; an older export
+   gets the same nodes after the last layer's squeezed output, int8 graphs too (quantize.py keeps node names).
 2. manifest.json gets `cache`: {theta, weight, recencyWeight} (THETA absolute, as neural_cache.py's --choose takes it).
 3. golden.json gets `cache`: contexts cut from valid documents (one window: at most 63 tokens), with the mixed
    log-probs PyTorch gives for words of the context and the model's best words:
@@ -24,7 +24,6 @@ import os
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper
 
 import export
 import quantize
@@ -37,7 +36,8 @@ GOLDEN_DOCS, GOLDEN_WORDS = 4, 6
 
 
 def add_states_output(path, layers, d):
-    """Adds `states` to an encoder_head.onnx that lacks it; returns whether the file changed."""
+    """Adds the int8 `states` and `state_scales` outputs (export.states_nodes) to an encoder_head.onnx that lacks
+    them; returns whether the file changed."""
     m = onnx.load(path)
     g = m.graph
     if any(o.name == export.STATES for o in g.output):
@@ -45,8 +45,10 @@ def add_states_output(path, layers, d):
     last = f"ysq{layers - 1}"
     if not any(last in n.output for n in g.node):
         raise SystemExit(f"{path}: no node output {last} (not an export.py encoder graph)")
-    g.node.append(helper.make_node("Transpose", [last], [export.STATES], perm=[1, 0, 2]))
-    g.output.append(helper.make_tensor_value_info(export.STATES, TensorProto.FLOAT, ["batch", "time", d]))
+    nodes, inits, outputs = export.states_nodes(last, d)
+    g.node.extend(nodes)
+    g.initializer.extend(inits)
+    g.output.extend(outputs)
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return True
@@ -140,7 +142,7 @@ def main():
     model = manifest["model"]
     enc = os.path.join(args.bundle, manifest["graphs"]["encoderHead"]["file"])
     changed = [manifest["graphs"]["encoderHead"]["file"]] if add_states_output(enc, model["layers"], model["hidden"]) else []
-    manifest["graphs"]["encoderHead"]["outputs"]["states"] = export.STATES
+    manifest["graphs"]["encoderHead"]["outputs"].update(states=export.STATES, stateScales=export.STATE_SCALES)
     spec = {"theta": args.theta, "weight": args.weight, "recencyWeight": args.recency_weight}
     manifest["cache"] = {**spec, "fit": args.fit} if args.fit else spec
 

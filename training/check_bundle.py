@@ -63,6 +63,23 @@ def check_hold_back(d, spec, checksums, vocab):
         fail(f"{name} has {len(words)} words, manifest holdBack.words is {spec['words']}")
 
 
+def check_cache(d, m, g, spec):
+    """The continuous cache (cache_bundle.py): its weights, the encoder's int8 states [batch, time, hidden] and
+    their scales [batch, time], and golden cases (with int8LogProbs in an int8 bundle)."""
+    if not (spec.get("theta", 0) > 0 and 0 < spec.get("weight", 0) < 1 and 0 <= spec.get("recencyWeight", -1) < 1 - spec["weight"]):
+        fail("cache needs theta > 0, weight in (0, 1) and recencyWeight in [0, 1 - weight)")
+    outs = m["graphs"]["encoderHead"]["outputs"]
+    enc = value_types(onnx.load(os.path.join(d, m["graphs"]["encoderHead"]["file"])).graph.output)
+    states, scales = enc.get(outs.get("states")), enc.get(outs.get("stateScales"))
+    if states is None or states[0] != onnx.TensorProto.INT8 or len(states[1]) != 3 or states[1][2] != m["model"]["hidden"]:
+        fail(f"cache: the encoder has no int8 [batch, time, {m['model']['hidden']}] output named by outputs.states")
+    if scales is None or scales[0] != onnx.TensorProto.FLOAT or len(scales[1]) != 2:
+        fail("cache: the encoder has no float [batch, time] output named by outputs.stateScales")
+    cases = g.get("cache", {}).get("cases")
+    if not cases or ("quantization" in m and not all("int8LogProbs" in c for c in cases)):
+        fail("cache without golden cache cases (int8LogProbs too in an int8 bundle)")
+
+
 def value_types(values):
     """{name: (element type, dims)} of graph inputs or outputs; a dim is an int or None (symbolic)."""
     return {v.name: (v.type.tensor_type.elem_type,
@@ -205,6 +222,9 @@ def main():
             fail("recency needs an integer window >= 1 and a weight in (0, 1)")
         if not g.get("recency", {}).get("cases"):
             fail("recency without golden recency cases")
+    cache = m.get("cache")
+    if cache is not None:
+        check_cache(d, m, g, cache)
     int8 = check_quantization(d, m, g) if m.get("quantization") is not None else ""
     layer = check_output_layer(d, m, vocab, m["checksums"]) if m["graphs"].get("outputLayer") else ""
     t = m["training"]

@@ -42,7 +42,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 ENC_IN = {"tokens": "tokens", "lengths": "lengths", "h0": "h0", "c0": "c0"}
 TAIL_IN, TAIL_OUT = "band_hidden", "logprobs"
-STATES = "states"  # [batch, time, d]: the last LSTM layer's output at every step (a row's first `length` steps are read)
+# The last LSTM layer's output at every step, as the continuous cache stores it (src/softmax/neural-cache.ts): int8
+# codes [batch, time, d] and one scale per step [batch, time] (value = code x scale; a row's first `length` steps are
+# read). Quantized in the graph: the runner thread would spend ~0.1 ms a cold row doing it in JavaScript.
+STATES, STATE_SCALES = "states", "state_scales"
+
+
+def states_nodes(y_tbd, d, opset=17):
+    """(nodes, initializers, outputs) quantizing y [time, batch, d] into STATES and STATE_SCALES, as neural_cache.py's
+    stored(h, "int8") does: scale = max(|h|, 1e-12) / 127 per step, code = round(h / scale) (half to even)."""
+    inits = [numpy_helper.from_array(np.asarray(1e-12, np.float32), "states_floor"),
+             numpy_helper.from_array(np.asarray(127, np.float32), "states_127"),
+             numpy_helper.from_array(np.asarray([-1], np.int64), "states_last_axis")]
+    nodes = [helper.make_node("Transpose", [y_tbd], ["states_f"], perm=[1, 0, 2]),
+             helper.make_node("Abs", ["states_f"], ["states_abs"]),
+             helper.make_node("ReduceMax", ["states_abs"], ["states_max"], axes=[-1], keepdims=1),
+             helper.make_node("Max", ["states_max", "states_floor"], ["states_max1"]),
+             helper.make_node("Div", ["states_max1", "states_127"], ["states_scale"]),
+             helper.make_node("Div", ["states_f", "states_scale"], ["states_div"]),
+             helper.make_node("Round", ["states_div"], ["states_round"]),
+             helper.make_node("Cast", ["states_round"], [STATES], to=TensorProto.INT8),
+             helper.make_node("Squeeze", ["states_scale", "states_last_axis"], [STATE_SCALES])]
+    outputs = [helper.make_tensor_value_info(STATES, TensorProto.INT8, ["batch", "time", d]),
+               helper.make_tensor_value_info(STATE_SCALES, TensorProto.FLOAT, ["batch", "time"])]
+    return nodes, inits, outputs
 
 
 def np32(t):
@@ -110,8 +133,10 @@ def encoder_head_graph(lm, lay, half=False):
         x = node("Squeeze", [y, const(f"y_ax{layer}", i64([1]))], [f"ysq{layer}"])
         hs.append(yh)
         cs.append(yc)
-    # The last layer's output at every step: the continuous cache's entries (src/softmax/neural-cache.ts).
-    node("Transpose", [x], [STATES], perm=[1, 0, 2])
+    # The last layer's output at every step, int8: the continuous cache's entries.
+    st_nodes, st_inits, st_outputs = states_nodes(x, d)
+    nodes.extend(st_nodes)
+    inits.extend(st_inits)
     node("Concat", hs, ["hn"], axis=0)
     node("Concat", cs, ["cn"], axis=0)
     h = node("Squeeze", [hs[-1], const("h_ax", i64([0]))], ["h_last"])
@@ -129,8 +154,7 @@ def encoder_head_graph(lm, lay, half=False):
     outputs = [helper.make_tensor_value_info("head_logprobs", f, ["batch", lay.shortlist + len(lay.clusters)])]
     outputs += [helper.make_tensor_value_info(n, f, ["batch", b.dim]) for n, b in zip(band_outs, lay.bands)]
     outputs += [helper.make_tensor_value_info("hn", f, [layers, "batch", d]),
-                helper.make_tensor_value_info("cn", f, [layers, "batch", d]),
-                helper.make_tensor_value_info(STATES, f, ["batch", "time", d])]
+                helper.make_tensor_value_info("cn", f, [layers, "batch", d])] + st_outputs
     graph = helper.make_graph(nodes, "encoder_head", inputs, outputs, inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nextword-export"), band_outs
 
@@ -328,7 +352,7 @@ def main():
         "graphs": {
             "encoderHead": {"file": "encoder_head.onnx", "inputs": ENC_IN,
                             "outputs": {"headLogProbs": "head_logprobs", "bandHidden": band_outs,
-                                        "hn": "hn", "cn": "cn", "states": STATES}},
+                                        "hn": "hn", "cn": "cn", "states": STATES, "stateScales": STATE_SCALES}},
             "tail": {"input": TAIL_IN, "output": TAIL_OUT},
             "outputLayer": device_graphs.output_layer_manifest(model_spec),
         },

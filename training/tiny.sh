@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a slice of the corpora, in about a minute:
 #   bash training/tiny.sh OUT_DIR [--open-vocab] [--int8]   (models/tiny is made without; CI smoke-tests with both)
-# prepare (40 documents per corpus) -> train (d=32, 100k tokens) -> export [-> lexicon, recency, casing] -> checks.
+# prepare (40 documents per corpus) -> train (d=32, 100k tokens) -> export [-> lexicon, recency, casing, cache] -> checks.
 # --int8: also OUT_DIR-int8, the same run exported with int8 LSTM weights (export.py --int8), with the same
 # steps and checks (check_bundle.py: the int8 graph and its golden int8 log-probs; onnxruntime: bench/golden.ts).
 set -euo pipefail
@@ -34,6 +34,7 @@ for b in "${bundles[@]}"; do
     $py "$here/open_vocab.py" --run "$work/run" --bundle "$b" --windows 20 100 --weights 0.02 0.1
     # (models/tiny's casing table is counted on the whole training split: training/README.md)
     $py "$here/casing.py" --bundle "$b" --data "$work/data/train.txt"
+    $py "$here/cache_bundle.py" "$b" --run "$work/run" --data "$work/data" --theta 1 --weight 0.05 --recency-weight 0.01
   fi
   $py "$here/check_bundle.py" "$b" --max-mb 1
 done

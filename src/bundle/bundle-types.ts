@@ -43,8 +43,11 @@ export interface ModelSpec {
 export interface EncoderHeadGraphSpec {
   file: string;
   inputs: { tokens: string; lengths: string; h0: string; c0: string };
-  /** states: [batch, time, hidden], the last layer's output at every step (export.py since 2.0.0, cache_bundle.py). */
-  outputs: { headLogProbs: string; bandHidden: string[]; hn: string; cn: string; states?: string };
+  /**
+   * states / stateScales: the last layer's output at every step as int8 codes [batch, time, hidden] and one
+   * scale per step [batch, time] (export.py, cache_bundle.py): the continuous cache's entries.
+   */
+  outputs: { headLogProbs: string; bandHidden: string[]; hn: string; cn: string; states?: string; stateScales?: string };
 }
 
 export interface TailGraphSpec {
@@ -118,7 +121,7 @@ export interface Manifest {
   golden?: string;
   /** The recency mixture training/open_vocab.py fitted (softmax/recency.ts); absent: none. Extra fields (the fit's record) pass through. */
   recency?: RecencySpec & Record<string, unknown>;
-  /** The continuous cache training/cache_bundle.py configured (softmax/neural-cache.ts); needs graphs.encoderHead.outputs.states. */
+  /** The continuous cache training/cache_bundle.py configured (softmax/neural-cache.ts); needs graphs.encoderHead.outputs.states and stateScales. */
   cache?: NeuralCacheSpec & Record<string, unknown>;
   /** The rare-word lexicon training/open_vocab.py wrote (softmax/lexicon.ts); absent: none. */
   lexicon?: LexiconSpec & Record<string, unknown>;

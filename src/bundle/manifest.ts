@@ -227,6 +227,7 @@ function parseGraphs(f: Fields, v: unknown, model: ModelSpec): Manifest["graphs"
     },
   };
   if (outs.states !== undefined) graphs.encoderHead.outputs.states = f.string(outs.states, "graphs.encoderHead.outputs.states");
+  if (outs.stateScales !== undefined) graphs.encoderHead.outputs.stateScales = f.string(outs.stateScales, "graphs.encoderHead.outputs.stateScales");
   if (g.outputLayer !== undefined) graphs.outputLayer = parseOutputLayer(f, g.outputLayer, model);
   return graphs;
 }
@@ -311,7 +312,8 @@ export function parseManifest(json: unknown, file = MANIFEST): Manifest {
   if (m.recency !== undefined) manifest.recency = parseRecency(f, m.recency);
   if (m.cache !== undefined) {
     manifest.cache = parseCacheSpec(f, m.cache);
-    if (manifest.graphs.encoderHead.outputs.states === undefined) f.fail("cache", "needs graphs.encoderHead.outputs.states (the entries' encoder outputs)");
+    const { states, stateScales } = manifest.graphs.encoderHead.outputs;
+    if (states === undefined || stateScales === undefined) f.fail("cache", "needs graphs.encoderHead.outputs.states and stateScales (the entries' encoder outputs)");
   }
   if (m.lexicon !== undefined) manifest.lexicon = parseLexiconSpec(f, m.lexicon);
   if (m.casing !== undefined) manifest.casing = parseCasingSpec(f, m.casing);

@@ -102,9 +102,13 @@ async function run(
   feeds: Record<string, Tensor>,
   outputs: readonly string[],
 ): Promise<Record<string, Float32Array>> {
-  const result = await runSession(session, file, feeds, outputs);
+  return float32Outputs(file, await runSession(session, file, feeds, outputs), outputs);
+}
+
+/** The named outputs of a run, each checked to be float32. */
+function float32Outputs(file: string, result: InferenceSession.OnnxValueMapType, names: readonly string[]): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
-  for (const name of outputs) {
+  for (const name of names) {
     const t = result[name];
     if (!(t instanceof Tensor) || !(t.data instanceof Float32Array)) throw new GraphError(`${file}: output "${name}" is not a float32 tensor`);
     out[name] = t.data;
@@ -126,8 +130,8 @@ export interface EncoderOutput {
   /** Final state [layers, batch, hidden] each. */
   hn: Float32Array;
   cn: Float32Array;
-  /** [batch, time, hidden]: the last layer's output at every step, when run with `states`. */
-  states?: Float32Array;
+  /** When run with `states`: the last layer's output at every step, int8 [batch, time, hidden], and the scale of each step [batch, time]. */
+  states?: { values: Int8Array; scales: Float32Array };
 }
 
 /** encoder_head.onnx: token rows -> head log-probs, band projections, final state. */
@@ -155,7 +159,12 @@ export class EncoderHeadGraph {
         ...model.bands.map((b) => ({ name: b.hiddenOutput, type: "float32", shape: [null, b.dim] })),
         { name: outputs.hn, type: "float32", shape: [model.layers, null, model.hidden] },
         { name: outputs.cn, type: "float32", shape: [model.layers, null, model.hidden] },
-        ...(outputs.states === undefined ? [] : [{ name: outputs.states, type: "float32", shape: [null, null, model.hidden] }]),
+        ...(outputs.states === undefined || outputs.stateScales === undefined
+          ? []
+          : [
+              { name: outputs.states, type: "int8", shape: [null, null, model.hidden] },
+              { name: outputs.stateScales, type: "float32", shape: [null, null] },
+            ]),
       ]);
     } catch (err) {
       await session.release();
@@ -164,7 +173,7 @@ export class EncoderHeadGraph {
     return new EncoderHeadGraph(session, bundle, file);
   }
 
-  /** One batch; `states`: also fetch the states output (the manifest must name one). */
+  /** One batch; `states`: also fetch the states outputs (the manifest must name them). */
   async run(input: EncoderInput, states = false): Promise<EncoderOutput> {
     const { model, graphs } = this.bundle.manifest;
     const { inputs, outputs } = graphs.encoderHead;
@@ -182,18 +191,24 @@ export class EncoderHeadGraph {
       [inputs.h0]: new Tensor("float32", input.h0 ?? new Float32Array(stateSize), stateDims),
       [inputs.c0]: new Tensor("float32", input.c0 ?? new Float32Array(stateSize), stateDims),
     };
-    if (states && outputs.states === undefined) throw new RangeError(`${this.file}: the manifest names no states output`);
     const names = [outputs.headLogProbs, ...outputs.bandHidden, outputs.hn, outputs.cn];
-    if (states) names.push(outputs.states!);
-    const out = await run(this.session, this.file, feeds, names);
-    const result: EncoderOutput = {
+    if (!states) {
+      const out = await run(this.session, this.file, feeds, names);
+      return { headLogProbs: out[outputs.headLogProbs]!, bandHidden: outputs.bandHidden.map((n) => out[n]!), hn: out[outputs.hn]!, cn: out[outputs.cn]! };
+    }
+    if (outputs.states === undefined || outputs.stateScales === undefined) throw new RangeError(`${this.file}: the manifest names no states outputs`);
+    const { states: codes, stateScales } = outputs;
+    const result = await runSession(this.session, this.file, feeds, [...names, codes, stateScales]);
+    const out = float32Outputs(this.file, result, [...names, stateScales]);
+    const values = (result[codes] as Tensor | undefined)?.data;
+    if (!(values instanceof Int8Array)) throw new GraphError(`${this.file}: output "${codes}" is not an int8 tensor`);
+    return {
       headLogProbs: out[outputs.headLogProbs]!,
       bandHidden: outputs.bandHidden.map((n) => out[n]!),
       hn: out[outputs.hn]!,
       cn: out[outputs.cn]!,
+      states: { values, scales: out[stateScales]! },
     };
-    if (states) result.states = out[outputs.states!]!;
-    return result;
   }
 
   release(): Promise<void> {

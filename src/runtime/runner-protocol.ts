@@ -44,7 +44,7 @@ export interface EncodeRow {
   c?: Float32Array;
 }
 
-/** One row's encoder output; all views share one transferred buffer per row. */
+/** One row's encoder output; all views share one transferred buffer per row (the states: one of their own). */
 export interface EncodedRow {
   /** [headSize] log-probs: head words, then one entry per cluster. */
   head: Float32Array;

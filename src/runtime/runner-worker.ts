@@ -19,7 +19,6 @@ import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { quantizeStates } from "../softmax/neural-cache.js";
 import { packRows, splitByLength } from "./encoder-batch.js";
 import { EncoderHeadGraph, TailGraph, type GraphBundle } from "./ort-graphs.js";
 import { OutputLayerGraph } from "./output-layer-graph.js";
@@ -167,9 +166,8 @@ async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transf
     seconds += (performance.now() - t0) / 1000;
     const B = batch.batch;
     group.forEach((row, r) => {
-      // One buffer per row: a cached row keeps exactly its own memory alive. With states: their scales, then their int8 values.
-      const steps = out.states ? rows[row]!.tokens.length : 0;
-      const buf = new ArrayBuffer((rowSize + steps) * 4 + steps * hidden);
+      // One buffer per row: a cached row keeps exactly its own memory alive.
+      const buf = new ArrayBuffer(rowSize * 4);
       transfer.push(buf);
       let at = 0;
       const take = (n: number) => {
@@ -192,8 +190,15 @@ async function encode(rows: EncodeRow[]): Promise<{ result: EncodeResult; transf
       }
       encoded[row] = { head, bandHidden, h, c };
       if (out.states) {
-        const chunk = { scales: take(steps), values: new Int8Array(buf, at * 4, steps * hidden) };
-        encoded[row]!.states = quantizeStates(out.states, r * batch.time * hidden, steps, hidden, chunk);
+        // A buffer of their own: the states that extend this one share the chunk, not the row's head and state.
+        const steps = rows[row]!.tokens.length;
+        const states = new ArrayBuffer(steps * (4 + hidden));
+        transfer.push(states);
+        const scales = new Float32Array(states, 0, steps);
+        scales.set(out.states.scales.subarray(r * batch.time, r * batch.time + steps));
+        const values = new Int8Array(states, steps * 4, steps * hidden);
+        values.set(out.states.values.subarray(r * batch.time * hidden, (r * batch.time + steps) * hidden));
+        encoded[row]!.states = { values, scales };
       }
     });
   }

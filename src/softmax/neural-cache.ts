@@ -26,37 +26,17 @@ export interface NeuralCacheSpec {
 }
 
 /**
- * Encoder outputs of consecutive window positions, as a cached state keeps
- * them: int8, one scale per position (value = int8 * scale; training/
- * neural_cache.py --store int8 measured no loss). Chunks are immutable: an
- * extended state appends its own chunk to its base's list.
+ * Encoder outputs of consecutive window positions, as the encoder graph
+ * quantizes them and a cached state keeps them: int8, one scale per position
+ * (value = code * scale; training/neural_cache.py --store int8 measured no
+ * loss). Chunks are immutable: an extended state appends its own chunk to
+ * its base's list.
  */
 export interface StateChunk {
   /** [positions, d] */
   values: Int8Array;
   /** [positions] */
   scales: Float32Array;
-}
-
-/** Quantizes `positions` rows of `d` float32 values (from `src[offset]` on), one scale per row. */
-export function quantizeStates(src: Float32Array, offset: number, positions: number, d: number, out?: StateChunk): StateChunk {
-  const chunk = out ?? { values: new Int8Array(positions * d), scales: new Float32Array(positions) };
-  for (let p = 0; p < positions; p++) {
-    const at = offset + p * d;
-    let max = 0;
-    for (let k = 0; k < d; k++) max = Math.max(max, Math.abs(src[at + k]!));
-    const scale = Math.max(max, 1e-12) / 127;
-    chunk.scales[p] = scale;
-    for (let k = 0; k < d; k++) chunk.values[p * d + k] = Math.max(-127, Math.min(127, Math.round(src[at + k]! / scale)));
-  }
-  return chunk;
-}
-
-/** Positions held by a list of chunks. */
-export function chunkPositions(chunks: readonly StateChunk[]): number {
-  let n = 0;
-  for (const c of chunks) n += c.scales.length;
-  return n;
 }
 
 /**
