@@ -86,8 +86,7 @@ export interface OpenVocabDeps {
  */
 export interface RecentTable {
   readonly mixture: ContextMixture;
-  /** mixture.keep and its log. */
-  readonly keep: number;
+  /** log(mixture.keep), computed once. */
   readonly logKeep: number;
   readonly words: readonly string[];
   readonly q: Float64Array;
@@ -136,8 +135,7 @@ export class OpenVocab {
       shares[j] = id !== null ? 0 : (this.lexicon?.shareOf(w) ?? -Infinity);
       q[j] = mixture.q.get(w)!;
     }
-    const { keep } = mixture;
-    const table = { mixture, keep, logKeep: Math.log(keep), words, q, ids, shares, maxQ: q.reduce((a, b) => Math.max(a, b), 0) };
+    const table = { mixture, logKeep: Math.log(mixture.keep), words, q, ids, shares, maxQ: q.reduce((a, b) => Math.max(a, b), 0) };
     return { ...table, noPrefix: this.vocabPart(table, 0, n) };
   }
 
@@ -192,7 +190,7 @@ export class OpenVocab {
     }
     if (table && !plain) part = this.vocabPart(table, [...recentAt.keys()], recentAt);
     if (!part && extras.size === 0) return NO_MIX;
-    const keep = part ? table!.keep : 1;
+    const keep = part ? table!.mixture.keep : 1;
     const logKeep = part ? table!.logKeep : 0;
     const qMax = part?.qMax;
     const extraList = [...extras];
@@ -295,6 +293,6 @@ export class OpenVocab {
       lstm = share === undefined || share === null ? null : lpUnk + share;
     }
     if (!table) return lstm;
-    return mixedLogProb(table.keep, table.logKeep, lstm, table.mixture.q.get(word) ?? 0);
+    return mixedLogProb(table.mixture.keep, table.logKeep, lstm, table.mixture.q.get(word) ?? 0);
   }
 }
