@@ -17,7 +17,6 @@
 Checksums are rewritten for what changed.
 """
 import argparse
-import hashlib
 import json
 import os
 
@@ -29,6 +28,7 @@ import export
 import quantize
 import tokenizer
 import train as T
+from device_graphs import sha256
 from neural_cache import load_bundle, stored
 from open_vocab import is_word
 
@@ -114,11 +114,6 @@ def int8_golden(bundle, manifest, vocab, cases, spec, recency_window):
         states = []
         lps = quantize.reference_log_probs(bundle, manifest["model"], [ctx], states=states)[0]
         case["int8LogProbs"] = mixture_log_probs(states[0], tokens, case["words"], lps, spec, recency_window)
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main():
