@@ -44,11 +44,11 @@ ENC_IN = {"tokens": "tokens", "lengths": "lengths", "h0": "h0", "c0": "c0"}
 TAIL_IN, TAIL_OUT = "band_hidden", "logprobs"
 # The last LSTM layer's output at every step, as the continuous cache stores it (src/softmax/neural-cache.ts): int8
 # codes [batch, time, d] and one scale per step [batch, time] (value = code x scale; a row's first `length` steps are
-# read). Quantized in the graph: the runner thread would spend ~0.1 ms a cold row doing it in JavaScript.
+# read). Quantized in the graph: the runner thread spent ~0.3 ms a cold row doing it in JavaScript.
 STATES, STATE_SCALES = "states", "state_scales"
 
 
-def states_nodes(y_tbd, d, opset=17):
+def states_nodes(y_tbd, d):
     """(nodes, initializers, outputs) quantizing y [time, batch, d] into STATES and STATE_SCALES, as neural_cache.py's
     stored(h, "int8") does: scale = max(|h|, 1e-12) / 127 per step, code = round(h / scale) (half to even)."""
     inits = [numpy_helper.from_array(np.asarray(1e-12, np.float32), "states_floor"),
