@@ -9,12 +9,22 @@
 #   a dry run on CPU: OUT=/tmp/g MINUTES=1 DEVICE=cpu PY=/usr/bin/python3 EXTRA="--d 32 --batch 8 --bptt 20
 #          --threads 1 --eval-every 20000 --calibrate-seconds 10" bash training/gpu_train.sh   (EXTRA overrides)
 #
-# Runs (AWD-LSTM options: training/README.md), batch 128 x BPTT 70 (on a GPU a step costs about the same at 64:
-# the LSTM's time steps run one after another), Adam 2e-3, valid every 2M tokens (at most 25 evaluations):
-#   awd2x512    2 x 512, moderate AWD (wdrop .3, dropouti .3, dropouth .2, dropouto .3, dropoute .05, AR 2, TAR 1)
+# Runs: RUNS (names below, default the second set) started together, batch 128 x BPTT 70 (on a GPU a step costs
+# about the same at 64: the LSTM's time steps run one after another), Adam 2e-3 (1e-3 for a warm start, `w`),
+# valid every 2M tokens (at most 25 evaluations); AWD moderate = wdrop .3, dropouti .3, dropouth .2, dropouto .3,
+# dropoute .05, AR 2, TAR 1 (AWD-LSTM options: training/README.md).
+# The first set (2026-12-04, RUNS="awd2x512 awd2x512s awd2x384 awd2x512d2"):
+#   awd2x512    2 x 512, moderate
 #   awd2x512s   2 x 512, AWD's WikiText-2 rates roughly (wdrop .5, dropouti .5, dropouth .25, dropouto .4, dropoute .1)
 #   awd2x384    2 x 384, moderate: about the serving cost of today's 1 x 512
-#   awd2x512d2  2 x 512, moderate, on data2 when it was carried; else awd1x512 (1 x 512 moderate: today's cost)
+#   awd2x512d2  2 x 512, moderate, on data2 (skipped when data2 was not carried)
+# The second set, sized by the serving budget (training/RESULTS.md: 2 x 512's encoder costs ~2x 1 x 512's, over
+# budget; 2 x 384 ~1.1x; the budget's edge ~1.5x):
+#   awd2x384w   2 x 384 from the CPU run checkpoints/cpu-2026-12-06/awd2x384-cpu, moderate
+#   awd2x384    2 x 384 from scratch, moderate (is the CPU start worth anything at this budget?)
+#   awd2x448    2 x 448 from scratch, moderate: the budget's edge
+#   awd2x512w   2 x 512 from checkpoints/cpu-2026-12-06/awd2x512-cpu2 (valid 112.94), moderate: not servable in
+#               budget, but how far a longer run takes this data (if it cannot reach the target, no size here can)
 # What comes back ($OUT: 8 files at most, 16 MiB each, 2 folders deep): $OUT/<run>/weights.pt (float16 weights and
 # the run's record, < 16 MB: training/weights.py) and $OUT/<run>/log.jsonl (every valid evaluation, the budget,
 # the final result), rewritten at every evaluation, so a run cut off still returns its last ones.
@@ -70,22 +80,24 @@ common=(--layout keyboard --batch 128 --bptt 70 --lr 2e-3 --eval-every 2000000 -
         --minutes "$MINUTES" --calibrate-seconds 45 --device "${DEVICE:-cuda}")
 moderate=(--wdrop 0.3 --dropouti 0.3 --dropouth 0.2 --dropouto 0.3 --dropoute 0.05 --alpha 2 --beta 1)
 strong=(--wdrop 0.5 --dropouti 0.5 --dropouth 0.25 --dropouto 0.4 --dropoute 0.1 --alpha 2 --beta 1)
-names=(awd2x512 awd2x512s awd2x384)
+warm=(--lr 1e-3 --init-from)
+ck=training/checkpoints
 declare -A cfg
 cfg[awd2x512]="--data $data --layers 2 --d 512 ${moderate[*]}"
 cfg[awd2x512s]="--data $data --layers 2 --d 512 ${strong[*]}"
 cfg[awd2x384]="--data $data --layers 2 --d 384 ${moderate[*]}"
-if [ -n "$data2" ]; then
-  d2=512  # its weights must stay one file under 16 MB whatever data2's vocabulary size
-  files=$($py training/train.py "${common[@]}" --run "$work/count" --data "$data2" --layers 2 --d 512 \
-          --count-params | $py -c 'import json,sys; print(json.load(sys.stdin)["weights_files"])')
-  [ "$files" = 1 ] || d2=448
-  names+=(awd2x${d2}d2)
-  cfg[awd2x${d2}d2]="--data $data2 --layers 2 --d $d2 ${moderate[*]}"
-else
-  names+=(awd1x512)
-  cfg[awd1x512]="--data $data --layers 1 --d 512 ${moderate[*]}"
-fi
+[ -n "$data2" ] && cfg[awd2x512d2]="--data $data2 --layers 2 --d 512 ${moderate[*]}"
+cfg[awd2x384w]="--data $data --layers 2 --d 384 ${moderate[*]} ${warm[*]} $ck/cpu-2026-12-06/awd2x384-cpu"
+cfg[awd2x448]="--data $data --layers 2 --d 448 ${moderate[*]}"
+cfg[awd2x512w]="--data $data --layers 2 --d 512 ${moderate[*]} ${warm[*]} $ck/cpu-2026-12-06/awd2x512-cpu2"
+names=()
+for n in ${RUNS:-awd2x384w awd2x384 awd2x448 awd2x512w}; do
+  from=$(sed -n 's/.*--init-from \([^ ]*\).*/\1/p' <<<"${cfg[$n]:-}")
+  if [ -z "${cfg[$n]:-}" ]; then echo "skipped $n: unknown, or its data was not carried"
+  elif [ -n "$from" ] && ! ls "$from"/weights*.pt >/dev/null 2>&1; then echo "skipped $n: no weights in $from"
+  else names+=("$n"); fi
+done
+[ ${#names[@]} -gt 0 ] || { echo "no runs"; exit 2; }
 
 declare -A pid
 for n in "${names[@]}"; do
@@ -102,7 +114,7 @@ declare -A seen
 show() {
   for n in "${names[@]}"; do
     local lines
-    lines=$(wc -l <"$work/$n.out" 2>/dev/null || echo 0)
+    lines=$(wc -l 2>/dev/null <"$work/$n.out" || echo 0)
     if [ "$lines" -gt "${seen[$n]:-0}" ]; then
       sed -n "$((${seen[$n]:-0} + 1)),${lines}p" "$work/$n.out" |
         grep -E '^(eval|budget|barrier|resumed|interrupted)|Error|Traceback|error' | cut -c1-400 | sed "s/^/[$n] /"
@@ -140,6 +152,8 @@ else:
 print(f"{name}: valid ppl by Mtokens " + " ".join(f"{e['tokens'] / 1e6:.1f}:{e['valid_ppl']:.1f}" for e in evals))
 EOF
 done
-find "$OUT" -name '*.tmp' -delete  # a save cut off mid-write: its file must not take one of the 8 places
+# Neither may a save cut off mid-write (*.tmp), nor result.json: the weights' meta holds the same record
+# (weights.py result DIR writes it again here).
+find "$OUT" \( -name '*.tmp' -o -name result.json \) -delete
 find "$OUT" -type f -printf '%p %s\n' | sort
 echo "files: $(find "$OUT" -type f | wc -l) (at most 8 come back)"

@@ -334,6 +334,28 @@ class WeightsFileTest(unittest.TestCase):
             self.assertEqual(W.save(d, sd, {}), ["weights.pt"])
             self.assertEqual([os.path.basename(p) for p in W.files(d)], ["weights.pt"], "stale parts removed")
 
+    def test_tied_tensors_are_stored_once_and_version_1_files_still_load(self):
+        torch.manual_seed(0)
+        lay = L.keyboard_layout(toy_words(), cutoffs=(40, 120), d=16, min_cluster=3)
+        sd = M.LanguageModel("keyboard", lay, d=16, layers=2, dropout=0.0).state_dict()
+        tied = [k for k in sd if k.startswith("input.tied.")]
+        self.assertTrue(tied, "the keyboard model ties its adaptive input to the output layer")
+        with tempfile.TemporaryDirectory() as d:
+            W.save(d, sd, {})
+            saved = torch.load(os.path.join(d, "weights.pt"))
+            self.assertEqual(saved["aliases"], {k: k.replace("input.tied.", "output.") for k in tied})
+            self.assertFalse(set(tied) & set(saved["model"]), "each tied tensor once")
+            state, _ = W.load(d)
+            self.assertEqual(list(state), list(sd))
+            for k in tied:
+                self.assertTrue(torch.equal(state[k], sd[k].half().float()), k)
+            # A file of the first format: every key stored, no aliases or key order.
+            torch.save({"format": "nextword-weights/1", "part": 1, "parts": 1, "meta": {},
+                        "model": {k: v.half() for k, v in sd.items()}}, os.path.join(d, "weights.pt"))
+            old, _ = W.load(d)
+            self.assertEqual(set(old), set(sd))
+            self.assertTrue(torch.equal(old["input.tied.head.weight"], state["input.tied.head.weight"]))
+
 
 class TrainRunTest(unittest.TestCase):
     """train.main end to end on toy data: AWD options, --minutes, --publish,

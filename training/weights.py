@@ -6,8 +6,12 @@
 
 Contract: `weights.pt` (or, over `max_bytes`, parts `weights-1-of-N.pt` ...,
 split between tensors in state-dict order) holds {"format", "part", "parts",
-"meta", "model"}: `model` maps state-dict keys to tensors (floating point
-ones as float16), `meta` is the same in every part: the training args, step,
+"meta", "model", "keys", "aliases"}: `model` maps state-dict keys to tensors
+(floating point ones as float16), each stored once: a key whose tensor is
+another's (tied weights: the adaptive input's `input.tied.*` are the output
+layer's) is in `aliases` ({key: the key stored}) instead, and `keys` is the
+state dict's order; all three and `meta` are the same in every part.
+`meta` holds the training args, step,
 evals, the schedule's token budget, the layout, the sha1 of the vocabulary
 order and, once training ended, the final record (`result`).
 `train.load_run` reads such a directory when it has no checkpoint.pt, so
@@ -21,7 +25,8 @@ import sys
 
 import torch
 
-FORMAT = "nextword-weights/1"
+FORMAT = "nextword-weights/2"
+READABLE = (FORMAT, "nextword-weights/1")  # /1: no aliases, every tied tensor stored twice
 MAX_BYTES = 16_000_000  # under the 16 MiB (16.78 MB) a transfer takes, with room for the metadata
 
 
@@ -38,8 +43,14 @@ def save(directory, state_dict, meta, max_bytes=MAX_BYTES):
     names. Each file is written to a temporary name and renamed, and parts of
     an earlier save that the new one does not use are removed."""
     os.makedirs(directory, exist_ok=True)
+    stored, aliases = {}, {}
     groups, size = [[]], 0
     for key, t in state_dict.items():
+        same = (t.data_ptr(), t.shape, t.stride(), t.dtype) if t.numel() else key
+        if same in stored:
+            aliases[key] = stored[same]
+            continue
+        stored[same] = key
         n = _nbytes(t)
         if groups[-1] and size + n > max_bytes:
             groups.append([])
@@ -53,7 +64,8 @@ def save(directory, state_dict, meta, max_bytes=MAX_BYTES):
             t = state_dict[k].detach().cpu()
             model[k] = t.half() if t.is_floating_point() else t.clone()
         path = os.path.join(directory, name)
-        torch.save({"format": FORMAT, "part": i + 1, "parts": len(names), "meta": meta, "model": model}, path + ".tmp")
+        torch.save({"format": FORMAT, "part": i + 1, "parts": len(names), "meta": meta, "model": model,
+                    "keys": list(state_dict), "aliases": aliases}, path + ".tmp")
         os.replace(path + ".tmp", path)
     for old in files(directory):
         if os.path.basename(old) not in names:
@@ -73,7 +85,7 @@ def load(directory):
     state, meta, parts = {}, None, set()
     for p in paths:
         w = torch.load(p, map_location="cpu")
-        if w.get("format") != FORMAT:
+        if w.get("format") not in READABLE:
             raise ValueError(f"{p}: not a {FORMAT} file")
         if meta is not None and w["parts"] != len(paths):
             raise ValueError(f"{directory}: parts of different saves")
@@ -82,7 +94,8 @@ def load(directory):
         state.update({k: t.float() if t.is_floating_point() else t for k, t in w["model"].items()})
     if parts != set(range(1, len(paths) + 1)) or len(paths) != w["parts"]:
         raise ValueError(f"{directory}: weights parts {sorted(parts)} of {w['parts']}")
-    return state, meta
+    state.update({k: state[v] for k, v in w.get("aliases", {}).items()})
+    return {k: state[k] for k in w.get("keys", state)}, meta
 
 
 def main(argv):
