@@ -135,9 +135,10 @@ def main():
     with open(mpath) as f:
         manifest = json.load(f)
     model = manifest["model"]
-    enc = os.path.join(args.bundle, manifest["graphs"]["encoderHead"]["file"])
-    changed = [manifest["graphs"]["encoderHead"]["file"]] if add_states_output(enc, model["layers"], model["hidden"]) else []
+    enc = manifest["graphs"]["encoderHead"]["file"]
+    added = add_states_output(os.path.join(args.bundle, enc), model["layers"], model["hidden"])
     manifest["graphs"]["encoderHead"]["outputs"].update(states=export.STATES, stateScales=export.STATE_SCALES)
+    changed = [enc]  # its checksum even when the states were there: a run stopped after adding them left it stale
     spec = {"theta": args.theta, "weight": args.weight, "recencyWeight": args.recency_weight}
     manifest["cache"] = {**spec, "fit": args.fit} if args.fit else spec
 
@@ -168,7 +169,8 @@ def main():
     with open(mpath, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
-    print(f"{args.bundle}: cache {spec}; {len(golden['cache']['cases'])} golden cases; rewrote {', '.join(changed)}")
+    print(f"{args.bundle}: cache {spec}; {len(golden['cache']['cases'])} golden cases; states outputs "
+          f"{'added' if added else 'already there'}; checksums of {', '.join(changed)}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 import tokenizer
 import train as T
+import quantize as Q
 from open_vocab import counts_before, is_word
 
 MAX_CONTEXT, HOP = 64, 16  # the service's MAX_CONTEXT_TOKENS and CONTEXT_HOP_TOKENS
@@ -54,12 +55,14 @@ VARIANTS = ("carried", "served-window", "served-carried")
 # ---------------------------------------------------------------- models
 
 def load_bundle(path, data=None):
-    """A 1.x bundle's float32 LSTM, head and projections and float16 tail tables, from its ONNX initializers (the
+    """A 1.x bundle's (or its int8 twin's dequantized) float32 LSTM, head and projections and float16 tail tables, from its ONNX initializers (the
     inverse of export.py's encoder_head_graph), as a LanguageModel over training/data's layout: (words, lm)."""
     import onnx
     from onnx import numpy_helper
     man = json.load(open(os.path.join(path, "manifest.json")))
-    enc = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(path, "encoder_head.onnx")).graph.initializer}
+    model = onnx.load(os.path.join(path, "encoder_head.onnx"))
+    enc = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    enc.update(Q.dequantized_lstm_weights(model))  # an int8 bundle: W{k}, R{k} from their codes and scales
     targs = T.parse(["--layout", man["model"]["layout"], "--run", path, "--d", str(man["model"]["hidden"]),
                      "--layers", str(man["model"]["layers"]), "--cutoffs"] + [str(b["start"]) for b in man["model"]["bands"]])
     targs.data = T.find_data(data or targs.data)
@@ -67,7 +70,7 @@ def load_bundle(path, data=None):
     lay, _, lm = T.build(targs, words)
     vocab = open(os.path.join(path, "vocab.txt"), encoding="utf-8").read().split("\n")[:-1]
     assert vocab == [words[i] for i in lay.order], "the bundle's vocabulary is not training/data's layout"
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # a writable copy  # noqa: E731
     sd = {"output.head.weight": t(enc["head_w"].T)}
     for bi in range(len(lay.bands)):
         sd[f"output.proj.{bi}.weight"] = t(enc[f"proj{bi}"].T)

@@ -34,7 +34,9 @@ for b in "${bundles[@]}"; do
     $py "$here/open_vocab.py" --run "$work/run" --bundle "$b" --windows 20 100 --weights 0.02 0.1
     # (models/tiny's casing table is counted on the whole training split: training/README.md)
     $py "$here/casing.py" --bundle "$b" --data "$work/data/train.txt"
-    $py "$here/cache_bundle.py" "$b" --run "$work/run" --data "$work/data" --theta 1 --weight 0.05 --recency-weight 0.01
+    # the float bundle's PyTorch model from the run, the int8 one's from its own graphs (dequantized), as 1.4.0's
+    src=(--run "$work/run"); [ "$b" = "$out-int8" ] && src=(--bundle-weights)
+    $py "$here/cache_bundle.py" "$b" "${src[@]}" --data "$work/data" --theta 1 --weight 0.05 --recency-weight 0.01
   fi
   $py "$here/check_bundle.py" "$b" --max-mb 1
 done

@@ -158,7 +158,7 @@ models_of() {
 step "GET /v1/models"
 listed=$(models_of "$PORT") || fail "GET /v1/models: $listed"
 echo "$listed"
-[ "$listed" = "lstm512-keyboard-int8@1.3.1+int8 ready serving default" ] \
+[ "$listed" = "lstm512-keyboard-int8@1.4.0+int8 ready serving default" ] \
   || fail "GET /v1/models should list the default model alone, ready and serving: $listed"
 
 step "SIGHUP (kill -HUP 1: rescan the repository)"
@@ -223,7 +223,7 @@ for pass in 1 2; do
   echo "pass $pass: ${out:-nothing to seed}"
 done
 layout=$(cd "$seeded" && find . -name manifest.json | sort)
-[ "$layout" = "./lstm512-keyboard-int8/1.3.1+int8/manifest.json" ] || fail "seeded repository: $layout"
+[ "$layout" = "./lstm512-keyboard-int8/1.4.0+int8/manifest.json" ] || fail "seeded repository: $layout"
 [ -z "$(find "$seeded" -mindepth 1 -maxdepth 1 -name '.*')" ] || fail "leftover copies in the seeded repository: $(ls -A "$seeded")"
 echo "seeded: ${layout#./}"
 

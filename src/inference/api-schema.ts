@@ -34,7 +34,7 @@ const model = Type.Optional(
     pattern: "^[A-Za-z0-9._-]+(@[A-Za-z0-9._+-]+)?$",
     description:
       "The model to answer with: `name` (the version it serves now) or `name@version` (that version); GET /v1/models lists them. Absent: the default model. Unknown: 404 naming `model`.",
-    examples: ["lstm512-keyboard-int8", "lstm512-keyboard-int8@1.3.1+int8"],
+    examples: ["lstm512-keyboard-int8", "lstm512-keyboard-int8@1.4.0+int8"],
   }),
 );
 
