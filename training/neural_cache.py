@@ -55,8 +55,9 @@ VARIANTS = ("carried", "served-window", "served-carried")
 # ---------------------------------------------------------------- models
 
 def load_bundle(path, data=None):
-    """A 1.x bundle's (or its int8 twin's dequantized) float32 LSTM, head and projections and float16 tail tables, from its ONNX initializers (the
-    inverse of export.py's encoder_head_graph), as a LanguageModel over training/data's layout: (words, lm)."""
+    """A 1.x bundle's float32 LSTM (an int8 bundle's dequantized), head and projections and float16 tail tables,
+    from its ONNX initializers (the inverse of export.py's encoder_head_graph), as a LanguageModel over
+    training/data's layout: (words, lm)."""
     import onnx
     from onnx import numpy_helper
     man = json.load(open(os.path.join(path, "manifest.json")))
