@@ -80,21 +80,20 @@ common=(--layout keyboard --batch 128 --bptt 70 --lr 2e-3 --eval-every 2000000 -
         --minutes "$MINUTES" --calibrate-seconds 45 --device "${DEVICE:-cuda}")
 moderate=(--wdrop 0.3 --dropouti 0.3 --dropouth 0.2 --dropouto 0.3 --dropoute 0.05 --alpha 2 --beta 1)
 strong=(--wdrop 0.5 --dropouti 0.5 --dropouth 0.25 --dropouto 0.4 --dropoute 0.1 --alpha 2 --beta 1)
-warm=(--lr 1e-3 --init-from)
-ck=training/checkpoints
-declare -A cfg
+declare -A cfg from
+from[awd2x384w]=training/checkpoints/cpu-2026-12-06/awd2x384-cpu
+from[awd2x512w]=training/checkpoints/cpu-2026-12-06/awd2x512-cpu2
 cfg[awd2x512]="--data $data --layers 2 --d 512 ${moderate[*]}"
 cfg[awd2x512s]="--data $data --layers 2 --d 512 ${strong[*]}"
 cfg[awd2x384]="--data $data --layers 2 --d 384 ${moderate[*]}"
 [ -n "$data2" ] && cfg[awd2x512d2]="--data $data2 --layers 2 --d 512 ${moderate[*]}"
-cfg[awd2x384w]="--data $data --layers 2 --d 384 ${moderate[*]} ${warm[*]} $ck/cpu-2026-12-06/awd2x384-cpu"
+cfg[awd2x384w]="--data $data --layers 2 --d 384 ${moderate[*]} --lr 1e-3 --init-from ${from[awd2x384w]}"
 cfg[awd2x448]="--data $data --layers 2 --d 448 ${moderate[*]}"
-cfg[awd2x512w]="--data $data --layers 2 --d 512 ${moderate[*]} ${warm[*]} $ck/cpu-2026-12-06/awd2x512-cpu2"
+cfg[awd2x512w]="--data $data --layers 2 --d 512 ${moderate[*]} --lr 1e-3 --init-from ${from[awd2x512w]}"
 names=()
 for n in ${RUNS:-awd2x384w awd2x384 awd2x448 awd2x512w}; do
-  from=$(sed -n 's/.*--init-from \([^ ]*\).*/\1/p' <<<"${cfg[$n]:-}")
   if [ -z "${cfg[$n]:-}" ]; then echo "skipped $n: unknown, or its data was not carried"
-  elif [ -n "$from" ] && ! ls "$from"/weights*.pt >/dev/null 2>&1; then echo "skipped $n: no weights in $from"
+  elif [ -n "${from[$n]:-}" ] && ! ls "${from[$n]}"/weights*.pt >/dev/null 2>&1; then echo "skipped $n: no weights in ${from[$n]}"
   else names+=("$n"); fi
 done
 [ ${#names[@]} -gt 0 ] || { echo "no runs"; exit 2; }
